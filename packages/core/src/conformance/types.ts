@@ -1,0 +1,44 @@
+/**
+ * What a backend hands the conformance suite. Each `open()` is a separate
+ * client with its own session/lease, as a separate process would have; faults
+ * act on that handle's own connection only, and are real (a TCP proxy, a
+ * server-side session kill), never simulated inside the client.
+ */
+import type { Election } from '../contract.js';
+import type { Logger } from '../logger.js';
+
+export interface ConformanceHandle {
+  readonly election: Election;
+  /** Makes the server end this handle's session/lease now (ZooKeeper session kill, etcd lease revoke). */
+  expire?(): Promise<void>;
+  /**
+   * Cuts this handle's connection: no traffic reaches the server or comes back
+   * (a blackholing proxy, a partition) until `heal()`. The client is not told.
+   */
+  cut?(): Promise<void>;
+  heal?(): Promise<void>;
+  /** Closes the election and this handle's connection (idempotent). */
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** The suite counts `event: 'wake'` debug records through it. */
+  logger?: Logger;
+}
+
+export interface ConformanceBackend {
+  /** Shown in test titles, e.g. `zookeeper (3-node ensemble)`. */
+  readonly name: string;
+  /** Session timeout / lease TTL in ms the handles use: the bound on loss detection and failover. */
+  readonly sessionTimeoutMs: number;
+  /** A fresh, valid election name no other test uses. */
+  uniqueName(): string;
+  /** Election names this backend must reject (with `InvalidOptionError`) before writing anything. */
+  readonly invalidNames: readonly string[];
+  /** A new client bound to `electionName`. */
+  open(electionName: string, options?: OpenOptions): Promise<ConformanceHandle>;
+  /** What is stored on the server under the election (znode or key names); `[]` when nothing is left. */
+  residue(electionName: string): Promise<string[]>;
+  /** Scales the suite's timeouts (the test timing base). Default 1. */
+  readonly timing?: number;
+}

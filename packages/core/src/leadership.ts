@@ -1,0 +1,114 @@
+/**
+ * The `Leadership` object both backends hand out. A backend creates one when
+ * its candidate is confirmed first in the queue, and calls `lose()` when it
+ * learns — or its deadline decides — that leadership is over. Everything a
+ * user sees (signal, deadline, resign, proclaim) behaves the same on every
+ * backend because it lives here.
+ */
+import type { Leadership } from './contract.js';
+import { LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
+
+/** What a Leadership needs from its session's loss deadline. */
+export interface DeadlineView {
+  readonly deadline: number;
+  signalAhead(leadMs: number): AbortSignal;
+}
+
+/** The backend's side of a leadership: the writes only it can do. */
+export interface LeadershipBackend {
+  /** Delete our entry (idempotent; resolves when it is gone or known gone). */
+  remove(): Promise<void>;
+  /** Write `value` to our entry, guarded so it only succeeds while the entry is ours. */
+  proclaim(value: string): Promise<void>;
+}
+
+export interface LeadershipInit {
+  id: string;
+  value: string;
+  token: bigint;
+  key: string;
+  deadline: DeadlineView;
+  backend: LeadershipBackend;
+  /** Called once, synchronously, when leadership ends (for events / state). */
+  onLost?: (error: LeadershipLostError) => void;
+}
+
+const messages: Record<LossReason, string> = {
+  resigned: 'leadership was resigned',
+  deadline: 'leadership was given up at the loss deadline: the server has not confirmed our session in time',
+  'session-expired': 'the session (or lease) expired',
+  deleted: "this candidate's entry was deleted on the server",
+  closed: 'the election was closed',
+};
+
+export class LeadershipHandle implements Leadership {
+  readonly id: string;
+  readonly token: bigint;
+  readonly key: string;
+  private currentValue: string;
+  private readonly controller = new AbortController();
+  private readonly deadlineView: DeadlineView;
+  private readonly backend: LeadershipBackend;
+  private readonly onLost: ((error: LeadershipLostError) => void) | undefined;
+  private removal: Promise<void> | undefined;
+
+  constructor(init: LeadershipInit) {
+    this.id = init.id;
+    this.currentValue = init.value;
+    this.token = init.token;
+    this.key = init.key;
+    this.deadlineView = init.deadline;
+    this.backend = init.backend;
+    this.onLost = init.onLost;
+  }
+
+  get value(): string {
+    return this.currentValue;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get isLeader(): boolean {
+    return !this.controller.signal.aborted;
+  }
+
+  get deadline(): number {
+    return this.deadlineView.deadline;
+  }
+
+  signalAhead(leadMs: number): AbortSignal {
+    return AbortSignal.any([this.deadlineView.signalAhead(leadMs), this.controller.signal]);
+  }
+
+  /**
+   * Ends leadership (idempotent): aborts `signal` with a typed reason and
+   * tells the backend's listener. Returns false if it had already ended.
+   */
+  lose(reason: LossReason, cause?: unknown): boolean {
+    if (this.controller.signal.aborted) return false;
+    const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause });
+    this.controller.abort(error);
+    this.onLost?.(error);
+    return true;
+  }
+
+  resign(): Promise<void> {
+    // Stop the work first, then delete: nobody else can become leader before
+    // our entry is gone, and by then our signal has already aborted.
+    this.lose('resigned');
+    this.removal ??= this.backend.remove();
+    return this.removal;
+  }
+
+  async proclaim(value: string): Promise<void> {
+    if (!this.isLeader) throw new NotLeaderError(`${this.id} cannot proclaim: it is no longer the leader`, { cause: this.signal.reason });
+    await this.backend.proclaim(value);
+    this.currentValue = value;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.resign();
+  }
+}

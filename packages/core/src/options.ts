@@ -1,0 +1,62 @@
+/**
+ * Validation shared by every constructor: bad values are rejected at
+ * construction time with a message naming the option, before anything is
+ * written to a server.
+ */
+import { InvalidOptionError } from './errors.js';
+
+export interface DurationRule {
+  min?: number;
+  max?: number;
+}
+
+/** A duration in ms: a finite number within [min, max]; `fallback` when undefined. */
+export function durationOption(name: string, value: unknown, fallback: number, rule: DurationRule = {}): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidOptionError(name, `must be a number of milliseconds, got ${describe(value)}`);
+  }
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = rule;
+  if (value < min || value > max) {
+    throw new InvalidOptionError(name, `must be between ${min} and ${max} ms, got ${value}`);
+  }
+  return value;
+}
+
+/** A non-empty string of at most `maxLength` characters, without line breaks or NUL. */
+export function textOption(name: string, value: unknown, maxLength = 256): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionError(name, `must be a non-empty string, got ${describe(value)}`);
+  }
+  if (value.length > maxLength) throw new InvalidOptionError(name, `must be at most ${maxLength} characters`);
+  if (/[\r\n\0]/.test(value)) throw new InvalidOptionError(name, 'must not contain line breaks or NUL characters');
+  return value;
+}
+
+/** A candidate id (see `CampaignOptions.id`). */
+export function candidateId(value: unknown): string {
+  return textOption('id', value, 256);
+}
+
+/** A proclaimed value: any string up to 64 KiB (it is stored next to the id). */
+export function candidateValue(value: unknown, name = 'value'): string {
+  if (typeof value !== 'string') throw new InvalidOptionError(name, `must be a string, got ${describe(value)}`);
+  if (Buffer.byteLength(value) > 65_536) throw new InvalidOptionError(name, 'must be at most 64 KiB');
+  return value;
+}
+
+/** Rejects unknown keys in an options object (catches typos like `sessionTimeout`). */
+export function knownKeys(where: string, options: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new InvalidOptionError(key, `is not an option of ${where} (known: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

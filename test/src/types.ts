@@ -1,0 +1,66 @@
+/**
+ * The real-server harness API. Both runtimes (local processes, containers)
+ * implement it, so every integration test is written once and runs on either.
+ */
+
+export type ServerKind = 'zookeeper' | 'etcd';
+export type Runtime = 'process' | 'container';
+
+/** One server of a cluster (a ZooKeeper peer or an etcd member). */
+export interface Member {
+  /** Stable name inside its cluster: `zk1`, `etcd2`, … */
+  readonly name: string;
+  /** The address clients connect to (always on 127.0.0.0/8). */
+  readonly host: string;
+  readonly clientPort: number;
+  /** `host:port`. */
+  readonly clientAddress: string;
+  /** The server's OS pid while it runs (process runtime), else undefined. */
+  readonly pid: number | undefined;
+  /** True between a successful start and a stop/kill. A paused member is still running. */
+  readonly running: boolean;
+  /** Graceful stop (SIGTERM / `docker stop`); resolves once the server is gone. */
+  stop(): Promise<void>;
+  /** SIGKILL (or `docker kill`); resolves once the server is gone. */
+  kill(): Promise<void>;
+  /** Start again after stop/kill with the same data and ports; resolves once it serves a real request. */
+  start(): Promise<void>;
+  /** stop() then start(). */
+  restart(): Promise<void>;
+  /** SIGSTOP (or `docker pause`): the server hangs, its sockets stay open. */
+  pause(): Promise<void>;
+  /** SIGCONT (or `docker unpause`). */
+  resume(): Promise<void>;
+}
+
+export interface Cluster {
+  readonly kind: ServerKind;
+  readonly runtime: Runtime;
+  readonly members: readonly Member[];
+  /** ZooKeeper connect string (`h:p,h:p`) or etcd endpoints joined by commas (`http://h:p,…`). */
+  readonly connectString: string;
+  /** etcd: `http://h:p` per member; ZooKeeper: `h:p` per member. */
+  readonly endpoints: readonly string[];
+  /** The member that is the server-side leader right now (ZooKeeper: mode leader/standalone; etcd: raft leader). */
+  serverLeader(): Promise<Member>;
+  /** Resolves once every running member serves a real request. */
+  waitServing(): Promise<void>;
+  /** Stops every member and removes everything the cluster created (data dirs, containers). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ZooKeeperOptions {
+  /** 1 = standalone, 3 = ensemble. */
+  size?: 1 | 3;
+  /** Server tick; session timeouts are clamped to [minSessionTimeoutMs, maxSessionTimeoutMs]. */
+  tickTimeMs?: number;
+  minSessionTimeoutMs?: number;
+  maxSessionTimeoutMs?: number;
+}
+
+export interface EtcdOptions {
+  /** 1 = single member, 3 = cluster. */
+  size?: 1 | 3;
+  /** Extra command-line flags for every member (e.g. auth or TLS settings). */
+  extraArgs?: readonly string[];
+}
