@@ -39,7 +39,17 @@ etcd_image=elect/etcd:3.4
 etcd_tags=(quay.io/coreos/etcd:v3.4.23 gcr.io/etcd-development/etcd:v3.4.23)
 
 log() { echo "build-images: $*" >&2; }
-have_image() { [[ -z $rebuild ]] && docker image inspect "$1" >/dev/null 2>&1; }
+# An image counts as built when it exists with the label of the recipe it was
+# built from: changing a Dockerfile or entrypoint rebuilds that image.
+label=org.elect.recipe
+have_image() { # NAME RECIPE
+  [[ -z $rebuild ]] &&
+    [[ $(docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null) == "$2" ]]
+}
+recipe_of() { # DIR: a digest of the build context and of the base it builds on
+  { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    docker image inspect -f '{{.Id}}' "$base_image"; } | sha256sum | cut -c1-16
+}
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
@@ -103,7 +113,9 @@ EOF
 
 build_base() {
   local tarball=$cache/debian-$suite-minbase-$arch.tar start
-  if have_image "$base_image"; then
+  # Bump when the rootfs preparation above changes.
+  local recipe=$suite-minbase-$arch-1
+  if have_image "$base_image" "$recipe"; then
     log "$base_image exists"
     return
   fi
@@ -117,15 +129,17 @@ build_base() {
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["bash"]' \
+    --change "LABEL $label=$recipe" \
     "$tarball" "$base_image" >/dev/null
   log "$base_image built in $(took "$start")"
 }
 
 # build_image NAME CONTEXT_DIR [OFFICIAL_TAG...]
 build_image() {
-  local name=$1 context=$2 start tag
+  local name=$1 context=$2 start tag recipe
   shift 2
-  if have_image "$name"; then
+  recipe=$(recipe_of "$context")
+  if have_image "$name" "$recipe"; then
     log "$name exists"
   else
     start=$(now)
@@ -135,7 +149,8 @@ build_image() {
     # because engines and clients here may lack BuildKit/buildx.
     local build_log=$cache/build-${name//[\/:]/_}.log
     DOCKER_BUILDKIT=0 docker build --network host \
-      --build-arg "BASE=$base_image" -t "$name" "$context" >"$build_log" 2>&1 || {
+      --build-arg "BASE=$base_image" --label "$label=$recipe" \
+      -t "$name" "$context" >"$build_log" 2>&1 || {
       log "building $name failed; the end of $build_log:"
       tail -n 40 "$build_log" >&2
       exit 1
@@ -152,4 +167,6 @@ total=$(now)
 build_base
 build_image "$zk_image" "$here/images/zookeeper" "${zk_tags[@]}"
 build_image "$etcd_image" "$here/images/etcd" "${etcd_tags[@]}"
+# Images replaced by a rebuild lose their tags; remove those of ours only.
+docker image prune --force --filter "label=$label" >/dev/null
 log "images ready in $(took "$total"): $zk_image ${zk_tags[*]} $etcd_image ${etcd_tags[*]}"
