@@ -1,0 +1,103 @@
+/**
+ * ZooKeeper in containers: a standalone server or a 3-node ensemble, each
+ * server configured only through the official image's ZOO_* variables, so
+ * the official `zookeeper` image and ours (docker/build-images.sh) both work.
+ */
+import { zooKeeperMode } from '../fourletter.js';
+import { freePorts, isPortClash } from '../ports.js';
+import { waitUntil } from '../timing.js';
+import type { Cluster, ZooKeeperOptions } from '../types.js';
+import { startContainerCluster, type MemberPlan } from './cluster.js';
+import { zooKeeperImage } from './engine.js';
+
+export const ZOOKEEPER_DEFAULTS = {
+  size: 1,
+  tickTimeMs: 250,
+} as const;
+
+/** Four-letter words tests and the harness may use. */
+const FOUR_LETTER_WORDS = 'srvr,stat,mntr,ruok,cons,wchs,wchc,dump,conf';
+
+/** A small heap and a fast-starting JIT: these servers hold little data and live briefly. */
+const JVM_FLAGS = '-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData';
+
+/**
+ * Starts the servers and resolves once every one serves. Ports come from the
+ * OS; if another process takes one before a server binds it, the cluster is
+ * started once more on fresh ports.
+ */
+export async function startZooKeeperContainer(opts: ZooKeeperOptions = {}): Promise<Cluster> {
+  try {
+    return await startOnce(opts);
+  } catch (error) {
+    if (!isPortClash(error)) throw error;
+    return await startOnce(opts);
+  }
+}
+
+async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
+  const size = opts.size ?? ZOOKEEPER_DEFAULTS.size;
+  const tickTimeMs = opts.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
+  const ports = await freePorts(size * 3);
+  const servers = Array.from({ length: size }, (_, i) => ({
+    id: i + 1,
+    name: `zk${i + 1}`,
+    clientPort: ports[i * 3]!,
+    quorumPort: ports[i * 3 + 1]!,
+    electionPort: ports[i * 3 + 2]!,
+  }));
+  // `server.N=host:quorum:election;clientHost:clientPort`: the client port in
+  // the server line is the one form both images understand for every server.
+  const serverLines = servers
+    .map((s) => `server.${s.id}=127.0.0.1:${s.quorumPort}:${s.electionPort};127.0.0.1:${s.clientPort}`)
+    .join(' ');
+  const extra = [
+    opts.minSessionTimeoutMs !== undefined ? `minSessionTimeout=${opts.minSessionTimeoutMs}` : '',
+    opts.maxSessionTimeoutMs !== undefined ? `maxSessionTimeout=${opts.maxSessionTimeoutMs}` : '',
+  ].filter(Boolean);
+
+  const members: MemberPlan[] = servers.map((s) => ({
+    name: s.name,
+    clientPort: s.clientPort,
+    env: {
+      ZOO_MY_ID: String(s.id),
+      ZOO_SERVERS: serverLines,
+      ZOO_TICK_TIME: String(tickTimeMs),
+      // In ticks: followers get 5 s to sync, and are dropped after ~1 s of silence.
+      ZOO_INIT_LIMIT: String(Math.max(10, Math.ceil(5000 / tickTimeMs))),
+      ZOO_SYNC_LIMIT: String(Math.max(5, Math.ceil(1000 / tickTimeMs))),
+      ZOO_STANDALONE_ENABLED: 'true',
+      // Its HTTP port (8080) would collide between members on the host network.
+      ZOO_ADMINSERVER_ENABLED: 'false',
+      ZOO_4LW_COMMANDS_WHITELIST: FOUR_LETTER_WORDS,
+      ZOO_CFG_EXTRA: extra.join(' '),
+      JVMFLAGS: JVM_FLAGS,
+    },
+    probe: async () => {
+      if ((await zooKeeperMode({ host: '127.0.0.1', port: s.clientPort })) === undefined) {
+        throw new Error(`${s.name} answers but does not serve yet`);
+      }
+    },
+  }));
+
+  return startContainerCluster({
+    kind: 'zookeeper',
+    image: zooKeeperImage(),
+    members,
+    connectString: servers.map((s) => `127.0.0.1:${s.clientPort}`).join(','),
+    endpoints: servers.map((s) => `127.0.0.1:${s.clientPort}`),
+    // A stopped or paused leader is not "the leader right now": wait for the next one.
+    serverLeader: (all) =>
+      waitUntil(
+        async () => {
+          for (const m of all) {
+            if (!m.running || m.paused) continue;
+            const mode = await zooKeeperMode(m).catch(() => undefined);
+            if (mode === 'leader' || mode === 'standalone') return m;
+          }
+          return undefined;
+        },
+        { timeoutMs: 30_000, what: 'a ZooKeeper server to lead' },
+      ),
+  });
+}
