@@ -1,0 +1,75 @@
+/**
+ * What `run()` takes from the outside world. The bin passes the real things;
+ * tests pass fakes (a spawn that records, a signal source they can emit on).
+ */
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { Election } from '@elect/core';
+import type { LogSink } from './log.js';
+import type { Logger } from './log.js';
+import type { Backend } from './options.js';
+
+export type SpawnFn = (file: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+/** `process.kill`: throws ESRCH when nothing matches, EPERM when not allowed. */
+export type KillFn = (pid: number, signal: NodeJS.Signals | 0) => void;
+
+/** Where `elect` hears signals sent to itself (the process, in the bin). */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+/** An open backend connection, reduced to what the CLI uses. */
+export interface Connection {
+  election(name: string): Election;
+  close(): Promise<void>;
+}
+
+export interface ConnectSettings {
+  backend: Backend;
+  connect: string;
+  ttlMs: number;
+  connectTimeoutMs: number;
+  /** zk: digest credentials; etcd: `user:password`. */
+  user: string | undefined;
+  /** etcd TLS files (PEM paths). */
+  tls: { cacert?: string; cert?: string; key?: string } | undefined;
+  logger: Logger;
+}
+
+export type ConnectFn = (settings: ConnectSettings) => Promise<Connection>;
+
+export interface Output {
+  write(chunk: string): unknown;
+}
+
+export interface RunDeps {
+  env: NodeJS.ProcessEnv;
+  /** The inspection commands' output; never written by `elect run`. */
+  stdout: Output;
+  /** Usage messages and log lines. */
+  stderr: LogSink;
+  /** Pretty logs instead of JSON lines. */
+  stderrIsTTY: boolean;
+  spawn: SpawnFn;
+  kill: KillFn;
+  signals: SignalSource;
+  connect: ConnectFn;
+  /** Starts the watchdog that kills the child's group if `elect` dies. */
+  watchdog: WatchdogFactory;
+  hostname: string;
+  pid: number;
+  cwd: string;
+}
+
+/** See watchdog.ts. */
+export interface Watchdog {
+  /** From now on, if `elect` dies, the watchdog kills process group `pgid`. */
+  arm(pgid: number): void;
+  /** The group is gone: nothing to kill any more. */
+  disarm(): void;
+  /** Disarms and lets the watchdog exit. */
+  close(): void;
+}
+
+export type WatchdogFactory = (logger: Logger) => Promise<Watchdog>;

@@ -1,0 +1,35 @@
+/**
+ * Logs: pino JSON lines on stderr, one per event, written synchronously so a
+ * process killed right after a line was logged has still written it. Pretty
+ * (colourless-safe, one line per event) when stderr is a terminal. stdout is
+ * never touched: it belongs to the child or to the inspection output.
+ */
+import pino, { type Logger as Pino } from 'pino';
+import pretty from 'pino-pretty';
+import type { LogLevel } from './options.js';
+
+/** Where log lines go: anything with a synchronous-enough `write`. */
+export interface LogSink {
+  write(chunk: string): unknown;
+}
+
+export type Logger = Pino;
+
+export function createLogger(level: LogLevel, sink: LogSink, isTTY: boolean): Logger {
+  const options = { name: 'elect', level, base: { pid: process.pid } };
+  if (!isTTY) return pino(options, sink);
+  return pino(
+    options,
+    pretty({
+      destination: sink as NodeJS.WritableStream,
+      sync: true,
+      ignore: 'pid,hostname,name',
+      translateTime: 'HH:MM:ss.l',
+    }),
+  );
+}
+
+/** The real stderr for the bin: fd 2, synchronous (async destinations lose lines on SIGTERM). */
+export function stderrSink(): LogSink {
+  return pino.destination({ fd: 2, sync: true });
+}

@@ -1,0 +1,215 @@
+/**
+ * Every option `elect` understands, in one table: its flag, its environment
+ * variable, its default, and how its text becomes a value. Flags win over
+ * `ELECT_*` variables; both go through the same validation, and a bad value
+ * is reported under the name the user actually wrote (`--ttl` or `ELECT_TTL`).
+ *
+ * We read the environment ourselves instead of yargs' `.env('ELECT')`: under
+ * `.strict()` that fails on any `ELECT_*` variable it does not know, and a
+ * command run by `elect` always has some (`ELECT_TOKEN`, `ELECT_LEADER`), as
+ * do test harnesses (`ELECT_TEST_TIMING`). Unknown `ELECT_*` variables are
+ * ignored.
+ */
+import { formatDuration, parseDuration } from './duration.js';
+
+export type Backend = 'zk' | 'etcd';
+export const backends: readonly Backend[] = ['zk', 'etcd'];
+export type CommandName = 'run' | 'leader' | 'observe' | 'candidates';
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** A problem with how `elect` was called: exit code 64 and this message. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const defaults = {
+  connect: { zk: '127.0.0.1:2181', etcd: 'http://127.0.0.1:2379' } as Record<Backend, string>,
+  ttlMs: 10_000,
+  connectTimeoutMs: 5_000,
+  /** `--grace` when not given: a quarter of the TTL, at most this. */
+  maxDefaultGraceMs: 3_000,
+  logLevel: 'info' as LogLevel,
+};
+
+/**
+ * Time we keep, on top of `--grace`, between SIGKILL and the loss deadline:
+ * for the kill to land, the child to be reaped and our timers to run late on
+ * a busy machine.
+ */
+export const stopMarginMs = 300;
+
+/**
+ * The longest `--grace` + margin a TTL allows. Leadership is confirmed about
+ * every TTL/3 and the deadline sits a safety margin (TTL/10) before expiry, so
+ * in steady state at least ~TTL/2 is left before the deadline. A longer stop
+ * would start on every heartbeat gap and kill a healthy child.
+ */
+export function maxStopMs(ttlMs: number): number {
+  return Math.floor(ttlMs / 2);
+}
+
+/** Variables `elect run` exports to its command (see `childEnv`). */
+export const exportedVars = ['ELECT_BACKEND', 'ELECT_ELECTION', 'ELECT_ID', 'ELECT_TOKEN', 'ELECT_LEADER'] as const;
+
+interface Common {
+  backend: Backend;
+  election: string;
+  connect: string;
+  ttlMs: number;
+  connectTimeoutMs: number;
+  logLevel: LogLevel;
+  /** zk: digest `user:password`; etcd: `user:password`. */
+  user: string | undefined;
+  /** etcd TLS files; undefined when none was given. */
+  tls: { cacert?: string; cert?: string; key?: string } | undefined;
+}
+
+export interface RunOptions extends Common {
+  command: 'run';
+  id: string;
+  value: string | undefined;
+  graceMs: number;
+  rejoin: boolean;
+  /** Undefined: campaign for as long as it takes. */
+  waitMs: number | undefined;
+  /** The command and its arguments, exactly as given after `--`. */
+  argv: [string, ...string[]];
+}
+
+export interface InspectOptions extends Common {
+  command: 'leader' | 'observe' | 'candidates';
+  json: boolean;
+}
+
+export type Options = RunOptions | InspectOptions;
+
+/** What yargs handed us: flag values as typed (strings and booleans), absent when not given. */
+export type ParsedFlags = Record<string, unknown> & { '--'?: unknown[] };
+
+/** Where a value came from, for messages: `--ttl` or `ELECT_TTL`. */
+interface Raw {
+  value: unknown;
+  source: string;
+}
+
+/** `ELECT_CONNECT_TIMEOUT` for `connect-timeout`. */
+export function envName(flag: string): string {
+  return `ELECT_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function resolveOptions(command: CommandName, flags: ParsedFlags, env: NodeJS.ProcessEnv, host: { hostname: string; pid: number }): Options {
+  // Inside a command `elect` started, ELECT_BACKEND / ELECT_ELECTION / ELECT_ID
+  // describe the *parent's* candidacy. Reading them as flags would make a
+  // nested `elect run` campaign under its parent's id: pass flags explicitly.
+  const nested = env.ELECT_LEADER === '1';
+  const raw = (flag: string): Raw | undefined => {
+    const value = flags[flag];
+    if (value !== undefined) return { value, source: `--${flag}` };
+    const name = envName(flag);
+    if (nested && (exportedVars as readonly string[]).includes(name)) return undefined;
+    const fromEnv = env[name];
+    return fromEnv === undefined ? undefined : { value: fromEnv, source: name };
+  };
+
+  const backend = oneOf(raw('backend'), backends, 'backend');
+  const election = text(raw('election'), 'election');
+  const ttlMs = duration(raw('ttl')) ?? defaults.ttlMs;
+  if (ttlMs < 2_000) throw new UsageError(`--ttl ${formatDuration(ttlMs)} is too short: the session timeout / lease TTL must be at least 2s`);
+  const connectTimeoutMs = duration(raw('connect-timeout')) ?? defaults.connectTimeoutMs;
+  if (connectTimeoutMs <= 0) throw new UsageError('--connect-timeout must be more than 0');
+  const common: Common = {
+    backend,
+    election,
+    connect: optionalText(raw('connect')) ?? defaults.connect[backend],
+    ttlMs,
+    connectTimeoutMs,
+    logLevel: raw('log-level') === undefined ? defaults.logLevel : oneOf(raw('log-level'), logLevels, 'log-level'),
+    user: optionalText(raw('user')),
+    tls: tlsFiles(optionalText(raw('cacert')), optionalText(raw('cert')), optionalText(raw('key'))),
+  };
+  if (command !== 'run') return { ...common, command, json: bool(raw('json')) ?? false };
+
+  const rest = (flags['--'] ?? []).map(String);
+  const [file, ...args] = rest;
+  if (file === undefined || file === '') {
+    throw new UsageError('no command given: put it after `--`, e.g. `elect run --backend zk --election jobs -- ./worker --once`');
+  }
+  const graceMs = duration(raw('grace')) ?? Math.min(defaults.maxDefaultGraceMs, Math.floor(ttlMs / 4));
+  if (graceMs + stopMarginMs > maxStopMs(ttlMs)) {
+    throw new UsageError(
+      `--grace ${formatDuration(graceMs)} is too long for --ttl ${formatDuration(ttlMs)}: the command must be stopped before ` +
+        `the loss deadline, so --grace may be at most ${formatDuration(Math.max(0, maxStopMs(ttlMs) - stopMarginMs))} ` +
+        `(half the TTL less ${stopMarginMs}ms); give a longer --ttl or a shorter --grace`,
+    );
+  }
+  const waitMs = duration(raw('wait'));
+  if (waitMs !== undefined && waitMs <= 0) throw new UsageError('--wait must be more than 0 (leave it out to wait for as long as it takes)');
+  return {
+    ...common,
+    command,
+    id: optionalText(raw('id')) ?? `${host.hostname}-${host.pid}`,
+    value: optionalText(raw('value'), true),
+    graceMs,
+    rejoin: bool(raw('rejoin')) ?? false,
+    waitMs,
+    argv: [file, ...args],
+  };
+}
+
+function tlsFiles(cacert?: string, cert?: string, key?: string): Common['tls'] {
+  if (cacert === undefined && cert === undefined && key === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together');
+  return {
+    ...(cacert === undefined ? {} : { cacert }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
+}
+
+function missing(flag: string): UsageError {
+  return new UsageError(`missing --${flag} (or ${envName(flag)})`);
+}
+
+function oneOf<T extends string>(raw: Raw | undefined, choices: readonly T[], flag: string): T {
+  if (raw === undefined) throw missing(flag);
+  if (!(choices as readonly unknown[]).includes(raw.value)) {
+    throw new UsageError(`${raw.source}: unknown value ${JSON.stringify(raw.value)}; expected one of ${choices.join(', ')}`);
+  }
+  return raw.value as T;
+}
+
+function text(raw: Raw | undefined, flag: string): string {
+  const value = optionalText(raw);
+  if (value === undefined) throw missing(flag);
+  return value;
+}
+
+function optionalText(raw: Raw | undefined, allowEmpty = false): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw.value !== 'string') throw new UsageError(`${raw.source} needs a value`);
+  if (!allowEmpty && raw.value === '') throw new UsageError(`${raw.source} must not be empty`);
+  return raw.value;
+}
+
+function duration(raw: Raw | undefined): number | undefined {
+  const value = optionalText(raw);
+  if (value === undefined || raw === undefined) return undefined;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new UsageError(`${raw.source}: ${(error as Error).message}`);
+  }
+}
+
+const truthy = ['1', 'true', 'yes', 'on'];
+const falsy = ['0', 'false', 'no', 'off', ''];
+
+function bool(raw: Raw | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw.value === 'boolean') return raw.value;
+  const value = String(raw.value).toLowerCase();
+  if (truthy.includes(value)) return true;
+  if (falsy.includes(value)) return false;
+  throw new UsageError(`${raw.source}: expected true or false, got ${JSON.stringify(raw.value)}`);
+}

@@ -1,0 +1,152 @@
+/**
+ * One term of leadership: run the command in its own process group and wait
+ * on the three things that can happen (the shape of `consul lock`):
+ *
+ *   1. a signal arrives for `elect`   → pass it on to the group, keep waiting;
+ *   2. leadership is about to end     → stop the group: SIGTERM, SIGKILL after
+ *      the grace period (at once if leadership is already gone);
+ *   3. the command exits              → collect its status, stop whatever it
+ *      left behind in its group.
+ *
+ * It resolves only when the command has exited: the caller resigns (or gives
+ * up leadership) after that, never before, so the work never outlives the
+ * leadership it ran under.
+ */
+import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
+import { spawnFailure } from './command.js';
+import { exitStatus, forwardedSignals, groupExists, signalGroup } from './process-group.js';
+import type { Logger } from './log.js';
+
+export interface TermOptions {
+  /** Resolved path to execute, and the name the command was given as (argv[0]). */
+  file: string;
+  argv0: string;
+  args: readonly string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  graceMs: number;
+  /** Aborts when leadership is about to end: SIGTERM, then SIGKILL after `graceMs`. */
+  stopSoon: AbortSignal;
+  /** Aborts when leadership has ended: SIGKILL without waiting. */
+  stopNow: AbortSignal;
+  spawn: SpawnFn;
+  kill: KillFn;
+  signals: SignalSource;
+  watchdog: Watchdog;
+  logger: Logger;
+}
+
+export type TermResult =
+  /** The command ended by itself (perhaps after a forwarded signal). */
+  | { kind: 'exited'; status: number }
+  /** We stopped it because leadership was ending; `status` is how it ended. */
+  | { kind: 'stopped'; status: number }
+  /** It could not be started (126 / 127). */
+  | { kind: 'failed'; code: number; message: string };
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: NodeJS.ErrnoException };
+
+/** While the group still has members after the command exited, look again this often. */
+const groupPollMs = 50;
+
+export async function supervise(o: TermOptions): Promise<TermResult> {
+  const child = o.spawn(o.file, o.args, { argv0: o.argv0, cwd: o.cwd, env: o.env, stdio: 'inherit', detached: true });
+  const pgid = child.pid;
+  // Guard the group before anything else can happen (see watchdog.ts).
+  if (pgid !== undefined) o.watchdog.arm(pgid);
+  const exit = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => resolve({ error }));
+  });
+  if (pgid === undefined) {
+    const result = await exit;
+    const failure = 'error' in result ? spawnFailure(result.error, o.argv0) : { code: 126, message: `${o.argv0}: cannot start` };
+    o.logger.error({ event: 'spawn-failed', code: failure.code }, failure.message);
+    return { kind: 'failed', ...failure };
+  }
+  const log = o.logger.child({ child: pgid });
+  log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
+
+  const forward = (signal: NodeJS.Signals): void => {
+    log.info({ event: 'forward', signal }, `forwarding ${signal} to the command's process group`);
+    signalGroup(o.kill, pgid, signal);
+  };
+  for (const signal of forwardedSignals) o.signals.on(signal, forward);
+  try {
+    const stopping = abortOf(o.stopSoon);
+    const first = await Promise.race([exit, stopping.promise]);
+    stopping.dispose();
+    if (first !== 'aborted') {
+      const status = statusOf(first);
+      log.info({ event: 'exited', status }, `command exited with status ${status}`);
+      if (groupExists(o.kill, pgid)) {
+        // It left processes behind. They ran under our leadership and must
+        // not outlive it: stop them like the command itself.
+        log.warn({ event: 'leftovers' }, 'the command exited but left processes in its group: stopping them');
+        await stopGroup(o, pgid, exit, AbortSignal.any([o.stopSoon, o.stopNow]), log);
+      }
+      return { kind: 'exited', status };
+    }
+    const status = statusOf(await stopGroup(o, pgid, exit, o.stopNow, log));
+    log.info({ event: 'stopped', status }, `command stopped (status ${status})`);
+    return { kind: 'stopped', status };
+  } finally {
+    for (const signal of forwardedSignals) o.signals.off(signal, forward);
+    o.watchdog.disarm();
+  }
+}
+
+/**
+ * SIGTERM to the group, then SIGKILL once `graceMs` has passed or `urgent`
+ * aborts. Resolves with the command's exit once it has exited and its group is
+ * empty (or the group was SIGKILLed: nothing survives that).
+ */
+async function stopGroup(o: TermOptions, pgid: number, exit: Promise<Exit>, urgent: AbortSignal, log: Logger): Promise<Exit> {
+  let exited: Exit | undefined;
+  void exit.then((result) => (exited = result));
+  if (!urgent.aborted) {
+    log.info({ event: 'stop', signal: 'SIGTERM', graceMs: o.graceMs }, 'sending SIGTERM to the command\'s process group');
+    signalGroup(o.kill, pgid, 'SIGTERM');
+    // A stopped (SIGSTOP / ^Z) process acts on SIGTERM only once continued.
+    signalGroup(o.kill, pgid, 'SIGCONT');
+  }
+  const until = performance.now() + o.graceMs;
+  for (;;) {
+    await Promise.resolve();
+    if (urgent.aborted) break;
+    if (exited && !groupExists(o.kill, pgid)) return exited;
+    const left = until - performance.now();
+    if (left <= 0) break;
+    // Before the command exits we wait for its exit; after, only the rest of
+    // its group is left, which we cannot wait on, so look again shortly.
+    const abort = abortOf(urgent);
+    const timer = delay(exited ? Math.min(groupPollMs, left) : left);
+    await Promise.race([exited ? timer.promise : exit, abort.promise, timer.promise]);
+    abort.dispose();
+    timer.cancel();
+  }
+  log.warn({ event: 'stop', signal: 'SIGKILL' }, 'sending SIGKILL to the command\'s process group');
+  signalGroup(o.kill, pgid, 'SIGKILL');
+  return exit;
+}
+
+function statusOf(exit: Exit): number {
+  return 'error' in exit ? 126 : exitStatus(exit.code, exit.signal);
+}
+
+function abortOf(signal: AbortSignal): { promise: Promise<'aborted'>; dispose: () => void } {
+  let dispose = (): void => {};
+  const promise = new Promise<'aborted'>((resolve) => {
+    if (signal.aborted) return resolve('aborted');
+    const listener = (): void => resolve('aborted');
+    signal.addEventListener('abort', listener, { once: true });
+    dispose = () => signal.removeEventListener('abort', listener);
+  });
+  return { promise, dispose };
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}

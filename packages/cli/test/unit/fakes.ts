@@ -1,0 +1,97 @@
+/**
+ * Test doubles for the supervisor: a child process that exits when the test
+ * (or a signal to its group) says so, a signal source the test can emit on,
+ * and a watchdog that records what it was told.
+ */
+import { EventEmitter } from 'node:events';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { KillFn, SignalSource, SpawnFn, Watchdog } from '../../src/deps.js';
+import { createLogger, type Logger } from '../../src/log.js';
+
+export const quietLogger: Logger = createLogger('silent', { write: () => true }, false);
+
+export class FakeChild extends EventEmitter {
+  exited = false;
+  constructor(readonly pid: number | undefined) {
+    super();
+  }
+  exit(code: number | null, signal: NodeJS.Signals | null = null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.emit('exit', code, signal);
+  }
+}
+
+export interface FakeGroupOptions {
+  /** The child does not die on SIGTERM (it traps it). */
+  ignoresTerm?: boolean;
+  /** Processes left in the group after the child itself exits (until SIGTERM/SIGKILL). */
+  leftovers?: 'none' | 'die-on-term' | 'ignore-term';
+  /** spawn() fails as for a missing file (no pid, then an ENOENT error). */
+  spawnFails?: boolean;
+}
+
+/** One fake process group: the child plus optional leftovers, driven by `kill`. */
+export class FakeProcesses {
+  readonly spawned: { file: string; args: readonly string[]; options: SpawnOptions }[] = [];
+  readonly kills: [number, NodeJS.Signals | 0][] = [];
+  child: FakeChild | undefined;
+  private leftoversAlive = false;
+
+  private readonly pid: number | undefined;
+
+  constructor(private readonly options: FakeGroupOptions = {}) {
+    this.pid = options.spawnFails ? undefined : 4242;
+  }
+
+  spawn: SpawnFn = (file, args, options) => {
+    this.spawned.push({ file, args, options });
+    const child = new FakeChild(this.pid);
+    this.child = child;
+    this.leftoversAlive = (this.options.leftovers ?? 'none') !== 'none';
+    if (this.pid === undefined) {
+      queueMicrotask(() => child.emit('error', Object.assign(new Error('spawn ENOENT'), { code: 'ENOENT' })));
+    }
+    return child as unknown as ChildProcess;
+  };
+
+  kill: KillFn = (pid, signal) => {
+    this.kills.push([pid, signal]);
+    const child = this.child;
+    const alive = (child !== undefined && !child.exited) || this.leftoversAlive;
+    if (pid !== -(this.pid ?? NaN) || !alive) throw Object.assign(new Error('kill ESRCH'), { code: 'ESRCH' });
+    if (signal === 'SIGKILL') {
+      this.leftoversAlive = false;
+      setImmediate(() => child?.exit(null, 'SIGKILL'));
+    } else if (signal === 'SIGTERM') {
+      if (this.options.leftovers === 'die-on-term') this.leftoversAlive = false;
+      if (!this.options.ignoresTerm) setImmediate(() => child?.exit(null, 'SIGTERM'));
+    } else if (signal === 'SIGINT' || signal === 'SIGHUP' || signal === 'SIGQUIT' || signal === 'SIGUSR1' || signal === 'SIGUSR2') {
+      // A well-behaved command: exits on these like on SIGTERM.
+      setImmediate(() => child?.exit(null, signal));
+    }
+  };
+
+  signalsSent(): (NodeJS.Signals | 0)[] {
+    return this.kills.map(([, signal]) => signal).filter((signal) => signal !== 0);
+  }
+}
+
+export class FakeSignals extends EventEmitter implements SignalSource {
+  send(signal: NodeJS.Signals): void {
+    this.emit(signal, signal);
+  }
+}
+
+export class FakeWatchdog implements Watchdog {
+  readonly log: string[] = [];
+  arm(pgid: number): void {
+    this.log.push(`arm ${pgid}`);
+  }
+  disarm(): void {
+    this.log.push('disarm');
+  }
+  close(): void {
+    this.log.push('close');
+  }
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from '@jest/globals';
+import { UsageError, resolveOptions, type ParsedFlags, type RunOptions } from '../../src/options.js';
+
+const host = { hostname: 'box', pid: 42 };
+const run = (flags: ParsedFlags, env: NodeJS.ProcessEnv = {}): RunOptions =>
+  resolveOptions('run', { '--': ['worker', '--flag'], ...flags }, env, host) as RunOptions;
+const usage = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a UsageError');
+};
+
+describe('resolveOptions', () => {
+  it('applies the documented defaults', () => {
+    const o = run({ backend: 'zk', election: 'jobs' });
+    expect(o).toMatchObject({
+      command: 'run',
+      backend: 'zk',
+      election: 'jobs',
+      connect: '127.0.0.1:2181',
+      ttlMs: 10_000,
+      connectTimeoutMs: 5_000,
+      graceMs: 2_500,
+      rejoin: false,
+      waitMs: undefined,
+      id: 'box-42',
+      value: undefined,
+      logLevel: 'info',
+      argv: ['worker', '--flag'],
+    });
+    expect(run({ backend: 'etcd', election: 'jobs' }).connect).toBe('http://127.0.0.1:2379');
+  });
+
+  it('default grace is a quarter of the TTL, at most 3s', () => {
+    expect(run({ backend: 'zk', election: 'j', ttl: '4s' }).graceMs).toBe(1_000);
+    expect(run({ backend: 'zk', election: 'j', ttl: '60s' }).graceMs).toBe(3_000);
+  });
+
+  it('reads every flag from ELECT_* and lets flags win', () => {
+    const env = {
+      ELECT_BACKEND: 'etcd',
+      ELECT_ELECTION: 'from-env',
+      ELECT_CONNECT: 'http://127.0.0.1:1',
+      ELECT_TTL: '6s',
+      ELECT_GRACE: '1s',
+      ELECT_REJOIN: 'yes',
+      ELECT_WAIT: '2m',
+      ELECT_ID: 'me',
+      ELECT_VALUE: 'v',
+      ELECT_CONNECT_TIMEOUT: '3s',
+      ELECT_LOG_LEVEL: 'debug',
+    };
+    expect(run({}, env)).toMatchObject({
+      backend: 'etcd',
+      election: 'from-env',
+      connect: 'http://127.0.0.1:1',
+      ttlMs: 6_000,
+      graceMs: 1_000,
+      rejoin: true,
+      waitMs: 120_000,
+      id: 'me',
+      value: 'v',
+      connectTimeoutMs: 3_000,
+      logLevel: 'debug',
+    });
+    expect(run({ election: 'flag', rejoin: false }, env)).toMatchObject({ election: 'flag', rejoin: false });
+  });
+
+  it('ignores ELECT_* variables it does not know (ELECT_TOKEN, ELECT_TEST_TIMING, typos)', () => {
+    const env = { ELECT_TOKEN: '17', ELECT_LEADER: '0', ELECT_TEST_TIMING: '2', ELECT_FOO: 'x' };
+    expect(run({ backend: 'zk', election: 'j' }, env).backend).toBe('zk');
+  });
+
+  it("inside a command elect started, does not take the parent's identity as flags", () => {
+    const parent = { ELECT_BACKEND: 'zk', ELECT_ELECTION: 'parent', ELECT_ID: 'parent-id', ELECT_TOKEN: '9', ELECT_LEADER: '1', ELECT_TTL: '6s' };
+    expect(usage(() => run({}, parent))).toBe('missing --backend (or ELECT_BACKEND)');
+    const o = run({ backend: 'etcd', election: 'child' }, parent);
+    // The user's own settings (ELECT_TTL) still apply; the parent's id does not.
+    expect(o).toMatchObject({ backend: 'etcd', election: 'child', id: 'box-42', ttlMs: 6_000 });
+  });
+
+  it('names the flag or the variable the bad value came from', () => {
+    expect(usage(() => run({ election: 'j' }))).toBe('missing --backend (or ELECT_BACKEND)');
+    expect(usage(() => run({ backend: 'zk' }))).toBe('missing --election (or ELECT_ELECTION)');
+    expect(usage(() => run({ election: 'j' }, { ELECT_BACKEND: 'consul' }))).toBe(
+      'ELECT_BACKEND: unknown value "consul"; expected one of zk, etcd',
+    );
+    expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10' }))).toBe('--ttl: "10" has no unit; write 10s or 10ms (units: ms, s, m, h)');
+    expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_WAIT: 'soon' }))).toMatch(/^ELECT_WAIT: "soon" is not a duration/);
+    expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_REJOIN: 'maybe' }))).toBe('ELECT_REJOIN: expected true or false, got "maybe"');
+    expect(usage(() => run({ backend: 'zk', election: '' }))).toBe('--election must not be empty');
+    expect(usage(() => run({ backend: 'zk', election: 'j', 'log-level': 'loud' }))).toMatch(/^--log-level: unknown value "loud"/);
+  });
+
+  it('refuses a grace period that cannot end before the loss deadline', () => {
+    expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10s', grace: '5s' }))).toBe(
+      '--grace 5s is too long for --ttl 10s: the command must be stopped before the loss deadline, so --grace may be at most 4.7s ' +
+        '(half the TTL less 300ms); give a longer --ttl or a shorter --grace',
+    );
+    expect(run({ backend: 'zk', election: 'j', ttl: '10s', grace: '4.7s' }).graceMs).toBe(4_700);
+    expect(run({ backend: 'zk', election: 'j', grace: '0' }).graceMs).toBe(0);
+  });
+
+  it('refuses too short a TTL, a zero wait, and a missing command', () => {
+    expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '1s' }))).toMatch(/--ttl 1s is too short/);
+    expect(usage(() => run({ backend: 'zk', election: 'j', wait: '0' }))).toMatch(/--wait must be more than 0/);
+    expect(usage(() => resolveOptions('run', { backend: 'zk', election: 'j' }, {}, host))).toMatch(/^no command given: put it after `--`/);
+  });
+
+  it('inspection commands take --json and need no command', () => {
+    expect(resolveOptions('leader', { backend: 'etcd', election: 'j', json: true }, {}, host)).toMatchObject({ command: 'leader', json: true });
+    expect(resolveOptions('observe', { backend: 'etcd', election: 'j' }, { ELECT_JSON: '1' }, host)).toMatchObject({ json: true });
+  });
+
+  it('etcd TLS files: --cert needs --key', () => {
+    expect(usage(() => run({ backend: 'etcd', election: 'j', cert: 'c.pem' }))).toBe('--cert and --key go together');
+    expect(run({ backend: 'etcd', election: 'j', cacert: 'ca.pem' }).tls).toEqual({ cacert: 'ca.pem' });
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The supervisor and the watchdog with real processes (sh, sleep): process
+ * groups, grandchildren and pipes behave as the kernel says, not as a fake
+ * thinks. Fast: no servers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { SpawnFn } from '../../src/deps.js';
+import { supervise } from '../../src/supervise.js';
+import { startWatchdog } from '../../src/watchdog.js';
+import { FakeSignals, FakeWatchdog, quietLogger } from './fakes.js';
+import { alive, procStat, untilGone, waitForFile } from '../support/proc.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'elect-proc-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const kill = (pid: number, signal: NodeJS.Signals | 0): void => {
+  process.kill(pid, signal);
+};
+
+function term(script: string, graceMs = 2_000) {
+  const soon = new AbortController();
+  const result = supervise({
+    file: '/bin/sh',
+    argv0: 'sh',
+    args: ['-c', script],
+    env: { PATH: process.env.PATH, DIR: dir },
+    cwd: dir,
+    graceMs,
+    stopSoon: soon.signal,
+    stopNow: new AbortController().signal,
+    spawn: spawn as SpawnFn,
+    kill,
+    signals: new FakeSignals(),
+    watchdog: new FakeWatchdog(),
+    logger: quietLogger,
+  });
+  return { soon, result };
+}
+
+describe('supervise, real processes', () => {
+  it('stopping the group also stops grandchildren', async () => {
+    const file = path.join(dir, 'gc1');
+    const { soon, result } = term(`sleep 300 & echo $! > gc1.tmp; mv gc1.tmp gc1; wait`);
+    const grandchild = Number(await waitForFile(file));
+    expect(alive(grandchild)).toBe(true);
+    soon.abort();
+    await expect(result).resolves.toEqual({ kind: 'stopped', status: 143 });
+    await untilGone(grandchild);
+  });
+
+  it('a command that exits leaving a grandchild behind: the grandchild is stopped too', async () => {
+    const file = path.join(dir, 'gc2');
+    const { result } = term(`sleep 300 & echo $! > gc2.tmp; mv gc2.tmp gc2; exit 4`);
+    await expect(result).resolves.toEqual({ kind: 'exited', status: 4 });
+    await untilGone(Number(readFileSync(file, 'utf8')));
+  });
+
+  it('a group that traps SIGTERM is SIGKILLed after the grace period', async () => {
+    const file = path.join(dir, 'trap');
+    const { soon, result } = term(`trap '' TERM; echo ready > trap; while :; do sleep 1; done`, 300);
+    await waitForFile(file);
+    soon.abort();
+    await expect(result).resolves.toEqual({ kind: 'stopped', status: 137 });
+  });
+});
+
+describe('watchdog', () => {
+  let watchdogProc: ChildProcess | undefined;
+  const capture: SpawnFn = (file, args, options) => {
+    watchdogProc = spawn(file, args, options);
+    return watchdogProc;
+  };
+  const group = (): ChildProcess => spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  const exitOf = (child: ChildProcess): Promise<NodeJS.Signals | null> =>
+    new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+
+  it('SIGKILLs the armed group when the pipe from elect closes (elect died)', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const child = group();
+    const exited = exitOf(child);
+    watchdog.arm(child.pid as number);
+    // What the kernel does when elect dies, however it dies: close its end.
+    watchdogProc?.stdin?.destroy();
+    await expect(exited).resolves.toBe('SIGKILL');
+  });
+
+  it('leaves a disarmed group alone and exits when closed', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const proc = watchdogProc as ChildProcess;
+    const watchdogGone = exitOf(proc);
+    const child = group();
+    watchdog.arm(child.pid as number);
+    watchdog.disarm();
+    watchdog.close();
+    await watchdogGone;
+    expect(alive(child.pid as number)).toBe(true);
+    const exited = exitOf(child);
+    child.kill('SIGKILL');
+    await exited;
+  });
+
+  it('is detached: its own session, out of reach of signals to ours', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const pid = watchdogProc?.pid as number;
+    expect(procStat(pid)).toMatchObject({ pgrp: pid, session: pid });
+    watchdog.close();
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from '@jest/globals';
+import { supervise, type TermOptions } from '../../src/supervise.js';
+import { FakeProcesses, FakeSignals, FakeWatchdog, quietLogger, type FakeGroupOptions } from './fakes.js';
+
+function setup(group: FakeGroupOptions = {}) {
+  const processes = new FakeProcesses(group);
+  const signals = new FakeSignals();
+  const watchdog = new FakeWatchdog();
+  const soon = new AbortController();
+  const now = new AbortController();
+  const options: TermOptions = {
+    file: '/usr/bin/worker',
+    argv0: 'worker',
+    args: ['--once'],
+    env: { ELECT_TOKEN: '7' },
+    cwd: '/srv',
+    graceMs: 100,
+    stopSoon: AbortSignal.any([soon.signal, now.signal]),
+    stopNow: now.signal,
+    spawn: processes.spawn,
+    kill: processes.kill,
+    signals,
+    watchdog,
+    logger: quietLogger,
+  };
+  return { processes, signals, watchdog, soon, now, options };
+}
+
+describe('supervise', () => {
+  it('spawns without a shell, detached into its own group, with the given env, and guards it', async () => {
+    const { processes, watchdog, options } = setup();
+    const term = supervise(options);
+    expect(processes.spawned).toEqual([
+      { file: '/usr/bin/worker', args: ['--once'], options: { argv0: 'worker', cwd: '/srv', env: { ELECT_TOKEN: '7' }, stdio: 'inherit', detached: true } },
+    ]);
+    expect(watchdog.log).toEqual(['arm 4242']);
+    processes.child?.exit(3);
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 3 });
+    expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
+  });
+
+  it('reports a signal death as 128 + n', async () => {
+    const { processes, options } = setup();
+    const term = supervise(options);
+    processes.child?.exit(null, 'SIGSEGV');
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 139 });
+  });
+
+  it('forwards each of the six signals to the process group, and stops forwarding after', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) {
+      const { processes, signals, options } = setup();
+      const term = supervise(options);
+      signals.send(signal);
+      await expect(term).resolves.toEqual({ kind: 'exited', status: 128 + (await import('node:os')).constants.signals[signal] });
+      expect(processes.kills[0]).toEqual([-4242, signal]);
+      expect(signals.listenerCount(signal)).toBe(0);
+    }
+  });
+
+  it('on "leadership ending soon": SIGTERM to the group, and the command is gone', async () => {
+    const { processes, soon, options } = setup();
+    const term = supervise(options);
+    soon.abort();
+    await expect(term).resolves.toEqual({ kind: 'stopped', status: 143 });
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+  });
+
+  it('escalates to SIGKILL after the grace period for a command that ignores SIGTERM', async () => {
+    const { processes, soon, options } = setup({ ignoresTerm: true });
+    const term = supervise({ ...options, graceMs: 150 });
+    const started = performance.now();
+    soon.abort();
+    await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
+  });
+
+  it('kills at once, without grace, when leadership is already gone', async () => {
+    const { processes, now, options } = setup({ ignoresTerm: true });
+    const term = supervise({ ...options, graceMs: 60_000 });
+    now.abort();
+    await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
+    expect(processes.signalsSent()).toEqual(['SIGKILL']);
+  });
+
+  it('cuts the grace short when leadership is lost during it', async () => {
+    const { processes, soon, now, options } = setup({ ignoresTerm: true });
+    const term = supervise({ ...options, graceMs: 60_000 });
+    soon.abort();
+    await new Promise((resolve) => setImmediate(resolve));
+    now.abort();
+    await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
+  });
+
+  it('stops what the command left behind in its group when it exits', async () => {
+    const { processes, options } = setup({ leftovers: 'die-on-term' });
+    const term = supervise(options);
+    processes.child?.exit(0);
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 0 });
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+  });
+
+  it('SIGKILLs leftovers that ignore SIGTERM, after the grace period', async () => {
+    const { processes, options } = setup({ leftovers: 'ignore-term' });
+    const term = supervise(options);
+    processes.child?.exit(0);
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 0 });
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
+  });
+
+  it('reports a command that cannot be spawned as 127 / 126', async () => {
+    const { watchdog, options } = setup({ spawnFails: true });
+    await expect(supervise(options)).resolves.toEqual({ kind: 'failed', code: 127, message: 'worker: command not found' });
+    expect(watchdog.log).toEqual([]);
+  });
+});
