@@ -1,0 +1,231 @@
+/**
+ * One campaign: join the queue with a protected node, wait for the immediate
+ * predecessor only, re-read the queue on every wake, and lead only when our
+ * node is first *and* owned by our live session.
+ *
+ * When the session ends while we wait, the node went (or goes) with it: the
+ * campaign re-enters on the connection's next session with a fresh node. A
+ * blip within the session changes nothing: the node is still ours.
+ */
+import {
+  LogEvent,
+  abortReason,
+  candidateStateMachine,
+  type CandidateState,
+  type Clock,
+  type LeadershipHandle,
+  type Logger,
+  type StateMachine,
+} from '@elect/core';
+import type { ZkClient } from './client.js';
+import type { SessionSource } from './connection.js';
+import {
+  SessionEndedSignal,
+  createProtected,
+  findOwn,
+  isRetryable,
+  onSession,
+  removeQuietly,
+  type CreateContext,
+  type OwnNode,
+} from './create.js';
+import { ZkCode, isZk } from './errors.js';
+import { HeldLeadership, NodeWatch } from './leader.js';
+import { join } from './names.js';
+import { readOrder } from './queue.js';
+import type { Session } from './session.js';
+import { Backoff, sleep } from './util.js';
+import { Wake } from './wake.js';
+
+export interface CandidateContext extends CreateContext {
+  readonly source: SessionSource;
+  readonly operationTimeoutMs: number;
+  /** Every state change of this candidate (the election turns them into events). */
+  changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void;
+}
+
+export class Candidate {
+  readonly id: string;
+  readonly state: StateMachine<CandidateState>;
+  private readonly value: string;
+  private readonly ctx: CandidateContext;
+  private readonly stop: AbortSignal;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private node: OwnNode | undefined;
+  /** Creates that may still land, per session: `withdraw` cleans up after them. */
+  private readonly pending: Array<{ session: Session; create: Promise<string>; prefix: string }> = [];
+  private held: HeldLeadership | undefined;
+
+  constructor(ctx: CandidateContext, id: string, value: string, stop: AbortSignal) {
+    this.ctx = ctx;
+    this.id = id;
+    this.value = value;
+    this.stop = stop;
+    this.clock = ctx.clock;
+    this.logger = ctx.logger;
+    this.state = candidateStateMachine((next, previous) => ctx.changed(this, next, previous));
+  }
+
+  get leadership(): LeadershipHandle | undefined {
+    return this.held?.handle;
+  }
+
+  /** Resolves with the leadership; rejects (after removing our node) on abort, close or a non-retryable error. */
+  async run(): Promise<LeadershipHandle> {
+    this.state.transition({ kind: 'campaigning' });
+    const backoff = new Backoff(1000);
+    try {
+      for (;;) {
+        const session = await this.ctx.source.session(this.stop);
+        try {
+          if (this.node?.session !== session) this.node = await this.enter(session);
+          const held = await this.awaitTurn(session, this.node);
+          if (held) return held.handle;
+          this.node = undefined; // gone or not ours: re-enter with a fresh node
+        } catch (error) {
+          if (this.stop.aborted) throw abortReason(this.stop);
+          if (session.isEnded || error instanceof SessionEndedSignal) continue;
+          if (!isRetryable(error)) throw error;
+          this.logger.debug({ event: 'campaign-retry', id: this.id, err: error });
+          await backoff.wait(this.clock, this.stop);
+        }
+      }
+    } catch (error) {
+      await this.withdraw();
+      if (this.state.can('idle')) this.state.transition({ kind: 'idle' });
+      throw this.stop.aborted ? abortReason(this.stop, 'The campaign') : error;
+    }
+  }
+
+  private enter(session: Session): Promise<OwnNode> {
+    return createProtected(this.ctx, session, { id: this.id, value: this.value }, this.stop, (create, prefix) => {
+      const entry = { session, create, prefix };
+      this.pending.push(entry);
+      const settle = (): void => {
+        const at = this.pending.indexOf(entry);
+        if (at >= 0) this.pending.splice(at, 1);
+      };
+      create.then(settle, settle);
+    });
+  }
+
+  /** Waits until our node is first; undefined when it vanished or turned out not to be ours. */
+  private async awaitTurn(session: Session, node: OwnNode): Promise<HeldLeadership | undefined> {
+    const client = session.client;
+    for (;;) {
+      const order = await onSession(session, this.stop, readOrder(client, this.ctx.dir));
+      const index = order.indexOf(node.name);
+      if (index < 0) {
+        this.logger.info({ event: 'node-gone', id: this.id, path: node.path });
+        return undefined;
+      }
+      if (order.slice(index + 1).some((child) => child.startsWith(node.prefix))) {
+        // A late duplicate of our own create: remove it before anyone waits on it.
+        await onSession(session, this.stop, findOwn(client, this.ctx.dir, node.prefix));
+      }
+      if (index === 0) return this.confirm(session, node);
+      const predecessor = join(this.ctx.dir, order[index - 1] as string);
+      const wake = new Wake(session, this.stop);
+      if (!(await onSession(session, this.stop, watchNode(client, predecessor, wake.watcher)))) continue;
+      const reason = await wake.reason;
+      this.logger.debug({ event: LogEvent.Wake, id: this.id, reason, predecessor });
+      if (reason === 'stop') throw abortReason(this.stop);
+      if (reason === 'session') throw new SessionEndedSignal(session.id);
+    }
+  }
+
+  /** First in the queue: lead only if the node is still there and owned by this very session. */
+  private async confirm(session: Session, node: OwnNode): Promise<HeldLeadership | undefined> {
+    const watch = new NodeWatch();
+    const stat = await onSession(session, this.stop, session.client.exists(node.path, watch.watcher));
+    if (stat === null) return undefined;
+    if (!stat.ephemeralOwner.equals(session.client.sessionIdBytes)) {
+      this.logger.warn({ event: 'stale-node', id: this.id, path: node.path, owner: stat.ephemeralOwner.toString('hex') });
+      return undefined;
+    }
+    const held = new HeldLeadership(node, stat, watch, {
+      id: this.id,
+      value: this.value,
+      clock: this.clock,
+      logger: this.logger,
+      onLost: (error) => {
+        if (this.state.can('lost')) this.state.transition({ kind: 'lost', reason: error.reason });
+      },
+    });
+    if (!held.handle.isLeader) return undefined;
+    this.held = held;
+    this.logger.info({ event: LogEvent.Elected, id: this.id, path: node.path, token: String(held.handle.token) });
+    this.state.transition({ kind: 'leader', token: held.handle.token });
+    const status = session.status;
+    if (status.kind === 'suspended') this.suspended(status.deadline);
+    return held;
+  }
+
+  /** Connection trouble while leading: still leader until the deadline. */
+  suspended(deadline: number): void {
+    const current = this.state.state;
+    if (current.kind === 'leader') this.state.transition({ kind: 'suspended', token: current.token, deadline });
+  }
+
+  resumed(): void {
+    const current = this.state.state;
+    if (current.kind === 'suspended') this.state.transition({ kind: 'leader', token: current.token });
+  }
+
+  /**
+   * Removes whatever this campaign may have on the server: the node we know,
+   * and any create still in flight (once it lands). On an ended session there
+   * is nothing to do: the node goes with the session.
+   */
+  private async withdraw(): Promise<void> {
+    const known = this.node;
+    this.node = undefined;
+    const work: Promise<void>[] = [];
+    if (known && !known.session.isEnded) work.push(this.removeOn(known.session, (client) => removeQuietly(client, known.path)));
+    for (const { session, create, prefix } of this.pending.splice(0)) {
+      // Whenever it lands — even after we gave up waiting — delete it.
+      const landed = create.then((path) => this.removeOn(session, (client) => removeQuietly(client, path)));
+      const lost = create.then(
+        () => undefined,
+        (error: unknown) =>
+          isZk(error, ZkCode.ConnectionLoss) ? this.removeOn(session, (client) => removeByPrefix(client, this.ctx.dir, prefix)) : undefined,
+      );
+      work.push(Promise.race([Promise.all([landed, lost]).then(() => {}), sleep(this.clock, this.ctx.operationTimeoutMs)]).catch(() => {}));
+    }
+    await Promise.allSettled(work);
+  }
+
+  /** Runs a cleanup write on `session` through blips, for at most a few operation timeouts. */
+  private async removeOn(session: Session, write: (client: ZkClient) => Promise<void>): Promise<void> {
+    const never = new AbortController().signal;
+    for (let attempt = 0; attempt < 5 && !session.isEnded; attempt += 1) {
+      try {
+        await onSession(session, never, write(session.client));
+        return;
+      } catch (error) {
+        if (!isRetryable(error)) {
+          this.logger.warn({ event: 'cleanup-failed', id: this.id, err: error });
+          return;
+        }
+        await sleep(this.clock, 100 * 2 ** attempt);
+      }
+    }
+  }
+}
+
+/** Sets a watch on an existing node (getData: a missing node leaves no watch behind). False when it is gone. */
+async function watchNode(client: ZkClient, path: string, watcher: () => void): Promise<boolean> {
+  try {
+    await client.getData(path, watcher);
+    return true;
+  } catch (error) {
+    if (isZk(error, ZkCode.NoNode)) return false;
+    throw error;
+  }
+}
+
+async function removeByPrefix(client: ZkClient, dir: string, prefix: string): Promise<void> {
+  const name = await findOwn(client, dir, prefix);
+  if (name !== undefined) await removeQuietly(client, join(dir, name));
+}

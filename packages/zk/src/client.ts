@@ -1,0 +1,271 @@
+/**
+ * A promise-shaped wrapper around one node-zookeeper-client `Client`, i.e. one
+ * ZooKeeper session. It adds what the library lacks (FIELD-NOTES): a connect
+ * timeout, a deadline on every operation, a way to force a reconnect when the
+ * server stops answering (`kick`), and a `destroy` that really stops the
+ * client — the library's `close()` can hang on a dead server and its
+ * reconnect loop otherwise never ends.
+ *
+ * Everything that touches the library's private state lives in this file.
+ */
+import zookeeper from 'node-zookeeper-client';
+import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
+import { ConnectionError, SessionExpiredError, TimeoutError, type Clock } from '@elect/core';
+import { toElectError, ZkCode } from './errors.js';
+
+export type { ACL, Event, Stat };
+
+export interface ClientOptions {
+  connectString: string;
+  sessionTimeoutMs: number;
+  connectTimeoutMs: number;
+  operationTimeoutMs: number;
+  /** `user:password` for the digest scheme. */
+  auth: string | undefined;
+  clock: Clock;
+  /** Re-attach to an existing session instead of creating one. */
+  session?: { id: Buffer; password: Buffer } | undefined;
+}
+
+export type ClientState = 'connected' | 'disconnected' | 'expired' | 'auth-failed';
+
+/** The library's connection manager, which its typings do not describe. */
+interface Internals {
+  socket?: { destroy(): void };
+  connect(): void;
+  state: number;
+  on(event: 'state', listener: (state: number) => void): void;
+}
+
+const closedState = -2;
+
+export class ZkClient {
+  private readonly raw: Client;
+  private readonly options: ClientOptions;
+  private destroyed = false;
+
+  private constructor(raw: Client, options: ClientOptions) {
+    this.raw = raw;
+    this.options = options;
+  }
+
+  /**
+   * Opens a session (or re-attaches to `options.session`). Resolves after the
+   * server answered a first request — which also proves the auth packet was
+   * accepted. Rejects with `ConnectionError` when no server answers within
+   * `connectTimeoutMs`, with `SessionExpiredError` when re-attaching to a
+   * session the server no longer knows.
+   */
+  static connect(options: ClientOptions): Promise<ZkClient> {
+    const raw = zookeeper.createClient(options.connectString, {
+      sessionTimeout: options.sessionTimeoutMs,
+      // The library waits up to spinDelay after trying every server once; keep
+      // that short next to the session timeout so a fail-over fits in it.
+      spinDelay: Math.min(1000, Math.max(50, Math.round(options.sessionTimeoutMs / 10))),
+      retries: 0,
+      ...(options.session ? { sessionId: options.session.id, sessionPassword: options.session.password } : {}),
+    } as Parameters<typeof zookeeper.createClient>[1]);
+    const client = new ZkClient(raw, options);
+    if (options.auth !== undefined) raw.addAuthInfo('digest', Buffer.from(options.auth));
+    return new Promise<ZkClient>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        client.destroy();
+        reject(error);
+      };
+      const cancel = options.clock.schedule(
+        () => fail(new ConnectionError(`no ZooKeeper server of ${options.connectString} answered within ${options.connectTimeoutMs} ms`)),
+        options.connectTimeoutMs,
+      );
+      raw.once('expired', () => fail(new SessionExpiredError('the server no longer knows this session')));
+      raw.once('authenticationFailed', () => fail(new ConnectionError('ZooKeeper rejected the credentials', { retryable: false })));
+      raw.once('connected', () => {
+        client.exists('/').then(
+          () => {
+            if (settled) return;
+            settled = true;
+            cancel();
+            resolve(client);
+          },
+          (error: unknown) => fail(error instanceof Error ? error : new ConnectionError(String(error))),
+        );
+      });
+      raw.connect();
+    });
+  }
+
+  /** The session id as 8 bytes (compare with a znode's `ephemeralOwner`). */
+  get sessionIdBytes(): Buffer {
+    return this.raw.getSessionId();
+  }
+
+  /** The session id in hex, as ZooKeeper's own tools print it. */
+  get sessionId(): string {
+    return `0x${this.raw.getSessionId().toString('hex')}`;
+  }
+
+  get sessionPassword(): Buffer {
+    return this.raw.getSessionPassword();
+  }
+
+  /** The session timeout the server granted, which may differ from the one asked for. */
+  get negotiatedTimeoutMs(): number {
+    return this.raw.getSessionTimeout();
+  }
+
+  get isConnected(): boolean {
+    return this.raw.getState() === zookeeper.State.SYNC_CONNECTED;
+  }
+
+  /** Connection state changes as the library reports them. Returns an unsubscribe function. */
+  onState(listener: (state: ClientState) => void): () => void {
+    const map = new Map<string, ClientState>([
+      ['connected', 'connected'],
+      ['disconnected', 'disconnected'],
+      ['expired', 'expired'],
+      ['authenticationFailed', 'auth-failed'],
+    ]);
+    const handlers = [...map].map(([event, state]) => [event, () => listener(state)] as const);
+    for (const [event, handler] of handlers) this.raw.on(event, handler);
+    return () => {
+      for (const [event, handler] of handlers) this.raw.removeListener(event, handler);
+    };
+  }
+
+  /** Without a deadline: the caller races it (see protected create) and may keep waiting for its fate. */
+  createUntimed(path: string, data: Buffer, acl: ACL[], mode: number): Promise<string> {
+    return this.call<string>((done) => this.raw.create(path, data, acl, mode, done));
+  }
+
+  create(path: string, data: Buffer, acl: ACL[], mode: number): Promise<string> {
+    return this.timed(`create ${path}`, this.createUntimed(path, data, acl, mode));
+  }
+
+  getChildren(path: string, watcher?: (event: Event) => void): Promise<string[]> {
+    const op = this.call<string[]>((done) =>
+      watcher ? this.raw.getChildren(path, watcher, done) : this.raw.getChildren(path, done),
+    );
+    return this.timed(`getChildren ${path}`, op);
+  }
+
+  getData(path: string, watcher?: (event: Event) => void): Promise<{ data: Buffer; stat: Stat }> {
+    const op = new Promise<{ data: Buffer; stat: Stat }>((resolve, reject) => {
+      const done = (error: unknown, data: Buffer | null, stat: Stat): void => {
+        if (error) reject(toElectError(error));
+        else resolve({ data: data ?? Buffer.alloc(0), stat });
+      };
+      if (watcher) this.raw.getData(path, watcher, done);
+      else this.raw.getData(path, done);
+    });
+    return this.timed(`getData ${path}`, op);
+  }
+
+  /** The node's stat, or null when it does not exist. */
+  exists(path: string, watcher?: (event: Event) => void): Promise<Stat | null> {
+    const op = this.call<Stat | null>((done) => (watcher ? this.raw.exists(path, watcher, done) : this.raw.exists(path, done)));
+    return this.timed(`exists ${path}`, op);
+  }
+
+  /** A round trip without a deadline, for the heartbeat (which judges staleness itself). */
+  ping(): Promise<unknown> {
+    return this.call<Stat | null>((done) => this.raw.exists('/', done));
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<Stat> {
+    return this.timed(`setData ${path}`, this.call<Stat>((done) => this.raw.setData(path, data, version, done)));
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return this.timed(`delete ${path}`, this.call<void>((done) => this.raw.remove(path, version, done)));
+  }
+
+  /**
+   * Drops the TCP connection so that the library reconnects (to the next
+   * server of the ensemble) with the same session. Used when the server
+   * stops answering: the library itself would wait forever.
+   */
+  kick(): void {
+    if (!this.destroyed) this.internals().socket?.destroy();
+  }
+
+  /**
+   * Ends the session on the server (its ephemeral nodes go with it). Gives up
+   * after `operationTimeoutMs` and destroys the client: a session we cannot
+   * close expires by itself.
+   */
+  async close(): Promise<void> {
+    if (this.destroyed) return;
+    const internals = this.internals();
+    const closed = new Promise<void>((resolve) => {
+      if (internals.state === closedState) resolve();
+      internals.on('state', (state) => {
+        if (state === closedState) resolve();
+      });
+    });
+    this.raw.close();
+    let cancel = (): void => {};
+    const timeout = new Promise<void>((resolve) => {
+      cancel = this.options.clock.schedule(resolve, this.options.operationTimeoutMs);
+    });
+    await Promise.race([closed, timeout]);
+    cancel();
+    this.destroy();
+  }
+
+  /** Stops the client at once, without telling the server: no reconnect, no further traffic. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const internals = this.internals();
+    // The library reconnects from its socket-close handler; make that a no-op
+    // first. A reconnect already scheduled (it waits up to spinDelay) would
+    // still open a socket and re-attach the session: any socket it opens
+    // from now on is destroyed on assignment.
+    internals.connect = () => {};
+    internals.state = closedState;
+    let socket = internals.socket;
+    socket?.destroy();
+    Object.defineProperty(internals, 'socket', {
+      get: () => socket,
+      set: (next: { destroy(): void }) => {
+        socket = next;
+        next.destroy();
+      },
+    });
+    this.raw.removeAllListeners();
+  }
+
+  private internals(): Internals {
+    return (this.raw as unknown as { connectionManager: Internals }).connectionManager;
+  }
+
+  private call<T>(start: (done: (error: unknown, result: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.destroyed) {
+        reject(toElectError({ code: ZkCode.ConnectionLoss, name: 'CONNECTION_LOSS', message: 'client closed' }));
+        return;
+      }
+      start((error, result) => (error ? reject(toElectError(error)) : resolve(result)));
+    });
+  }
+
+  /** Rejects with a retryable `TimeoutError` after `operationTimeoutMs`; the request itself may still complete. */
+  timed<T>(what: string, op: Promise<T>, ms = this.options.operationTimeoutMs): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cancel = this.options.clock.schedule(() => reject(new TimeoutError(`ZooKeeper ${what} did not complete within ${ms} ms`)), ms);
+      op.then(
+        (value) => {
+          cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error as Error);
+        },
+      );
+    });
+  }
+}

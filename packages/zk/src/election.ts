@@ -1,0 +1,247 @@
+/**
+ * One election (one latch path) on a ZooKeeper connection: the core contract.
+ * Candidates live in candidate.ts, the leader watch in observer.ts; this file
+ * wires them to the connection, turns their changes into events, and cleans
+ * up on close.
+ */
+import zookeeper from 'node-zookeeper-client';
+import {
+  Channel,
+  ClosedError,
+  TimeoutError,
+  candidateId,
+  candidateValue,
+  knownKeys,
+  type CampaignOptions,
+  type CandidateInfo,
+  type CandidateState,
+  type Election,
+  type ElectionEvent,
+  type LeaderInfo,
+  type Leadership,
+  type Logger,
+  type SignalOptions,
+} from '@elect/core';
+import { Candidate, type CandidateContext } from './candidate.js';
+import type { ZkClient } from './client.js';
+import type { SessionSource } from './connection.js';
+import { SessionEndedSignal, isRetryable, onSession } from './create.js';
+import { ZkCode, isZk } from './errors.js';
+import { ancestors, defaultRoot } from './names.js';
+import { watchLeader } from './observer.js';
+import { readCandidates, readLeader } from './queue.js';
+import { sleep } from './util.js';
+
+export interface ZooKeeperElectionOptions {
+  /** Overrides the connection's logger for this election. */
+  logger?: Logger;
+}
+
+export class ZooKeeperElection implements Election {
+  readonly name: string;
+  /** The latch path (`/elect/<name>` for a bare name). */
+  readonly path: string;
+  private readonly source: SessionSource;
+  private readonly ctx: CandidateContext;
+  private readonly campaigns = new Map<Candidate, Promise<Leadership>>();
+  private readonly channels = new Set<Channel<ElectionEvent>>();
+  private readonly observers = new Set<Channel<LeaderInfo | undefined>>();
+  private readonly closing = new AbortController();
+  private readonly createdParents = new Set<string>();
+  private leaderEvents: AbortController | undefined;
+  private closed: Promise<void> | undefined;
+  private readonly unsubscribe: () => void;
+  private readonly onClosed: () => void;
+
+  constructor(source: SessionSource, name: string, path: string, options: ZooKeeperElectionOptions, onClosed: () => void) {
+    knownKeys('election()', options, ['logger']);
+    this.name = name;
+    this.path = path;
+    this.source = source;
+    this.onClosed = onClosed;
+    const { clock, acl } = source.options;
+    const logger = options.logger ?? source.options.logger;
+    this.ctx = {
+      source,
+      dir: path,
+      acl,
+      clock,
+      logger,
+      operationTimeoutMs: source.options.operationTimeoutMs,
+      ensureParents: (client) => this.ensureParents(client),
+      changed: (candidate, next, previous) => this.changed(candidate, next, previous),
+    };
+    this.unsubscribe = source.onStatus((status) => {
+      if (status.kind === 'suspended') {
+        this.emit({ type: 'suspended', deadline: status.deadline });
+        for (const candidate of this.campaigns.keys()) candidate.suspended(status.deadline);
+      } else if (status.kind === 'live') {
+        for (const candidate of this.campaigns.keys()) candidate.resumed();
+        this.emit({ type: 'resumed' });
+      }
+    });
+  }
+
+  async campaign(options: CampaignOptions): Promise<Leadership> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('campaign() takes { id, value?, signal? }');
+    knownKeys('campaign()', options, ['id', 'value', 'signal']);
+    const id = candidateId(options.id);
+    const value = options.value === undefined ? id : candidateValue(options.value);
+    if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
+    const stop = options.signal ? AbortSignal.any([this.closing.signal, options.signal]) : this.closing.signal;
+    const candidate = new Candidate(this.ctx, id, value, stop);
+    const run = candidate.run();
+    this.campaigns.set(candidate, run);
+    // A candidate stays registered while it leads, so close() can resign it.
+    run.then(
+      (leadership) => leadership.signal.addEventListener('abort', () => this.campaigns.delete(candidate), { once: true }),
+      () => this.campaigns.delete(candidate),
+    );
+    return run;
+  }
+
+  leader(options: SignalOptions = {}): Promise<LeaderInfo | undefined> {
+    return this.read(options, (client) => readLeader(client, this.path));
+  }
+
+  candidates(options: SignalOptions = {}): Promise<CandidateInfo[]> {
+    return this.read(options, (client) => readCandidates(client, this.path));
+  }
+
+  observe(options: SignalOptions = {}): AsyncIterable<LeaderInfo | undefined> {
+    const stop = new AbortController();
+    const channel = new Channel<LeaderInfo | undefined>({ signal: options.signal, onEnd: () => stop.abort() });
+    if (this.closing.signal.aborted) {
+      channel.fail(new ClosedError(`the election ${this.name} is closed`));
+      return channel;
+    }
+    this.observers.add(channel);
+    const signal = AbortSignal.any([stop.signal, this.closing.signal]);
+    watchLeader(this.ctx, signal, (leader) => channel.push(leader)).then(
+      () => channel.close(),
+      (error: unknown) => channel.fail(error),
+    );
+    return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
+  }
+
+  events(options: SignalOptions = {}): AsyncIterable<ElectionEvent> {
+    const channel: Channel<ElectionEvent> = new Channel<ElectionEvent>({
+      signal: options.signal,
+      onEnd: () => {
+        this.channels.delete(channel);
+        if (this.channels.size === 0) this.leaderEvents?.abort();
+      },
+    });
+    if (this.closing.signal.aborted) channel.close();
+    else {
+      this.channels.add(channel);
+      this.startLeaderEvents();
+    }
+    return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing.abort(new ClosedError(`the election ${this.name} is closed`));
+    const work = [...this.campaigns].map(async ([candidate, run]) => {
+      const leadership = await run.catch(() => undefined);
+      if (!leadership) return;
+      candidate.leadership?.lose('closed');
+      await leadership.resign();
+    });
+    await Promise.allSettled(work);
+    for (const channel of [...this.observers, ...this.channels]) channel.close();
+    this.leaderEvents?.abort();
+    this.unsubscribe();
+    await this.tidy().catch(() => {});
+    this.onClosed();
+  }
+
+  private changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void {
+    if (next.kind === 'leader' && previous.kind === 'campaigning') {
+      this.emit({ type: 'elected', id: candidate.id, token: next.token });
+    } else if (next.kind === 'lost' && (previous.kind === 'leader' || previous.kind === 'suspended')) {
+      const error = candidate.leadership?.signal.reason;
+      this.emit({ type: 'lost', id: candidate.id, token: previous.token, reason: next.reason, error });
+    }
+  }
+
+  private emit(event: ElectionEvent): void {
+    for (const channel of this.channels) channel.push(event);
+  }
+
+  /** `leader` events need a leader watch, held only while someone listens. */
+  private startLeaderEvents(): void {
+    if (this.leaderEvents && !this.leaderEvents.signal.aborted) return;
+    const stop = new AbortController();
+    this.leaderEvents = stop;
+    let first = true;
+    const signal = AbortSignal.any([stop.signal, this.closing.signal]);
+    watchLeader(this.ctx, signal, (leader) => {
+      // The first reading is the state when listening began, not a change.
+      if (!first) this.emit({ type: 'leader', leader });
+      first = false;
+    }).catch((error: unknown) => {
+      for (const channel of this.channels) channel.fail(error);
+    });
+  }
+
+  /** One read on a live session, retried through blips within one operation timeout. */
+  private async read<T>(options: SignalOptions, op: (client: ZkClient) => Promise<T>): Promise<T> {
+    const { clock, operationTimeoutMs } = this.source.options;
+    const give = clock.now() + operationTimeoutMs;
+    const stop = AbortSignal.any([this.closing.signal, ...(options.signal ? [options.signal] : [])]);
+    for (;;) {
+      const left = give - clock.now();
+      const session = await this.source.session(stop, Math.max(1, left));
+      try {
+        return await onSession(session, stop, op(session.client));
+      } catch (error) {
+        if (stop.aborted) throw error;
+        const again = error instanceof SessionEndedSignal || isRetryable(error);
+        if (!again) throw error;
+        if (give - clock.now() <= 0) {
+          throw error instanceof SessionEndedSignal ? new TimeoutError(`no answer from ZooKeeper within ${operationTimeoutMs} ms`) : error;
+        }
+        await sleep(clock, 50, stop);
+      }
+    }
+  }
+
+  /** Creates the latch path and missing parents (persistent: the library cannot make container nodes). */
+  private async ensureParents(client: ZkClient): Promise<void> {
+    for (const path of [...ancestors(this.path), this.path]) {
+      try {
+        await client.create(path, Buffer.alloc(0), this.source.options.acl, zookeeper.CreateMode.PERSISTENT);
+        this.createdParents.add(path);
+      } catch (error) {
+        if (!isZk(error, ZkCode.NodeExists)) throw error;
+      }
+    }
+  }
+
+  /**
+   * Curator makes the latch path and its parents container nodes, which the
+   * server deletes once empty. We cannot, so on close we delete, bottom up,
+   * those that are empty and that either this election created or that lie
+   * under our own default root. Someone joining at that moment gets NoNode on
+   * create and makes them again (as we do, and as Curator does).
+   */
+  private async tidy(): Promise<void> {
+    const session = this.source.current;
+    if (!session || session.isEnded) return;
+    const ours = (path: string): boolean => this.createdParents.has(path) || path.startsWith(`${defaultRoot}/`) || path === defaultRoot;
+    for (const path of [this.path, ...ancestors(this.path).reverse()]) {
+      if (!ours(path)) return;
+      try {
+        await session.client.remove(path);
+      } catch (error) {
+        if (!isZk(error, ZkCode.NoNode)) return; // not empty (or no right to): leave it and everything above
+      }
+    }
+  }
+}

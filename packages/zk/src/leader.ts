@@ -1,0 +1,156 @@
+/**
+ * The ZooKeeper side of a leadership we hold: it ends when our node is
+ * deleted (a watch on it), when the session ends for whatever reason
+ * (expired, loss deadline, close), or on resign. It also does the two writes
+ * only the leader may do: proclaim (setData guarded by the node's version)
+ * and remove.
+ */
+import {
+  LeadershipHandle,
+  NotLeaderError,
+  encodePayload,
+  type Clock,
+  type LeadershipLostError,
+  type Logger,
+  type LossReason,
+} from '@elect/core';
+import type { Event, Stat } from './client.js';
+import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
+import { ZkCode, isZk } from './errors.js';
+import { tokenOf } from './queue.js';
+import { Backoff } from './util.js';
+
+export interface HeldOptions {
+  id: string;
+  value: string;
+  clock: Clock;
+  logger: Logger;
+  onLost: (error: LeadershipLostError) => void;
+}
+
+/** Routes our own node's watch to whoever holds the leadership once it exists. */
+export class NodeWatch {
+  private target: ((event: Event) => void) | undefined;
+  readonly watcher = (event: Event): void => this.target?.(event);
+  route(target: (event: Event) => void): void {
+    this.target = target;
+  }
+}
+
+export class HeldLeadership {
+  readonly handle: LeadershipHandle;
+  private version: number;
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly stopWatching: () => void;
+  private readonly node: OwnNode;
+  private readonly options: HeldOptions;
+
+  constructor(node: OwnNode, stat: Stat, watch: NodeWatch, options: HeldOptions) {
+    this.node = node;
+    this.options = options;
+    this.version = stat.version;
+    this.handle = new LeadershipHandle({
+      id: options.id,
+      value: options.value,
+      token: tokenOf(stat),
+      key: node.path,
+      deadline: node.session.deadline,
+      backend: { remove: () => this.remove(), proclaim: (value) => this.proclaim(value) },
+      onLost: (error) => {
+        this.stopWatching();
+        options.onLost(error);
+      },
+    });
+    watch.route((event) => this.onNodeEvent(event));
+    this.stopWatching = node.session.onStatus((status) => {
+      if (status.kind === 'ended') this.lose(status.reason);
+    });
+    if (node.session.isEnded) this.lose('deadline');
+  }
+
+  private lose(reason: LossReason): void {
+    if (this.handle.lose(reason)) {
+      this.options.logger.warn({ event: 'lost', id: this.options.id, reason, path: this.node.path });
+    }
+  }
+
+  private onNodeEvent(event: Event): void {
+    if (!this.handle.isLeader) return;
+    if (event.getType() === 2 /* NODE_DELETED */) {
+      this.lose('deleted');
+      return;
+    }
+    // Data changed (our own proclaim): watches fire once, so set it again.
+    void this.rewatch();
+  }
+
+  private async rewatch(): Promise<void> {
+    const { session } = this.node;
+    const backoff = new Backoff(1000);
+    const stop = this.handle.signal;
+    while (this.handle.isLeader && !session.isEnded) {
+      try {
+        const stat = await onSession(session, stop, session.client.exists(this.node.path, (event) => this.onNodeEvent(event)));
+        if (stat === null) this.lose('deleted');
+        return;
+      } catch (error) {
+        if (!isRetryable(error)) return;
+        await backoff.wait(this.options.clock, stop).catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Deletes our node. Retries through blips; resolves once it is gone, or
+   * once the session has ended (the node goes with its session, see
+   * ZooKeeperConnection for sessions that ended at the deadline).
+   */
+  async remove(): Promise<void> {
+    const { session } = this.node;
+    const backoff = new Backoff(1000);
+    const never = new AbortController().signal;
+    while (!session.isEnded) {
+      try {
+        await onSession(session, never, removeQuietly(session.client, this.node.path));
+        return;
+      } catch (error) {
+        if (session.isEnded) return;
+        if (!isRetryable(error)) throw error;
+        await backoff.wait(this.options.clock);
+      }
+    }
+  }
+
+  /** Writes are serialised so each one carries the version the previous one produced. */
+  proclaim(value: string): Promise<void> {
+    const write = this.writes.then(() => this.write(value));
+    this.writes = write.catch(() => {});
+    return write;
+  }
+
+  private async write(value: string): Promise<void> {
+    const { session, path } = this.node;
+    const data = Buffer.from(encodePayload(this.options.id, value));
+    for (let attempt = 0; ; attempt += 1) {
+      if (!this.handle.isLeader || session.isEnded) throw new NotLeaderError(`${this.options.id} is no longer the leader`);
+      try {
+        this.version = (await session.client.setData(path, data, this.version)).version;
+        return;
+      } catch (error) {
+        if (isZk(error, ZkCode.NoNode)) {
+          this.lose('deleted');
+          throw new NotLeaderError(`${this.options.id} is no longer the leader: its node is gone`, { cause: error });
+        }
+        // An earlier write that timed out may have landed after all: re-read
+        // the version of our own node (only our session can own it) once.
+        if (!isZk(error, ZkCode.BadVersion) || attempt > 0) throw error;
+        const stat = await session.client.exists(path);
+        if (stat === null || !stat.ephemeralOwner.equals(session.client.sessionIdBytes)) {
+          this.lose('deleted');
+          throw new NotLeaderError(`${this.options.id} is no longer the leader: its node is gone`, { cause: error });
+        }
+        this.version = stat.version;
+      }
+    }
+  }
+}

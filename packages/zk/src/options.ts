@@ -1,0 +1,157 @@
+/**
+ * `connectZooKeeper()` options: one object, validated at construction time
+ * (an `InvalidOptionError` names the option before anything is sent), with
+ * every default in this file.
+ */
+import zookeeper from 'node-zookeeper-client';
+import type { ACL } from 'node-zookeeper-client';
+import {
+  InvalidOptionError,
+  durationOption,
+  knownKeys,
+  silentLogger,
+  systemClock,
+  textOption,
+  type Clock,
+  type Logger,
+} from '@elect/core';
+import { validatePath } from './names.js';
+
+/** One ACL entry, in ZooKeeper's own terms (`setAcl /path digest:bob:HASH:cdrwa`). */
+export interface ZooKeeperAcl {
+  /** `world`, `auth`, `digest`, `ip`, … */
+  scheme: string;
+  /** `anyone` for world, `user:base64(sha1(user:password))` for digest, `` for auth (= whoever created it). */
+  id: string;
+  /** Any of `c` create, `d` delete, `r` read, `w` write, `a` admin, e.g. `cdrwa`. */
+  permissions: string;
+}
+
+export interface ZooKeeperConnectionOptions {
+  /** `host:port[,host:port…][/chroot]`. The chroot must be a valid path; it is created if missing. */
+  connectString: string;
+  /**
+   * Session timeout asked of the server (default 10 000 ms). The server may
+   * grant another value within its [min, max]; the loss deadline uses the
+   * granted one.
+   */
+  sessionTimeoutMs?: number;
+  /** `connectZooKeeper()` rejects with `ConnectionError` if no server answers within it (default 10 000 ms). */
+  connectTimeoutMs?: number;
+  /** Each request's deadline (default 5 000 ms); a late request rejects with `TimeoutError`. */
+  operationTimeoutMs?: number;
+  /** How much earlier than the server we give leadership up (default: core's `defaultSafetyMarginMs`). */
+  safetyMarginMs?: number;
+  /** Digest credentials `user:password`, sent on every (re)connect. */
+  auth?: string;
+  /** ACL for the nodes we create (default: open to anyone, as Curator's default). */
+  acl?: readonly ZooKeeperAcl[];
+  logger?: Logger;
+  /** Time source for deadlines and timers (tests inject one). */
+  clock?: Clock;
+}
+
+export const defaults = {
+  sessionTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  operationTimeoutMs: 5_000,
+} as const;
+
+export interface ResolvedOptions {
+  connectString: string;
+  /** The chroot part of the connect string, if any. */
+  chroot: string | undefined;
+  /** The servers without the chroot. */
+  servers: string;
+  sessionTimeoutMs: number;
+  connectTimeoutMs: number;
+  operationTimeoutMs: number;
+  safetyMarginMs: number | undefined;
+  auth: string | undefined;
+  acl: ACL[];
+  logger: Logger;
+  clock: Clock;
+}
+
+const keys = [
+  'connectString',
+  'sessionTimeoutMs',
+  'connectTimeoutMs',
+  'operationTimeoutMs',
+  'safetyMarginMs',
+  'auth',
+  'acl',
+  'logger',
+  'clock',
+] as const;
+
+export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+  knownKeys('connectZooKeeper()', options, keys);
+  const { servers, chroot } = parseConnectString(options.connectString);
+  const sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, defaults.sessionTimeoutMs, { min: 100 });
+  const safetyMarginMs =
+    options.safetyMarginMs === undefined
+      ? undefined
+      : durationOption('safetyMarginMs', options.safetyMarginMs, 0, { min: 0, max: sessionTimeoutMs - 1 });
+  return {
+    connectString: servers + (chroot ?? ''),
+    chroot,
+    servers,
+    sessionTimeoutMs,
+    connectTimeoutMs: durationOption('connectTimeoutMs', options.connectTimeoutMs, defaults.connectTimeoutMs, { min: 1 }),
+    operationTimeoutMs: durationOption('operationTimeoutMs', options.operationTimeoutMs, defaults.operationTimeoutMs, { min: 1 }),
+    safetyMarginMs,
+    auth: options.auth === undefined ? undefined : authOption(options.auth),
+    acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl),
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+function parseConnectString(value: unknown): { servers: string; chroot: string | undefined } {
+  const text = textOption('connectString', value, 4096);
+  const slash = text.indexOf('/');
+  const servers = slash < 0 ? text : text.slice(0, slash);
+  const chroot = slash < 0 ? undefined : text.slice(slash);
+  for (const server of servers.split(',')) {
+    // The library splits host and port at the first colon: no IPv6 literals.
+    const match = /^([^\s:,/]+)(?::(\d{1,5}))?$/.exec(server);
+    const port = match?.[2] === undefined ? 2181 : Number(match[2]);
+    if (!match || port < 1 || port > 65_535) {
+      throw new InvalidOptionError('connectString', `expected host:port[,host:port…][/chroot], got ${JSON.stringify(text)}`);
+    }
+  }
+  if (chroot !== undefined && chroot !== '/') validatePath('connectString', chroot);
+  return { servers, chroot: chroot === '/' ? undefined : chroot };
+}
+
+function authOption(value: unknown): string {
+  const text = textOption('auth', value, 1024);
+  if (text.indexOf(':') < 1) throw new InvalidOptionError('auth', 'must be "user:password" (digest scheme)');
+  return text;
+}
+
+const permissionBits: Record<string, number> = {
+  r: zookeeper.Permission.READ,
+  w: zookeeper.Permission.WRITE,
+  c: zookeeper.Permission.CREATE,
+  d: zookeeper.Permission.DELETE,
+  a: zookeeper.Permission.ADMIN,
+};
+
+function aclOption(value: unknown): ACL[] {
+  if (!Array.isArray(value) || value.length === 0) throw new InvalidOptionError('acl', 'must be a non-empty array of { scheme, id, permissions }');
+  return value.map((entry: unknown, index) => {
+    const { scheme, id, permissions } = (entry ?? {}) as Partial<ZooKeeperAcl>;
+    const where = `acl[${index}]`;
+    if (typeof scheme !== 'string' || !/^[a-z0-9]+$/i.test(scheme)) throw new InvalidOptionError(where, 'scheme must be a word such as world, auth, digest or ip');
+    if (typeof id !== 'string') throw new InvalidOptionError(where, 'id must be a string');
+    if (typeof permissions !== 'string' || !/^[cdrwa]+$/.test(permissions)) {
+      throw new InvalidOptionError(where, 'permissions must be letters from "cdrwa"');
+    }
+    let perms = 0;
+    for (const letter of permissions) perms |= permissionBits[letter] ?? 0;
+    return new zookeeper.ACL(perms, new zookeeper.Id(scheme, id));
+  });
+}

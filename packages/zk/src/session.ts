@@ -1,0 +1,183 @@
+/**
+ * One ZooKeeper session as we judge it on our own clock.
+ *
+ * The library says "connected" to a server that is SIGSTOPped, and says
+ * "expired" only after it reconnects. So a session runs its own heartbeat, a
+ * request every `timeout / 4`, and every answered heartbeat moves core's
+ * LossDeadline to the moment that heartbeat was *sent* (the server heard us
+ * no earlier). States:
+ *
+ *   live ⇄ suspended → ended('deadline' | 'session-expired' | 'closed')
+ *
+ * `suspended` when the library reports a disconnect or a heartbeat goes
+ * unanswered for `timeout / 4`; `live` again when a heartbeat is answered;
+ * `ended` when the server says expired, when the deadline passes first, or on
+ * close. An ended session is never used again: the connection makes a fresh
+ * one. While a heartbeat stays unanswered we also drop the TCP connection
+ * every `timeout / 3` so the library retries (another server of the
+ * ensemble, or the same one once it answers) — it never would on its own.
+ */
+import { LossDeadline, LogEvent, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
+import { ZkClient, type ClientOptions } from './client.js';
+import { ZkCode, zkCode } from './errors.js';
+
+export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
+
+export type SessionStatus =
+  | { readonly kind: 'live' }
+  | { readonly kind: 'suspended'; readonly deadline: number }
+  | { readonly kind: 'ended'; readonly reason: SessionEnd };
+
+export interface SessionOptions extends ClientOptions {
+  safetyMarginMs: number | undefined;
+  logger: Logger;
+  clock: Clock;
+}
+
+export class Session {
+  readonly client: ZkClient;
+  readonly deadline: LossDeadline;
+  /** Resolves with the reason once the session has ended for us. */
+  readonly ended: Promise<SessionEnd>;
+  private current: SessionStatus = { kind: 'live' };
+  private readonly listeners = new Set<(status: SessionStatus) => void>();
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly intervalMs: number;
+  private readonly staleMs: number;
+  private readonly kickMs: number;
+  private inflight: number | undefined;
+  private lastKick = 0;
+  private cancelTick: () => void = () => {};
+  private resolveEnded!: (reason: SessionEnd) => void;
+  private readonly unsubscribe: () => void;
+
+  private constructor(client: ZkClient, firstContact: number, options: SessionOptions) {
+    this.client = client;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    const timeoutMs = client.negotiatedTimeoutMs;
+    this.intervalMs = Math.max(10, Math.floor(timeoutMs / 4));
+    this.staleMs = this.intervalMs;
+    this.kickMs = Math.max(10, Math.floor(timeoutMs / 3));
+    this.deadline = new LossDeadline({
+      timeoutMs,
+      safetyMarginMs: marginFor(timeoutMs, options),
+      clock: this.clock,
+      lastContact: firstContact,
+      onExpire: () => this.end('deadline'),
+    });
+    this.unsubscribe = client.onState((state) => {
+      if (state === 'disconnected') this.suspend('disconnected');
+      else if (state === 'connected') this.beat();
+      else this.end('session-expired');
+    });
+    this.tick();
+  }
+
+  /** Opens a new session; see `ZkClient.connect` for how it fails. */
+  static async open(options: SessionOptions): Promise<Session> {
+    // The server starts the session's clock when it receives our request, so
+    // the moment before we send it is a safe first contact.
+    const sentAt = options.clock.now();
+    const client = await ZkClient.connect(options);
+    return new Session(client, sentAt, options);
+  }
+
+  get id(): string {
+    return this.client.sessionId;
+  }
+
+  get status(): SessionStatus {
+    return this.current;
+  }
+
+  get isEnded(): boolean {
+    return this.current.kind === 'ended';
+  }
+
+  /** Status changes, each reported once. Returns an unsubscribe function. */
+  onStatus(listener: (status: SessionStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Ends the session for us now. 'closed' also closes it on the server
+   * (deleting its ephemeral nodes); the other reasons only stop using it —
+   * the connection decides what to do with what may be left on the server.
+   */
+  end(reason: SessionEnd): void {
+    if (this.current.kind === 'ended') return;
+    this.cancelTick();
+    this.unsubscribe();
+    if (reason !== 'deadline') this.deadline.stop();
+    this.logger.info({ event: reason === 'session-expired' ? LogEvent.SessionExpired : 'session-ended', session: this.id, reason });
+    this.set({ kind: 'ended', reason });
+    this.resolveEnded(reason);
+  }
+
+  /** The heartbeat loop: send when idle; when the last one is stale, suspend and kick. */
+  private tick(): void {
+    if (this.isEnded) return;
+    const now = this.clock.now();
+    if (this.inflight !== undefined && now - this.inflight >= this.staleMs) {
+      this.suspend('no answer');
+      if (now - Math.max(this.inflight, this.lastKick) >= this.kickMs) {
+        this.lastKick = now;
+        this.logger.debug({ event: 'kick', session: this.id, silentMs: Math.round(now - this.inflight) });
+        this.client.kick();
+      }
+    }
+    this.beat();
+    this.cancelTick = this.clock.schedule(() => this.tick(), this.intervalMs);
+  }
+
+  private beat(): void {
+    if (this.isEnded || this.inflight !== undefined) return;
+    const sentAt = this.clock.now();
+    this.inflight = sentAt;
+    this.client.ping().then(
+      () => {
+        if (this.inflight === sentAt) this.inflight = undefined;
+        if (this.isEnded) return;
+        this.deadline.contact(sentAt);
+        if (this.current.kind === 'suspended' && this.client.isConnected) {
+          this.logger.info({ event: LogEvent.Resumed, session: this.id });
+          this.set({ kind: 'live' });
+        }
+      },
+      (error: unknown) => {
+        if (this.inflight === sentAt) this.inflight = undefined;
+        if (zkCode(error) === ZkCode.SessionExpired) this.end('session-expired');
+        else this.suspend('heartbeat failed');
+      },
+    );
+  }
+
+  private suspend(why: string): void {
+    if (this.current.kind !== 'live') return;
+    this.logger.warn({ event: LogEvent.Suspended, session: this.id, why, deadline: this.deadline.deadline });
+    this.set({ kind: 'suspended', deadline: this.deadline.deadline });
+  }
+
+  private set(status: SessionStatus): void {
+    this.current = status;
+    for (const listener of [...this.listeners]) listener(status);
+  }
+}
+
+/**
+ * The safety margin for the timeout the server granted. A margin chosen for a
+ * longer timeout than the server allowed would leave no time at all: fall
+ * back to the default for the granted one (and say so).
+ */
+function marginFor(timeoutMs: number, options: SessionOptions): number {
+  const asked = options.safetyMarginMs;
+  if (asked === undefined) return defaultSafetyMarginMs(timeoutMs);
+  if (asked < timeoutMs) return asked;
+  const margin = defaultSafetyMarginMs(timeoutMs);
+  options.logger.warn({ event: 'safety-margin', asked, timeoutMs, using: margin }, 'the server granted a session timeout shorter than the safety margin');
+  return margin;
+}

@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { Cluster } from '@elect/test';
+import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startServer(1);
+});
+afterAll(async () => {
+  await cluster?.close();
+});
+
+test('campaign, leader, candidates, resign', async () => {
+  const a = await connect(cluster.connectString);
+  const b = await connect(cluster.connectString);
+  const name = uniqueName();
+  const ea = a.election(name);
+  const eb = b.election(name);
+  const la = await ea.campaign({ id: 'a' });
+  expect(la.isLeader).toBe(true);
+  const pb = eb.campaign({ id: 'b', value: 'bee' });
+  await new Promise((r) => setTimeout(r, 300));
+  const cands = await eb.candidates();
+  expect(cands.map((c) => c.id)).toEqual(['a', 'b']);
+  expect((await eb.leader())?.id).toBe('a');
+  await la.resign();
+  expect(la.signal.aborted).toBe(true);
+  const lb = await pb;
+  expect(lb.token > la.token).toBe(true);
+  expect((await ea.leader())?.value).toBe('bee');
+  await lb.proclaim('buzz');
+  expect((await ea.leader())?.value).toBe('buzz');
+  await ea.close();
+  await eb.close();
+  const raw = await rawClient(cluster.connectString);
+  expect(await children(raw, `/elect/${name}`)).toEqual([]);
+  raw.close();
+  await a.close();
+  await b.close();
+});
