@@ -1,0 +1,252 @@
+/**
+ * One campaign, from joining the queue to the end of its leadership. Its
+ * state moves only through core's candidate state machine (idle →
+ * campaigning → leader ⇄ suspended → lost), and events are emitted from that
+ * one transition hook, so they fire on change only.
+ *
+ * Joining is Go's Campaign: one create-if-absent transaction on
+ * `name/<lease hex>`, then waiting for our turn. A session (lease) that ends
+ * while we wait does not fail the campaign: we join again with a fresh key on
+ * the next lease (the old key goes with the old lease). Leadership then lasts
+ * while (1) the session lives — its end, or its loss deadline, ends leadership
+ * at once — and (2) our key exists: a guard watches it and tells a deleted key
+ * ('deleted') from a revoked lease ('session-expired').
+ */
+import {
+  ClosedError,
+  LeadershipHandle,
+  LogEvent,
+  NotLeaderError,
+  abortReason,
+  candidateStateMachine,
+  encodePayload,
+  type CandidateState,
+  type ElectionEvent,
+  type LeadershipLostError,
+  type LossReason,
+  type StateMachine,
+} from '@elect/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { isTransient } from './errors.js';
+import { guardKey } from './guard.js';
+import type { Entry } from './kv.js';
+import type { Session, SessionEnd, SessionState } from './session.js';
+import { waitForTurn, type WaitContext } from './wait.js';
+
+export interface CandidateContext extends WaitContext {
+  name: string;
+  /** A live session, waiting for the next one if the current one ended. */
+  session(signal: AbortSignal): Promise<Session>;
+  /** Aborted when the election closes. */
+  closed: AbortSignal;
+  emit(event: ElectionEvent): void;
+}
+
+const lossFor: Record<SessionEnd, LossReason> = { deadline: 'deadline', 'session-expired': 'session-expired', closed: 'closed' };
+
+export class Candidate {
+  readonly machine: StateMachine<CandidateState>;
+  private own: { entry: Entry; session: Session } | undefined;
+  private handle: LeadershipHandle | undefined;
+  private stopGuard: () => void = () => {};
+  /** Settles once nothing of ours is left on the server (or our lease is going away). */
+  cleanup: Promise<void> = Promise.resolve();
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: CandidateContext,
+    readonly id: string,
+    private value: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.machine = candidateStateMachine((next, previous) => this.changed(next, previous));
+  }
+
+  /** True while campaigning or leading: the slot of this connection in this election is taken. */
+  get active(): boolean {
+    const kind = this.machine.state.kind;
+    return kind === 'campaigning' || kind === 'leader' || kind === 'suspended';
+  }
+
+  get leadership(): LeadershipHandle | undefined {
+    return this.handle;
+  }
+
+  /**
+   * Campaigns; `after` is the cleanup of this slot's previous candidate (a
+   * resign still deleting the same key name) — we take the slot at once but
+   * write only after it.
+   */
+  campaign(after: Promise<void> = Promise.resolve()): Promise<LeadershipHandle> {
+    this.machine.transition({ kind: 'campaigning' });
+    const running = this.run(after);
+    this.running = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    return running;
+  }
+
+  private async run(after: Promise<void>): Promise<LeadershipHandle> {
+    const user = this.signal ?? new AbortController().signal;
+    const stop = AbortSignal.any([user, this.ctx.closed]);
+    try {
+      await after;
+      for (;;) {
+        const session = await this.ctx.session(stop);
+        const during = AbortSignal.any([stop, session.signal]);
+        try {
+          const entry = await this.join(session, during);
+          const turn = await waitForTurn(this.ctx, entry, during);
+          if (turn.kind === 'gone' || session.ended) continue;
+          return this.lead(session, entry, turn.revision);
+        } catch (error) {
+          // The session ended under us: join again on the next one.
+          if (session.signal.aborted && !stop.aborted) continue;
+          throw error;
+        }
+      }
+    } catch (error) {
+      await this.removeOwn();
+      if (this.ctx.closed.aborted) {
+        this.machine.transition({ kind: 'closed' });
+        throw new ClosedError(`${this.id}: the election was closed while campaigning`, { cause: error });
+      }
+      this.machine.transition({ kind: 'idle' });
+      if (user.aborted) throw abortReason(user, `${this.id}: the campaign`);
+      throw error;
+    }
+  }
+
+  /**
+   * The election closes: a campaign in progress sees the election's signal and
+   * rejects; a leadership ends with 'closed'. Resolves once our key is deleted.
+   */
+  async close(): Promise<void> {
+    this.handle?.lose('closed');
+    await this.running;
+    await this.removeOwn();
+    if (this.machine.can('closed')) this.machine.transition({ kind: 'closed' });
+  }
+
+  /** Go's Campaign transaction, retried while the failure is transient (it is idempotent). */
+  private async join(session: Session, signal: AbortSignal): Promise<Entry> {
+    const key = `${this.ctx.kv.prefix}${session.hex}`;
+    const payload = encodePayload(this.id, this.value);
+    let pause = 50;
+    for (;;) {
+      signal.throwIfAborted();
+      try {
+        const { entry } = await this.ctx.kv.create(key, payload, session.leaseId);
+        if (entry.lease !== session.leaseId) {
+          throw new Error(`${key} exists on another lease (${entry.lease}); refusing to use it`);
+        }
+        this.own = { entry, session };
+        // A retried campaign found our earlier key with an older value (Go proclaims too).
+        if (entry.value !== payload && !(await this.ctx.kv.proclaim(key, entry.createRevision, payload, session.leaseId))) continue;
+        return { ...entry, value: payload };
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+      }
+      try {
+        await delay(pause, undefined, { signal, ref: false });
+      } catch {
+        signal.throwIfAborted();
+      }
+      pause = Math.min(pause * 2, 1000);
+    }
+  }
+
+  private lead(session: Session, entry: Entry, revision: bigint): LeadershipHandle {
+    const handle = new LeadershipHandle({
+      id: this.id,
+      value: this.value,
+      token: entry.createRevision,
+      key: entry.key,
+      deadline: session.deadline,
+      backend: {
+        remove: () => this.removeOwn(),
+        proclaim: (value) => this.proclaim(value),
+      },
+      onLost: (error) => this.lost(error),
+    });
+    this.handle = handle;
+    this.machine.transition({ kind: 'leader', token: entry.createRevision });
+    const offSession = session.onChange((state) => this.sessionChanged(state));
+    const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => handle.lose(reason));
+    this.stopGuard = () => {
+      offSession();
+      stopKey();
+    };
+    // The session may have changed between our last read and now.
+    this.sessionChanged(session.state);
+    return handle;
+  }
+
+  private sessionChanged(state: SessionState): void {
+    const handle = this.handle;
+    if (!handle?.isLeader) return;
+    if (state.kind === 'ended') handle.lose(lossFor[state.reason]);
+    else if (state.kind === 'suspended') this.machine.transition({ kind: 'suspended', token: handle.token, deadline: state.deadline });
+    else this.machine.transition({ kind: 'leader', token: handle.token });
+  }
+
+  private async proclaim(value: string): Promise<void> {
+    const own = this.own;
+    const handle = this.handle;
+    if (!own || !handle) throw new NotLeaderError(`${this.id} is not the leader`);
+    const payload = encodePayload(this.id, value);
+    if (!(await this.ctx.kv.proclaim(own.entry.key, own.entry.createRevision, payload, own.session.leaseId))) {
+      handle.lose('deleted');
+      throw new NotLeaderError(`${this.id}: our key ${own.entry.key} is gone; leadership is lost`);
+    }
+    this.value = value;
+  }
+
+  private lost(error: LeadershipLostError): void {
+    this.stopGuard();
+    const handle = this.handle;
+    if (!handle) return;
+    this.ctx.logger[error.reason === 'resigned' || error.reason === 'closed' ? 'info' : 'warn'](
+      { event: LogEvent.Lost, id: this.id, token: String(handle.token), reason: error.reason },
+      `leadership lost: ${error.reason}`,
+    );
+    this.machine.transition({ kind: 'lost', reason: error.reason });
+    this.ctx.emit({ type: 'lost', id: this.id, token: handle.token, reason: error.reason, error });
+  }
+
+  /**
+   * Deletes our key (guarded by its create revision), retrying transient
+   * failures until it is gone or its session has ended — then the key goes
+   * with the lease (revoked by us, or expired by the server).
+   */
+  private removeOwn(): Promise<void> {
+    const own = this.own;
+    if (!own) return this.cleanup;
+    this.own = undefined;
+    this.cleanup = (async () => {
+      let pause = 50;
+      while (!own.session.ended) {
+        try {
+          await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
+          return;
+        } catch (error) {
+          if (!isTransient(error)) {
+            this.ctx.logger.error({ event: 'remove-failed', key: own.entry.key, err: String(error) }, 'could not delete our key');
+            return;
+          }
+        }
+        await delay(pause, undefined, { ref: false });
+        pause = Math.min(pause * 2, 1000);
+      }
+    })();
+    return this.cleanup;
+  }
+
+  private changed(next: CandidateState, previous: CandidateState): void {
+    if (next.kind === 'leader' && previous.kind === 'campaigning') {
+      this.ctx.logger.info({ event: LogEvent.Elected, id: this.id, token: String(next.token) }, 'elected');
+      this.ctx.emit({ type: 'elected', id: this.id, token: next.token });
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * `connectEtcd`: members, one session (lease) at a time, and the elections
+ * that share them.
+ *
+ * The session is replaced, never revived: when it ends (loss deadline, lease
+ * gone) a fresh lease is granted in the background, campaigns still waiting
+ * join again on it, and leaderships on the old one stay lost. A lease given up
+ * at its deadline may still exist on the server; the reaper revokes it so its
+ * keys don't block the queue until the TTL runs out.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { ClosedError, ConnectionError, LogEvent, abortReason, isElectError, type Election } from '@elect/core';
+import type { Candidate } from './candidate.js';
+import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
+import { Endpoints } from './endpoints.js';
+import { isTransient } from './errors.js';
+import { KeySpace } from './keys.js';
+import { LeaseReaper, grantOnce, revokeOnce, type Granted } from './lease.js';
+import { marginFor, resolveOptions, type EtcdConnectionOptions, type ResolvedOptions } from './options.js';
+import { Session, type SessionState } from './session.js';
+
+export interface EtcdConnection extends AsyncDisposable {
+  /** The current lease id in lowercase hex (the `<lease hex>` of our keys); it changes when a lost lease is replaced. */
+  readonly leaseId: string;
+  /** An election named `name` (the key prefix `etcdctl elect name` uses). Throws `InvalidOptionError` for a bad name. */
+  election(name: string, options?: EtcdElectionOptions): Election;
+  /** Closes every election (resigning, deleting their keys), stops the keepalive, revokes the lease. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects: grants the lease within `connectTimeoutMs` and starts keeping it
+ * alive. Rejects with `InvalidOptionError` for bad options (before any
+ * network traffic) and with `ConnectionError` when no member grants a lease
+ * in time (or refuses our credentials).
+ */
+export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {
+  const resolved = resolveOptions(options);
+  const connection = new Connection(resolved);
+  await connection.start();
+  return connection;
+}
+
+class Connection implements EtcdConnection, ConnectionCore {
+  readonly endpoints: Endpoints;
+  readonly keys: KeySpace;
+  readonly logger;
+  readonly slots = new Map<string, Candidate>();
+  private readonly reaper: LeaseReaper;
+  private readonly elections = new Set<EtcdElection>();
+  private current: Session | undefined;
+  private lastHex = '';
+  private changed = deferred();
+  private readonly closer = new AbortController();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.endpoints = new Endpoints(options);
+    this.keys = new KeySpace(options.namespace);
+    this.logger = options.logger;
+    this.reaper = new LeaseReaper(this.endpoints, this.logger);
+  }
+
+  get leaseId(): string {
+    return this.current?.hex ?? this.lastHex;
+  }
+
+  async start(): Promise<void> {
+    const { clock, connectTimeoutMs } = this.options;
+    const until = clock.now() + connectTimeoutMs;
+    let lastError: unknown;
+    for (let pause = 50; clock.now() < until; pause = Math.min(pause * 2, 500)) {
+      try {
+        this.install(await grantOnce(this.endpoints, this.options.ttlSeconds, clock, this.reaper, until));
+        this.logger.info({ event: LogEvent.Connected, lease: this.leaseId, endpoints: this.options.hosts }, 'connected to etcd');
+        return;
+      } catch (error) {
+        lastError = error;
+        if (!isTransient(error)) break;
+      }
+      await delay(Math.max(0, Math.min(pause, until - clock.now())));
+    }
+    await this.shutdown();
+    const detail = lastError instanceof Error ? lastError.message : String(lastError ?? 'timed out');
+    throw new ConnectionError(`could not connect to etcd at ${this.options.hosts.join(',')} within ${connectTimeoutMs} ms: ${detail}`, {
+      cause: lastError,
+      retryable: lastError === undefined || isTransient(lastError),
+    });
+  }
+
+  election(name: string, options?: EtcdElectionOptions): Election {
+    if (this.closing) throw new ClosedError('the etcd connection is closed');
+    const election = new EtcdElection(this, name, options);
+    this.elections.add(election);
+    return election;
+  }
+
+  /** A live session; waits for the replacement while a lost one is being replaced. */
+  async session(signal: AbortSignal): Promise<Session> {
+    for (;;) {
+      if (this.closing) throw new ClosedError('the etcd connection is closed');
+      if (signal.aborted) throw abortReason(signal);
+      const session = this.current;
+      if (session && !session.ended) return session;
+      const changed = this.changed.promise;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void changed.then(done);
+      });
+    }
+  }
+
+  forget(election: EtcdElection): void {
+    this.elections.delete(election);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.elections].map((e) => e.close()));
+      await this.shutdown();
+      this.logger.info({ event: 'closed', lease: this.leaseId }, 'etcd connection closed');
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closer.abort();
+    const session = this.current;
+    this.current = undefined;
+    this.wake();
+    if (session) {
+      session.close();
+      await revokeOnce(this.endpoints, session.leaseId).catch(() => this.reaper.add(session.leaseId));
+    }
+    await this.reaper.flush();
+    this.endpoints.close();
+  }
+
+  private install(granted: Granted): void {
+    const ttlMs = this.options.ttlSeconds * 1000;
+    const session = new Session(granted.leaseId, granted.sentAt, this.endpoints, {
+      ttlMs,
+      safetyMarginMs: marginFor(this.options, ttlMs),
+      operationTimeoutMs: this.options.operationTimeoutMs,
+      clock: this.options.clock,
+      logger: this.logger,
+    });
+    session.onChange((state, previous) => this.sessionChanged(session, state, previous));
+    this.current = session;
+    this.lastHex = session.hex;
+    this.wake();
+  }
+
+  private sessionChanged(session: Session, state: SessionState, previous: SessionState): void {
+    for (const election of this.elections) election.sessionChanged(state, previous);
+    if (state.kind !== 'ended' || state.reason === 'closed') return;
+    // Given up at the deadline: the lease may still exist on the server.
+    if (state.reason === 'deadline') this.reaper.add(session.leaseId);
+    if (this.current === session) void this.replace();
+  }
+
+  /** Grants a new lease, retrying until it works or the connection closes. */
+  private async replace(): Promise<void> {
+    for (let pause = 100; !this.closer.signal.aborted; pause = Math.min(pause * 2, 2000)) {
+      try {
+        const granted = await grantOnce(this.endpoints, this.options.ttlSeconds, this.options.clock, this.reaper);
+        if (this.closer.signal.aborted) {
+          await revokeOnce(this.endpoints, granted.leaseId).catch(() => {});
+          return;
+        }
+        this.install(granted);
+        this.logger.info({ event: 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
+        return;
+      } catch (error) {
+        const level = isElectError(error) && error.retryable ? 'debug' : 'warn';
+        this.logger[level]({ event: 'lease-grant-failed', err: String(error) }, 'could not grant a new lease; retrying');
+      }
+      try {
+        await delay(pause, undefined, { signal: this.closer.signal, ref: false });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Wakes everyone waiting in `session()`. */
+  private wake(): void {
+    const { resolve } = this.changed;
+    this.changed = deferred();
+    resolve();
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

@@ -1,0 +1,70 @@
+/**
+ * While we lead, our key must exist: if it is deleted, the next candidate may
+ * already be taking over. The guard watches our key for deletion and then
+ * asks etcd about our lease, to tell the two causes apart:
+ *   - the lease is gone (revoked, expired): the whole session is over —
+ *     every leadership on it ends with 'session-expired';
+ *   - the lease lives: someone deleted the key — 'deleted'.
+ * The lease check is one short call; if it fails we say 'deleted' rather than
+ * wait.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { LossReason } from '@elect/core';
+import { isLeaseNotFound } from './errors.js';
+import type { Entry } from './kv.js';
+import type { Session } from './session.js';
+import { watch } from './watch.js';
+import type { WaitContext } from './wait.js';
+
+const leaseCheckMs = 1000;
+
+/** Starts guarding `entry` (read at `revision`); returns the function that stops it. */
+export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, session: Session, lose: (reason: LossReason) => void): () => void {
+  const stop = new AbortController();
+
+  const decide = async (): Promise<void> => {
+    if (stop.signal.aborted) return;
+    const alive = await leaseAlive(ctx, session.leaseId).catch(() => undefined);
+    if (stop.signal.aborted) return;
+    if (alive === false) session.expire();
+    else lose('deleted');
+  };
+
+  const run = async (): Promise<void> => {
+    let from = revision + 1n;
+    while (!stop.signal.aborted) {
+      try {
+        const changes = watch(ctx.endpoints, ctx.logger, { key: ctx.keys.wire(entry.key), fromRevision: from, deletesOnly: true, signal: stop.signal });
+        for await (const batch of changes) {
+          if (batch.events.some((e) => e.type === 'delete')) return await decide();
+        }
+        return; // stopped
+      } catch (error) {
+        // Compaction or a watch the server refused: look at the key itself, then watch again from that read.
+        ctx.logger.debug({ event: 'guard-restart', key: entry.key, err: String(error) }, 'guard watch failed; re-reading our key');
+      }
+      try {
+        const position = await ctx.kv.position(entry.key, entry.createRevision);
+        if (position.self?.createRevision !== entry.createRevision) return await decide();
+        from = position.revision + 1n;
+      } catch {
+        // Transient trouble: the session's deadline covers the connection; try again shortly.
+      }
+      await delay(200, undefined, { ref: false });
+    }
+  };
+
+  void run();
+  return () => stop.abort();
+}
+
+/** True while etcd still has the lease; false once it is gone (TTL ≤ 0). */
+async function leaseAlive(ctx: WaitContext, leaseId: string): Promise<boolean> {
+  try {
+    const res = await ctx.endpoints.pinned().client.leaseClient.leaseTimeToLive({ ID: leaseId }, { deadline: Date.now() + leaseCheckMs });
+    return Number(res.TTL) > 0;
+  } catch (error) {
+    if (isLeaseNotFound(error)) return false;
+    throw error;
+  }
+}

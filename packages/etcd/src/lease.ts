@@ -1,0 +1,116 @@
+/**
+ * Granting and revoking leases without leaving any behind.
+ *
+ * A grant whose answer is lost may still have created the lease. We choose
+ * each attempt's lease id ourselves (etcd accepts a requested id), so every
+ * uncertain attempt names a lease we can revoke later: the reaper retries
+ * those revokes in the background until etcd confirms them, and once more,
+ * briefly, when the connection closes. The same goes for a session given up
+ * at its loss deadline: its lease may still live on the server, holding keys
+ * that would block the queue until the TTL runs out.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Clock, Logger } from '@elect/core';
+import type { Endpoints } from './endpoints.js';
+import { isLeaseNotFound } from './errors.js';
+import { leaseHex } from './keys.js';
+
+/** A random positive int63 (etcd refuses 0 and negative ids). */
+export function newLeaseId(): string {
+  const id = randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? newLeaseId() : id.toString();
+}
+
+export interface Granted {
+  leaseId: string;
+  /** When the successful grant was sent: the server started the TTL no earlier. */
+  sentAt: number;
+}
+
+/**
+ * One grant attempt with a fresh id; on failure the id goes to the reaper (the
+ * lease may exist even though we got no answer). `until` (on `clock`) cuts
+ * the call's deadline short, for `connectTimeoutMs`.
+ */
+export async function grantOnce(endpoints: Endpoints, ttlSeconds: number, clock: Clock, reaper: LeaseReaper, until?: number): Promise<Granted> {
+  const leaseId = newLeaseId();
+  const sentAt = clock.now();
+  const options = until === undefined ? undefined : { deadline: Date.now() + Math.max(1, until - sentAt) };
+  try {
+    await endpoints.unary('lease grant', (client) =>
+      // Explicit options replace the default deadline only when they are the shorter one.
+      client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: leaseId }, options && shorter(options, endpoints.operationTimeoutMs)),
+    );
+    return { leaseId, sentAt };
+  } catch (error) {
+    reaper.add(leaseId);
+    throw error;
+  }
+}
+
+function shorter(options: { deadline: number }, operationTimeoutMs: number): { deadline: number } {
+  return { deadline: Math.min(options.deadline, Date.now() + operationTimeoutMs) };
+}
+
+/** Revokes once; a lease that is already gone counts as revoked. */
+export async function revokeOnce(endpoints: Endpoints, leaseId: string): Promise<void> {
+  try {
+    await endpoints.unary('lease revoke', (client) => client.leaseClient.leaseRevoke({ ID: leaseId }));
+  } catch (error) {
+    if (isLeaseNotFound(error) || isLeaseNotFound((error as { cause?: unknown }).cause)) return;
+    throw error;
+  }
+}
+
+export class LeaseReaper {
+  private readonly pending = new Set<string>();
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly endpoints: Endpoints,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Leases to revoke, as far as we know. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(leaseId: string): void {
+    if (this.stopped) return;
+    this.pending.add(leaseId);
+    if (!this.running) void this.run();
+  }
+
+  /** A last attempt at everything still pending (each bounded by the operation timeout); then stops. */
+  async flush(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.pending].map((id) => this.revoke(id)));
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    let pause = 100;
+    while (!this.stopped && this.pending.size > 0) {
+      const before = this.pending.size;
+      for (const id of [...this.pending]) await this.revoke(id);
+      if (this.pending.size === 0 || this.stopped) break;
+      pause = this.pending.size < before ? 100 : Math.min(pause * 2, 2000);
+      await delay(pause, undefined, { ref: false });
+    }
+    this.running = false;
+  }
+
+  private async revoke(leaseId: string): Promise<void> {
+    if (!this.pending.has(leaseId)) return;
+    try {
+      await revokeOnce(this.endpoints, leaseId);
+      this.pending.delete(leaseId);
+      this.logger.debug({ event: 'lease-revoked', lease: leaseHex(leaseId) }, 'revoked a lease we no longer use');
+    } catch (error) {
+      this.logger.debug({ event: 'lease-revoke-failed', lease: leaseHex(leaseId), err: String(error) }, 'will retry');
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * One etcd watch from a known revision, delivered as batches (all events of
+ * one revision together), with restarts that neither skip nor repeat: after
+ * a stream error or a member switch the watch is re-created from the
+ * revision after the last one delivered.
+ *
+ * It ends in exactly one of three ways: the caller's signal (the iteration
+ * just ends), compaction of the revision it needs (`CompactedError`: the
+ * caller re-reads and starts a new watch from the read), or an error that
+ * retrying cannot fix (an `ElectError`, e.g. permission denied). We do not use
+ * etcd3's watch manager: it moves its resume point to the creation
+ * response's revision before the older events have arrived (a restart then
+ * skips them) and backs off up to 30 s.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { BackendError, Channel, type Logger } from '@elect/core';
+import { castGrpcError, type IDuplexStream, type IEvent, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import type { Endpoints, Pinned } from './endpoints.js';
+import { isTransient, toElectError } from './errors.js';
+
+export interface WatchEvent {
+  readonly type: 'put' | 'delete';
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly createRevision: bigint;
+  readonly modRevision: bigint;
+  readonly lease: string;
+}
+
+/** All events of one revision. */
+export interface WatchBatch {
+  readonly revision: bigint;
+  readonly events: readonly WatchEvent[];
+}
+
+export interface WatchSpec {
+  key: Buffer;
+  rangeEnd?: Buffer;
+  /** First revision to deliver (a read's revision + 1). */
+  fromRevision: bigint;
+  /** Deliver only deletions (a waiting candidate needs nothing else). */
+  deletesOnly?: boolean;
+  signal: AbortSignal;
+}
+
+/** The revision the watch needed has been compacted away; re-read and watch again. */
+export class CompactedError extends Error {
+  override name = 'CompactedError';
+  constructor(readonly compactRevision: bigint) {
+    super(`watch revision compacted (oldest available: ${compactRevision})`);
+  }
+}
+
+type Stream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+export function watch(endpoints: Endpoints, logger: Logger, spec: WatchSpec): Channel<WatchBatch> {
+  // The stream stops when the caller's signal aborts or the consumer stops iterating.
+  const stop = new AbortController();
+  const channel = new Channel<WatchBatch>({ signal: spec.signal, onEnd: () => stop.abort() });
+  void run(endpoints, logger, { ...spec, signal: stop.signal }, channel);
+  return channel;
+}
+
+async function run(endpoints: Endpoints, logger: Logger, spec: WatchSpec, channel: Channel<WatchBatch>): Promise<void> {
+  let next = spec.fromRevision;
+  let pause = 50;
+  while (!channel.isEnded) {
+    const pinned = endpoints.pinned();
+    const outcome = await session(pinned, spec, next, channel, (batch) => {
+      next = batch.revision + 1n;
+      pause = 50;
+    });
+    if (outcome.kind === 'ended') return;
+    if (outcome.kind === 'fatal') {
+      channel.fail(outcome.error);
+      return;
+    }
+    // A broken stream or an abandoned member: resume from `next`.
+    if (outcome.kind === 'broken') {
+      if (isTransient(outcome.error)) endpoints.failed(pinned, outcome.error);
+      logger.debug({ event: 'watch-restart', err: String(outcome.error) }, 'watch stream broke; resuming');
+    }
+    await delay(pause, undefined, { ref: false });
+    pause = Math.min(pause * 2, 1000);
+  }
+}
+
+type Outcome =
+  | { kind: 'ended' }
+  | { kind: 'fatal'; error: unknown }
+  | { kind: 'broken'; error: unknown }
+  | { kind: 'switched' };
+
+/** One stream: resolves when it can no longer deliver. */
+async function session(
+  pinned: Pinned,
+  spec: WatchSpec,
+  from: bigint,
+  channel: Channel<WatchBatch>,
+  delivered: (batch: WatchBatch) => void,
+): Promise<Outcome> {
+  let stream: Stream;
+  try {
+    stream = await pinned.client.watchClient.watch();
+  } catch (raw) {
+    const error = raw instanceof Error ? castGrpcError(raw) : raw;
+    return isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') };
+  }
+  return await new Promise<Outcome>((resolve) => {
+    let done = false;
+    const finish = (outcome: Outcome): void => {
+      if (done) return;
+      done = true;
+      spec.signal.removeEventListener('abort', onStop);
+      pinned.signal.removeEventListener('abort', onSwitch);
+      // end() before cancel(): etcd3 treats an error on a writable stream as
+      // a member failure and resets every channel to it.
+      try {
+        stream.end();
+        stream.cancel();
+      } catch {
+        // already gone
+      }
+      resolve(outcome);
+    };
+    const onStop = (): void => finish({ kind: 'ended' });
+    const onSwitch = (): void => finish({ kind: 'switched' });
+    if (spec.signal.aborted || channel.isEnded) return finish({ kind: 'ended' });
+    if (pinned.signal.aborted) return finish({ kind: 'switched' });
+    spec.signal.addEventListener('abort', onStop, { once: true });
+    pinned.signal.addEventListener('abort', onSwitch, { once: true });
+
+    stream.on('data', (res) => {
+      if (done) return;
+      if (res.canceled) {
+        const compacted = BigInt(res.compact_revision || '0');
+        if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });
+        const reason = res.cancel_reason || 'watch canceled by the server';
+        // A canceled watch without compaction is etcd refusing it (e.g. permission denied).
+        return finish({ kind: 'fatal', error: new BackendError(`watch: ${reason}`, { retryable: false }) });
+      }
+      for (const batch of batches(res.events ?? [])) {
+        if (channel.isEnded) return finish({ kind: 'ended' });
+        channel.push(batch);
+        delivered(batch);
+      }
+    });
+    stream.on('error', (raw) => {
+      const error = castGrpcError(raw);
+      finish(isTransient(error) || isBenign(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') });
+    });
+    stream.on('end', () => finish({ kind: 'broken', error: new Error('watch stream ended') }));
+    stream.write({
+      create_request: {
+        key: spec.key,
+        ...(spec.rangeEnd && { range_end: spec.rangeEnd }),
+        start_revision: from.toString(),
+        ...(spec.deletesOnly && { filters: [0 /* NOPUT */] }),
+      },
+    });
+  });
+}
+
+/** Errors that break a stream without saying anything about the request. */
+function isBenign(error: unknown): boolean {
+  return error instanceof Error && /RST_STREAM|Stream removed|ECONNRESET|socket hang up/i.test(error.message);
+}
+
+function* batches(events: readonly IEvent[]): Generator<WatchBatch> {
+  let current: WatchEvent[] = [];
+  let revision = -1n;
+  for (const ev of events) {
+    const event = toEvent(ev);
+    if (event.modRevision !== revision && current.length > 0) {
+      yield { revision, events: current };
+      current = [];
+    }
+    revision = event.modRevision;
+    current.push(event);
+  }
+  if (current.length > 0) yield { revision, events: current };
+}
+
+function toEvent(ev: IEvent): WatchEvent {
+  const kv = ev.kv;
+  return {
+    type: String(ev.type).toLowerCase() === 'delete' ? 'delete' : 'put',
+    key: kv.key,
+    value: kv.value ?? Buffer.alloc(0),
+    createRevision: BigInt(kv.create_revision || '0'),
+    modRevision: BigInt(kv.mod_revision || '0'),
+    lease: kv.lease || '0',
+  };
+}
