@@ -32,25 +32,25 @@ export function uniqueName(prefix = 'zk-test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
 }
 
-export interface Record {
+export interface LogRecord {
   level: 'debug' | 'info' | 'warn' | 'error';
   fields: { event?: string; [key: string]: unknown };
 }
 
 /** A Logger that keeps every record, for counting wakes and the like. */
 export class RecordingLogger implements Logger {
-  readonly records: Record[] = [];
+  readonly records: LogRecord[] = [];
   debug(fields: object): void {
-    this.records.push({ level: 'debug', fields });
+    this.records.push({ level: 'debug', fields: fields as LogRecord['fields'] });
   }
   info(fields: object): void {
-    this.records.push({ level: 'info', fields });
+    this.records.push({ level: 'info', fields: fields as LogRecord['fields'] });
   }
   warn(fields: object): void {
-    this.records.push({ level: 'warn', fields });
+    this.records.push({ level: 'warn', fields: fields as LogRecord['fields'] });
   }
   error(fields: object): void {
-    this.records.push({ level: 'error', fields });
+    this.records.push({ level: 'error', fields: fields as LogRecord['fields'] });
   }
   count(event: string): number {
     return this.records.filter((record) => record.fields.event === event).length;

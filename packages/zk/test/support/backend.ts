@@ -1,0 +1,75 @@
+/**
+ * The zk backend as the conformance suite sees it: every handle is its own
+ * connection (its own session) reaching the servers through its own TCP
+ * proxies, so that `cut()` blackholes that handle alone — the library keeps
+ * saying "connected" — and `expire()` ends its session on the server with
+ * the forced-expiry trick (re-attach with id + password, close).
+ */
+import type { ConformanceBackend, ConformanceHandle, OpenOptions } from '@elect/core/conformance';
+import { expireSession, proxyCluster, timingBase, type Cluster } from '@elect/test';
+import { latchPath, type ZooKeeperConnection } from '@elect/zk';
+import { children, connect, rawClient, sessionTimeoutMs, uniqueName } from './zk.js';
+
+export const invalidNames: readonly string[] = [
+  '',
+  '/',
+  '/a/',
+  'a/',
+  '/a//b',
+  '/a/./b',
+  '/a/../b',
+  '..',
+  'bad\u0000name',
+  'bad\u0007name',
+  '/zookeeper/x',
+];
+
+/** The session id and password behind a connection, for the forced-expiry trick. */
+export function credentials(connection: ZooKeeperConnection): { sessionId: Buffer; sessionPassword: Buffer } {
+  const session = connection.current;
+  if (!session) throw new Error('the connection has no session right now');
+  return { sessionId: session.client.sessionIdBytes, sessionPassword: session.client.sessionPassword };
+}
+
+export function zkBackend(cluster: Cluster): ConformanceBackend {
+  const label = cluster.members.length === 1 ? 'standalone' : `${cluster.members.length}-node ensemble`;
+  return {
+    name: `zookeeper (${label})`,
+    sessionTimeoutMs,
+    timing: timingBase,
+    invalidNames,
+    uniqueName: () => uniqueName('conformance'),
+    async open(electionName: string, options: OpenOptions = {}): Promise<ConformanceHandle> {
+      const proxies = await proxyCluster(cluster);
+      let connection: ZooKeeperConnection;
+      try {
+        connection = await connect(proxies.connectString, options.logger ? { logger: options.logger } : {});
+      } catch (error) {
+        await proxies.close();
+        throw error;
+      }
+      const election = connection.election(electionName);
+      let closed: Promise<void> | undefined;
+      return {
+        election,
+        expire: () => expireSession(cluster.connectString, credentials(connection)),
+        cut: async () => proxies.blackhole(),
+        heal: async () => proxies.heal(),
+        close: () =>
+          (closed ??= (async () => {
+            await election.close();
+            await connection.close();
+            await proxies.close();
+          })()),
+      };
+    },
+    async residue(electionName: string): Promise<string[]> {
+      const client = await rawClient(cluster.connectString);
+      try {
+        return await children(client, latchPath(electionName));
+      } finally {
+        client.close();
+      }
+    },
+  };
+}
