@@ -19,7 +19,7 @@
  * that is what fencing tokens are for.
  */
 import { systemClock, type Clock } from './clock.js';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError, LeadershipLostError } from './errors.js';
 
 export interface LossDeadlineOptions {
   /** Session timeout or lease TTL as the server applies it. */
@@ -111,7 +111,7 @@ export class LossDeadline {
     this.cancelTimer();
     for (const ahead of this.aheads) {
       ahead.cancel();
-      ahead.controller.abort(new Error('loss deadline reached'));
+      ahead.controller.abort(reached());
     }
     this.aheads.clear();
     this.onExpire();
@@ -135,7 +135,7 @@ export class LossDeadline {
     }
     const controller = new AbortController();
     if (this.done) {
-      controller.abort(new Error('loss deadline reached'));
+      controller.abort(reached());
       return controller.signal;
     }
     const ahead: Ahead = { leadMs, controller, cancel: () => {} };
@@ -167,8 +167,16 @@ export class LossDeadline {
         return;
       }
       this.aheads.delete(ahead);
-      ahead.controller.abort(new Error(`less than ${ahead.leadMs} ms left before the loss deadline`));
+      ahead.controller.abort(
+        new LeadershipLostError('deadline', `less than ${ahead.leadMs} ms left before the loss deadline: stop the work now`),
+      );
     };
     ahead.cancel = this.clock.schedule(fire, this.remaining() - ahead.leadMs);
   }
+}
+
+// Signals abort with ElectErrors only (see errors.ts), so a task that rethrows
+// `signal.reason` still throws something typed.
+function reached(): LeadershipLostError {
+  return new LeadershipLostError('deadline', 'the loss deadline was reached');
 }

@@ -98,7 +98,12 @@ export class LeadershipHandle implements Leadership {
     // Stop the work first, then delete: nobody else can become leader before
     // our entry is gone, and by then our signal has already aborted.
     this.lose('resigned');
-    this.removal ??= this.backend.remove();
+    // A removal that failed (connection trouble) may be retried by calling
+    // resign() again; a pending or successful one is shared.
+    this.removal ??= this.backend.remove().catch((error: unknown) => {
+      this.removal = undefined;
+      throw error;
+    });
     return this.removal;
   }
 

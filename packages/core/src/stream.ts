@@ -14,8 +14,9 @@ export interface ChannelOptions {
 
 export class Channel<T> implements AsyncIterable<T> {
   private readonly buffer: T[] = [];
-  private waiter: ((result: IteratorResult<T>) => void) | undefined;
-  private failWaiter: ((error: unknown) => void) | undefined;
+  // Pending next() calls, oldest first: a consumer may call next() again
+  // before the previous one settled, and neither call may be lost.
+  private readonly waiters: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void }[] = [];
   private ended = false;
   private error: { value: unknown } | undefined;
   private readonly onEnd: (() => void) | undefined;
@@ -35,13 +36,9 @@ export class Channel<T> implements AsyncIterable<T> {
 
   push(value: T): void {
     if (this.ended) return;
-    if (this.waiter) {
-      const resolve = this.waiter;
-      this.waiter = this.failWaiter = undefined;
-      resolve({ value, done: false });
-    } else {
-      this.buffer.push(value);
-    }
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve({ value, done: false });
+    else this.buffer.push(value);
   }
 
   /** Ends the stream after what is buffered. */
@@ -60,12 +57,16 @@ export class Channel<T> implements AsyncIterable<T> {
     this.error = error;
     this.signal?.removeEventListener('abort', this.abortListener);
     this.onEnd?.();
-    if (this.waiter) {
-      const resolve = this.waiter;
-      const reject = this.failWaiter;
-      this.waiter = this.failWaiter = undefined;
-      if (error && reject) reject(error.value);
-      else resolve({ value: undefined, done: true });
+    // Waiters exist only when the buffer is empty: the first one gets the
+    // error (once), the rest see the end.
+    for (const waiter of this.waiters.splice(0)) {
+      if (this.error) {
+        const { value } = this.error;
+        this.error = undefined;
+        waiter.reject(value);
+      } else {
+        waiter.resolve({ value: undefined, done: true });
+      }
     }
   }
 
@@ -82,8 +83,7 @@ export class Channel<T> implements AsyncIterable<T> {
           return Promise.resolve({ value: undefined, done: true });
         }
         return new Promise<IteratorResult<T>>((resolve, reject) => {
-          this.waiter = resolve;
-          this.failWaiter = reject;
+          this.waiters.push({ resolve, reject });
         });
       },
       return: () => {
