@@ -60,3 +60,36 @@ export function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';
 }
+
+/** True for an AbortSignal, including one from another realm (a vm context, a second copy of Node's globals). */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<AbortSignal>;
+  return typeof candidate.aborted === 'boolean' && typeof candidate.addEventListener === 'function';
+}
+
+/** `signal` as an option: undefined or an AbortSignal. */
+export function signalOption(value: unknown, name = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!isAbortSignal(value)) throw new InvalidOptionError(name, `must be an AbortSignal, got ${describe(value)}`);
+  return value;
+}
+
+/** Validated `campaign()` options: only known keys, a valid id, the value (defaulting to the id), the signal. */
+export function campaignOptions(options: unknown): { id: string; value: string; signal: AbortSignal | undefined } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
+  }
+  knownKeys('campaign()', options, ['id', 'value', 'signal']);
+  const { id, value, signal } = options as { id?: unknown; value?: unknown; signal?: unknown };
+  const validId = candidateId(id);
+  return { id: validId, value: value === undefined ? validId : candidateValue(value), signal: signalOption(signal) };
+}
+
+/** Validated `{ signal }` options of reads (`leader()`, `candidates()`, `observe()`, `events()`). */
+export function readOptions(where: string, options: unknown): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', `must be an object, got ${describe(options)}`);
+  knownKeys(where, options, ['signal']);
+  return signalOption((options as { signal?: unknown }).signal);
+}
