@@ -1,0 +1,147 @@
+/**
+ * The in-memory campaign: create an entry, then loop — re-read our position,
+ * claim if first, else wait for the deletion of our immediate predecessor
+ * only (no herd). Every reason to wake (predecessor gone, session lost or
+ * replaced, connection healed) goes through one wait and ends in a re-read;
+ * the claim itself re-checks, in the same request, that the entry is still
+ * ours and our session alive, so a stale entry can never lead.
+ */
+import type { LeadershipHandle } from '../leadership.js';
+import { ClosedError, ErrorCode, abortReason, isElectError } from '../errors.js';
+import { LogEvent } from '../logger.js';
+import type { ClientSession, MemoryConnection } from './connection.js';
+import type { Store } from './store.js';
+
+export interface CampaignContext {
+  readonly conn: MemoryConnection;
+  readonly name: string;
+  readonly id: string;
+  readonly payload: string;
+  /**
+   * Makes the leadership. Called synchronously inside the request that found
+   * our entry first and owned by our live session.
+   */
+  claim(store: Store, key: string, token: bigint, session: ClientSession): LeadershipHandle;
+  /** Told when an entry of ours appears or is dropped (a claimed one stays until the leadership ends). */
+  entry(key: string, present: boolean): void;
+}
+
+interface Mine {
+  readonly key: string;
+  readonly token: bigint;
+  readonly session: ClientSession;
+}
+
+/**
+ * Resolves with the leadership once we are first. Rejects with
+ * `abortReason(stop)` when `stop` aborts (user abort or election close) and
+ * with `ClosedError` when the connection closes — in both cases after our
+ * entry was removed (or is known to go with its session). Connection trouble
+ * and session loss never reject: the loop waits, then re-enters with a fresh
+ * entry on the new session.
+ */
+export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Promise<LeadershipHandle> {
+  let mine: Mine | undefined;
+  try {
+    for (;;) {
+      const session = await ctx.conn.ready(stop);
+      try {
+        if (mine?.session !== session) {
+          // An entry of an earlier session is gone or goes with that session.
+          mine = drop(ctx, mine);
+          const entry = await ctx.conn.call((store) => store.create(session.id, ctx.name, ctx.payload));
+          mine = { key: entry.key, token: entry.createRevision, session };
+          ctx.entry(entry.key, true);
+          continue; // re-check stop and the session before reading the queue
+        }
+        const current = mine;
+        const step = await ctx.conn.call((store) => {
+          if (stop.aborted) return undefined;
+          const position = store.position(current.key, session.id);
+          if (position.kind !== 'first') return position;
+          return { kind: 'claimed' as const, handle: ctx.claim(store, current.key, current.token, session) };
+        });
+        if (step === undefined) continue;
+        if (step.kind === 'claimed') return step.handle;
+        if (step.kind !== 'behind') {
+          mine = drop(ctx, mine); // deleted under us, or our session is gone: re-enter fresh
+          continue;
+        }
+        await waitForDeletion(ctx.conn, step.predecessor, stop);
+        ctx.conn.logger.debug({ event: LogEvent.Wake, election: ctx.name, id: ctx.id, key: current.key }, 'woken: re-reading the queue');
+      } catch (error) {
+        if (stop.aborted) throw abortReason(stop, 'The campaign');
+        if (!retryable(error)) throw error;
+        if (isElectError(error) && error.code === ErrorCode.SessionExpired) ctx.conn.sessionExpired(session);
+        // Otherwise unreachable: ready() waits for the connection to heal.
+      }
+    }
+  } catch (error) {
+    if (mine) await removeEntry(ctx.conn, mine.key, mine.session).catch(() => {});
+    drop(ctx, mine);
+    throw error;
+  }
+}
+
+function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {
+  if (mine) ctx.entry(mine.key, false);
+  return undefined;
+}
+
+/**
+ * Resolves when `key` is deleted, or on any connection event after which the
+ * queue must be re-read (session lost or replaced, healed). Rejects when
+ * `stop` aborts or the connection closes.
+ */
+export function waitForDeletion(conn: MemoryConnection, key: string, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let cancelWatch: () => void = () => {};
+    const finish = (error?: unknown): void => {
+      if (done) return;
+      done = true;
+      cancelWatch();
+      off();
+      stop.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onAbort = (): void => finish(abortReason(stop, 'The campaign'));
+    const off = conn.on((event) => {
+      if (event.type === 'closed') finish(new ClosedError('the connection is closed'));
+      else if (event.type !== 'suspended' && event.type !== 'resumed') finish();
+    });
+    stop.addEventListener('abort', onAbort, { once: true });
+    if (stop.aborted) return onAbort();
+    try {
+      const watch = conn.callSync((store) => store.watchDeletion(key, conn.deliver, () => finish()));
+      cancelWatch = watch.cancel;
+      if (!watch.exists) finish();
+    } catch (error) {
+      finish(error);
+    }
+  });
+}
+
+/**
+ * Deletes our entry. Resolves once it is deleted or known to go with its
+ * session (expired, given up at the deadline, or the connection closed);
+ * while the server cannot be reached it waits for the next connection event,
+ * so it is bounded by the session's loss deadline.
+ */
+export async function removeEntry(conn: MemoryConnection, key: string, session: ClientSession): Promise<void> {
+  for (;;) {
+    if (conn.isClosed || !session.live) return;
+    try {
+      await conn.call((store) => store.remove(key, session.id));
+      return;
+    } catch (error) {
+      if (!isElectError(error) || error.code !== ErrorCode.Connection) throw error;
+      await conn.nextEvent();
+    }
+  }
+}
+
+function retryable(error: unknown): boolean {
+  return isElectError(error) && (error.code === ErrorCode.Connection || error.code === ErrorCode.SessionExpired);
+}

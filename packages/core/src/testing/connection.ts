@@ -1,0 +1,312 @@
+/**
+ * The client side of the in-memory backend: one connection holds one session
+ * at a time, heartbeats it, and keeps the session's loss deadline from the
+ * last heartbeat the server acknowledged — exactly the bookkeeping a real
+ * backend does, with the network replaced by a switch (`suspend()` /
+ * `heal()`).
+ *
+ * While suspended nothing reaches the server and nothing comes back: requests
+ * reject with a retryable `ConnectionError`, notifications are dropped. The
+ * server expires the session `sessionTimeoutMs` after it last heard from us;
+ * the client gives the session up earlier, at its own loss deadline
+ * (`lastContact + sessionTimeoutMs − safetyMarginMs`), and on healing closes
+ * that session (whatever is left of it) and opens a fresh one.
+ */
+import type { Clock } from '../clock.js';
+import type { Election } from '../contract.js';
+import { LossDeadline, defaultSafetyMarginMs } from '../deadline.js';
+import { ClosedError, ConnectionError, InvalidOptionError, abortReason } from '../errors.js';
+import { LogEvent, silentLogger, type Logger } from '../logger.js';
+import { durationOption, knownKeys } from '../options.js';
+import { MemoryElection } from './election.js';
+import type { Sink, Store } from './store.js';
+
+export interface MemoryConnectionOptions {
+  /** How long the server keeps the session after it last heard from us. Default 10 000 ms. */
+  sessionTimeoutMs?: number;
+  /** How much earlier than the server the client gives up. Default `defaultSafetyMarginMs(sessionTimeoutMs)`. */
+  safetyMarginMs?: number;
+  /** How often the client heartbeats its session. Default a third of the session timeout. */
+  heartbeatIntervalMs?: number;
+  /** The client's clock. Defaults to the server's: share one clock so deadlines and expiries agree. */
+  clock?: Clock;
+  /** Receives `{ event: 'wake' }` at debug for each woken candidate, and losses, suspensions, expiries. */
+  logger?: Logger;
+}
+
+/** One session as the client sees it. `live` turns false once, when the client learns or decides it is gone. */
+export interface ClientSession {
+  readonly id: number;
+  readonly deadline: LossDeadline;
+  live: boolean;
+}
+
+/** What a connection tells the elections built on it. */
+export type ConnectionEvent =
+  | { readonly type: 'session' }
+  | { readonly type: 'session-lost'; readonly session: ClientSession; readonly reason: 'deadline' | 'session-expired' }
+  | { readonly type: 'suspended'; readonly deadline: number }
+  | { readonly type: 'resumed' }
+  | { readonly type: 'resync' }
+  | { readonly type: 'closed' };
+
+const connectionOptions = ['sessionTimeoutMs', 'safetyMarginMs', 'heartbeatIntervalMs', 'clock', 'logger'] as const;
+
+export class MemoryConnection {
+  readonly sessionTimeoutMs: number;
+  readonly safetyMarginMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  private current: ClientSession | undefined;
+  /** Sessions given up at the deadline that the server may still hold: closed on the next contact. */
+  private readonly abandoned = new Set<number>();
+  private suspended = false;
+  private troubled = false;
+  private closed = false;
+  private readonly listeners = new Set<(event: ConnectionEvent) => void>();
+  private cancelBeat: () => void = () => {};
+
+  /** @internal Use `MemoryServer#connect()`. */
+  constructor(
+    private readonly store: Store,
+    options: MemoryConnectionOptions = {},
+  ) {
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
+    knownKeys('MemoryServer#connect', options, connectionOptions);
+    this.sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, 10_000, { min: 1 });
+    const margin = defaultSafetyMarginMs(this.sessionTimeoutMs);
+    this.safetyMarginMs = durationOption('safetyMarginMs', options.safetyMarginMs, margin, { max: this.sessionTimeoutMs - 1 });
+    // A heartbeat must land before the deadline it is meant to push out.
+    const room = this.sessionTimeoutMs - this.safetyMarginMs;
+    this.heartbeatIntervalMs = durationOption('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.max(1, Math.floor(this.sessionTimeoutMs / 3)), {
+      min: 1,
+      max: Math.max(1, room - 1),
+    });
+    this.clock = options.clock ?? store.clock;
+    this.logger = options.logger ?? silentLogger;
+    this.open();
+    this.cancelBeat = this.clock.schedule(this.beat, this.heartbeatIntervalMs);
+  }
+
+  /** The id of the live session, or undefined while there is none (lost and not yet replaced). */
+  get sessionId(): number | undefined {
+    return this.current?.id;
+  }
+
+  /** @internal The live session, if any. */
+  get session(): ClientSession | undefined {
+    return this.current;
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * An election on this connection. Throws `InvalidOptionError` for a bad name
+   * (empty, longer than 1024 characters, line breaks or NUL) and `ClosedError`
+   * once the connection is closed.
+   */
+  election(name: string): Election {
+    if (this.closed) throw new ClosedError('the connection is closed');
+    return new MemoryElection(this, name);
+  }
+
+  /**
+   * Fault: the network between this client and the server goes silent. The
+   * client is not told; it notices when a heartbeat goes unanswered (events:
+   * `suspended`), and gives leadership up at its loss deadline.
+   */
+  suspend(): void {
+    if (!this.closed) this.suspended = true;
+  }
+
+  /**
+   * Ends a suspension: the client reconnects at once, learns whether its
+   * session survived (else it opens a new one; campaigns re-enter), and
+   * re-reads everything it may have missed.
+   */
+  heal(): void {
+    if (this.closed || !this.suspended) return;
+    this.suspended = false;
+    if (this.current) this.ping();
+    else this.open();
+    this.emit({ type: 'resync' });
+  }
+
+  /**
+   * Fault: the server ends this connection's session now, as a session kill
+   * or lease revoke would. The client hears of it at once unless suspended
+   * (then on `heal()`).
+   */
+  expire(): void {
+    if (this.current) this.store.endSession(this.current.id, true);
+  }
+
+  /**
+   * Closes the session (its entries go with it) and stops heartbeats. Leaderships
+   * on it end with reason `closed`, campaigns reject with `ClosedError`,
+   * observers throw `ClosedError`. Idempotent. While suspended the server is
+   * not told: the session then expires there after its timeout.
+   */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.cancelBeat();
+    const session = this.current;
+    this.current = undefined;
+    if (session) {
+      session.live = false;
+      session.deadline.stop();
+    }
+    this.emit({ type: 'closed' });
+    this.listeners.clear();
+    if (!this.suspended) {
+      if (session) this.store.endSession(session.id, false);
+      this.closeAbandoned();
+    }
+    return Promise.resolve();
+  }
+
+  /** @internal Delivers a server notification unless the network is cut. */
+  readonly deliver: Sink = (fn) => {
+    if (this.suspended || this.closed) return;
+    queueMicrotask(() => {
+      if (!this.suspended && !this.closed) fn();
+    });
+  };
+
+  /** @internal Subscribes to connection events; returns the unsubscribe function. */
+  on(listener: (event: ConnectionEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** @internal One request: runs on the server now, its answer arrives asynchronously. */
+  async call<T>(request: (store: Store) => T): Promise<T> {
+    const result = this.callSync(request);
+    await Promise.resolve();
+    return result;
+  }
+
+  /** @internal A request whose answer is used at once (watch registration with its initial read). */
+  callSync<T>(request: (store: Store) => T): T {
+    if (this.closed) throw new ClosedError('the connection is closed');
+    if (this.suspended) throw new ConnectionError('the server cannot be reached (connection suspended)');
+    return request(this.store);
+  }
+
+  /** @internal Resolves with the next connection event; rejects when `stop` aborts. */
+  nextEvent(stop?: AbortSignal): Promise<ConnectionEvent> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        off();
+        reject(abortReason(stop as AbortSignal));
+      };
+      const off = this.on((event) => {
+        off();
+        stop?.removeEventListener('abort', onAbort);
+        resolve(event);
+      });
+      if (stop?.aborted) onAbort();
+      else stop?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** @internal A live session on a reachable server; waits for one. Rejects on close or when `stop` aborts. */
+  async ready(stop: AbortSignal): Promise<ClientSession> {
+    for (;;) {
+      if (this.closed) throw new ClosedError('the connection is closed');
+      if (stop.aborted) throw abortReason(stop);
+      if (this.current && !this.suspended) return this.current;
+      await this.nextEvent(stop);
+    }
+  }
+
+  /** @internal The server answered that `session` is gone (e.g. a create was refused). */
+  sessionExpired(session: ClientSession): void {
+    this.lose(session, 'session-expired');
+  }
+
+  private open(): void {
+    this.closeAbandoned();
+    const sentAt = this.clock.now();
+    let session: ClientSession | undefined;
+    const id = this.store.openSession(this.sessionTimeoutMs, this.deliver, () => {
+      if (session) this.lose(session, 'session-expired');
+    });
+    const deadline = new LossDeadline({
+      timeoutMs: this.sessionTimeoutMs,
+      safetyMarginMs: this.safetyMarginMs,
+      clock: this.clock,
+      lastContact: sentAt,
+      onExpire: () => {
+        if (session) this.lose(session, 'deadline');
+      },
+    });
+    session = { id, deadline, live: true };
+    this.current = session;
+    this.logger.info({ event: LogEvent.Connected, session: id.toString(16) }, 'session opened');
+    this.emit({ type: 'session' });
+  }
+
+  private readonly beat = (): void => {
+    if (this.closed) return;
+    this.cancelBeat = this.clock.schedule(this.beat, this.heartbeatIntervalMs);
+    if (this.suspended) {
+      // This heartbeat goes unanswered: the client now knows something is wrong.
+      if (this.current && !this.troubled) {
+        this.troubled = true;
+        const deadline = this.current.deadline.deadline;
+        this.logger.warn({ event: LogEvent.Suspended, deadline }, 'no answer from the server');
+        this.emit({ type: 'suspended', deadline });
+      }
+      return;
+    }
+    if (this.current) this.ping();
+    else this.open();
+  };
+
+  private ping(): void {
+    const session = this.current;
+    if (!session) return;
+    const sentAt = this.clock.now();
+    if (!this.store.touch(session.id)) {
+      this.lose(session, 'session-expired');
+      return;
+    }
+    session.deadline.contact(sentAt);
+    if (this.troubled) {
+      this.troubled = false;
+      this.logger.info({ event: LogEvent.Resumed }, 'the server answers again');
+      this.emit({ type: 'resumed' });
+    }
+  }
+
+  private lose(session: ClientSession, reason: 'deadline' | 'session-expired'): void {
+    if (!session.live) return;
+    session.live = false;
+    session.deadline.stop();
+    if (this.current === session) this.current = undefined;
+    // Given up on our own clock: the server may still hold it until it expires.
+    if (reason === 'deadline') this.abandoned.add(session.id);
+    this.troubled = false;
+    this.logger.warn({ event: LogEvent.SessionExpired, session: session.id.toString(16), reason }, 'session lost');
+    this.emit({ type: 'session-lost', session, reason });
+    if (!this.suspended && !this.closed && !this.current) this.open();
+  }
+
+  private closeAbandoned(): void {
+    for (const id of this.abandoned) this.store.endSession(id, false);
+    this.abandoned.clear();
+  }
+
+  private emit(event: ConnectionEvent): void {
+    for (const listener of [...this.listeners]) listener(event);
+  }
+}

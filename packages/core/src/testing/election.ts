@@ -1,0 +1,229 @@
+/**
+ * `Election` on an in-memory connection. Leaderships are `LeadershipHandle`s
+ * whose deadline is the session's `LossDeadline`, so loss is decided on the
+ * client's clock exactly as on the real backends; this class only maps
+ * connection events onto them (deadline, expiry, deletion, close) and onto
+ * the candidates' state machines, whose changes become `events()`.
+ */
+import type { CampaignOptions, CandidateInfo, CandidateState, Election, ElectionEvent, LeaderInfo, Leadership, SignalOptions } from '../contract.js';
+import { ClosedError, abortReason, type LeadershipLostError } from '../errors.js';
+import { LeadershipHandle } from '../leadership.js';
+import { LogEvent } from '../logger.js';
+import { campaignOptions, candidateValue, readOptions, textOption } from '../options.js';
+import { encodePayload } from '../payload.js';
+import { candidateStateMachine, type StateMachine } from '../state.js';
+import { Channel, Hub, sameLeader } from '../stream.js';
+import { campaignLoop, removeEntry } from './campaign.js';
+import type { ClientSession, ConnectionEvent, MemoryConnection } from './connection.js';
+import { observeLeader } from './observe.js';
+import type { Store } from './store.js';
+
+interface Held {
+  readonly session: ClientSession;
+  readonly key: string;
+  readonly token: bigint;
+  readonly machine: StateMachine<CandidateState>;
+}
+
+export class MemoryElection implements Election {
+  readonly name: string;
+  private readonly closer = new AbortController();
+  private closing: Promise<void> | undefined;
+  private readonly hub = new Hub<ElectionEvent>();
+  private readonly campaigns = new Set<Promise<unknown>>();
+  private readonly held = new Map<LeadershipHandle, Held>();
+  /** Keys of our entries, waiting or leading: a leader among them is us, not a `leader` event. */
+  private readonly ownKeys = new Set<string>();
+  private lastLeader: { leader: LeaderInfo | undefined } | undefined;
+  private cancelLeaderWatch: () => void = () => {};
+  private readonly offConnection: () => void;
+
+  /** @internal Use `MemoryConnection#election()`. */
+  constructor(
+    private readonly conn: MemoryConnection,
+    name: string,
+  ) {
+    this.name = textOption('name', name, 1024);
+    this.offConnection = conn.on((event) => this.onConnection(event));
+    this.watchLeader();
+  }
+
+  async campaign(options: CampaignOptions): Promise<Leadership> {
+    const { id, value, signal } = campaignOptions(options);
+    this.assertOpen();
+    if (signal?.aborted) throw abortReason(signal, 'The campaign');
+    const stop = signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
+    const machine = candidateStateMachine((next, previous) => this.stateChanged(id, next, previous));
+    machine.transition({ kind: 'campaigning' });
+    const run = campaignLoop(
+      {
+        conn: this.conn,
+        name: this.name,
+        id,
+        payload: encodePayload(id, value),
+        claim: (store, key, token, session) => this.claim(store, { id, value, key, token, session, machine }),
+        entry: (key, present) => (present ? this.ownKeys.add(key) : this.ownKeys.delete(key)),
+      },
+      stop,
+    );
+    this.campaigns.add(run);
+    try {
+      return await run;
+    } catch (error) {
+      machine.transition(this.closer.signal.aborted || this.conn.isClosed ? { kind: 'closed' } : { kind: 'idle' });
+      throw error;
+    } finally {
+      this.campaigns.delete(run);
+    }
+  }
+
+  async leader(options?: SignalOptions): Promise<LeaderInfo | undefined> {
+    this.beginRead('leader()', options);
+    return this.conn.call((store) => store.leader(this.name));
+  }
+
+  async candidates(options?: SignalOptions): Promise<CandidateInfo[]> {
+    this.beginRead('candidates()', options);
+    return this.conn.call((store) => store.list(this.name));
+  }
+
+  observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
+    return observeLeader(this.conn, this.name, readOptions('observe()', options), this.closer.signal);
+  }
+
+  events(options?: SignalOptions): AsyncIterable<ElectionEvent> {
+    const signal = readOptions('events()', options);
+    if (this.closer.signal.aborted || this.conn.isClosed) {
+      const ended = new Channel<ElectionEvent>();
+      if (this.conn.isClosed && !this.closer.signal.aborted) ended.fail(new ClosedError('the connection is closed'));
+      else ended.close();
+      return ended;
+    }
+    return this.hub.subscribe(signal);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closer.abort(new ClosedError(`the election ${this.name} is closed`));
+    const removals = [...this.held.keys()].map((handle) => {
+      handle.lose('closed');
+      return handle.resign();
+    });
+    await Promise.allSettled([...this.campaigns, ...removals]);
+    this.cancelLeaderWatch();
+    this.offConnection();
+    this.hub.close();
+  }
+
+  private claim(store: Store, c: { id: string; value: string; key: string; token: bigint; session: ClientSession; machine: StateMachine<CandidateState> }): LeadershipHandle {
+    const { id, key, token, session, machine } = c;
+    let cancelWatch: () => void = () => {};
+    const handle: LeadershipHandle = new LeadershipHandle({
+      id,
+      value: c.value,
+      token,
+      key,
+      deadline: session.deadline,
+      backend: {
+        remove: () => removeEntry(this.conn, key, session),
+        proclaim: async (value) => {
+          const payload = encodePayload(id, candidateValue(value));
+          await this.conn.call((s) => s.put(key, session.id, payload));
+        },
+      },
+      onLost: (error) => {
+        cancelWatch();
+        this.held.delete(handle);
+        this.ownKeys.delete(key);
+        this.lost(id, token, machine, error);
+      },
+    });
+    cancelWatch = store.watchDeletion(key, this.conn.deliver, () => handle.lose('deleted')).cancel;
+    this.held.set(handle, { session, key, token, machine });
+    machine.transition({ kind: 'leader', token });
+    return handle;
+  }
+
+  private lost(id: string, token: bigint, machine: StateMachine<CandidateState>, error: LeadershipLostError): void {
+    machine.transition({ kind: 'lost', reason: error.reason });
+    const level = error.reason === 'resigned' || error.reason === 'closed' ? 'info' : 'warn';
+    this.conn.logger[level]({ event: LogEvent.Lost, election: this.name, id, token: String(token), reason: error.reason }, error.message);
+    this.hub.emit({ type: 'lost', id, token, reason: error.reason, error });
+  }
+
+  private stateChanged(id: string, next: CandidateState, previous: CandidateState): void {
+    if (next.kind === 'leader' && previous.kind === 'campaigning') {
+      this.conn.logger.info({ event: LogEvent.Elected, election: this.name, id, token: String(next.token) }, 'elected');
+      this.hub.emit({ type: 'elected', id, token: next.token });
+    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
+      this.hub.emit({ type: 'resumed' });
+    } else if (next.kind === 'suspended') {
+      this.hub.emit({ type: 'suspended', deadline: next.deadline });
+    }
+  }
+
+  private onConnection(event: ConnectionEvent): void {
+    const held = [...this.held];
+    switch (event.type) {
+      case 'session-lost':
+        for (const [handle, h] of held) if (h.session === event.session) handle.lose(event.reason);
+        break;
+      case 'suspended':
+        for (const [, h] of held) h.machine.transition({ kind: 'suspended', token: h.token, deadline: event.deadline });
+        break;
+      case 'resumed':
+        for (const [, h] of held) h.machine.transition({ kind: 'leader', token: h.token });
+        break;
+      case 'resync':
+        // Deletions announced while we were cut off were lost: re-verify.
+        for (const [handle, h] of held) {
+          if (h.session.live && this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') handle.lose('deleted');
+        }
+        this.watchLeader();
+        break;
+      case 'closed':
+        for (const [handle] of held) handle.lose('closed');
+        this.hub.fail(new ClosedError('the connection was closed'));
+        break;
+      case 'session':
+        break;
+    }
+  }
+
+  /** Keeps `lastLeader` current for `leader` events; the first reading is not an event. */
+  private watchLeader(): void {
+    this.cancelLeaderWatch();
+    try {
+      const watch = this.conn.callSync((store) => store.watchLeader(this.name, this.conn.deliver, (leader) => this.leaderChanged(leader)));
+      this.cancelLeaderWatch = watch.cancel;
+      this.leaderChanged(watch.leader);
+    } catch {
+      // Unreachable for now: the next `resync` watches again.
+    }
+  }
+
+  private leaderChanged(leader: LeaderInfo | undefined): void {
+    const previous = this.lastLeader;
+    if (previous && sameLeader(previous.leader, leader)) return;
+    this.lastLeader = { leader };
+    if (!previous) return;
+    // Our own election is reported as `elected`, not as `leader`.
+    if (leader && this.ownKeys.has(leader.key)) return;
+    this.hub.emit({ type: 'leader', leader });
+  }
+
+  private beginRead(where: string, options: SignalOptions | undefined): void {
+    const signal = readOptions(where, options);
+    this.assertOpen();
+    if (signal?.aborted) throw abortReason(signal, where);
+  }
+
+  private assertOpen(): void {
+    if (this.closer.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
+    if (this.conn.isClosed) throw new ClosedError('the connection is closed');
+  }
+}
