@@ -4,7 +4,7 @@
  * than its loss deadline, a hung (SIGSTOPped) server, and a session expired
  * under a leader. Every test ends with nothing of ours left on the server.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
 import { LeadershipLostError, type Leadership } from '@elect/core';
 import { expireSession, proxyCluster, scaled, waitUntil, type Cluster, type ClusterProxies } from '@elect/test';
@@ -12,6 +12,9 @@ import type { ZooKeeperConnection } from '@elect/zk';
 import { credentials } from './support/backend.js';
 import { EventLog } from './support/events.js';
 import { children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
+
+// The root config's testTimeout does not reach projects: set it here, on the timing base.
+jest.setTimeout(scaled(120_000));
 
 let cluster: Cluster;
 const cleanup: Array<() => Promise<unknown> | unknown> = [];

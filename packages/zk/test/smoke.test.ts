@@ -1,6 +1,10 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
+import { scaled } from '@elect/test';
+
+// The root config's testTimeout does not reach projects: set it here, on the timing base.
+jest.setTimeout(scaled(120_000));
 
 let cluster: Cluster;
 beforeAll(async () => {
