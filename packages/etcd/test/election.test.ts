@@ -1,0 +1,296 @@
+/**
+ * The election on one real etcd member: layout, queue order, handoff, herd,
+ * abort, proclaim, observe, close, namespace — and nothing left behind.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { Etcd3 } from 'etcd3';
+import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
+import { connectEtcd, type EtcdConnection } from '@elect/etcd';
+import { scaled, startEtcd, type Cluster } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, admin, eventOf, expectClean, residue, revokeHex, uniqueName } from './support/harness.js';
+
+jest.setTimeout(scaled(60_000));
+
+let cluster: Cluster;
+let client: Etcd3;
+const open: EtcdConnection[] = [];
+
+beforeAll(async () => {
+  cluster = await startEtcd({ size: 1 });
+  client = admin(cluster.endpoints);
+});
+
+afterAll(async () => {
+  client?.close();
+  await cluster?.close();
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+  await expectClean(client, '');
+});
+
+async function connect(logger = new RecordingLogger(), extra: { namespace?: string } = {}): Promise<EtcdConnection> {
+  const connection = await connectEtcd({ endpoints: cluster.connectString, ttlMs: TTL_MS, logger, ...extra });
+  open.push(connection);
+  return connection;
+}
+
+describe('etcd election on one member', () => {
+  it('writes name/<lease hex> = id on its lease, like etcdctl elect', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const leadership = await conn.election(name).campaign({ id: 'node-a' });
+    expect(leadership.key).toBe(`${name}/${conn.leaseId}`);
+    expect(conn.leaseId).toMatch(/^[0-9a-f]+$/);
+    const kv = await client.get(`${name}/${conn.leaseId}`).exec();
+    expect(kv.kvs[0]?.value.toString()).toBe('node-a');
+    expect(BigInt(kv.kvs[0]!.lease).toString(16)).toBe(conn.leaseId);
+    expect(leadership.token).toBe(BigInt(kv.kvs[0]!.create_revision));
+    await leadership.resign();
+    expect(await residue(client, name)).toEqual([]);
+  });
+
+  it('queues by create revision and hands over on resign with a greater token', async () => {
+    const name = uniqueName();
+    const [a, b, c] = await Promise.all([connect(), connect(), connect()]);
+    const la = await a.election(name).campaign({ id: 'a' });
+    const pb = b.election(name).campaign({ id: 'b' });
+    await expect(waitCandidates(a, name, 2)).resolves.toEqual(['a', 'b']);
+    const pc = c.election(name).campaign({ id: 'c', value: 'see' });
+    const queue = await waitCandidates(a, name, 3);
+    expect(queue).toEqual(['a', 'b', 'c']);
+    const listed = await a.election(name).candidates();
+    expect(listed[2]).toMatchObject({ id: 'c', value: 'see' });
+    expect(listed.map((x) => x.token)).toEqual([...listed.map((x) => x.token)].sort((x, y) => (x < y ? -1 : 1)));
+
+    await la.resign();
+    expect(la.signal.aborted).toBe(true);
+    expect((la.signal.reason as { reason?: string }).reason).toBe('resigned');
+    const lb = await pb;
+    expect(lb.token).toBeGreaterThan(la.token);
+    expect(await a.election(name).leader()).toMatchObject({ id: 'b', token: lb.token });
+    await lb.resign();
+    const lc = await pc;
+    expect(lc.value).toBe('see');
+    expect(lc.token).toBeGreaterThan(lb.token);
+    await lc.resign();
+    expect(await a.election(name).leader()).toBeUndefined();
+  });
+
+  it('wakes exactly one waiting candidate per leadership change (no herd)', async () => {
+    const name = uniqueName();
+    const loggers = Array.from({ length: 6 }, () => new RecordingLogger());
+    const conns = await Promise.all(loggers.map((l) => connect(l)));
+    const leader = await conns[0]!.election(name).campaign({ id: 'c0' });
+    const aborts = conns.map(() => new AbortController());
+    // One at a time, so that the queue order is c1..c5.
+    const waiting: Promise<Leadership>[] = [];
+    for (let i = 1; i < 6; i++) {
+      waiting.push(conns[i]!.election(name).campaign({ id: `c${i}`, signal: aborts[i]!.signal }));
+      await waitCandidates(conns[0]!, name, i + 1);
+    }
+    const wakes = (): number[] => loggers.map((l) => l.count('wake'));
+    expect(wakes()).toEqual([0, 0, 0, 0, 0, 0]);
+
+    await leader.resign();
+    const c1 = await waiting[0]!;
+    await new Promise((r) => setTimeout(r, 500)); // time for a wrongly woken candidate to log
+    expect(wakes()).toEqual([0, 1, 0, 0, 0, 0]);
+
+    // A candidate in the middle leaves: only its successor wakes, and keeps waiting.
+    aborts[3]!.abort();
+    await expect(waiting[2]).rejects.toBeInstanceOf(AbortError);
+    await waitFor(async () => (loggers[4]!.count('wake') === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(wakes()).toEqual([0, 1, 0, 0, 1, 0]);
+    expect(await waitCandidates(conns[0]!, name, 4)).toEqual(['c1', 'c2', 'c4', 'c5']);
+
+    await c1.resign();
+    for (const i of [1, 3, 4]) await (await waiting[i]!).resign();
+  });
+
+  it('rejects an aborted campaign with AbortError and deletes its key', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const la = await a.election(name).campaign({ id: 'a' });
+    const controller = new AbortController();
+    const pb = b.election(name).campaign({ id: 'b', signal: controller.signal });
+    await waitCandidates(a, name, 2);
+    controller.abort();
+    await expect(pb).rejects.toBeInstanceOf(AbortError);
+    expect(await residue(client, name)).toEqual([la.key]);
+    await la.resign();
+  });
+
+  it('allows one campaign per connection and election at a time, and a new one after resign', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const election = conn.election(name);
+    const first = await election.campaign({ id: 'one' });
+    await expect(election.campaign({ id: 'two' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(conn.election(name).campaign({ id: 'two' })).rejects.toThrow(/one key per lease/);
+    // Another election on the same connection is fine.
+    const other = await conn.election(`${name}-other`).campaign({ id: 'one' });
+    await first.resign();
+    const again = await election.campaign({ id: 'again' });
+    expect(again.token).toBeGreaterThan(first.token);
+    await Promise.all([again.resign(), other.resign()]);
+  });
+
+  it('proclaims through a guarded write; a resigned leader cannot proclaim', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const observer = new Queue<LeaderInfo | undefined>(conn.election(name).observe());
+    expect(await observer.next()).toBeUndefined();
+    const leadership = await conn.election(name).campaign({ id: 'p', value: 'v1' });
+    expect(await observer.next()).toMatchObject({ id: 'p', value: 'v1' });
+    await leadership.proclaim('v2');
+    expect(leadership.value).toBe('v2');
+    expect(await observer.next()).toMatchObject({ id: 'p', value: 'v2', token: leadership.token });
+    expect((await client.get(leadership.key).string())).toBe('p\nv2');
+    await leadership.resign();
+    expect(await observer.next()).toBeUndefined();
+    await expect(leadership.proclaim('v3')).rejects.toBeInstanceOf(NotLeaderError);
+    expect(await residue(client, name)).toEqual([]);
+  });
+
+  it('observes every change once, in order, including no leader', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const controller = new AbortController();
+    const seen = new Queue<LeaderInfo | undefined>(a.election(name).observe({ signal: controller.signal }));
+    expect(await seen.next()).toBeUndefined();
+    const la = await a.election(name).campaign({ id: 'a' });
+    const pb = b.election(name).campaign({ id: 'b' });
+    expect((await seen.next())?.id).toBe('a');
+    await la.resign();
+    expect((await seen.next())?.id).toBe('b');
+    await (await pb).resign();
+    expect(await seen.next()).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.drain()).toEqual([]);
+    controller.abort();
+    await expect(seen.next(() => true, 2000)).rejects.toThrow(/ended/);
+  });
+
+  it('emits elected, leader and lost events on change only', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const ea = a.election(name);
+    const events = new Queue<ElectionEvent>(ea.events());
+    const la = await ea.campaign({ id: 'a' });
+    const elected = await events.next(eventOf('elected'));
+    expect(elected).toMatchObject({ id: 'a', token: la.token });
+    const pb = b.election(name).campaign({ id: 'b' });
+    await la.resign();
+    expect(await events.next(eventOf('lost'))).toMatchObject({ id: 'a', reason: 'resigned' });
+    const lb = await pb;
+    expect(await events.next((e) => e.type === 'leader' && e.leader?.id === 'b')).toBeDefined();
+    await lb.resign();
+    await ea.close();
+  });
+
+  it('close() resigns, rejects waiting campaigns with ClosedError and deletes everything', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const ea = a.election(name);
+    const eb = b.election(name);
+    const la = await ea.campaign({ id: 'a' });
+    const pb = eb.campaign({ id: 'b' });
+    await waitCandidates(a, name, 2);
+    await eb.close();
+    await expect(pb).rejects.toBeInstanceOf(ClosedError);
+    expect(await residue(client, name)).toEqual([la.key]);
+    await ea.close();
+    expect(la.signal.aborted).toBe(true);
+    expect((la.signal.reason as { reason?: string }).reason).toBe('closed');
+    expect(await residue(client, name)).toEqual([]);
+    await expect(ea.campaign({ id: 'late' })).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('loses with reason "deleted" when someone deletes the leader key, and the next one takes over', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const la = await a.election(name).campaign({ id: 'a' });
+    const pb = b.election(name).campaign({ id: 'b' });
+    await waitCandidates(a, name, 2);
+    await client.delete().key(la.key).exec();
+    const lb = await pb;
+    await waitAborted(la.signal);
+    expect((la.signal.reason as { reason?: string }).reason).toBe('deleted');
+    await lb.resign();
+  });
+
+  it('loses with "session-expired" when the lease is revoked; waiting campaigns rejoin on a fresh lease', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const la = await a.election(name).campaign({ id: 'a' });
+    const pb = b.election(name).campaign({ id: 'b' });
+    const lb2 = await b.election(`${name}-2`).campaign({ id: 'b2' });
+    const pa2 = a.election(`${name}-2`).campaign({ id: 'a2' });
+    await waitCandidates(a, name, 2);
+    await waitCandidates(a, `${name}-2`, 2);
+    const before = a.leaseId;
+    await revokeHex(client, before);
+    await waitAborted(la.signal);
+    expect((la.signal.reason as { reason?: string }).reason).toBe('session-expired');
+    const lb = await pb;
+    // a's waiting campaign in the other election joined again with a key on the new lease.
+    await waitFor(async () => (a.leaseId !== before ? true : undefined));
+    await waitFor(async () => ((await residue(client, `${name}-2`)).includes(`${name}-2/${a.leaseId}`) ? true : undefined));
+    expect(await waitCandidates(a, `${name}-2`, 2)).toEqual(['b2', 'a2']);
+    await lb2.resign();
+    await (await pa2).resign();
+    await lb.resign();
+  });
+
+  it('prefixes keys with the namespace and reports them without it', async () => {
+    const name = uniqueName();
+    const conn = await connect(undefined, { namespace: 'tenant-x/' });
+    const leadership = await conn.election(name).campaign({ id: 'ns' });
+    expect(leadership.key).toBe(`${name}/${conn.leaseId}`);
+    expect(await residue(client, `tenant-x/${name}`)).toEqual([`tenant-x/${name}/${conn.leaseId}`]);
+    expect(await residue(client, name)).toEqual([]);
+    expect((await conn.election(name).leader())?.key).toBe(leadership.key);
+    await leadership.resign();
+  });
+
+  it('rejects invalid election names before writing anything', async () => {
+    const conn = await connect();
+    for (const bad of ['', 'trailing/', 'nul\0byte', 'line\nbreak']) {
+      expect(() => conn.election(bad)).toThrow(InvalidOptionError);
+    }
+    await expect(conn.election('fine').campaign({ id: '' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(conn.election('fine').campaign({ id: 'x', bogus: 1 } as never)).rejects.toBeInstanceOf(InvalidOptionError);
+    expect(await residue(client, 'fine')).toEqual([]);
+  });
+});
+
+async function waitCandidates(conn: EtcdConnection, name: string, count: number): Promise<string[]> {
+  return await waitFor(async () => {
+    const list = await conn.election(name).candidates();
+    return list.length === count ? list.map((c) => c.id) : undefined;
+  });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitAborted(signal: AbortSignal, ms = 10_000): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('signal not aborted in time')), ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
