@@ -80,7 +80,8 @@ class Connection implements EtcdConnection, ConnectionCore {
       }
       await delay(Math.max(0, Math.min(pause, until - clock.now())));
     }
-    await this.shutdown();
+    // A grant that never answered may still have landed: one quick revoke, else the TTL cleans up.
+    await this.shutdown(Math.min(1000, this.options.operationTimeoutMs));
     const detail = lastError instanceof Error ? lastError.message : String(lastError ?? 'timed out');
     throw new ConnectionError(`could not connect to etcd at ${this.options.hosts.join(',')} within ${connectTimeoutMs} ms: ${detail}`, {
       cause: lastError,
@@ -121,7 +122,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.elections].map((e) => e.close()));
-      await this.shutdown();
+      await this.shutdown(this.options.operationTimeoutMs);
       this.logger.info({ event: 'closed', lease: this.leaseId }, 'etcd connection closed');
     })();
     return this.closing;
@@ -131,16 +132,17 @@ class Connection implements EtcdConnection, ConnectionCore {
     return this.close();
   }
 
-  private async shutdown(): Promise<void> {
+  /** Stops the keepalive and revokes what we hold, waiting at most `budgetMs` for etcd. */
+  private async shutdown(budgetMs: number): Promise<void> {
     this.closer.abort();
     const session = this.current;
     this.current = undefined;
     this.wake();
     if (session) {
       session.close();
-      await revokeOnce(this.endpoints, session.leaseId).catch(() => this.reaper.add(session.leaseId));
+      this.reaper.add(session.leaseId);
     }
-    await this.reaper.flush();
+    await this.reaper.flush(budgetMs);
     this.endpoints.close();
   }
 

@@ -53,10 +53,11 @@ function shorter(options: { deadline: number }, operationTimeoutMs: number): { d
   return { deadline: Math.min(options.deadline, Date.now() + operationTimeoutMs) };
 }
 
-/** Revokes once; a lease that is already gone counts as revoked. */
-export async function revokeOnce(endpoints: Endpoints, leaseId: string): Promise<void> {
+/** Revokes once (within `budgetMs` if given); a lease that is already gone counts as revoked. */
+export async function revokeOnce(endpoints: Endpoints, leaseId: string, budgetMs?: number): Promise<void> {
+  const options = budgetMs === undefined ? undefined : { deadline: Date.now() + Math.min(budgetMs, endpoints.operationTimeoutMs) };
   try {
-    await endpoints.unary('lease revoke', (client) => client.leaseClient.leaseRevoke({ ID: leaseId }));
+    await endpoints.unary('lease revoke', (client) => client.leaseClient.leaseRevoke({ ID: leaseId }, options));
   } catch (error) {
     if (isLeaseNotFound(error) || isLeaseNotFound((error as { cause?: unknown }).cause)) return;
     throw error;
@@ -84,10 +85,10 @@ export class LeaseReaper {
     if (!this.running) void this.run();
   }
 
-  /** A last attempt at everything still pending (each bounded by the operation timeout); then stops. */
-  async flush(): Promise<void> {
+  /** A last attempt at everything still pending, within `budgetMs`; then stops. */
+  async flush(budgetMs: number): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.pending].map((id) => this.revoke(id)));
+    await Promise.all([...this.pending].map((id) => this.revoke(id, budgetMs)));
   }
 
   private async run(): Promise<void> {
@@ -103,10 +104,10 @@ export class LeaseReaper {
     this.running = false;
   }
 
-  private async revoke(leaseId: string): Promise<void> {
+  private async revoke(leaseId: string, budgetMs?: number): Promise<void> {
     if (!this.pending.has(leaseId)) return;
     try {
-      await revokeOnce(this.endpoints, leaseId);
+      await revokeOnce(this.endpoints, leaseId, budgetMs);
       this.pending.delete(leaseId);
       this.logger.debug({ event: 'lease-revoked', lease: leaseHex(leaseId) }, 'revoked a lease we no longer use');
     } catch (error) {
