@@ -29,7 +29,24 @@ export { systemClock, type Clock } from './clock.js';
 export { LossDeadline, defaultSafetyMarginMs, type LossDeadlineOptions } from './deadline.js';
 export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
 export { decodePayload, encodePayload } from './payload.js';
-export { candidateId, candidateValue, durationOption, knownKeys, textOption, type DurationRule } from './options.js';
+export {
+  campaignOptions,
+  candidateId,
+  candidateValue,
+  durationOption,
+  isAbortSignal,
+  knownKeys,
+  readOptions,
+  signalOption,
+  textOption,
+  type DurationRule,
+} from './options.js';
 export { StateMachine, candidateEdges, candidateStateMachine } from './state.js';
 export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
 export { LogEvent, silentLogger, type Logger } from './logger.js';
+export {
+  DEFAULT_SETTLE_TIMEOUT_MS,
+  runWhileLeader,
+  type LeaderTask,
+  type RunWhileLeaderOptions,
+} from './run-while-leader.js';

@@ -1,0 +1,220 @@
+/**
+ * `runWhileLeader`: the election as a supervisor of one piece of work.
+ * Campaign; run the task while leader; stop it when leadership ends; never
+ * run two at once. The CLI's `elect run` is this function with a task that
+ * spawns a child process.
+ */
+import type { Election, Leadership } from './contract.js';
+import { ErrorCode, InvalidOptionError, LeadershipLostError, TimeoutError, abortReason, isElectError } from './errors.js';
+import { candidateId, candidateValue, describe, durationOption, knownKeys, signalOption } from './options.js';
+import { TaskLeadership } from './task-leadership.js';
+
+export interface RunWhileLeaderOptions {
+  /** The candidate id (see `CampaignOptions.id`). */
+  id: string;
+  /** The value to campaign with (defaults to `id`); used again on every rejoin. */
+  value?: string;
+  /**
+   * After leadership is lost through trouble (deadline, session expiry,
+   * deleted entry) and the task has settled, campaign again instead of
+   * rejecting. Default false.
+   */
+  rejoin?: boolean;
+  /** Stops everything: aborts the campaign, or stops the task and resigns. */
+  signal?: AbortSignal;
+  /**
+   * How long to wait for the task to settle once told to stop (leadership
+   * lost, or `signal` aborted). Default 10 000 ms.
+   */
+  settleTimeoutMs?: number;
+}
+
+/**
+ * The work to do while leader. It must stop when `leadership.signal` aborts
+ * (the reason is a `LeadershipLostError`); work that takes time to stop (a
+ * child process) should start stopping on `leadership.signalAhead(ms)` so it
+ * is gone by the loss deadline.
+ */
+export type LeaderTask<T> = (leadership: Leadership) => T | PromiseLike<T>;
+
+export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
+
+/**
+ * Campaigns on `election` as `options.id`, then runs `task(leadership)`.
+ *
+ * - **Resolves** with the task's value when the task settles successfully
+ *   while leader (or after resigning by itself), once our entry is removed.
+ * - **Rejects with the task's error** when the task fails while leader —
+ *   after resigning; task errors are never swallowed.
+ * - **On loss** (deadline, session expiry, entry deleted, election closed)
+ *   the task's `leadership.signal` aborts with a `LeadershipLostError`; we wait
+ *   up to `settleTimeoutMs` for the task to settle, remove what is left of our
+ *   entry, then campaign again if `rejoin` is set and the loss is retryable,
+ *   else reject with a `LeadershipLostError` whose `reason` says why (its
+ *   `cause` is the task's own error when the task failed with another one).
+ * - **On `signal` abort**: while campaigning, rejects with `AbortError` (the
+ *   campaign leaves nothing behind); while the task runs, aborts the task's
+ *   signal first, waits for it to settle, only then resigns — so our entry is
+ *   never handed over while our task still runs — and rejects with `AbortError`.
+ * - **Rejects with `TimeoutError`** when the task does not settle within
+ *   `settleTimeoutMs` after being told to stop. No second task is started,
+ *   and we do not resign for it: the caller must stop the task by other means
+ *   (e.g. SIGKILL), then close the election, which deletes our entry.
+ * - **Rejects** with `ClosedError` when the election is closed while
+ *   campaigning, with `InvalidOptionError` (naming the option) for bad
+ *   options — before anything is written — and with `resign()`'s error if
+ *   removing our entry fails after the task settled.
+ *
+ * Never two tasks at once: a new campaign starts only after the previous task
+ * settled. A supervisor CLI passes a task that spawns its child when called,
+ * stops it (SIGTERM, then SIGKILL) on `leadership.signalAhead(graceMs)`, and
+ * resolves with the child's exit status.
+ */
+export async function runWhileLeader<T>(election: Election, task: LeaderTask<T>, options: RunWhileLeaderOptions): Promise<T> {
+  const opts = validate(election, task, options);
+  for (;;) {
+    const leadership = await election.campaign({ id: opts.id, ...(opts.value === undefined ? {} : { value: opts.value }), ...(opts.signal ? { signal: opts.signal } : {}) });
+    const term = await serve(leadership, task, opts);
+    if (term.kind === 'done') return term.value;
+    if (term.kind === 'failed') throw term.error;
+    // 'rejoin': the task has settled and our entry is gone; campaign again.
+  }
+}
+
+interface Options {
+  id: string;
+  value: string | undefined;
+  rejoin: boolean;
+  signal: AbortSignal | undefined;
+  settleTimeoutMs: number;
+}
+
+type Settled<T> = { ok: true; value: T; whileLeader: boolean } | { ok: false; error: unknown; whileLeader: boolean };
+type Term<T> = { kind: 'done'; value: T } | { kind: 'failed'; error: unknown } | { kind: 'rejoin' };
+
+/** One term of office: runs the task once and decides what comes next. */
+async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Options): Promise<Term<T>> {
+  const stop = new AbortController();
+  const view = new TaskLeadership(leadership, stop.signal);
+  if (opts.signal?.aborted) {
+    // Aborted just as we were elected: the task never starts.
+    await leadership.resign();
+    return { kind: 'failed', error: abortReason(opts.signal, 'runWhileLeader') };
+  }
+  const settled = start(task, view, leadership);
+  const lost = whenAborted(leadership.signal);
+  const aborted = opts.signal ? whenAborted(opts.signal) : undefined;
+  let first: 'settled' | 'lost' | 'aborted';
+  try {
+    first = await Promise.race([
+      settled.then(() => 'settled' as const),
+      lost.promise.then(() => 'lost' as const),
+      ...(aborted ? [aborted.promise.then(() => 'aborted' as const)] : []),
+    ]);
+  } finally {
+    lost.dispose();
+    aborted?.dispose();
+  }
+
+  if (first === 'aborted') {
+    const reason = abortReason(opts.signal as AbortSignal, 'runWhileLeader');
+    stop.abort(new LeadershipLostError('resigned', 'runWhileLeader was aborted: stopping the task before resigning', { cause: reason }));
+    const outcome = await within(settled, opts.settleTimeoutMs);
+    if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'runWhileLeader was aborted', reason) };
+    await leadership.resign();
+    return { kind: 'failed', error: reason };
+  }
+
+  const outcome = await within(settled, opts.settleTimeoutMs);
+  const loss: unknown = leadership.signal.reason;
+  if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'leadership was lost', loss) };
+  // After the task settled, never before: our entry is not handed over while
+  // the task may still act. Once leadership was lost this only cleans up.
+  await leadership.resign();
+  if (outcome.whileLeader || (isLoss(loss) && loss.reason === 'resigned')) {
+    // Finished while leader, or the task resigned by itself: its outcome is the result.
+    return outcome.ok ? { kind: 'done', value: outcome.value } : { kind: 'failed', error: outcome.error };
+  }
+  if (opts.rejoin && isElectError(loss) && loss.retryable) return { kind: 'rejoin' };
+  if (!isLoss(loss) || outcome.ok || outcome.error === loss) return { kind: 'failed', error: loss };
+  return {
+    kind: 'failed',
+    error: new LeadershipLostError(loss.reason, `${loss.message}; the task then failed: ${message(outcome.error)}`, { cause: outcome.error }),
+  };
+}
+
+function isLoss(error: unknown): error is LeadershipLostError {
+  return isElectError(error) && error.code === ErrorCode.LeadershipLost;
+}
+
+/** Runs the task; never rejects. `whileLeader` records whether leadership still held when it settled. */
+function start<T>(task: LeaderTask<T>, view: TaskLeadership, leadership: Leadership): Promise<Settled<T>> {
+  let result: T | PromiseLike<T>;
+  try {
+    result = task(view);
+  } catch (error) {
+    return Promise.resolve({ ok: false, error, whileLeader: leadership.isLeader });
+  }
+  return Promise.resolve(result).then(
+    (value): Settled<T> => ({ ok: true, value, whileLeader: leadership.isLeader }),
+    (error: unknown): Settled<T> => ({ ok: false, error, whileLeader: leadership.isLeader }),
+  );
+}
+
+function whenAborted(signal: AbortSignal): { promise: Promise<void>; dispose: () => void } {
+  let listener: () => void = () => {};
+  const promise = new Promise<void>((resolve) => {
+    listener = () => resolve();
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', listener, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', listener) };
+}
+
+/** `settled`, or undefined if it takes longer than `ms`. */
+async function within<T>(settled: Promise<Settled<T>>, ms: number): Promise<Settled<T> | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function notStopped(ms: number, why: string, cause: unknown): TimeoutError {
+  return new TimeoutError(
+    `runWhileLeader: the task did not stop within ${ms} ms after ${why}; no other task was started. ` +
+      'Stop it by other means, then close the election to remove our entry.',
+    { cause, retryable: false },
+  );
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function validate(election: unknown, task: unknown, options: unknown): Options {
+  if (typeof election !== 'object' || election === null || typeof (election as Election).campaign !== 'function') {
+    throw new InvalidOptionError('election', `must be an Election, got ${describe(election)}`);
+  }
+  if (typeof task !== 'function') throw new InvalidOptionError('task', `must be a function, got ${describe(task)}`);
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
+  }
+  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'signal', 'settleTimeoutMs']);
+  const o = options as Record<string, unknown>;
+  if (o.rejoin !== undefined && typeof o.rejoin !== 'boolean') {
+    throw new InvalidOptionError('rejoin', `must be a boolean, got ${describe(o.rejoin)}`);
+  }
+  return {
+    id: candidateId(o.id),
+    value: o.value === undefined ? undefined : candidateValue(o.value),
+    rejoin: o.rejoin === true,
+    signal: signalOption(o.signal),
+    // setTimeout's ceiling: a longer wait would fire at once.
+    settleTimeoutMs: durationOption('settleTimeoutMs', o.settleTimeoutMs, DEFAULT_SETTLE_TIMEOUT_MS, { min: 0, max: 2_147_483_647 }),
+  };
+}
