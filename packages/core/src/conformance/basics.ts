@@ -1,0 +1,130 @@
+/**
+ * Conformance: one leader's life cycle, fencing tokens, cleanup (resign,
+ * abort, close leave nothing behind), and validation before any write.
+ */
+import { expect } from '@jest/globals';
+import type { CampaignOptions } from '../contract.js';
+import { ErrorCode } from '../errors.js';
+import { info, lossReason, queued, quiet, within } from './kit.js';
+import type { Suite } from './suite.js';
+
+export function basics(s: Suite): void {
+  s.test('a lone candidate leads; leader() and candidates() report it; resign aborts its signal, is idempotent and leaves nothing', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    expect(await a.election.leader()).toBeUndefined();
+    expect(await a.election.candidates()).toEqual([]);
+
+    const leadership = await within(a.election.campaign({ id: 'alpha' }), t.op, 'a lone campaign to resolve');
+    expect(leadership).toMatchObject({ id: 'alpha', value: 'alpha', isLeader: true });
+    expect(typeof leadership.token).toBe('bigint');
+    expect(leadership.signal.aborted).toBe(false);
+    expect(await a.election.leader()).toMatchObject(info(leadership));
+    const queue = await a.election.candidates();
+    expect(queue).toHaveLength(1);
+    expect(queue[0]).toMatchObject(info(leadership));
+
+    await within(Promise.all([leadership.resign(), leadership.resign()]), t.op, 'two concurrent resign() calls');
+    expect(leadership.isLeader).toBe(false);
+    expect(lossReason(leadership.signal.reason)).toBe('resigned');
+    await within(leadership.resign(), t.op, 'a third resign()');
+    await within(leadership[Symbol.asyncDispose](), t.op, 'disposing of a resigned leadership');
+    expect(await a.election.leader()).toBeUndefined();
+    expect(await backend.residue(name)).toEqual([]);
+    await expect(leadership.proclaim('too late')).rejects.toMatchObject({ code: ErrorCode.NotLeader });
+  });
+
+  s.test('fencing tokens strictly increase across successive leaders', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const [a, b] = [await s.open(name), await s.open(name)];
+    const tokens: bigint[] = [];
+    for (const [handle, id] of [[a, 'a'], [b, 'b'], [a, 'a'], [b, 'b']] as const) {
+      const leadership = await within(handle.election.campaign({ id }), t.op, `${id} to lead`);
+      tokens.push(leadership.token);
+      await within(leadership.resign(), t.op, `${id} to resign`);
+    }
+    for (let i = 1; i < tokens.length; i++) expect((tokens[i] as bigint) > (tokens[i - 1] as bigint)).toBe(true);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('aborting a waiting campaign rejects with AbortError and removes its entry; an aborted signal writes nothing', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const [a, b] = [await s.open(name), await s.open(name)];
+    const leadership = await within(a.election.campaign({ id: 'a' }), t.op, 'a to lead');
+    const abort = new AbortController();
+    const waiting = quiet(b.election.campaign({ id: 'b', signal: abort.signal }));
+    await queued(a.election, (q) => q.length === 2, t.op, "b's entry to be queued");
+
+    abort.abort();
+    await expect(within(waiting, t.op, "b's aborted campaign to settle")).rejects.toMatchObject({ name: 'AbortError', code: ErrorCode.Aborted });
+    expect((await a.election.candidates()).map((c) => c.key)).toEqual([leadership.key]);
+    expect(await backend.residue(name)).toHaveLength(1);
+    expect(leadership.isLeader).toBe(true);
+
+    const already = new AbortController();
+    already.abort();
+    await expect(b.election.campaign({ id: 'b', signal: already.signal })).rejects.toMatchObject({ code: ErrorCode.Aborted });
+    expect(await backend.residue(name)).toHaveLength(1);
+    await within(leadership.resign(), t.op, 'a to resign');
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('close() ends leadership (reason "closed"), rejects waiting campaigns with ClosedError, and leaves nothing', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const [a, b] = [await s.open(name), await s.open(name)];
+    const leadership = await within(a.election.campaign({ id: 'a' }), t.op, 'a to lead');
+    const waiting = quiet(b.election.campaign({ id: 'b' }));
+    await queued(a.election, (q) => q.length === 2, t.op, "b's entry to be queued");
+
+    await within(b.election.close(), t.op, "b's election to close");
+    await expect(within(waiting, t.op, "b's campaign to settle")).rejects.toMatchObject({ code: ErrorCode.Closed });
+    expect((await a.election.candidates()).map((c) => c.key)).toEqual([leadership.key]);
+
+    await within(a.election.close(), t.op, "a's election to close");
+    expect(leadership.isLeader).toBe(false);
+    expect(lossReason(leadership.signal.reason)).toBe('closed');
+    expect(await backend.residue(name)).toEqual([]);
+    await within(a.election.close(), t.op, 'a second close()');
+  });
+
+  s.test('campaign() after close() rejects with ClosedError and writes nothing', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    await within(a.election.close(), t.op, 'close()');
+    await expect(a.election.campaign({ id: 'late' })).rejects.toMatchObject({ name: 'ClosedError', code: ErrorCode.Closed });
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('bad campaign options are rejected with InvalidOptionError naming the option, before anything is written', [], async () => {
+    const { backend } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const bad: [unknown, string][] = [
+      [{ id: '' }, 'id'],
+      [{ id: 'line\nbreak' }, 'id'],
+      [{ id: 'nul\0byte' }, 'id'],
+      [{ id: 'x'.repeat(257) }, 'id'],
+      [{ id: 42 }, 'id'],
+      [{}, 'id'],
+      [{ id: 'ok', value: 42 }, 'value'],
+      [{ id: 'ok', value: 'x'.repeat(65_537) }, 'value'],
+    ];
+    for (const [options, option] of bad) {
+      const attempt = Promise.resolve().then(() => a.election.campaign(options as CampaignOptions));
+      await expect(attempt).rejects.toMatchObject({ name: 'InvalidOptionError', code: ErrorCode.InvalidOption, option });
+    }
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('invalid election names are rejected with InvalidOptionError', [], async () => {
+    for (const name of s.backend.invalidNames) {
+      const attempt = Promise.resolve().then(() => s.open(name));
+      await expect(attempt).rejects.toMatchObject({ code: ErrorCode.InvalidOption });
+    }
+  });
+}
