@@ -236,9 +236,10 @@ export class MemoryConnection {
   private open(): void {
     this.closeAbandoned();
     const sentAt = this.clock.now();
-    let session: ClientSession | undefined;
+    // The callbacks need the session object, which needs the id and deadline.
+    const ref: { session?: ClientSession } = {};
     const id = this.store.openSession(this.sessionTimeoutMs, this.deliver, () => {
-      if (session) this.lose(session, 'session-expired');
+      if (ref.session) this.lose(ref.session, 'session-expired');
     });
     const deadline = new LossDeadline({
       timeoutMs: this.sessionTimeoutMs,
@@ -246,10 +247,11 @@ export class MemoryConnection {
       clock: this.clock,
       lastContact: sentAt,
       onExpire: () => {
-        if (session) this.lose(session, 'deadline');
+        if (ref.session) this.lose(ref.session, 'deadline');
       },
     });
-    session = { id, deadline, live: true };
+    const session: ClientSession = { id, deadline, live: true };
+    ref.session = session;
     this.current = session;
     this.logger.info({ event: LogEvent.Connected, session: id.toString(16) }, 'session opened');
     this.emit({ type: 'session' });
