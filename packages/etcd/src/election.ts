@@ -15,9 +15,9 @@ import {
   Hub,
   InvalidOptionError,
   abortReason,
-  candidateId,
-  candidateValue,
+  campaignOptions,
   knownKeys,
+  readOptions,
   type CampaignOptions,
   type CandidateInfo,
   type Channel,
@@ -74,12 +74,7 @@ export class EtcdElection implements Election {
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object { id, value?, signal? }');
-    knownKeys('campaign', options, ['id', 'value', 'signal']);
-    const id = candidateId(options.id);
-    const value = options.value === undefined ? id : candidateValue(options.value);
-    const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', 'must be an AbortSignal');
+    const { id, value, signal } = campaignOptions(options);
     if (this.closing) throw new ClosedError(`election ${this.name} is closed`);
     if (signal?.aborted) throw abortReason(signal, `${id}: the campaign`);
     const slot = this.conn.keys.wire(this.kv.prefix).toString('hex');
@@ -97,22 +92,23 @@ export class EtcdElection implements Election {
     return await candidate.campaign(previous?.cleanup);
   }
 
-  async leader(options: SignalOptions = {}): Promise<LeaderInfo | undefined> {
-    const { entries } = await this.read(() => this.kv.list(1), options.signal);
+  async leader(options?: SignalOptions): Promise<LeaderInfo | undefined> {
+    const { entries } = await this.read(() => this.kv.list(1), readOptions('leader()', options));
     return entries[0] && toCandidate(entries[0]);
   }
 
-  async candidates(options: SignalOptions = {}): Promise<CandidateInfo[]> {
-    const { entries } = await this.read(() => this.kv.list(), options.signal);
+  async candidates(options?: SignalOptions): Promise<CandidateInfo[]> {
+    const { entries } = await this.read(() => this.kv.list(), readOptions('candidates()', options));
     return entries.map(toCandidate);
   }
 
-  observe(options: SignalOptions = {}): AsyncIterable<LeaderInfo | undefined> {
-    return observeLeaders(this.context(), AbortSignal.any([this.closer.signal, ...(options.signal ? [options.signal] : [])]));
+  observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
+    const signal = readOptions('observe()', options);
+    return observeLeaders(this.context(), AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])]));
   }
 
-  events(options: SignalOptions = {}): AsyncIterable<ElectionEvent> {
-    const channel: Channel<ElectionEvent> = this.hub.subscribe(options.signal);
+  events(options?: SignalOptions): AsyncIterable<ElectionEvent> {
+    const channel: Channel<ElectionEvent> = this.hub.subscribe(readOptions('events()', options));
     if (!this.closing) this.startFeed();
     return channel;
   }

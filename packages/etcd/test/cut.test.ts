@@ -1,0 +1,125 @@
+/**
+ * Lease loss decided on our clock, through a TCP proxy that blackholes one
+ * client (single member): a cut shorter than the deadline costs nothing; a
+ * longer one ends leadership at lastContact + TTL − margin, before the
+ * server can give it away; afterwards the abandoned lease is revoked and a
+ * fresh one serves new campaigns.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { Etcd3 } from 'etcd3';
+import { type ElectionEvent } from '@elect/core';
+import { connectEtcd, type EtcdConnection } from '@elect/etcd';
+import { scaled, startEtcd, startProxy, type Cluster, type Proxy } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, admin, eventOf, eventually, expectClean, leases, residue, uniqueName } from './support/harness.js';
+
+jest.setTimeout(scaled(60_000));
+
+let cluster: Cluster;
+let client: Etcd3;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  cluster = await startEtcd({ size: 1 });
+  client = admin(cluster.endpoints);
+});
+
+afterAll(async () => {
+  client?.close();
+  await cluster?.close();
+});
+
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+  await expectClean(client, '');
+});
+
+/** A connection through its own proxy, so that only it can be cut. */
+async function proxied(logger = new RecordingLogger()): Promise<{ conn: EtcdConnection; proxy: Proxy; logger: RecordingLogger }> {
+  const member = cluster.members[0]!;
+  const proxy = await startProxy({ host: member.host, port: member.clientPort });
+  const conn = await connectEtcd({ endpoints: proxy.address, ttlMs: TTL_MS, logger });
+  cleanup.push(async () => {
+    proxy.heal();
+    await conn.close();
+    await proxy.close();
+  });
+  return { conn, proxy, logger };
+}
+
+async function direct(): Promise<EtcdConnection> {
+  const conn = await connectEtcd({ endpoints: cluster.connectString, ttlMs: TTL_MS, logger: new RecordingLogger() });
+  cleanup.push(() => conn.close());
+  return conn;
+}
+
+describe('cutting the client off (blackhole)', () => {
+  it('a cut shorter than the deadline: suspended, then resumed; leadership holds', async () => {
+    const name = uniqueName();
+    const { conn, proxy } = await proxied();
+    const election = conn.election(name);
+    const events = new Queue<ElectionEvent>(election.events());
+    const leadership = await election.campaign({ id: 'a' });
+    const before = leadership.deadline;
+    proxy.blackhole();
+    const suspended = await events.next(eventOf('suspended'), TTL_MS);
+    expect((suspended as { deadline: number }).deadline).toBeLessThanOrEqual(before + 1);
+    proxy.heal();
+    await events.next(eventOf('resumed'), TTL_MS);
+    expect(leadership.isLeader).toBe(true);
+    await eventually(() => leadership.deadline > before, 'the deadline to move forward');
+    // Stay past the old deadline: nothing is lost.
+    await new Promise((r) => setTimeout(r, Math.max(0, before - Date.now()) + 300));
+    expect(leadership.isLeader).toBe(true);
+    expect(events.drain().filter((e) => e.type === 'lost')).toEqual([]);
+    await leadership.resign();
+  });
+
+  it('a cut longer than the deadline: lost with "deadline" before anyone else leads; the lease is replaced and revoked', async () => {
+    const name = uniqueName();
+    const { conn, proxy } = await proxied();
+    const other = await direct();
+    const leadership = await conn.election(name).campaign({ id: 'a' });
+    let otherLedAt = 0;
+    const waiting = other.election(name).campaign({ id: 'b' }).then((l) => ((otherLedAt = Date.now()), l));
+    await eventually(async () => (await residue(client, name)).length === 2, 'b queued');
+    const oldLease = conn.leaseId;
+    const deadline = leadership.deadline;
+
+    const cutAt = Date.now();
+    proxy.blackhole();
+    await new Promise<void>((resolve) => leadership.signal.addEventListener('abort', () => resolve()));
+    const lostAt = Date.now();
+    expect((leadership.signal.reason as { reason: string }).reason).toBe('deadline');
+    // At the deadline (timers may be a little late), never later than TTL after the cut.
+    expect(lostAt).toBeGreaterThanOrEqual(Math.floor(deadline) - 5);
+    expect(lostAt - cutAt).toBeLessThanOrEqual(TTL_MS);
+
+    const lb = await waiting;
+    expect(otherLedAt).toBeGreaterThanOrEqual(lostAt);
+    expect(lb.token).toBeGreaterThan(leadership.token);
+
+    // Healed: a fresh lease, the old one revoked (or expired), and a new campaign works.
+    proxy.heal();
+    await eventually(() => conn.leaseId !== oldLease, 'a fresh lease');
+    await eventually(async () => !(await leases(client)).includes(oldLease), 'the abandoned lease to be gone');
+    const again = conn.election(name).campaign({ id: 'a' });
+    await lb.resign();
+    const la2 = await again;
+    expect(la2.key).toBe(`${name}/${conn.leaseId}`);
+    await la2.resign();
+  });
+
+  it('a leader cut off past the deadline whose lease survives (healed before the TTL) still gives up, and its key is removed', async () => {
+    const name = uniqueName();
+    const { conn, proxy } = await proxied();
+    const leadership = await conn.election(name).campaign({ id: 'a' });
+    const oldLease = conn.leaseId;
+    proxy.blackhole();
+    await new Promise<void>((resolve) => leadership.signal.addEventListener('abort', () => resolve()));
+    // Heal within the margin: the server may still hold the lease, but we gave it up.
+    proxy.heal();
+    await eventually(async () => (await residue(client, name)).length === 0, 'the abandoned key to be removed');
+    await eventually(async () => !(await leases(client)).includes(oldLease), 'the abandoned lease to be revoked');
+    expect(leadership.isLeader).toBe(false);
+  });
+});
