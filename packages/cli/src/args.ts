@@ -62,7 +62,7 @@ function common(y: Argv): Argv {
     .option('cacert', { type: 'string', describe: `etcd: CA certificate file (PEM); switches to TLS ${env('cacert')}` })
     .option('cert', { type: 'string', describe: `etcd: client certificate file (PEM) ${env('cert')}` })
     .option('key', { type: 'string', describe: `etcd: client key file (PEM) ${env('key')}` })
-    .option('log-level', { type: 'string', choices: logLevels, describe: `log level on stderr ${env('log-level', ', default info')}` })
+    .option('log-level', { type: 'string', choices: logLevels, describe: `log level on stderr ${env('log-level', ', default info; warn for leader/observe/candidates')}` })
     .group(['backend', 'election', 'connect', 'ttl', 'connect-timeout', 'log-level'], 'Election:')
     .group(['user', 'cacert', 'cert', 'key'], 'Security:');
 }

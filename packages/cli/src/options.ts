@@ -30,6 +30,8 @@ export const defaults = {
   /** `--grace` when not given: a quarter of the TTL, at most this. */
   maxDefaultGraceMs: 3_000,
   logLevel: 'info' as LogLevel,
+  /** The inspection commands print what they were asked for; connection chatter would be noise. */
+  inspectLogLevel: 'warn' as LogLevel,
 };
 
 /**
@@ -124,7 +126,12 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
     connect: optionalText(raw('connect')) ?? defaults.connect[backend],
     ttlMs,
     connectTimeoutMs,
-    logLevel: raw('log-level') === undefined ? defaults.logLevel : oneOf(raw('log-level'), logLevels, 'log-level'),
+    logLevel:
+      raw('log-level') === undefined
+        ? command === 'run'
+          ? defaults.logLevel
+          : defaults.inspectLogLevel
+        : oneOf(raw('log-level'), logLevels, 'log-level'),
     user: optionalText(raw('user')),
     tls: tlsFiles(optionalText(raw('cacert')), optionalText(raw('cert')), optionalText(raw('key'))),
   };

@@ -14,7 +14,7 @@
  */
 import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
-import { exitStatus, forwardedSignals, groupExists, signalGroup } from './process-group.js';
+import { exitStatus, forwardedSignals, groupAlive, signalGroup } from './process-group.js';
 import type { Logger } from './log.js';
 
 export interface TermOptions {
@@ -34,6 +34,8 @@ export interface TermOptions {
   signals: SignalSource;
   watchdog: Watchdog;
   logger: Logger;
+  /** Whether group `pgid` still has live members (default: `groupAlive`, which skips zombies). */
+  groupAlive?: (pgid: number) => boolean;
 }
 
 export type TermResult =
@@ -48,6 +50,8 @@ type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: No
 
 /** While the group still has members after the command exited, look again this often. */
 const groupPollMs = 50;
+/** After SIGKILL, how long we wait at most for the group's last members to vanish. */
+const killSettleMs = 1_000;
 
 export async function supervise(o: TermOptions): Promise<TermResult> {
   const child = o.spawn(o.file, o.args, { argv0: o.argv0, cwd: o.cwd, env: o.env, stdio: 'inherit', detached: true });
@@ -65,6 +69,7 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     return { kind: 'failed', ...failure };
   }
   const log = o.logger.child({ child: pgid });
+  const alive = o.groupAlive ?? ((group: number) => groupAlive(o.kill, group));
   log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
 
   const forward = (signal: NodeJS.Signals): void => {
@@ -79,15 +84,15 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     if (first !== 'aborted') {
       const status = statusOf(first);
       log.info({ event: 'exited', status }, `command exited with status ${status}`);
-      if (groupExists(o.kill, pgid)) {
+      if (alive(pgid)) {
         // It left processes behind. They ran under our leadership and must
         // not outlive it: stop them like the command itself.
         log.warn({ event: 'leftovers' }, 'the command exited but left processes in its group: stopping them');
-        await stopGroup(o, pgid, exit, AbortSignal.any([o.stopSoon, o.stopNow]), log);
+        await stopGroup(o, pgid, exit, AbortSignal.any([o.stopSoon, o.stopNow]), log, alive);
       }
       return { kind: 'exited', status };
     }
-    const status = statusOf(await stopGroup(o, pgid, exit, o.stopNow, log));
+    const status = statusOf(await stopGroup(o, pgid, exit, o.stopNow, log, alive));
     log.info({ event: 'stopped', status }, `command stopped (status ${status})`);
     return { kind: 'stopped', status };
   } finally {
@@ -101,7 +106,14 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
  * aborts. Resolves with the command's exit once it has exited and its group is
  * empty (or the group was SIGKILLed: nothing survives that).
  */
-async function stopGroup(o: TermOptions, pgid: number, exit: Promise<Exit>, urgent: AbortSignal, log: Logger): Promise<Exit> {
+async function stopGroup(
+  o: TermOptions,
+  pgid: number,
+  exit: Promise<Exit>,
+  urgent: AbortSignal,
+  log: Logger,
+  alive: (pgid: number) => boolean,
+): Promise<Exit> {
   let exited: Exit | undefined;
   void exit.then((result) => (exited = result));
   if (!urgent.aborted) {
@@ -114,7 +126,7 @@ async function stopGroup(o: TermOptions, pgid: number, exit: Promise<Exit>, urge
   for (;;) {
     await Promise.resolve();
     if (urgent.aborted) break;
-    if (exited && !groupExists(o.kill, pgid)) return exited;
+    if (exited && !alive(pgid)) return exited;
     const left = until - performance.now();
     if (left <= 0) break;
     // Before the command exits we wait for its exit; after, only the rest of
@@ -127,7 +139,13 @@ async function stopGroup(o: TermOptions, pgid: number, exit: Promise<Exit>, urge
   }
   log.warn({ event: 'stop', signal: 'SIGKILL' }, 'sending SIGKILL to the command\'s process group');
   signalGroup(o.kill, pgid, 'SIGKILL');
-  return exit;
+  const result = await exit;
+  // SIGKILLed processes are gone within moments, but not at once: wait for the
+  // last one, so that nothing of ours still holds a lock or a socket when the
+  // caller resigns. Bounded, in case one is stuck in the kernel (state D).
+  const settled = performance.now() + killSettleMs;
+  while (alive(pgid) && performance.now() < settled) await delay(5).promise;
+  return result;
 }
 
 function statusOf(exit: Exit): number {

@@ -72,6 +72,10 @@ export class FakeProcesses {
     }
   };
 
+  groupAlive(pgid: number): boolean {
+    return pgid === this.pid && ((this.child !== undefined && !this.child.exited) || this.leftoversAlive);
+  }
+
   signalsSent(): (NodeJS.Signals | 0)[] {
     return this.kills.map(([, signal]) => signal).filter((signal) => signal !== 0);
   }

@@ -22,6 +22,7 @@ function setup(group: FakeGroupOptions = {}) {
     signals,
     watchdog,
     logger: quietLogger,
+    groupAlive: (pgid) => processes.groupAlive(pgid),
   };
   return { processes, signals, watchdog, soon, now, options };
 }

@@ -1,0 +1,52 @@
+/**
+ * Opening a connection to the chosen backend. Each backend package is
+ * imported only when chosen: etcd's gRPC stack costs a few hundred
+ * milliseconds of start-up that a ZooKeeper user should not pay.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
+import { UsageError } from './options.js';
+
+export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
+  if (s.backend === 'zk') {
+    if (s.tls) throw new UsageError('--cacert, --cert and --key are for etcd; ZooKeeper connections here are plain TCP');
+    const { connectZooKeeper } = await import('@elect/zk');
+    return connectZooKeeper({
+      connectString: s.connect,
+      sessionTimeoutMs: s.ttlMs,
+      connectTimeoutMs: s.connectTimeoutMs,
+      ...(s.user === undefined ? {} : { auth: s.user }),
+      logger: s.logger,
+    });
+  }
+  const { connectEtcd } = await import('@elect/etcd');
+  const [username, ...rest] = s.user?.split(':') ?? [];
+  if (s.user !== undefined && rest.length === 0) throw new UsageError('--user for etcd must be USER:PASSWORD');
+  return connectEtcd({
+    endpoints: s.connect,
+    ttlMs: s.ttlMs,
+    connectTimeoutMs: s.connectTimeoutMs,
+    ...(s.user === undefined ? {} : { username, password: rest.join(':') }),
+    ...(s.tls === undefined ? {} : { tls: readTls(s.tls) }),
+    logger: s.logger,
+  });
+};
+
+function readTls(tls: NonNullable<ConnectSettings['tls']>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const read = (flag: string, file: string | undefined): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`--${flag} ${file}: ${(error as Error).message}`);
+    }
+  };
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  const ca = read('cacert', tls.cacert);
+  const cert = read('cert', tls.cert);
+  const key = read('key', tls.key);
+  if (ca) out.ca = ca;
+  if (cert) out.cert = cert;
+  if (key) out.key = key;
+  return out;
+}

@@ -1,0 +1,185 @@
+/**
+ * `run(argv, deps)`: the whole of `elect` as a function from arguments to an
+ * exit code. The bin is a few lines around it; tests call it with fakes.
+ */
+import { spawn as nodeSpawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { ErrorCode, isElectError, type Election } from '@elect/core';
+import { parseArgs } from './args.js';
+import { connectBackend } from './backends.js';
+import { resolveCommand } from './command.js';
+import type { Connection, RunDeps } from './deps.js';
+import { ExitCode, signalExitCode } from './exit-codes.js';
+import { candidates, leader, observe } from './inspect.js';
+import { createLogger, type Logger } from './log.js';
+import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
+import { forwardedSignals, signalNumber } from './process-group.js';
+import { interruptHandler, runRounds } from './run-command.js';
+import { startWatchdog } from './watchdog.js';
+
+export function defaultDeps(): RunDeps {
+  return {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stderrIsTTY: process.stderr.isTTY === true,
+    spawn: nodeSpawn,
+    kill: (pid, signal) => process.kill(pid, signal),
+    signals: process,
+    connect: connectBackend,
+    watchdog: (logger) => startWatchdog(nodeSpawn, logger),
+    hostname: hostname(),
+    pid: process.pid,
+    cwd: process.cwd(),
+  };
+}
+
+export async function run(argv: readonly string[], overrides: Partial<RunDeps> = {}): Promise<number> {
+  const deps: RunDeps = { ...defaultDeps(), ...overrides };
+  const usage = (message: string): number => {
+    deps.stderr.write(`elect: ${message}\nRun 'elect --help' for usage.\n`);
+    return ExitCode.Usage;
+  };
+  const parsed = await parseArgs(argv);
+  if (parsed.kind === 'output') {
+    deps.stdout.write(parsed.text);
+    return ExitCode.Ok;
+  }
+  if (parsed.kind === 'usage') return usage(parsed.message);
+  let options: Options;
+  try {
+    options = resolveOptions(parsed.command, parsed.flags, deps.env, deps);
+  } catch (error) {
+    if (error instanceof UsageError) return usage(error.message);
+    throw error;
+  }
+  let file: string | undefined;
+  if (options.command === 'run') {
+    const found = resolveCommand(options.argv[0], deps.env.PATH, deps.cwd);
+    if (!found.ok) {
+      deps.stderr.write(`elect: ${found.message}\n`);
+      return found.code;
+    }
+    file = found.file;
+  }
+  const logger = createLogger(options.logLevel, deps.stderr, deps.stderrIsTTY).child({
+    backend: options.backend,
+    election: options.election,
+    ...(options.command === 'run' ? { id: options.id } : {}),
+  });
+  try {
+    return await withSignals(deps, logger, options, file);
+  } catch (error) {
+    if (error instanceof UsageError) return usage(error.message);
+    if (isElectError(error) && error.code === ErrorCode.InvalidOption) return usage(error.message);
+    logger.error({ err: error }, `unexpected error: ${(error as Error).message}`);
+    return ExitCode.Internal;
+  }
+}
+
+/**
+ * Owns our signal handlers from the first connect to the last close, so that
+ * no signal ever falls through to Node's default (terminating `elect` while a
+ * child runs would leave the rest to the watchdog, and lose the exit status).
+ */
+async function withSignals(deps: RunDeps, logger: Logger, options: Options, file: string | undefined): Promise<number> {
+  const interrupt = new AbortController();
+  const phase = { current: 'campaigning' as 'campaigning' | 'leading' | 'finishing' };
+  const onSignal = options.command === 'run' ? interruptHandler({ phase, logger, interrupt }) : (): void => {};
+  if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.on(signal, onSignal);
+  try {
+    const connection = await connect(deps, logger, options, interrupt.signal);
+    if (typeof connection === 'number') return connection;
+    let election: Election | undefined;
+    try {
+      election = connection.election(options.election);
+      switch (options.command) {
+        case 'leader':
+          return await leader(election, options, deps.stdout);
+        case 'candidates':
+          return await candidates(election, options, deps.stdout);
+        case 'observe':
+          return await observe(election, options, deps.stdout, deps.signals);
+        case 'run':
+          return await runElect(deps, logger, options, file as string, election, interrupt.signal, phase);
+        default:
+          throw new Error(`unknown command ${(options as Options).command}`);
+      }
+    } catch (error) {
+      if (isElectError(error) && (error.code === ErrorCode.Connection || error.code === ErrorCode.Timeout)) {
+        logger.error({ err: error, event: 'unavailable' }, `backend unavailable: ${error.message}`);
+        return ExitCode.Unavailable;
+      }
+      throw error;
+    } finally {
+      await closeQuietly(logger, options.connectTimeoutMs, async () => {
+        await election?.close();
+        await connection.close();
+      });
+    }
+  } finally {
+    if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.off(signal, onSignal);
+  }
+}
+
+async function runElect(
+  deps: RunDeps,
+  logger: Logger,
+  options: RunOptions,
+  file: string,
+  election: Election,
+  interrupted: AbortSignal,
+  phase: { current: 'campaigning' | 'leading' | 'finishing' },
+): Promise<number> {
+  const watchdog = await deps.watchdog(logger);
+  try {
+    return await runRounds({ options, file, election, watchdog, deps, logger, interrupted, phase });
+  } finally {
+    watchdog.close();
+  }
+}
+
+/** A connection, or the exit code when there is none (unreachable: 69; interrupted: 128+n). */
+async function connect(deps: RunDeps, logger: Logger, options: Options, interrupted: AbortSignal): Promise<Connection | number> {
+  logger.debug({ event: 'connecting', connect: options.connect }, 'connecting');
+  const pending = deps.connect({
+    backend: options.backend,
+    connect: options.connect,
+    ttlMs: options.ttlMs,
+    connectTimeoutMs: options.connectTimeoutMs,
+    user: options.user,
+    tls: options.tls,
+    // The backend's own records carry `component`, so they are not mistaken for ours.
+    logger: logger.child({ component: options.backend }),
+  });
+  const gaveUp = new Promise<'interrupted'>((resolve) => interrupted.addEventListener('abort', () => resolve('interrupted'), { once: true }));
+  try {
+    const first = await Promise.race([pending, gaveUp]);
+    if (first !== 'interrupted') return first;
+    // Close it if it still comes; nothing was written with it.
+    pending.then((c) => c.close(), () => {}).catch(() => {});
+    return signalExitCode(signalNumber(interrupted.reason as NodeJS.Signals));
+  } catch (error) {
+    if (isElectError(error) && error.code !== ErrorCode.InvalidOption) {
+      logger.error(
+        { err: error, event: 'unavailable', connect: options.connect },
+        `cannot reach ${options.backend} at ${options.connect}: ${(error as Error).message}`,
+      );
+      return ExitCode.Unavailable;
+    }
+    throw error;
+  }
+}
+
+async function closeQuietly(logger: Logger, timeoutMs: number, close: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  try {
+    const result = await Promise.race([close().then(() => 'closed' as const), timeout]);
+    if (result === 'timeout') logger.warn({ event: 'close-timeout' }, 'closing the connection timed out; the server will end the session/lease');
+  } catch (error) {
+    logger.warn({ err: error }, 'closing the connection failed; the server will end the session/lease');
+  } finally {
+    clearTimeout(timer);
+  }
+}

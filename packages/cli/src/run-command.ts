@@ -1,0 +1,215 @@
+/**
+ * `elect run`: campaign, run the command while leader, and turn whatever
+ * happens into an exit code. One round is one campaign plus one term (see
+ * supervise.ts); with `--rejoin` a round that lost leadership is followed by
+ * another.
+ *
+ * Signals: while the command runs they are passed on to its process group
+ * (supervise.ts). Before it starts — while connecting or campaigning —
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT abort the campaign (our queue entry is
+ * removed) and `elect` exits 128 + n; SIGUSR1/SIGUSR2 are ignored.
+ */
+import { isElectError, runWhileLeader, type Election, type Leadership, type LossReason } from '@elect/core';
+import type { RunDeps, Watchdog } from './deps.js';
+import { ExitCode, signalExitCode } from './exit-codes.js';
+import type { Logger } from './log.js';
+import { stopMarginMs, type RunOptions } from './options.js';
+import { forwardedSignals, signalNumber } from './process-group.js';
+import { supervise, type TermResult } from './supervise.js';
+
+type Round =
+  | { kind: 'done'; code: number }
+  /** Leadership ended under the command (it was stopped): rejoin or exit 75. */
+  | { kind: 'lost'; reason: string };
+
+type Phase = 'campaigning' | 'leading' | 'finishing';
+
+export interface RunContext {
+  options: RunOptions;
+  /** Resolved path of the command (checked before campaigning). */
+  file: string;
+  election: Election;
+  watchdog: Watchdog;
+  deps: RunDeps;
+  logger: Logger;
+  /** Aborted (with the signal's name) by SIGINT/SIGTERM/SIGHUP/SIGQUIT outside a term. */
+  interrupted: AbortSignal;
+  phase: { current: Phase };
+}
+
+/** Runs rounds until one ends the process; returns the exit code. */
+export async function runRounds(ctx: RunContext): Promise<number> {
+  const { options: o, logger } = ctx;
+  for (;;) {
+    const round = await runRound(ctx);
+    if (round.kind === 'done') return round.code;
+    if (!o.rejoin) {
+      logger.error({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; exiting ${ExitCode.LeadershipLost}`);
+      return ExitCode.LeadershipLost;
+    }
+    logger.warn({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; campaigning again`);
+    // A short pause, so that a fault which ends every term at once (a server
+    // granting a session too short for --grace) does not spin.
+    if (!(await pause(Math.min(1_000, o.ttlMs / 10), ctx.interrupted))) return interruptedCode(ctx.interrupted);
+  }
+}
+
+async function runRound(ctx: RunContext): Promise<Round> {
+  const { options: o, logger } = ctx;
+  const wait = new AbortController();
+  const waitTimer = o.waitMs === undefined ? undefined : setTimeout(() => wait.abort(new Error('--wait expired')), o.waitMs);
+  let term: Promise<TermResult> | undefined;
+  let ended: TermResult | undefined;
+  let lossReason: LossReason | undefined;
+  let held: Leadership | undefined;
+  ctx.phase.current = 'campaigning';
+  logger.info({ event: 'campaigning', waitMs: o.waitMs }, 'campaigning');
+  try {
+    await runWhileLeader(
+      ctx.election,
+      async (leadership: Leadership) => {
+        clearTimeout(waitTimer);
+        if (wait.signal.aborted || ctx.interrupted.aborted) return;
+        ctx.phase.current = 'leading';
+        held = leadership;
+        term = runTerm(ctx, leadership);
+        ended = await term;
+        lossReason = reasonOf(leadership);
+        ctx.phase.current = 'finishing';
+      },
+      {
+        id: o.id,
+        ...(o.value === undefined ? {} : { value: o.value }),
+        signal: AbortSignal.any([wait.signal, ctx.interrupted]),
+        rejoin: false,
+        // Our task stops the command within grace + margin (plus a moment for
+        // the kernel); past this runWhileLeader reports a stuck task.
+        settleTimeoutMs: o.graceMs + stopMarginMs + 5_000,
+      },
+    );
+  } catch (error) {
+    // Whatever runWhileLeader decided, the command must be gone before we
+    // exit or campaign again.
+    if (term) ended = await term;
+    if (ended?.kind === 'exited' || ended?.kind === 'failed') {
+      logger.warn({ err: error }, 'could not resign cleanly after the command ended; the server will drop our entry when the session/lease ends');
+    } else if (ended?.kind === 'stopped') {
+      if (isLoss(error)) return { kind: 'lost', reason: error.reason };
+      // runWhileLeader gave up waiting for the stop (it took longer than
+      // settleTimeoutMs) and left our entry: remove it now that the command is gone.
+      await held?.resign().catch((cause: unknown) => logger.warn({ err: cause }, 'could not remove our entry'));
+      return { kind: 'lost', reason: lossReason ?? (error as Error).message };
+    } else if (ctx.interrupted.aborted) {
+      return { kind: 'done', code: interruptedCode(ctx.interrupted) };
+    } else if (wait.signal.aborted) {
+      logger.error({ event: 'wait-expired', waitMs: o.waitMs }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
+      return { kind: 'done', code: ExitCode.WaitExpired };
+    } else {
+      throw error;
+    }
+  } finally {
+    clearTimeout(waitTimer);
+  }
+  if (ended === undefined) {
+    // The task saw the campaign aborted just as it won.
+    if (ctx.interrupted.aborted) return { kind: 'done', code: interruptedCode(ctx.interrupted) };
+    logger.error({ event: 'wait-expired' }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
+    return { kind: 'done', code: ExitCode.WaitExpired };
+  }
+  if (ended.kind === 'failed') return { kind: 'done', code: ended.code };
+  if (ended.kind === 'exited') {
+    logger.info({ event: 'done', status: ended.status }, `resigned; exiting with the command's status ${ended.status}`);
+    return { kind: 'done', code: ended.status };
+  }
+  return { kind: 'lost', reason: lossReason ?? 'the loss deadline was near' };
+}
+
+/** One term: the command runs under `leadership` until it exits or leadership ends. */
+async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermResult> {
+  const { options: o, deps } = ctx;
+  const logger = ctx.logger.child({ token: leadership.token.toString() });
+  logger.info({ event: 'elected', deadlineInMs: Math.round(leadership.deadline - Date.now()) }, 'elected leader');
+  // Start stopping early enough that SIGTERM + grace + SIGKILL are done by the
+  // loss deadline: after it, another candidate may already be leader.
+  const stopSoon = leadership.signalAhead(o.graceMs + stopMarginMs);
+  if (stopSoon.aborted) {
+    logger.error(
+      { event: 'deadline-too-close', graceMs: o.graceMs },
+      'the loss deadline is already closer than --grace: the granted session timeout / TTL is too short for it; not starting the command',
+    );
+    return { kind: 'stopped', status: 0 };
+  }
+  return supervise({
+    file: ctx.file,
+    argv0: o.argv[0],
+    args: o.argv.slice(1),
+    env: childEnv(deps.env, o, leadership),
+    cwd: deps.cwd,
+    graceMs: o.graceMs,
+    stopSoon,
+    stopNow: leadership.signal,
+    spawn: deps.spawn,
+    kill: deps.kill,
+    signals: deps.signals,
+    watchdog: ctx.watchdog,
+    logger,
+  });
+}
+
+/** The command's environment: ours, plus who it runs for and its fencing token. */
+export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions, leadership: Pick<Leadership, 'token'>): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    ELECT_BACKEND: o.backend,
+    ELECT_ELECTION: o.election,
+    ELECT_ID: o.id,
+    ELECT_TOKEN: leadership.token.toString(),
+    ELECT_LEADER: '1',
+  };
+}
+
+function reasonOf(leadership: Leadership): LossReason | undefined {
+  const reason: unknown = leadership.signal.reason;
+  return isLoss(reason) ? reason.reason : undefined;
+}
+
+function isLoss(error: unknown): error is { reason: LossReason } & Error {
+  return isElectError(error) && error.code === 'ELECT_LEADERSHIP_LOST';
+}
+
+/**
+ * Our handler for signals outside a term. While a term runs, supervise.ts
+ * forwards them instead, and this one does nothing.
+ */
+export function interruptHandler(ctx: { phase: { current: Phase }; logger: Logger; interrupt: AbortController }): (signal: NodeJS.Signals) => void {
+  return (signal) => {
+    if (ctx.phase.current === 'leading') return;
+    if (signal === 'SIGUSR1' || signal === 'SIGUSR2' || ctx.phase.current === 'finishing') {
+      ctx.logger.info({ event: 'signal', signal }, `${signal} ignored: no command is running`);
+      return;
+    }
+    ctx.logger.info({ event: 'signal', signal }, `${signal}: giving up the campaign`);
+    ctx.interrupt.abort(signal);
+  };
+}
+
+export { forwardedSignals as handledSignals };
+
+function interruptedCode(signal: AbortSignal): number {
+  return signalExitCode(signalNumber(signal.reason as NodeJS.Signals));
+}
+
+/** Resolves true after `ms`, false at once if `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (value: boolean): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    };
+    const onAbort = (): void => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

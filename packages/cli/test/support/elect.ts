@@ -1,0 +1,185 @@
+/**
+ * Runs the real `elect` binary (bin/elect.js over dist/, built by the global
+ * setup) as a child process, and lets tests wait for what it says: stdout
+ * lines (the worker's) and stderr log records (pino JSON). Waits are on
+ * events with a deadline from the harness timing base, never on sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scaled } from '@elect/test';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const electBin = path.resolve(here, '../../bin/elect.js');
+export const workerScript = path.resolve(here, 'worker.sh');
+
+export interface LogRecord {
+  level: number;
+  msg?: string;
+  event?: string;
+  [field: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const running = new Set<Elect>();
+/** Every waiter re-checks whenever any `elect` says something or exits. */
+const waiters = new Set<() => boolean>();
+function wake(): void {
+  for (const check of [...waiters]) check();
+}
+
+/**
+ * Resolves with `probe()`'s first defined value, re-checked each time any
+ * `elect` under test prints a line or exits; rejects after `ms` (base, scaled
+ * by the harness timing base), or when `failIf()` returns a message.
+ */
+export function waitFor<T>(probe: () => T | undefined, what: string, ms: number, failIf: () => string | undefined = () => undefined): Promise<T> {
+  const limit = scaled(ms);
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    const check = (): boolean => {
+      const value = probe();
+      if (value !== undefined) {
+        done();
+        resolve(value);
+        return true;
+      }
+      const failure = failIf();
+      if (failure !== undefined) {
+        done();
+        reject(new Error(`${what}: ${failure}`));
+        return true;
+      }
+      return false;
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out after ${limit} ms waiting for ${what}\n${[...running].map((e) => e.transcript()).join('\n')}`));
+    }, limit);
+    if (!check()) waiters.add(check);
+  });
+}
+
+export class Elect {
+  readonly proc: ChildProcess;
+  readonly logs: LogRecord[] = [];
+  readonly stdout: string[] = [];
+  /** stderr lines that are not JSON (usage messages). */
+  readonly stderr: string[] = [];
+  readonly exited: Promise<Exit>;
+  exit: Exit | undefined;
+
+  constructor(
+    readonly name: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+  ) {
+    this.proc = spawn(process.execPath, [electBin, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.add(this);
+    lines(this.proc.stdout, (line) => {
+      this.stdout.push(line);
+      wake();
+    });
+    lines(this.proc.stderr, (line) => {
+      try {
+        this.logs.push(JSON.parse(line) as LogRecord);
+      } catch {
+        this.stderr.push(line);
+      }
+      wake();
+    });
+    this.exited = new Promise((resolve) => {
+      // 'close': exited *and* its pipes are drained, so every line is in.
+      this.proc.once('close', (code, signal) => {
+        this.exit = { code, signal };
+        running.delete(this);
+        wake();
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid as number;
+  }
+
+  /** The pid of the command `elect` started most recently (from its `started` log). */
+  get childPid(): number | undefined {
+    const started = this.events('started').at(-1);
+    return started ? (started.child as number) : undefined;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.exit === undefined) this.proc.kill(signal);
+  }
+
+  /** Our own log records (not the backend's, which carry `component`) with this `event`. */
+  events(event: string): LogRecord[] {
+    return this.logs.filter((r) => r.event === event && r.component === undefined);
+  }
+
+  /** Resolves with the first log record (past or future) matching `match`. */
+  waitLog(match: (r: LogRecord) => boolean, what: string, ms = 15_000): Promise<LogRecord> {
+    return this.until(() => this.logs.find(match), `${this.name}: log ${what}`, ms);
+  }
+
+  /** Resolves with the first stdout line (past or future) matching `match`. */
+  waitLine(match: RegExp | ((line: string) => boolean), what: string, ms = 15_000): Promise<string> {
+    const test = typeof match === 'function' ? match : (line: string) => match.test(line);
+    return this.until(() => this.stdout.find(test), `${this.name}: stdout ${what}`, ms);
+  }
+
+  /** Resolves with how `elect` ended. */
+  waitExit(ms = 15_000): Promise<Exit> {
+    return this.until(() => this.exit, `${this.name}: exit`, ms, true);
+  }
+
+  /** Everything it said, for failure messages. */
+  transcript(): string {
+    const logs = this.logs.map((r) => `${r.event ?? ''} ${r.msg ?? ''} ${JSON.stringify(r)}`);
+    return [`--- ${this.name} (pid ${this.pid}) exit=${JSON.stringify(this.exit)}`, ...this.stdout.map((l) => `out: ${l}`), ...this.stderr.map((l) => `err: ${l}`), ...logs].join('\n');
+  }
+
+  private until<T>(probe: () => T | undefined, what: string, ms: number, evenAfterExit = false): Promise<T> {
+    return waitFor(probe, what, ms, () =>
+      !evenAfterExit && this.exit !== undefined ? `elect exited first (${JSON.stringify(this.exit)})\n${this.transcript()}` : undefined,
+    );
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let rest = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    for (const part of parts) onLine(part);
+  });
+  stream?.on('end', () => {
+    if (rest !== '') onLine(rest);
+  });
+}
+
+/** Runs `elect` to completion (inspection commands, usage errors). */
+export async function electOnce(args: readonly string[], env: NodeJS.ProcessEnv = {}, ms = 20_000): Promise<Elect & { exit: Exit }> {
+  const elect = new Elect(`elect ${args[0] ?? ''}`, args, env);
+  await elect.waitExit(ms);
+  return elect as Elect & { exit: Exit };
+}
+
+/** SIGKILLs every `elect` a test left running (their watchdogs take their children). */
+export async function killAllElects(): Promise<void> {
+  const left = [...running];
+  for (const elect of left) elect.kill('SIGKILL');
+  await Promise.all(left.map((elect) => elect.exited));
+}
