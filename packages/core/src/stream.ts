@@ -101,7 +101,11 @@ export class Hub<T> {
   private readonly channels = new Set<Channel<T>>();
 
   subscribe(signal?: AbortSignal): Channel<T> {
-    const channel: Channel<T> = new Channel<T>({ signal, onEnd: () => this.channels.delete(channel) });
+    // With an already-aborted signal the channel ends inside its own
+    // constructor, before `channel` is assigned: onEnd must not touch it then.
+    const ref: { channel?: Channel<T> } = {};
+    const channel = new Channel<T>({ signal, onEnd: () => ref.channel && this.channels.delete(ref.channel) });
+    ref.channel = channel;
     if (!channel.isEnded) this.channels.add(channel);
     return channel;
   }
