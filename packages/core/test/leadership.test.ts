@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals';
+import { LeadershipHandle, LossDeadline, type LeadershipLostError } from '@elect/core';
+import { ManualClock } from '@elect/core/testing';
+
+function setup(overrides: { remove?: () => Promise<void>; proclaim?: (value: string) => Promise<void> } = {}) {
+  const clock = new ManualClock(0);
+  const lost: LeadershipLostError[] = [];
+  const calls = { remove: 0, proclaim: [] as string[] };
+  const ref: { handle?: LeadershipHandle } = {};
+  const deadline = new LossDeadline({ timeoutMs: 1000, safetyMarginMs: 100, clock, onExpire: () => ref.handle?.lose('deadline') });
+  const handle = new LeadershipHandle({
+    id: 'me',
+    value: 'me',
+    token: 7n,
+    key: 'e/1',
+    deadline,
+    backend: {
+      remove: overrides.remove ?? (async () => void calls.remove++),
+      proclaim: overrides.proclaim ?? (async (value) => void calls.proclaim.push(value)),
+    },
+    onLost: (error) => lost.push(error),
+  });
+  ref.handle = handle;
+  return { clock, deadline, handle, lost, calls };
+}
+
+describe('LeadershipHandle', () => {
+  it('exposes the fields and the deadline of its session', () => {
+    const { handle, deadline, clock } = setup();
+    expect(handle).toMatchObject({ id: 'me', value: 'me', token: 7n, key: 'e/1', isLeader: true });
+    expect(handle.deadline).toBe(900);
+    clock.advance(300);
+    deadline.contact();
+    expect(handle.deadline).toBe(1200);
+  });
+
+  it('resign aborts the signal before removing the entry, once; repeated calls share the removal', async () => {
+    let abortedWhenRemoving: boolean | undefined;
+    const { handle, lost } = setup({
+      remove: async () => {
+        abortedWhenRemoving = handle.signal.aborted;
+      },
+    });
+    const first = handle.resign();
+    const second = handle.resign();
+    await Promise.all([first, second, handle[Symbol.asyncDispose]()]);
+    expect(abortedWhenRemoving).toBe(true);
+    expect(handle.isLeader).toBe(false);
+    expect(lost.map((e) => e.reason)).toEqual(['resigned']);
+    expect(handle.signal.reason).toMatchObject({ name: 'LeadershipLostError', code: 'ELECT_LEADERSHIP_LOST', reason: 'resigned', retryable: false });
+  });
+
+  it('a failed removal can be retried by resigning again', async () => {
+    let attempts = 0;
+    const { handle } = setup({
+      remove: async () => {
+        if (++attempts === 1) throw new Error('connection lost');
+      },
+    });
+    await expect(handle.resign()).rejects.toThrow('connection lost');
+    await handle.resign();
+    expect(attempts).toBe(2);
+  });
+
+  it('loses at the loss deadline with reason "deadline"; signalAhead fires first', () => {
+    const { handle, clock, lost } = setup();
+    const ahead = handle.signalAhead(200);
+    clock.advance(700);
+    expect(ahead.aborted).toBe(true);
+    expect(handle.isLeader).toBe(true);
+    clock.advance(200);
+    expect(handle.isLeader).toBe(false);
+    expect(lost.map((e) => [e.reason, e.retryable])).toEqual([['deadline', true]]);
+    expect(handle.lose('deleted')).toBe(false);
+    expect(lost).toHaveLength(1);
+  });
+
+  it('signalAhead also aborts when leadership ends for another reason', () => {
+    const { handle } = setup();
+    const ahead = handle.signalAhead(10);
+    handle.lose('session-expired', new Error('server said so'));
+    expect(ahead.aborted).toBe(true);
+    expect(handle.signal.reason).toMatchObject({ reason: 'session-expired', cause: expect.objectContaining({ message: 'server said so' }) });
+  });
+
+  it('proclaim writes while leader and is refused after loss', async () => {
+    const { handle, calls } = setup();
+    await handle.proclaim('v2');
+    expect(handle.value).toBe('v2');
+    expect(calls.proclaim).toEqual(['v2']);
+    handle.lose('deleted');
+    await expect(handle.proclaim('v3')).rejects.toMatchObject({ name: 'NotLeaderError', code: 'ELECT_NOT_LEADER' });
+    expect(handle.value).toBe('v2');
+  });
+
+  it('a failed proclaim leaves the value unchanged', async () => {
+    const { handle } = setup({ proclaim: async () => Promise.reject(new Error('refused')) });
+    await expect(handle.proclaim('v2')).rejects.toThrow('refused');
+    expect(handle.value).toBe('me');
+  });
+});
