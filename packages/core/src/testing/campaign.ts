@@ -49,9 +49,13 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
         if (mine?.session !== session) {
           // An entry of an earlier session is gone or goes with that session.
           mine = drop(ctx, mine);
-          const entry = await ctx.conn.call((store) => store.create(session.id, ctx.name, ctx.payload));
+          const entry = await ctx.conn.call((store) => {
+            const created = store.create(session.id, ctx.name, ctx.payload);
+            // Known to be ours before the creation's announcement is delivered.
+            ctx.entry(created.key, true);
+            return created;
+          });
           mine = { key: entry.key, token: entry.createRevision, session };
-          ctx.entry(entry.key, true);
           continue; // re-check stop and the session before reading the queue
         }
         const current = mine;

@@ -82,6 +82,16 @@ export class MemoryServer {
     return this.store.endSession(sessionId, true);
   }
 
+  /**
+   * Fault: deletes one entry, as an operator might. A leader whose entry it
+   * was loses leadership with reason `deleted`; a waiting candidate notices
+   * the next time it is woken and re-enters the queue with a fresh entry.
+   * Returns false if there was no such key.
+   */
+  deleteKey(key: string): boolean {
+    return this.store.deleteKey(key);
+  }
+
   /** Closes every connection made by this server (handy in `afterEach`). */
   async close(): Promise<void> {
     await Promise.all([...this.connections].map((connection) => connection.close()));

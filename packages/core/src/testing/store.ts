@@ -128,6 +128,13 @@ export class Store {
     return true;
   }
 
+  /** Deletes `key` whoever owns it (an operator's delete). False when it was not there. */
+  deleteKey(key: string): boolean {
+    if (!this.byKey.has(key)) return false;
+    this.deleteEntry(key);
+    return true;
+  }
+
   /** Guarded write: only the owning, live session can change its entry. */
   put(key: string, sessionId: number, payload: string): void {
     const entry = this.byKey.get(key);
