@@ -52,6 +52,9 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
  *   entry, then campaign again if `rejoin` is set and the loss is retryable,
  *   else reject with a `LeadershipLostError` whose `reason` says why (its
  *   `cause` is the task's own error when the task failed with another one).
+ *   A task that rejects with a `LeadershipLostError` while still leader — it
+ *   stopped early on `signalAhead()` and rethrew that signal's reason — is
+ *   treated the same way: resign, then rejoin or reject with that error.
  * - **On `signal` abort**: while campaigning, rejects with `AbortError` (the
  *   campaign leaves nothing behind); while the task runs, aborts the task's
  *   signal first, waits for it to settle, only then resigns — so our entry is
@@ -66,9 +69,20 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
  *   removing our entry fails after the task settled.
  *
  * Never two tasks at once: a new campaign starts only after the previous task
- * settled. A supervisor CLI passes a task that spawns its child when called,
- * stops it (SIGTERM, then SIGKILL) on `leadership.signalAhead(graceMs)`, and
- * resolves with the child's exit status.
+ * settled.
+ *
+ * @example A supervisor (the shape of `elect run`): the child's exit status is
+ * the result; a child stopped because leadership is ending is a loss.
+ * ```ts
+ * const status = await runWhileLeader(election, async (leadership) => {
+ *   const child = spawnChild({ ELECT_TOKEN: String(leadership.token) });
+ *   const stop = leadership.signalAhead(graceMs); // gone by the loss deadline
+ *   stop.addEventListener('abort', () => child.terminate(graceMs), { once: true });
+ *   const code = await child.exited;
+ *   if (stop.aborted) throw stop.reason; // a LeadershipLostError
+ *   return code;
+ * }, { id: hostname, rejoin: true, signal: shutdown.signal });
+ * ```
  */
 export async function runWhileLeader<T>(election: Election, task: LeaderTask<T>, options: RunWhileLeaderOptions): Promise<T> {
   const opts = validate(election, task, options);
@@ -126,15 +140,20 @@ async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Optio
   }
 
   const outcome = await within(settled, opts.settleTimeoutMs);
-  const loss: unknown = leadership.signal.reason;
-  if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'leadership was lost', loss) };
+  const ended: unknown = leadership.signal.aborted ? leadership.signal.reason : undefined;
+  if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'leadership was lost', ended) };
   // After the task settled, never before: our entry is not handed over while
   // the task may still act. Once leadership was lost this only cleans up.
   await leadership.resign();
-  if (outcome.whileLeader || (isLoss(loss) && loss.reason === 'resigned')) {
-    // Finished while leader, or the task resigned by itself: its outcome is the result.
+  // Leadership ended under the task (not by the task's own resign), or the
+  // task declared it lost by rejecting with a LeadershipLostError (e.g. it
+  // stopped its work on signalAhead() and rethrew that signal's reason).
+  const underTask = !outcome.whileLeader && !(isLoss(ended) && ended.reason === 'resigned');
+  const declared = !outcome.ok && isLoss(outcome.error) && outcome.error.reason !== 'resigned' ? outcome.error : undefined;
+  if (!underTask && !declared) {
     return outcome.ok ? { kind: 'done', value: outcome.value } : { kind: 'failed', error: outcome.error };
   }
+  const loss = underTask ? ended : declared;
   if (opts.rejoin && isElectError(loss) && loss.retryable) return { kind: 'rejoin' };
   if (!isLoss(loss) || outcome.ok || outcome.error === loss) return { kind: 'failed', error: loss };
   return {
