@@ -7,8 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll } from '@jest/globals';
-import { startEtcd, startZooKeeper, type Cluster } from '@elect/test';
+import { afterAll, afterEach, beforeAll, jest } from '@jest/globals';
+import { scaled, startEtcd, startZooKeeper, type Cluster } from '@elect/test';
 import { killAllElects } from './elect.js';
 
 export type Backend = 'zk' | 'etcd';
@@ -30,6 +30,9 @@ let serial = 0;
 
 /** Starts the server before the file's tests and stops it after; kills stray `elect`s after each test. */
 export function useServer(backend: Backend): ServerHandle {
+  // testTimeout in a project's jest config is ignored when jest runs several
+  // projects (it is a global option), so set the budget here.
+  jest.setTimeout(scaled(90_000));
   let cluster: Cluster | undefined;
   beforeAll(async () => {
     cluster = backend === 'zk' ? await startZooKeeper({ size: 1 }) : await startEtcd({ size: 1 });

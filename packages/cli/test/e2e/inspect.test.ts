@@ -1,0 +1,66 @@
+/**
+ * `elect leader`, `elect candidates`, `elect observe` against a live election.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { Elect, electOnce, workerScript } from '../support/elect.js';
+import { backends, useScratch, useServer } from '../support/server.js';
+
+describe.each(backends)('%s: inspection', (backend) => {
+  const server = useServer(backend);
+  const scratch = useScratch();
+
+  it('leader and candidates: text and JSON; "no leader" is exit 1', async () => {
+    const s = scratch();
+    const election = server.election('inspect');
+    const none = await electOnce(['leader', ...server.args(election)]);
+    expect(none.exit.code).toBe(1);
+    expect(none.stdout).toEqual([]);
+    const noneJson = await electOnce(['leader', ...server.args(election), '--json']);
+    expect(noneJson.exit.code).toBe(1);
+    expect(noneJson.stdout).toEqual(['null']);
+
+    const a = new Elect('a', [...server.args(election, '--id', 'a', '--value', 'http://a:8080'), '--', workerScript], s.env);
+    const token = (await a.waitLine(/^start a /, 'a to lead')).split(' ')[2] as string;
+    const b = new Elect('b', [...server.args(election, '--id', 'b'), '--', workerScript], s.env);
+    await b.waitLog((r) => r.event === 'campaigning' && r.component === undefined, 'b to campaign');
+
+    const text = await electOnce(['leader', ...server.args(election)]);
+    expect(text.exit.code).toBe(0);
+    expect(text.stdout).toEqual([`a\t${token}\thttp://a:8080`]);
+    const json = await electOnce(['leader', ...server.args(election), '--json']);
+    expect(JSON.parse(json.stdout[0] as string)).toEqual({ id: 'a', value: 'http://a:8080', token, key: expect.any(String) });
+
+    // b is queued after a; its entry may take a moment to appear after it logs 'campaigning'.
+    let queue: { id: string; token: string }[] = [];
+    for (let i = 0; i < 50 && queue.length < 2; i++) {
+      queue = JSON.parse((await electOnce(['candidates', ...server.args(election), '--json'])).stdout.join('')) as typeof queue;
+    }
+    expect(queue.map((c) => c.id)).toEqual(['a', 'b']);
+    expect(BigInt(queue[1]?.token as string)).toBeGreaterThan(BigInt(token));
+    const lines = (await electOnce(['candidates', ...server.args(election)])).stdout;
+    expect(lines.map((l) => l.split('\t')[0])).toEqual(['a', 'b']);
+  });
+
+  it('observe prints one line per change until interrupted (JSON lines)', async () => {
+    const s = scratch();
+    const election = server.election('observe');
+    const observer = new Elect('observe', ['observe', ...server.args(election), '--json']);
+    const first = await observer.waitLine(() => true, 'the first line');
+    expect(JSON.parse(first)).toMatchObject({ leader: null });
+
+    const a = new Elect('a', [...server.args(election, '--id', 'a'), '--', workerScript], s.env);
+    await observer.waitLine((l) => (JSON.parse(l) as { leader: { id: string } | null }).leader?.id === 'a', 'a as leader');
+    const b = new Elect('b', [...server.args(election, '--id', 'b'), '--', workerScript], s.env);
+    await b.waitLog((r) => r.event === 'campaigning' && r.component === undefined, 'b to campaign');
+    a.kill('SIGTERM');
+    await observer.waitLine((l) => (JSON.parse(l) as { leader: { id: string } | null }).leader?.id === 'b', 'b as leader');
+    b.kill('SIGTERM');
+    await observer.waitLine((l, ) => l !== first && (JSON.parse(l) as { leader: unknown }).leader === null, 'no leader again');
+
+    observer.kill('SIGINT');
+    await expect(observer.waitExit()).resolves.toEqual({ code: 0, signal: null });
+    const leaders = observer.stdout.map((l) => (JSON.parse(l) as { leader: { id: string } | null }).leader?.id ?? '-');
+    // Each change once, in order (no duplicates of the same leader in a row).
+    expect(leaders).toEqual(['-', 'a', 'b', '-']);
+  });
+});
