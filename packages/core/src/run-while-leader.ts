@@ -37,6 +37,7 @@ export interface RunWhileLeaderOptions {
  */
 export type LeaderTask<T> = (leadership: Leadership) => T | PromiseLike<T>;
 
+/** How long `runWhileLeader` waits, by default, for a task told to stop. */
 export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
 
 /**

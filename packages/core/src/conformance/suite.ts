@@ -22,6 +22,7 @@ export interface Timeouts {
   readonly slack: number;
 }
 
+/** The suite's timeouts for `backend`: each grows with `sessionTimeoutMs` and is scaled by `timing`. */
 export function timeouts(backend: ConformanceBackend): Timeouts {
   const session = backend.sessionTimeoutMs;
   const scale = backend.timing ?? 1;
@@ -33,8 +34,10 @@ export function timeouts(backend: ConformanceBackend): Timeouts {
   };
 }
 
+/** A backend, or a factory called once before the tests. */
 export type BackendSource = ConformanceBackend | (() => Promise<ConformanceBackend>);
 
+/** One `describeConformance` call's state; not part of the public API. */
 export class Suite {
   private resolved: ConformanceBackend | undefined;
   private opened: ConformanceHandle[] = [];

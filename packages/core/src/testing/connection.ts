@@ -14,25 +14,12 @@
  */
 import type { Clock } from '../clock.js';
 import type { Election } from '../contract.js';
-import { LossDeadline, defaultSafetyMarginMs } from '../deadline.js';
-import { ClosedError, ConnectionError, InvalidOptionError, abortReason } from '../errors.js';
-import { LogEvent, silentLogger, type Logger } from '../logger.js';
-import { durationOption, knownKeys } from '../options.js';
+import { LossDeadline } from '../deadline.js';
+import { ClosedError, ConnectionError, abortReason } from '../errors.js';
+import { LogEvent, type Logger } from '../logger.js';
+import { connectionSettings, type MemoryConnectionOptions } from './connection-options.js';
 import { MemoryElection } from './election.js';
 import type { Sink, Store } from './store.js';
-
-export interface MemoryConnectionOptions {
-  /** How long the server keeps the session after it last heard from us. Default 10 000 ms. */
-  sessionTimeoutMs?: number;
-  /** How much earlier than the server the client gives up. Default `defaultSafetyMarginMs(sessionTimeoutMs)`. */
-  safetyMarginMs?: number;
-  /** How often the client heartbeats its session. Default a third of the session timeout. */
-  heartbeatIntervalMs?: number;
-  /** The client's clock. Defaults to the server's: share one clock so deadlines and expiries agree. */
-  clock?: Clock;
-  /** Receives `{ event: 'wake' }` at debug for each woken candidate, and losses, suspensions, expiries. */
-  logger?: Logger;
-}
 
 /** One session as the client sees it. `live` turns false once, when the client learns or decides it is gone. */
 export interface ClientSession {
@@ -50,8 +37,11 @@ export type ConnectionEvent =
   | { readonly type: 'resync' }
   | { readonly type: 'closed' };
 
-const connectionOptions = ['sessionTimeoutMs', 'safetyMarginMs', 'heartbeatIntervalMs', 'clock', 'logger'] as const;
-
+/**
+ * One client of a `MemoryServer`, with its own session: what a separate
+ * process would have. Elections on it share that session. Made by
+ * `MemoryServer#connect()`; members marked internal serve its elections.
+ */
 export class MemoryConnection {
   readonly sessionTimeoutMs: number;
   readonly safetyMarginMs: number;
@@ -72,19 +62,12 @@ export class MemoryConnection {
     private readonly store: Store,
     options: MemoryConnectionOptions = {},
   ) {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
-    knownKeys('MemoryServer#connect', options, connectionOptions);
-    this.sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, 10_000, { min: 1 });
-    const margin = defaultSafetyMarginMs(this.sessionTimeoutMs);
-    this.safetyMarginMs = durationOption('safetyMarginMs', options.safetyMarginMs, margin, { max: this.sessionTimeoutMs - 1 });
-    // A heartbeat must land before the deadline it is meant to push out.
-    const room = this.sessionTimeoutMs - this.safetyMarginMs;
-    this.heartbeatIntervalMs = durationOption('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.max(1, Math.floor(this.sessionTimeoutMs / 3)), {
-      min: 1,
-      max: Math.max(1, room - 1),
-    });
-    this.clock = options.clock ?? store.clock;
-    this.logger = options.logger ?? silentLogger;
+    const settings = connectionSettings(options, store.clock);
+    this.sessionTimeoutMs = settings.sessionTimeoutMs;
+    this.safetyMarginMs = settings.safetyMarginMs;
+    this.heartbeatIntervalMs = settings.heartbeatIntervalMs;
+    this.clock = settings.clock;
+    this.logger = settings.logger;
     this.open();
     this.cancelBeat = this.clock.schedule(this.beat, this.heartbeatIntervalMs);
   }
@@ -99,18 +82,25 @@ export class MemoryConnection {
     return this.current;
   }
 
+  /** True between `suspend()` and `heal()`. */
   get isSuspended(): boolean {
     return this.suspended;
   }
 
+  /** True once `close()` was called. */
   get isClosed(): boolean {
     return this.closed;
   }
 
   /**
-   * An election on this connection. Throws `InvalidOptionError` for a bad name
-   * (empty, longer than 1024 characters, line breaks or NUL) and `ClosedError`
-   * once the connection is closed.
+   * An election on this connection, honouring the `Election` contract.
+   * Throws `InvalidOptionError` for a bad name (empty, longer than 1024
+   * characters, line breaks or NUL) and `ClosedError` once the connection is
+   * closed. While the connection is suspended, `leader()`, `candidates()` and
+   * `proclaim()` reject with a retryable `ConnectionError`; campaigns and
+   * observers wait for it to heal; `close()` and `resign()` resolve once the
+   * entries are deleted or known to go with their session (at the latest at
+   * the loss deadline).
    */
   election(name: string): Election {
     if (this.closed) throw new ClosedError('the connection is closed');

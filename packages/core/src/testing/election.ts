@@ -25,6 +25,7 @@ interface Held {
   readonly machine: StateMachine<CandidateState>;
 }
 
+/** The in-memory `Election`; see `MemoryConnection#election()`. */
 export class MemoryElection implements Election {
   readonly name: string;
   private readonly closer = new AbortController();

@@ -11,4 +11,5 @@
  */
 export { ManualClock } from './manual-clock.js';
 export { MemoryServer, type MemoryServerOptions } from './server.js';
-export { type MemoryConnection, type MemoryConnectionOptions } from './connection.js';
+export type { MemoryConnection } from './connection.js';
+export type { MemoryConnectionOptions } from './connection-options.js';

@@ -13,6 +13,11 @@ interface Timer {
   readonly fn: () => void;
 }
 
+/**
+ * A `Clock` whose time only moves on `advance()`. Timers fire synchronously,
+ * in due order, inside `advance()`; nothing happens between calls. Pass it to
+ * `MemoryServer` (and so to its connections) or to `LossDeadline`.
+ */
 export class ManualClock implements Clock {
   private time: number;
   private seq = 0;

@@ -16,9 +16,11 @@ import { systemClock, type Clock } from '../clock.js';
 import type { CandidateInfo } from '../contract.js';
 import { InvalidOptionError } from '../errors.js';
 import { knownKeys } from '../options.js';
-import { MemoryConnection, type MemoryConnectionOptions } from './connection.js';
+import { MemoryConnection } from './connection.js';
+import type { MemoryConnectionOptions } from './connection-options.js';
 import { Store } from './store.js';
 
+/** Options of `new MemoryServer()`; unknown keys are refused with `InvalidOptionError`. */
 export interface MemoryServerOptions {
   /**
    * Drives session expiry. Default: the system clock. Pass a `ManualClock` to
@@ -27,6 +29,11 @@ export interface MemoryServerOptions {
   clock?: Clock;
 }
 
+/**
+ * The in-memory server. Inspection (`keys`, `candidates`, `leader`,
+ * `sessionIds`) reads its state directly, unaffected by any client's
+ * suspension; faults act on it the way a server-side action would.
+ */
 export class MemoryServer {
   readonly clock: Clock;
   private readonly store: Store;
