@@ -136,7 +136,9 @@ export async function parseArgs(argv: readonly string[]): Promise<ParseOutcome> 
 /** yargs' messages, with the one hint people most often need. */
 function explain(message: string, argv: readonly string[]): string {
   const oneLine = message.replace(/\s*\n\s*/g, ' ').trim();
-  if (/^Unknown arguments?:/.test(oneLine) && !argv.includes('--')) {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(oneLine)?.[1]?.split(', ') ?? [];
+  // A bare word yargs did not expect is usually the command, missing its `--`.
+  if (!argv.includes('--') && unknown.some((name) => argv.includes(name))) {
     return `${oneLine} (the command to run goes after \`--\`: elect run ... -- CMD ARGS)`;
   }
   return oneLine;

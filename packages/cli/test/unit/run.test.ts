@@ -1,0 +1,214 @@
+/**
+ * run() end to end, but in memory: core's MemoryServer for the backend, fake
+ * processes for the command. Fast checks of the decisions `elect run` makes —
+ * which exit code, when to stop the command, what is left on the server.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ConnectionError } from '@elect/core';
+import { ManualClock, MemoryServer, type MemoryConnection } from '@elect/core/testing';
+import type { RunDeps } from '../../src/deps.js';
+import { run } from '../../src/main.js';
+import { FakeProcesses, FakeSignals, FakeWatchdog, type FakeGroupOptions } from './fakes.js';
+
+interface Harness {
+  server: MemoryServer;
+  processes: FakeProcesses;
+  signals: FakeSignals;
+  watchdog: FakeWatchdog;
+  connections: MemoryConnection[];
+  stdout: string[];
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  deps: Partial<RunDeps>;
+}
+
+const servers: MemoryServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
+  const server = new MemoryServer(clock ? { clock } : {});
+  servers.push(server);
+  const h: Harness = {
+    server,
+    processes: new FakeProcesses(group),
+    signals: new FakeSignals(),
+    watchdog: new FakeWatchdog(),
+    connections: [],
+    stdout: [],
+    logs: [],
+    stderr: [],
+    deps: {},
+  };
+  h.deps = {
+    env: { PATH: '/usr/bin:/bin', HOME: '/home/me' },
+    stdout: { write: (chunk: string) => h.stdout.push(chunk) },
+    stderr: {
+      write: (chunk: string) => {
+        for (const line of chunk.split('\n').filter(Boolean)) {
+          try {
+            h.logs.push(JSON.parse(line) as Record<string, unknown>);
+          } catch {
+            h.stderr.push(line);
+          }
+        }
+        return true;
+      },
+    },
+    stderrIsTTY: false,
+    spawn: h.processes.spawn,
+    kill: h.processes.kill,
+    signals: h.signals,
+    watchdog: async () => h.watchdog,
+    connect: async (settings) => {
+      const connection = server.connect({ sessionTimeoutMs: settings.ttlMs });
+      h.connections.push(connection);
+      return connection;
+    },
+    hostname: 'box',
+    pid: 7,
+    cwd: '/',
+  };
+  return h;
+}
+
+const args = (...more: string[]): string[] => ['-b', 'zk', '-e', 'jobs', '--ttl', '10s', ...more, '--', '/bin/sh', '-c', 'work'];
+
+/** Lets queued callbacks and microtasks run until `ready()` holds. */
+async function until(ready: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const limit = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > limit) throw new Error(`never happened within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+describe('run() with an in-memory backend', () => {
+  it('runs the command once leader, with ELECT_* in its env, and exits with its status; nothing is left behind', async () => {
+    const h = harness();
+    const code = run(args('--id', 'a'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    const { file, args: argv, options } = h.processes.spawned[0] as FakeProcesses['spawned'][number];
+    expect([file, ...argv]).toEqual(['/bin/sh', '-c', 'work']);
+    const token = h.server.leader('jobs')?.token;
+    expect(options.env).toEqual({
+      PATH: '/usr/bin:/bin',
+      HOME: '/home/me',
+      ELECT_BACKEND: 'zk',
+      ELECT_ELECTION: 'jobs',
+      ELECT_ID: 'a',
+      ELECT_TOKEN: String(token),
+      ELECT_LEADER: '1',
+    });
+    expect(options.detached).toBe(true);
+    h.processes.child?.exit(9);
+    await expect(code).resolves.toBe(9);
+    expect(h.server.candidates('jobs')).toEqual([]);
+    expect(h.watchdog.log).toEqual(['arm 4242', 'disarm', 'close']);
+    expect(h.stdout).toEqual([]);
+  });
+
+  it('the default id is <hostname>-<pid>', async () => {
+    const h = harness();
+    const code = run(args(), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    expect(h.server.leader('jobs')?.id).toBe('box-7');
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
+  });
+
+  it('SIGINT while campaigning gives up the campaign: 130, our entry removed; SIGUSR1 is ignored', async () => {
+    const h = harness();
+    const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
+    const code = run(args('--id', 'a'), h.deps);
+    await until(() => h.server.candidates('jobs').length === 2, 'our entry');
+    h.signals.send('SIGUSR1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.server.candidates('jobs').map((c) => c.id)).toEqual(['other', 'a']);
+    h.signals.send('SIGINT');
+    await expect(code).resolves.toBe(130);
+    expect(h.server.candidates('jobs').map((c) => c.id)).toEqual(['other']);
+    expect(h.processes.spawned).toEqual([]);
+    await other.resign();
+  });
+
+  it('--wait expires: 124, our entry removed', async () => {
+    const h = harness();
+    const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
+    await expect(run(args('--id', 'a', '--wait', '50ms'), h.deps)).resolves.toBe(124);
+    expect(h.server.candidates('jobs').map((c) => c.id)).toEqual(['other']);
+    await other.resign();
+  });
+
+  it('signals while the command runs go to its group, not to elect', async () => {
+    const h = harness({ ignoresTerm: true });
+    const code = run(args(), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    h.signals.send('SIGTERM');
+    expect(h.processes.kills).toContainEqual([-4242, 'SIGTERM']);
+    h.signals.send('SIGHUP');
+    await expect(code).resolves.toBe(129);
+  });
+
+  it('the session expires under the command: SIGKILL at once, exit 75', async () => {
+    const h = harness({ ignoresTerm: true });
+    const code = run(args('--id', 'a'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    h.connections[0]?.expire();
+    await expect(code).resolves.toBe(75);
+    expect(h.processes.signalsSent()).toEqual(['SIGKILL']);
+    expect(h.logs.some((r) => r.event === 'lost' && r.reason === 'session-expired' && r.component === undefined)).toBe(true);
+  });
+
+  it('with --rejoin, campaigns again after a loss and runs the command again with a larger token', async () => {
+    const h = harness();
+    const code = run(args('--id', 'a', '--rejoin'), h.deps);
+    await until(() => h.processes.spawned.length === 1, 'the first command');
+    const first = BigInt(h.processes.spawned[0]?.options.env?.ELECT_TOKEN as string);
+    h.connections[0]?.expire();
+    await until(() => h.processes.spawned.length === 2, 'the second command');
+    const second = BigInt(h.processes.spawned[1]?.options.env?.ELECT_TOKEN as string);
+    expect(second).toBeGreaterThan(first);
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
+  });
+
+  it('connection trouble: the command is stopped ahead of the loss deadline (SIGTERM first), exit 75', async () => {
+    const clock = new ManualClock(1_000_000);
+    const h = harness({}, clock);
+    const code = run(args('--id', 'a', '--grace', '1s'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    h.connections[0]?.suspend();
+    // deadline = last contact + 10s − 1s margin; the stop starts grace + 300ms before it.
+    clock.advance(7_000);
+    expect(h.processes.signalsSent()).toEqual([]);
+    clock.advance(800);
+    await until(() => h.processes.child?.exited === true, 'the command to be stopped');
+    expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+    clock.advance(5_000);
+    await expect(code).resolves.toBe(75);
+  });
+
+  it('usage errors, unreachable backends and inspection exit codes', async () => {
+    const h = harness();
+    await expect(run(['--nope'], h.deps)).resolves.toBe(64);
+    expect(h.stderr).toEqual(['elect: Unknown argument: nope', "Run 'elect --help' for usage."]);
+    await expect(run(['--help'], h.deps)).resolves.toBe(0);
+    expect(h.stdout.join('')).toContain('Exit codes:');
+
+    const down = harness();
+    down.deps.connect = async () => {
+      throw new ConnectionError('nobody home');
+    };
+    await expect(run(args(), down.deps)).resolves.toBe(69);
+    expect(down.logs.find((r) => r.event === 'unavailable')?.msg).toBe('cannot reach zk at 127.0.0.1:2181: nobody home');
+
+    const inspect = harness();
+    await expect(run(['leader', '-b', 'etcd', '-e', 'jobs'], inspect.deps)).resolves.toBe(1);
+    const held = await inspect.server.connect().election('jobs').campaign({ id: 'x', value: 'v 1' });
+    await expect(run(['leader', '-b', 'etcd', '-e', 'jobs'], inspect.deps)).resolves.toBe(0);
+    expect(inspect.stdout).toEqual([`x\t${held.token}\tv 1\n`]);
+    await held.resign();
+  });
+});
