@@ -7,6 +7,7 @@
  */
 import type { Leadership } from './contract.js';
 import { LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
+import { candidateValue } from './options.js';
 
 /** What a Leadership needs from its session's loss deadline. */
 export interface DeadlineView {
@@ -107,7 +108,9 @@ export class LeadershipHandle implements Leadership {
     return this.removal;
   }
 
+  /** Rejects with `InvalidOptionError` (option `value`) for a non-string or one over 64 KiB, before writing. */
   async proclaim(value: string): Promise<void> {
+    candidateValue(value);
     if (!this.isLeader) throw new NotLeaderError(`${this.id} cannot proclaim: it is no longer the leader`, { cause: this.signal.reason });
     await this.backend.proclaim(value);
     this.currentValue = value;

@@ -93,6 +93,13 @@ describe('LeadershipHandle', () => {
     expect(handle.value).toBe('v2');
   });
 
+  it('proclaim refuses a bad value before writing', async () => {
+    const { handle, calls } = setup();
+    await expect(handle.proclaim(7 as unknown as string)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'value' });
+    await expect(handle.proclaim('x'.repeat(65_537))).rejects.toMatchObject({ option: 'value' });
+    expect(calls.proclaim).toEqual([]);
+  });
+
   it('a failed proclaim leaves the value unchanged', async () => {
     const { handle } = setup({ proclaim: async () => Promise.reject(new Error('refused')) });
     await expect(handle.proclaim('v2')).rejects.toThrow('refused');
