@@ -21,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-# shellcheck source=../scripts/docker-env.sh
+# shellcheck source=scripts/docker-env.sh
 . "$repo/scripts/docker-env.sh"
 export DOCKER_HOST=${DOCKER_HOST:-$ELECT_DOCKER_HOST}
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the callers
 # Where elect's private Docker engine keeps its state. Sourced by
 # start-dockerd.sh, stop-dockerd.sh and docker/build-images.sh.
 #

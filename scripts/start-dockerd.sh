@@ -19,7 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=docker-env.sh
+# shellcheck source=scripts/docker-env.sh
 . "$here/docker-env.sh"
 
 log() { echo "start-dockerd: $*" >&2; }

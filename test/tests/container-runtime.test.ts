@@ -24,7 +24,7 @@ import { engineEndpoint, runtimeClient } from '../src/container/engine.js';
 import { etcdPost } from '../src/container/etcd-http.js';
 import { watchdogArgs } from '../src/container/watchdog.js';
 import { freePorts } from '../src/ports.js';
-import { waitUntil } from '../src/timing.js';
+import { scaled, waitUntil } from '../src/timing.js';
 import type { Cluster } from '../src/types.js';
 
 const runtime = process.env.ELECT_TEST_RUNTIME ?? 'auto';
@@ -36,6 +36,8 @@ if (runtime === 'container' && !engine) {
   );
 }
 const suite = engine ? describe : describe.skip;
+/** Per test: each starts real servers (jest's testTimeout is not applied per project). */
+const TIMEOUT = scaled(60_000);
 if (!engine) {
   const why = runtime === 'process' ? 'ELECT_TEST_RUNTIME=process' : 'no container engine answers';
   console.warn(`container runtime tests skipped: ${why}`);
@@ -100,7 +102,7 @@ suite('container runtime', () => {
     } finally {
       if (!closed) await cluster.close();
     }
-  });
+  }, TIMEOUT);
 
   describe('images named by environment variables', () => {
     const saved = { zk: process.env.ELECT_TEST_ZK_IMAGE, etcd: process.env.ELECT_TEST_ETCD_IMAGE };
@@ -129,7 +131,7 @@ suite('container runtime', () => {
       } finally {
         await cluster.close();
       }
-    });
+    }, TIMEOUT);
 
     test('an image that is neither present nor pullable fails with a hint, leaving nothing behind', async () => {
       process.env.ELECT_TEST_ETCD_IMAGE = 'elect-test/no-such-image:never';
@@ -139,7 +141,7 @@ suite('container runtime', () => {
         filters: { ancestor: ['elect-test/no-such-image:never'] },
       });
       expect(left).toEqual([]);
-    });
+    }, TIMEOUT);
   });
 
   test('the watchdog removes the containers when the test process is SIGKILLed', async () => {
@@ -187,7 +189,7 @@ suite('container runtime', () => {
     } finally {
       await (await docker()).getContainer(container.getId()).remove({ force: true, v: true }).catch(() => {});
     }
-  });
+  }, TIMEOUT);
 
   test('etcd member faults keep the same container, data and port', async () => {
     const cluster = await startEtcdContainer();
@@ -219,7 +221,7 @@ suite('container runtime', () => {
     } finally {
       await cluster.close();
     }
-  });
+  }, TIMEOUT);
 
   test('a ZooKeeper ensemble survives losing its leader, and the old leader rejoins with its data', async () => {
     const cluster = await startZooKeeperContainer({ size: 3 });
@@ -245,7 +247,7 @@ suite('container runtime', () => {
     } finally {
       await cluster.close();
     }
-  });
+  }, TIMEOUT);
 });
 
 /** The container id behind a member (the container runtime's members carry it). */

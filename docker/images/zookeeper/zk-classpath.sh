@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the callers
 # Sourced by zkServer.sh and zkCli.sh. Debian's zookeeper.jar lists its own
 # dependencies in its manifest; only the logging backend has to be added.
 ZK_CLASSPATH="$ZOO_CONF_DIR:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar"

@@ -2,7 +2,7 @@
 # Runs the ZooKeeper server in the foreground (the only mode that makes sense
 # in a container) with $ZOO_CONF_DIR/zoo.cfg. JVMFLAGS adds JVM options.
 set -euo pipefail
-# shellcheck source=zk-classpath.sh
+# shellcheck source=docker/images/zookeeper/zk-classpath.sh
 . /usr/local/bin/zk-classpath.sh
 
 case ${1:-start-foreground} in

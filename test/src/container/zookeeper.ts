@@ -51,10 +51,17 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
   const serverLines = servers
     .map((s) => `server.${s.id}=127.0.0.1:${s.quorumPort}:${s.electionPort};127.0.0.1:${s.clientPort}`)
     .join(' ');
+  // The same server settings as the process runtime (../zookeeper.ts), so a
+  // test behaves the same on either.
   const extra = [
-    opts.minSessionTimeoutMs !== undefined ? `minSessionTimeout=${opts.minSessionTimeoutMs}` : '',
-    opts.maxSessionTimeoutMs !== undefined ? `maxSessionTimeout=${opts.maxSessionTimeoutMs}` : '',
-  ].filter(Boolean);
+    `minSessionTimeout=${opts.minSessionTimeoutMs ?? 2 * tickTimeMs}`,
+    `maxSessionTimeout=${opts.maxSessionTimeoutMs ?? 60_000}`,
+    // Test data is disposable: no fsync, no 64 MB preallocated logs.
+    'forceSync=no',
+    'preAllocSize=4096',
+    // How long a peer waits to connect to another during elections (default 5 s).
+    'cnxTimeout=1000',
+  ];
 
   const members: MemberPlan[] = servers.map((s) => ({
     name: s.name,
@@ -63,9 +70,9 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
       ZOO_MY_ID: String(s.id),
       ZOO_SERVERS: serverLines,
       ZOO_TICK_TIME: String(tickTimeMs),
-      // In ticks: followers get 5 s to sync, and are dropped after ~1 s of silence.
-      ZOO_INIT_LIMIT: String(Math.max(10, Math.ceil(5000 / tickTimeMs))),
-      ZOO_SYNC_LIMIT: String(Math.max(5, Math.ceil(1000 / tickTimeMs))),
+      // In ticks: how long followers may take to connect and sync, and to answer.
+      ZOO_INIT_LIMIT: '20',
+      ZOO_SYNC_LIMIT: '8',
       ZOO_STANDALONE_ENABLED: 'true',
       // Its HTTP port (8080) would collide between members on the host network.
       ZOO_ADMINSERVER_ENABLED: 'false',
