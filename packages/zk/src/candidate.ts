@@ -80,7 +80,7 @@ export class Candidate {
         const session = await this.ctx.source.session(this.stop);
         try {
           if (this.node?.session !== session) this.node = await this.enter(session);
-          const held = await this.awaitTurn(session, this.node);
+          const held = await this.awaitTurn(session);
           if (held) return held.handle;
           this.node = undefined; // gone or not ours: re-enter with a fresh node
         } catch (error) {
@@ -111,26 +111,33 @@ export class Candidate {
   }
 
   /** Waits until our node is first; undefined when it vanished or turned out not to be ours. */
-  private async awaitTurn(session: Session, node: OwnNode): Promise<HeldLeadership | undefined> {
+  private async awaitTurn(session: Session): Promise<HeldLeadership | undefined> {
     const client = session.client;
     for (;;) {
+      const node = this.node as OwnNode;
       const order = await onSession(session, this.stop, readOrder(client, this.ctx.dir));
+      const mine = order.filter((child) => child.startsWith(node.prefix));
+      if (mine.length > 1 || (mine.length === 1 && mine[0] !== node.name)) {
+        // Two nodes with our uuid: a create we thought lost landed after all.
+        // Keep the earliest (it holds our place), delete the rest, read again.
+        const kept = await onSession(session, this.stop, findOwn(client, this.ctx.dir, node.prefix));
+        if (kept !== undefined && kept !== node.name) this.node = { ...node, name: kept, path: join(this.ctx.dir, kept) };
+        this.logger.warn({ event: 'duplicate-node', id: this.id, kept, dropped: mine.filter((child) => child !== kept) });
+        continue;
+      }
       const index = order.indexOf(node.name);
       if (index < 0) {
         this.logger.info({ event: 'node-gone', id: this.id, path: node.path });
         return undefined;
-      }
-      if (order.slice(index + 1).some((child) => child.startsWith(node.prefix))) {
-        // A late duplicate of our own create: remove it before anyone waits on it.
-        await onSession(session, this.stop, findOwn(client, this.ctx.dir, node.prefix));
       }
       if (index === 0) return this.confirm(session, node);
       const predecessor = join(this.ctx.dir, order[index - 1] as string);
       const wake = new Wake(session, this.stop);
       if (!(await onSession(session, this.stop, watchNode(client, predecessor, wake.watcher)))) continue;
       const reason = await wake.reason;
-      this.logger.debug({ event: LogEvent.Wake, id: this.id, reason, predecessor });
+      // A stop ends the wait without re-reading: not a wake in the herd sense.
       if (reason === 'stop') throw abortReason(this.stop);
+      this.logger.debug({ event: LogEvent.Wake, id: this.id, reason, predecessor });
       if (reason === 'session') throw new SessionEndedSignal(session.id);
     }
   }

@@ -32,6 +32,7 @@ export type ClientState = 'connected' | 'disconnected' | 'expired' | 'auth-faile
 /** The library's connection manager, which its typings do not describe. */
 interface Internals {
   socket?: { destroy(): void };
+  connectTimeoutHandler?: ReturnType<typeof setTimeout> | null;
   connect(): void;
   state: number;
   on(event: 'state', listener: (state: number) => void): void;
@@ -226,6 +227,7 @@ export class ZkClient {
     // from now on is destroyed on assignment.
     internals.connect = () => {};
     internals.state = closedState;
+    if (internals.connectTimeoutHandler) clearTimeout(internals.connectTimeoutHandler);
     let socket = internals.socket;
     socket?.destroy();
     Object.defineProperty(internals, 'socket', {
@@ -233,6 +235,13 @@ export class ZkClient {
       set: (next: { destroy(): void }) => {
         socket = next;
         next.destroy();
+      },
+    });
+    // …and its connect timer (it would keep the process alive for nothing).
+    Object.defineProperty(internals, 'connectTimeoutHandler', {
+      get: () => null,
+      set: (timer: ReturnType<typeof setTimeout> | null) => {
+        if (timer) clearTimeout(timer);
       },
     });
     this.raw.removeAllListeners();

@@ -73,6 +73,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     return this.lastSessionId;
   }
 
+  /** @internal The session in use (tests reach the library client through it). */
   get current(): Session | undefined {
     return this.session_;
   }

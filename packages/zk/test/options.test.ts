@@ -1,0 +1,135 @@
+/**
+ * Options and names are checked before anything is sent; a server that does
+ * not answer makes connect fail within connectTimeoutMs, not hang.
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { ConnectionError, InvalidOptionError } from '@elect/core';
+import { freePort, scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
+import { connectZooKeeper, latchPath } from '@elect/zk';
+import { invalidNames } from './support/backend.js';
+import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
+
+jest.setTimeout(scaled(120_000));
+
+async function rejected(promise: Promise<unknown>): Promise<unknown> {
+  return await promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('options', () => {
+  test.each([
+    [{ connectString: '' }, 'connectString'],
+    [{ connectString: 'host:99999' }, 'connectString'],
+    [{ connectString: 'a:1,,b:2' }, 'connectString'],
+    [{ connectString: 'host:2181/bad/' }, 'connectString'],
+    [{ connectString: 'h:1', sessionTimeoutMs: -1 }, 'sessionTimeoutMs'],
+    [{ connectString: 'h:1', sessionTimeoutMs: 'ten' }, 'sessionTimeoutMs'],
+    [{ connectString: 'h:1', connectTimeoutMs: 0 }, 'connectTimeoutMs'],
+    [{ connectString: 'h:1', operationTimeoutMs: Number.NaN }, 'operationTimeoutMs'],
+    [{ connectString: 'h:1', sessionTimeoutMs: 1000, safetyMarginMs: 1000 }, 'safetyMarginMs'],
+    [{ connectString: 'h:1', auth: 'nocolon' }, 'auth'],
+    [{ connectString: 'h:1', acl: [] }, 'acl'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'anyone', permissions: 'rwx' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', sessionTimeout: 1000 }, 'sessionTimeout'],
+  ])('%j is rejected naming %s', async (options, option) => {
+    const error = await rejected(connectZooKeeper(options as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe(option);
+  });
+
+  test('names map onto latch paths', () => {
+    expect(latchPath('billing')).toBe('/elect/billing');
+    expect(latchPath('team/billing')).toBe('/elect/team/billing');
+    expect(latchPath('/services/billing/leader')).toBe('/services/billing/leader');
+    for (const name of invalidNames) expect(() => latchPath(name)).toThrow(InvalidOptionError);
+  });
+});
+
+describe('connecting', () => {
+  let proxy: Proxy;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startServer(1);
+    proxy = await startProxy({ host: cluster.members[0]!.host, port: cluster.members[0]!.clientPort });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await cluster?.close();
+  });
+
+  test('a server that never answers: ConnectionError within connectTimeoutMs', async () => {
+    proxy.blackhole();
+    const connectTimeoutMs = scaled(1000);
+    const started = Date.now();
+    const error = await rejected(connect(proxy.address, { connectTimeoutMs }));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(Date.now() - started).toBeLessThan(connectTimeoutMs + scaled(1000));
+    proxy.heal();
+  });
+
+  test('nobody listening: ConnectionError within connectTimeoutMs', async () => {
+    const port = await freePort();
+    const error = await rejected(connect(`127.0.0.1:${port}`, { connectTimeoutMs: scaled(1000) }));
+    expect(error).toBeInstanceOf(ConnectionError);
+  });
+
+  test('an invalid election name is refused before any write', async () => {
+    const connection = await connect(cluster.connectString);
+    try {
+      for (const name of invalidNames) expect(() => connection.election(name)).toThrow(InvalidOptionError);
+      await expect(connection.election('ok').campaign({ id: 'bad\nid' })).rejects.toBeInstanceOf(InvalidOptionError);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test('a chroot is created if missing and elections live under it; digest auth and ACLs apply to our nodes', async () => {
+    const chroot = `/${uniqueName('chroot')}`;
+    const connection = await connect(`${cluster.connectString}${chroot}`, {
+      auth: 'alice:secret',
+      acl: [
+        { scheme: 'auth', id: '', permissions: 'cdrwa' },
+        { scheme: 'world', id: 'anyone', permissions: 'r' },
+      ],
+    });
+    const election = connection.election('billing');
+    const outside = await rawClient(cluster.connectString);
+    try {
+      const leadership = await election.campaign({ id: 'alice' });
+      const [node] = await children(outside, `${chroot}/elect/billing`);
+      expect(leadership.key).toBe(`/elect/billing/${node}`);
+      // Without alice's credentials, the node can be read but not deleted.
+      const denied = await new Promise<unknown>((resolve) => outside.remove(`${chroot}${leadership.key}`, -1, resolve));
+      expect((denied as { code?: number } | null)?.code).toBe(-102);
+      await leadership.resign();
+      await election.close();
+      expect(await children(outside, `${chroot}/elect`)).toEqual([]);
+    } finally {
+      await connection.close();
+      await new Promise((resolve) => outside.remove(chroot, -1, resolve));
+      outside.close();
+    }
+  });
+
+  test('one connection serves many elections and candidates at once', async () => {
+    const connection = await connect(cluster.connectString);
+    try {
+      const names = [uniqueName('many'), uniqueName('many')];
+      const elections = names.map((name) => connection.election(name));
+      const leaders = await Promise.all(elections.map((election, i) => election.campaign({ id: `lead-${i}` })));
+      const waiting = elections.map((election, i) => election.campaign({ id: `next-${i}` }));
+      expect(leaders.every((leadership) => leadership.isLeader)).toBe(true);
+      await Promise.all(leaders.map((leadership) => leadership.resign()));
+      const next = await Promise.all(waiting);
+      expect(next.map((leadership) => leadership.id)).toEqual(['next-0', 'next-1']);
+      await Promise.all(elections.map((election) => election.close()));
+    } finally {
+      await connection.close();
+    }
+  });
+});
+
