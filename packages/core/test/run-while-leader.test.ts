@@ -172,6 +172,33 @@ describe('runWhileLeader: leadership is lost', () => {
     expect(terms).toBe(2);
   });
 
+  it('a partition: the task is stopped at the loss deadline, and with rejoin a new term starts once the network heals', async () => {
+    const clock = new ManualClock(0);
+    const { connection, election } = open(clock);
+    const { task, state } = controllable('resolve');
+    let second: (value: string) => void = () => {};
+    const running = runWhileLeader(election, (l) => (state.started < 1 ? task(l) : new Promise<string>((resolve) => (second = resolve))), {
+      id: 'w',
+      rejoin: true,
+    });
+    await flush();
+    const first = state.leaderships[0] as Leadership;
+    connection.suspend();
+    clock.advance(899);
+    expect(first.isLeader).toBe(true);
+    clock.advance(1); // lastContact 0 + 1000 − 100
+    expect(first.signal.reason).toMatchObject({ reason: 'deadline' });
+    await flush();
+    expect(state.running).toBe(0);
+    clock.advance(5000); // still cut off: no new term can start
+    await flush();
+    connection.heal();
+    await flush();
+    second('after the partition');
+    await expect(running).resolves.toBe('after the partition');
+    expect(state.maxRunning).toBe(1);
+  });
+
   it('without rejoin, that early stop rejects with the deadline reason', async () => {
     const { election } = open();
     const declared = new LeadershipLostError('deadline', 'stopped ahead of the deadline');
