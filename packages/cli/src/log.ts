@@ -23,7 +23,10 @@ export function createLogger(level: LogLevel, sink: LogSink, isTTY: boolean): Lo
     pretty({
       destination: sink as NodeJS.WritableStream,
       sync: true,
-      ignore: 'pid,hostname,name',
+      // One line per record: the time, the message, then the fields that vary.
+      singleLine: true,
+      ignore: 'pid,hostname,name,backend,election,id,component',
+      messageFormat: '{if component}[{component}] {end}{msg}',
       translateTime: 'HH:MM:ss.l',
     }),
   );

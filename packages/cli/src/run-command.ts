@@ -48,6 +48,8 @@ export async function runRounds(ctx: RunContext): Promise<number> {
       return ExitCode.LeadershipLost;
     }
     logger.warn({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; campaigning again`);
+    // Between rounds a signal ends `elect`, as while campaigning.
+    ctx.phase.current = 'campaigning';
     // A short pause, so that a fault which ends every term at once (a server
     // granting a session too short for --grace) does not spin.
     if (!(await pause(Math.min(1_000, o.ttlMs / 10), ctx.interrupted))) return interruptedCode(ctx.interrupted);
