@@ -1,1 +1,25 @@
-export {};
+/**
+ * The real-server harness: ZooKeeper and etcd as local processes or
+ * containers (see runtime.ts), and the faults integration tests inject.
+ */
+export type { Cluster, EtcdOptions, Member, Runtime, ServerKind, ZooKeeperOptions } from './types.js';
+export { type RuntimeChoice, requestedRuntime, selectedRuntime, startEtcd, startZooKeeper } from './runtime.js';
+export { type ProcessRuntimeOptions, ProcessCluster } from './process-cluster.js';
+export { ProcessMember, logTail } from './member.js';
+export { type ProcessZooKeeperOptions, ZOOKEEPER_DEFAULTS, startZooKeeperProcess, zooKeeperLeader } from './zookeeper.js';
+export { type EtcdMemberStatus, type ProcessEtcdOptions, etcdHealthy, etcdLeader, etcdStatus, startEtcdProcess } from './etcd.js';
+export {
+  type FourLetterTarget,
+  type FourLetterWord,
+  type ZooKeeperMode,
+  fourLetter,
+  parseMode,
+  parseWatchCount,
+  watchCount,
+  zooKeeperMode,
+} from './fourletter.js';
+export { type ClusterProxies, type Proxy, type ProxyMode, type ProxyTarget, proxyCluster, startProxy } from './proxy.js';
+export { type SessionCredentials, type SessionHolder, expireSession } from './expiry.js';
+export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
+export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';
+export { freePort, freePorts, isPortClash } from './ports.js';

@@ -1,0 +1,196 @@
+/**
+ * A TCP proxy in the test process, to fail the network between one client and
+ * a server without touching anyone else:
+ *   - `cut()`: every open connection is reset and new ones are reset on
+ *     accept, as when a server's host vanishes (clients see an error at once);
+ *   - `blackhole()`: connections stay open (and new ones are accepted) but no
+ *     byte moves in either direction, as on a hung network (clients see
+ *     nothing: only their own timers can tell);
+ *   - `heal()`: forwarding resumes: new connections are forwarded, and
+ *     blackholed ones continue where they stopped (nothing is lost, as when a
+ *     real network recovers before TCP gives up).
+ */
+import net from 'node:net';
+import type { Cluster, Member } from './types.js';
+
+export type ProxyTarget = { host: string; port: number } | { path: string };
+export type ProxyMode = 'forward' | 'cut' | 'blackhole';
+
+export interface Proxy {
+  /** Where clients connect instead of the target. */
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`. */
+  readonly address: string;
+  readonly mode: ProxyMode;
+  /** Connections open through the proxy right now. */
+  readonly connections: number;
+  cut(): void;
+  blackhole(): void;
+  heal(): void;
+  /** Stops listening and resets every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Resets a TCP socket (the peer sees ECONNRESET); a Unix socket has no reset, so it is just destroyed. */
+function abort(socket: net.Socket): void {
+  if (socket.remoteFamily === undefined) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/** One client connection and its upstream twin. */
+class Link {
+  upstream: net.Socket | undefined;
+  #stalled = false;
+
+  constructor(
+    readonly client: net.Socket,
+    private readonly target: ProxyTarget,
+    private readonly onClose: (link: Link) => void,
+  ) {
+    client.on('error', () => this.reset());
+    client.on('close', () => this.#closed(client));
+  }
+
+  /** Connects upstream (once) and lets bytes flow both ways. */
+  flow(): void {
+    this.#stalled = false;
+    if (this.client.destroyed) {
+      this.upstream?.end(); // the client left during the outage: the server learns it now
+      this.onClose(this);
+      return;
+    }
+    if (this.upstream === undefined) {
+      const upstream = net.connect(this.target);
+      this.upstream = upstream;
+      upstream.on('error', () => this.reset());
+      upstream.on('close', () => this.#closed(upstream));
+    } else if (this.upstream.destroyed) {
+      this.reset(); // the server went away during the outage: the client learns it now
+      return;
+    }
+    this.client.pipe(this.upstream);
+    this.upstream.pipe(this.client);
+  }
+
+  /** Stops both directions; unread bytes wait in the socket buffers. */
+  stall(): void {
+    this.#stalled = true;
+    this.client.unpipe();
+    this.client.pause();
+    this.upstream?.unpipe();
+    this.upstream?.pause();
+  }
+
+  /** Both sides see a reset (ECONNRESET), as when a host vanishes. */
+  reset(): void {
+    for (const socket of [this.client, this.upstream]) {
+      if (socket !== undefined && !socket.destroyed) abort(socket);
+    }
+    this.onClose(this);
+  }
+
+  // A graceful close travels to the other side, but not across a hung network:
+  // while stalled, flow() delivers it on heal.
+  #closed(side: net.Socket): void {
+    const other = side === this.client ? this.upstream : this.client;
+    if (other === undefined || other.destroyed) this.onClose(this);
+    else if (!this.#stalled) other.end();
+  }
+}
+
+/** Starts a proxy on `listenHost` (default 127.0.0.1), on a port the OS picks, forwarding to `target`. */
+export async function startProxy(target: ProxyTarget, options: { listenHost?: string } = {}): Promise<Proxy> {
+  const links = new Set<Link>();
+  let mode: ProxyMode = 'forward';
+  let closed: Promise<void> | undefined;
+  const server = net.createServer({ pauseOnConnect: true }, (client) => {
+    if (mode === 'cut') {
+      client.on('error', () => {});
+      client.resetAndDestroy();
+      return;
+    }
+    const link = new Link(client, target, (done) => links.delete(done));
+    links.add(link);
+    if (mode === 'forward') link.flow();
+  });
+  const host = options.listenHost ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    host,
+    port,
+    address: `${host}:${port}`,
+    get mode() {
+      return mode;
+    },
+    get connections() {
+      return links.size;
+    },
+    cut() {
+      mode = 'cut';
+      for (const link of links) link.reset();
+    },
+    blackhole() {
+      mode = 'blackhole';
+      for (const link of links) link.stall();
+    },
+    heal() {
+      mode = 'forward';
+      for (const link of links) link.flow();
+    },
+    async close() {
+      closed ??= new Promise<void>((resolve) => {
+        mode = 'cut';
+        server.close(() => resolve());
+        for (const link of links) link.reset();
+      });
+      await closed;
+    },
+  };
+}
+
+/** One proxy per member of a cluster, and the connect string that goes through them. */
+export interface ClusterProxies {
+  readonly proxies: readonly Proxy[];
+  /** ZooKeeper `h:p,…` or etcd `http://h:p,…`, through the proxies. */
+  readonly connectString: string;
+  /** Per member, in member order, through the proxies (etcd: `http://h:p`). */
+  readonly endpoints: readonly string[];
+  proxyFor(member: Member): Proxy;
+  cut(): void;
+  blackhole(): void;
+  heal(): void;
+  close(): Promise<void>;
+}
+
+/** Puts a proxy in front of every member of `cluster`, in member order. */
+export async function proxyCluster(cluster: Cluster): Promise<ClusterProxies> {
+  const proxies: Proxy[] = [];
+  try {
+    for (const member of cluster.members) proxies.push(await startProxy({ host: member.host, port: member.clientPort }));
+  } catch (error) {
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    throw error;
+  }
+  const endpoints = proxies.map((proxy) => (cluster.kind === 'etcd' ? `http://${proxy.address}` : proxy.address));
+  return {
+    proxies,
+    connectString: endpoints.join(','),
+    endpoints,
+    proxyFor(member) {
+      const index = cluster.members.indexOf(member);
+      if (index < 0) throw new Error(`${member.name} is not a member of this cluster`);
+      return proxies[index]!;
+    },
+    cut: () => proxies.forEach((proxy) => proxy.cut()),
+    blackhole: () => proxies.forEach((proxy) => proxy.blackhole()),
+    heal: () => proxies.forEach((proxy) => proxy.heal()),
+    close: async () => {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+    },
+  };
+}
