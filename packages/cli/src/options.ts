@@ -10,6 +10,7 @@
  * do test harnesses (`ELECT_TEST_TIMING`). Unknown `ELECT_*` variables are
  * ignored.
  */
+import { candidateId, candidateValue } from '@elect/core';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type Backend = 'zk' | 'etcd';
@@ -155,13 +156,23 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
   return {
     ...common,
     command,
-    id: optionalText(raw('id')) ?? `${host.hostname}-${host.pid}`,
-    value: optionalText(raw('value'), true),
+    id: checked(raw('id'), candidateId) ?? `${host.hostname}-${host.pid}`,
+    value: checked(raw('value'), candidateValue),
     graceMs,
     rejoin: bool(raw('rejoin')) ?? false,
     waitMs,
     argv: [file, ...args],
   };
+}
+
+/** Core's own validation of an id or value, reported under the flag's name, before anything connects. */
+function checked(raw: Raw | undefined, check: (value: unknown) => string): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return check(raw.value);
+  } catch (error) {
+    throw new UsageError(`${raw.source}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
+  }
 }
 
 function tlsFiles(cacert?: string, cert?: string, key?: string): Common['tls'] {

@@ -93,6 +93,8 @@ describe('resolveOptions', () => {
     expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_WAIT: 'soon' }))).toMatch(/^ELECT_WAIT: "soon" is not a duration/);
     expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_REJOIN: 'maybe' }))).toBe('ELECT_REJOIN: expected true or false, got "maybe"');
     expect(usage(() => run({ backend: 'zk', election: '' }))).toBe('--election must not be empty');
+    expect(usage(() => run({ backend: 'zk', election: 'j', id: 'a\nb' }))).toBe('--id: must not contain line breaks or NUL characters');
+    expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_ID: '' }))).toBe('ELECT_ID: must be a non-empty string, got ""');
     expect(usage(() => run({ backend: 'zk', election: 'j', 'log-level': 'loud' }))).toMatch(/^--log-level: unknown value "loud"/);
   });
 
