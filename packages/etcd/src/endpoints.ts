@@ -29,6 +29,7 @@ export class Endpoints {
   private index = 0;
   private controller = new AbortController();
   private closed = false;
+  private lastWarned = 0;
 
   constructor(private readonly options: ResolvedOptions) {
     this.clients = options.hosts.map(() => undefined);
@@ -63,7 +64,11 @@ export class Endpoints {
     this.index = (this.index + 1) % this.count;
     const previous = this.controller;
     this.controller = new AbortController();
-    this.options.logger.warn(
+    // While every member is down we go round in circles: say so once in a while, not every lap.
+    const now = Date.now();
+    const level = now - this.lastWarned > 5000 ? 'warn' : 'debug';
+    if (level === 'warn') this.lastWarned = now;
+    this.options.logger[level](
       { event: 'endpoint-failover', from: pinned.host, to: this.options.hosts[this.index], err: String(cause) },
       'etcd member unresponsive; switching members',
     );

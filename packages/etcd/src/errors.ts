@@ -47,3 +47,9 @@ export function toElectError(error: unknown, what: string): ElectError {
 export function isLeaseNotFound(error: unknown): boolean {
   return error instanceof Error && error.message.includes('requested lease not found');
 }
+
+/** The request cannot have reached etcd: no connection was ever established for it. */
+export function neverSent(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error);
+  return /No connection established|ECONNREFUSED/.test(text);
+}

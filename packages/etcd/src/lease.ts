@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock, Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
-import { isLeaseNotFound } from './errors.js';
+import { isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';
 
 /** A random positive int63 (etcd refuses 0 and negative ids). */
@@ -44,7 +44,7 @@ export async function grantOnce(endpoints: Endpoints, ttlSeconds: number, clock:
     );
     return { leaseId, sentAt };
   } catch (error) {
-    reaper.add(leaseId);
+    if (!neverSent(error)) reaper.add(leaseId);
     throw error;
   }
 }

@@ -10,7 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import { type ElectionEvent } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { scaled, startEtcd, startProxy, type Cluster, type Proxy } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, admin, eventOf, eventually, expectClean, leases, residue, uniqueName } from './support/harness.js';
+import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, leases, residue, uniqueName } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -87,7 +87,7 @@ describe('cutting the client off (blackhole)', () => {
 
     const cutAt = Date.now();
     proxy.blackhole();
-    await new Promise<void>((resolve) => leadership.signal.addEventListener('abort', () => resolve()));
+    await aborted(leadership.signal);
     const lostAt = Date.now();
     expect((leadership.signal.reason as { reason: string }).reason).toBe('deadline');
     // At the deadline (timers may be a little late), never later than TTL after the cut.
@@ -115,7 +115,7 @@ describe('cutting the client off (blackhole)', () => {
     const leadership = await conn.election(name).campaign({ id: 'a' });
     const oldLease = conn.leaseId;
     proxy.blackhole();
-    await new Promise<void>((resolve) => leadership.signal.addEventListener('abort', () => resolve()));
+    await aborted(leadership.signal);
     // Heal within the margin: the server may still hold the lease, but we gave it up.
     proxy.heal();
     await eventually(async () => (await residue(client, name)).length === 0, 'the abandoned key to be removed');

@@ -153,6 +153,12 @@ export const eventOf =
   (e: ElectionEvent): e is Extract<ElectionEvent, { type: K }> =>
     e.type === type;
 
+/** Resolves when `signal` aborts (at once if it already has). */
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 /** Unique election names per test file run. */
 let counter = 0;
 export function uniqueName(prefix = 'elect-test'): string {
