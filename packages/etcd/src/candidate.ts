@@ -27,7 +27,7 @@ import {
   type StateMachine,
 } from '@elect/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isTransient } from './errors.js';
+import { isLeaseNotFound, isTransient } from './errors.js';
 import { guardKey } from './guard.js';
 import type { Entry } from './kv.js';
 import type { Session, SessionEnd, SessionState } from './session.js';
@@ -146,6 +146,9 @@ export class Candidate {
         if (entry.value !== payload && !(await this.ctx.kv.proclaim(key, entry.createRevision, payload, session.leaseId))) continue;
         return { ...entry, value: payload };
       } catch (error) {
+        // Our lease is gone (revoked while we waited): end the session; the campaign joins on the next one.
+        if (isLeaseNotFound(error)) session.expire();
+        signal.throwIfAborted();
         if (!isTransient(error)) throw error;
       }
       try {
@@ -196,7 +199,15 @@ export class Candidate {
     const handle = this.handle;
     if (!own || !handle) throw new NotLeaderError(`${this.id} is not the leader`);
     const payload = encodePayload(this.id, value);
-    if (!(await this.ctx.kv.proclaim(own.entry.key, own.entry.createRevision, payload, own.session.leaseId))) {
+    let written: boolean;
+    try {
+      written = await this.ctx.kv.proclaim(own.entry.key, own.entry.createRevision, payload, own.session.leaseId);
+    } catch (error) {
+      if (!isLeaseNotFound(error)) throw error;
+      own.session.expire();
+      throw new NotLeaderError(`${this.id}: our lease is gone; leadership is lost`, { cause: error });
+    }
+    if (!written) {
       handle.lose('deleted');
       throw new NotLeaderError(`${this.id}: our key ${own.entry.key} is gone; leadership is lost`);
     }
