@@ -40,4 +40,12 @@ if [[ -s $cpidfile ]]; then
   fi
 fi
 rm -f "$ELECT_DOCKER_PIDFILE"
+
+# dockerd can leave mounts behind (the host network namespace handle under its
+# exec root, the private bind of its data root); only ours, deepest first.
+awk -v run="$ELECT_DOCKER_RUN/" -v data="$ELECT_DOCKER_DATA" \
+  'index($5, run) == 1 || $5 == data || index($5, data "/") == 1 { print $5 }' /proc/self/mountinfo |
+  sort -r | while read -r mountpoint; do
+  umount "$mountpoint" 2>/dev/null || umount -l "$mountpoint" 2>/dev/null || true
+done
 log "stopped"
