@@ -183,3 +183,19 @@ export async function killAllElects(): Promise<void> {
   for (const elect of left) elect.kill('SIGKILL');
   await Promise.all(left.map((elect) => elect.exited));
 }
+
+/**
+ * Resolves once `elect candidates` (with `args`: backend, connect, election)
+ * lists exactly `ids`, in order. A candidate logs `campaigning` before its
+ * entry reaches the server, so tests that need it queued ask the server.
+ */
+export async function waitQueued(args: readonly string[], ids: readonly string[], ms = 15_000): Promise<void> {
+  const until = Date.now() + scaled(ms);
+  let seen: string[] = [];
+  while (Date.now() < until) {
+    const result = await electOnce(['candidates', ...args, '--json']);
+    seen = (JSON.parse(result.stdout.join('') || '[]') as { id: string }[]).map((c) => c.id);
+    if (seen.join(',') === ids.join(',')) return;
+  }
+  throw new Error(`the queue never became ${ids.join(',')} (last seen: ${seen.join(',')})`);
+}
