@@ -8,6 +8,7 @@
  * missing engine an error); skipped with ELECT_TEST_RUNTIME=process.
  */
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
 import { GenericContainer } from 'testcontainers';
@@ -21,7 +22,6 @@ import {
   zooKeeperImage,
 } from '../src/container/index.js';
 import { engineEndpoint, runtimeClient } from '../src/container/engine.js';
-import { etcdPost } from '../src/container/etcd-http.js';
 import { watchdogArgs } from '../src/container/watchdog.js';
 import { freePorts } from '../src/ports.js';
 import { scaled, waitUntil } from '../src/timing.js';
@@ -53,6 +53,23 @@ async function containersLabelled(label: string): Promise<string[]> {
 }
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** One request to etcd's JSON gateway (no gRPC client needed for a key or two). */
+function etcdPost<T>(baseUrl: string, path: string, body: unknown, timeoutMs = 2000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, { method: 'POST', agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(JSON.parse(text) as T) : reject(new Error(`${path}: ${res.statusCode} ${text}`)),
+      );
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path} timed out`)));
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 
 async function etcdPut(url: string, key: string, value: string): Promise<void> {
   await etcdPost(url, '/v3/kv/put', { key: b64(key), value: b64(value) });

@@ -3,17 +3,11 @@
  * command-line flags, so the official etcd image and ours
  * (docker/build-images.sh) both work.
  */
+import { etcdHealthy, etcdLeader } from '../etcd.js';
 import { freePorts, isPortClash } from '../ports.js';
-import { waitUntil } from '../timing.js';
 import type { Cluster, EtcdOptions } from '../types.js';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { etcdImage } from './engine.js';
-import { etcdMemberNames, etcdServes, etcdStatus } from './etcd-http.js';
-import type { ContainerMember } from './member.js';
-
-export const ETCD_DEFAULTS = {
-  size: 1,
-} as const;
 
 /**
  * Starts the members and resolves once every one serves a linearizable read.
@@ -30,7 +24,7 @@ export async function startEtcdContainer(opts: EtcdOptions = {}): Promise<Cluste
 }
 
 async function startOnce(opts: EtcdOptions): Promise<Cluster> {
-  const size = opts.size ?? ETCD_DEFAULTS.size;
+  const size = opts.size ?? 1;
   const ports = await freePorts(size * 2);
   const members = Array.from({ length: size }, (_, i) => {
     const name = `etcd${i + 1}`;
@@ -64,33 +58,22 @@ async function startOnce(opts: EtcdOptions): Promise<Cluster> {
       // Last, so that they win over the defaults above.
       ...(opts.extraArgs ?? []),
     ],
-    probe: () => etcdServes(m.clientUrl),
+    // `/health` is true once the member has a leader and answers a quorum read.
+    probe: async () => {
+      if (!(await etcdHealthy({ host: '127.0.0.1', port: m.clientPort }))) {
+        throw new Error(`${m.name} answers but is not healthy yet`);
+      }
+    },
   }));
 
-  const urls = new Map(members.map((m) => [m.name, m.clientUrl]));
-  const urlOf = (m: ContainerMember): string => urls.get(m.name)!;
   return startContainerCluster({
     kind: 'etcd',
     image: etcdImage(),
     members: plans,
     connectString: members.map((m) => m.clientUrl).join(','),
     endpoints: members.map((m) => m.clientUrl),
-    // A stopped or paused leader is not "the leader right now", even while
-    // the others have not noticed yet: wait for the next one.
-    serverLeader: (all) =>
-      waitUntil(
-        async () => {
-          const reachable = all.filter((m) => m.running && !m.paused);
-          for (const m of reachable) {
-            const status = await etcdStatus(urlOf(m)).catch(() => undefined);
-            if (status === undefined || status.leaderId === '0') continue;
-            const names = await etcdMemberNames(urlOf(m));
-            const leader = reachable.find((x) => x.name === names.get(status.leaderId));
-            if (leader !== undefined) return leader;
-          }
-          return undefined;
-        },
-        { timeoutMs: 30_000, what: 'an etcd member to lead' },
-      ),
+    // The same rule as the process runtime: the running member that reports
+    // itself leader at the highest raft term (a paused one cannot answer).
+    serverLeader: (all) => etcdLeader(all),
   });
 }

@@ -6,6 +6,6 @@
  * docker/build-images.sh builds equivalents offline under those names.
  */
 export { containerEngineAvailable, zooKeeperImage, etcdImage, DEFAULT_ZOOKEEPER_IMAGE, DEFAULT_ETCD_IMAGE } from './engine.js';
-export { startZooKeeperContainer, ZOOKEEPER_DEFAULTS } from './zookeeper.js';
-export { startEtcdContainer, ETCD_DEFAULTS } from './etcd.js';
+export { startZooKeeperContainer } from './zookeeper.js';
+export { startEtcdContainer } from './etcd.js';
 export { LABEL_TEST, LABEL_RUN, LABEL_CLUSTER } from './cluster.js';

@@ -5,15 +5,10 @@
  */
 import { zooKeeperMode } from '../fourletter.js';
 import { freePorts, isPortClash } from '../ports.js';
-import { waitUntil } from '../timing.js';
 import type { Cluster, ZooKeeperOptions } from '../types.js';
+import { ZOOKEEPER_DEFAULTS, zooKeeperLeader } from '../zookeeper.js';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { zooKeeperImage } from './engine.js';
-
-export const ZOOKEEPER_DEFAULTS = {
-  size: 1,
-  tickTimeMs: 250,
-} as const;
 
 /** Four-letter words tests and the harness may use. */
 const FOUR_LETTER_WORDS = 'srvr,stat,mntr,ruok,cons,wchs,wchc,dump,conf';
@@ -93,18 +88,8 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
     members,
     connectString: servers.map((s) => `127.0.0.1:${s.clientPort}`).join(','),
     endpoints: servers.map((s) => `127.0.0.1:${s.clientPort}`),
-    // A stopped or paused leader is not "the leader right now": wait for the next one.
-    serverLeader: (all) =>
-      waitUntil(
-        async () => {
-          for (const m of all) {
-            if (!m.running || m.paused) continue;
-            const mode = await zooKeeperMode(m).catch(() => undefined);
-            if (mode === 'leader' || mode === 'standalone') return m;
-          }
-          return undefined;
-        },
-        { timeoutMs: 30_000, what: 'a ZooKeeper server to lead' },
-      ),
+    // The same rule as the process runtime: the one running server that
+    // answers `srvr` as leader (a paused one cannot answer).
+    serverLeader: (all) => zooKeeperLeader(all),
   });
 }
