@@ -1,0 +1,138 @@
+/**
+ * Against real etcd members configured for them: password auth (users and
+ * roles created here with etcdctl), and TLS with client-certificate auth
+ * (certificates made here with openssl).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Etcd3 } from 'etcd3';
+import { ConnectionError, ErrorCode, isElectError, type LeaderInfo } from '@elect/core';
+import { connectEtcd } from '@elect/etcd';
+import { scaled, startEtcd, type Cluster } from '@elect/test';
+import { Queue, TTL_MS, expectClean, residue, uniqueName } from './support/harness.js';
+import { makeCertificates, startTlsEtcd, type Certificates, type TlsMember } from './support/tls.js';
+
+jest.setTimeout(scaled(60_000));
+
+const run = promisify(execFile);
+
+describe('password auth', () => {
+  let cluster: Cluster;
+  let root: Etcd3;
+  const endpoint = (): string => cluster.endpoints[0]!;
+
+  beforeAll(async () => {
+    cluster = await startEtcd({ size: 1 });
+    const etcdctl = (...args: string[]): Promise<unknown> =>
+      run('etcdctl', [`--endpoints=${endpoint()}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+    await etcdctl('user', 'add', 'root:rootpw');
+    await etcdctl('user', 'grant-role', 'root', 'root');
+    await etcdctl('role', 'add', 'elector');
+    await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
+    await etcdctl('user', 'add', 'elector:secret');
+    await etcdctl('user', 'grant-role', 'elector', 'elector');
+    await etcdctl('auth', 'enable');
+    root = new Etcd3({ hosts: endpoint(), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+  });
+
+  afterAll(async () => {
+    root?.close();
+    await cluster?.close();
+  });
+
+  it('campaigns, observes and resigns with a user allowed on the prefix', async () => {
+    const name = `app/${uniqueName()}`;
+    const conn = await connectEtcd({ endpoints: endpoint(), ttlMs: TTL_MS, username: 'elector', password: 'secret' });
+    try {
+      const election = conn.election(name);
+      const seen = new Queue<LeaderInfo | undefined>(election.observe());
+      expect(await seen.next()).toBeUndefined();
+      const leadership = await election.campaign({ id: 'authorised' });
+      expect(await seen.next()).toMatchObject({ id: 'authorised' });
+      expect(await residue(root, name)).toEqual([leadership.key]);
+      await leadership.resign();
+      expect(await seen.next()).toBeUndefined();
+    } finally {
+      await conn.close();
+    }
+    await expectClean(root, 'app/');
+  });
+
+  it('a prefix the user may not write: campaign and observe fail with a typed, non-retryable error; nothing written', async () => {
+    const name = `forbidden/${uniqueName()}`;
+    const conn = await connectEtcd({ endpoints: endpoint(), ttlMs: TTL_MS, username: 'elector', password: 'secret' });
+    try {
+      const error = await conn.election(name).campaign({ id: 'intruder' }).catch((e: unknown) => e);
+      expect(isElectError(error)).toBe(true);
+      expect(error).toMatchObject({ code: ErrorCode.Backend, retryable: false });
+      const seen = new Queue<LeaderInfo | undefined>(conn.election(name).observe());
+      await expect(seen.next()).rejects.toMatchObject({ code: ErrorCode.Backend });
+      expect(await residue(root, name)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+    await expectClean(root, 'forbidden/');
+  });
+
+  it('a wrong password is a ConnectionError that retrying will not fix, at once', async () => {
+    const started = Date.now();
+    const error = await connectEtcd({ endpoints: endpoint(), ttlMs: TTL_MS, username: 'elector', password: 'wrong', connectTimeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).retryable).toBe(false);
+    expect(Date.now() - started).toBeLessThan(scaled(5000));
+  });
+});
+
+describe('TLS with client certificates', () => {
+  let certs: Certificates;
+  let member: TlsMember;
+
+  beforeAll(async () => {
+    certs = makeCertificates();
+    member = await startTlsEtcd(certs);
+  });
+
+  afterAll(async () => {
+    await member?.close();
+    certs?.close();
+  });
+
+  it('connects with the CA and a client certificate (PEM strings or Buffers) and elects', async () => {
+    const name = uniqueName();
+    const conn = await connectEtcd({
+      endpoints: member.endpoint,
+      ttlMs: TTL_MS,
+      tls: { ca: certs.ca, cert: Buffer.from(certs.clientCert), key: certs.clientKey },
+    });
+    try {
+      const leadership = await conn.election(name).campaign({ id: 'tls' });
+      expect((await conn.election(name).leader())?.id).toBe('tls');
+      expect(await residue(member.admin, name)).toEqual([leadership.key]);
+      await leadership.resign();
+    } finally {
+      await conn.close();
+    }
+    await expectClean(member.admin, '');
+  });
+
+  it('endpoints without a scheme use https when tls is set', async () => {
+    const conn = await connectEtcd({
+      endpoints: member.endpoint.replace('https://', ''),
+      ttlMs: TTL_MS,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+    });
+    await conn.close();
+    await expectClean(member.admin, '');
+  });
+
+  it('without a client certificate, or trusting the wrong CA: ConnectionError within connectTimeoutMs', async () => {
+    for (const tls of [{ ca: certs.ca }, { ca: certs.otherCa, cert: certs.clientCert, key: certs.clientKey }]) {
+      const started = Date.now();
+      const error = await connectEtcd({ endpoints: member.endpoint, ttlMs: TTL_MS, connectTimeoutMs: 1500, tls }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect(Date.now() - started).toBeLessThan(1500 + scaled(2000));
+    }
+    await expectClean(member.admin, '');
+  });
+});
