@@ -21,17 +21,20 @@ if [ -n "$LOCK" ] && ! flock -n 9; then
   say "OVERLAP $ELECT_ID"
   flock 9
 fi
-say "start $ELECT_ID $ELECT_TOKEN $$"
+# Traps go in before "start" is said: a test may signal us the moment it reads it.
 case $mode in
   ignore-term) trap 'say "ignored TERM $ELECT_ID"' TERM ;;
   trap-exit:*) trap 'say "stop $ELECT_ID TERM"; exit '"${mode#trap-exit:}" TERM INT ;;
+  exit:*) ;;
+  *) trap 'say "stop $ELECT_ID TERM"; exit 143' TERM
+     trap 'say "stop $ELECT_ID INT"; exit 130' INT ;;
+esac
+say "start $ELECT_ID $ELECT_TOKEN $$"
+case $mode in
   exit:*) exit "${mode#exit:}" ;;
   grandchild)
     sleep 300 9>&- &
-    say "grandchild $!"
-    trap 'say "stop $ELECT_ID TERM"; exit 143' TERM ;;
-  *) trap 'say "stop $ELECT_ID TERM"; exit 143' TERM
-     trap 'say "stop $ELECT_ID INT"; exit 130' INT ;;
+    say "grandchild $!" ;;
 esac
 # Short sleeps (without the lock fd) so that a trapped signal is acted on quickly.
 while :; do sleep 0.05 9>&-; done
