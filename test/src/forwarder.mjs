@@ -11,8 +11,9 @@ import process from 'node:process';
 
 function forward(socketPath, host, port) {
   fs.rmSync(socketPath, { force: true });
-  const server = net.createServer({ pauseOnConnect: true }, (client) => {
-    const upstream = net.connect({ host, port });
+  // Half-open stays open: a client's FIN after its request must not cut off the answer.
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ host, port, allowHalfOpen: true });
     const reset = () => {
       if (!client.destroyed) client.destroy(); // a Unix socket has no RST
       if (!upstream.destroyed) upstream.resetAndDestroy();

@@ -37,14 +37,17 @@ export type Endpoint = Member | string;
 /** Runs a command to completion; rejects with its stderr when it fails. */
 async function run(command: string, args: readonly string[], input?: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.trim()}`)),
     );
-    child.stdin!.end(input ?? '');
+    if (input !== undefined) {
+      child.stdin!.on('error', () => {}); // an early exit is reported by 'close' with its stderr
+      child.stdin!.end(input);
+    }
   });
 }
 
@@ -216,17 +219,17 @@ export class NetworkNamespace {
     await this.#applyCuts();
   }
 
-  /** Removes every cut. */
+  /** Removes every cut. A no-op once the namespace is closed (handy in `afterEach`). */
   async heal(): Promise<void> {
     this.#cuts.clear();
-    await this.#applyCuts();
+    if (this.#closed === undefined) await this.#applyCuts();
   }
 
   // Replaces the whole cut table in one nft transaction (add+delete makes the delete safe).
   async #applyCuts(): Promise<void> {
     const rules = [...this.#cuts.values()].flatMap(([x, y]) => [
-      `  ip saddr ${x} ip daddr ${y} drop`,
-      `  ip saddr ${y} ip daddr ${x} drop`,
+      `  ip saddr ${x} ip daddr ${y} counter drop`,
+      `  ip saddr ${y} ip daddr ${x} counter drop`,
     ]);
     let script = 'table ip elect_cut\ndelete table ip elect_cut\n';
     if (rules.length > 0) {

@@ -61,7 +61,7 @@ class Link {
       return;
     }
     if (this.upstream === undefined) {
-      const upstream = net.connect(this.target);
+      const upstream = net.connect({ ...this.target, allowHalfOpen: true });
       this.upstream = upstream;
       upstream.on('error', () => this.reset());
       upstream.on('close', () => this.#closed(upstream));
@@ -104,7 +104,9 @@ export async function startProxy(target: ProxyTarget, options: { listenHost?: st
   const links = new Set<Link>();
   let mode: ProxyMode = 'forward';
   let closed: Promise<void> | undefined;
-  const server = net.createServer({ pauseOnConnect: true }, (client) => {
+  // Half-open connections stay open so that a client's FIN after its request
+  // (as four-letter words do) does not cut off the answer.
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
     if (mode === 'cut') {
       client.on('error', () => {});
       client.resetAndDestroy();

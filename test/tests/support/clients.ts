@@ -11,9 +11,12 @@ import { scaled, waitUntil, withTimeout } from '../../src/timing.js';
 export type ZkClient = zookeeper.Client;
 
 /** Connects and resolves once the session is established. Default session timeout 10 s. */
-export async function connectZk(connectString: string, options: { sessionTimeoutMs?: number } = {}): Promise<ZkClient> {
+export async function connectZk(
+  connectString: string,
+  options: { sessionTimeoutMs?: number; connectTimeoutMs?: number } = {},
+): Promise<ZkClient> {
   const client = zookeeper.createClient(connectString, { sessionTimeout: options.sessionTimeoutMs ?? 10_000, spinDelay: 100 });
-  const connected = nextEvent(client, 'connected', 15_000, `a ZooKeeper session on ${connectString}`);
+  const connected = nextEvent(client, 'connected', options.connectTimeoutMs ?? 15_000, `a ZooKeeper session on ${connectString}`);
   client.connect();
   try {
     await connected;
