@@ -11,10 +11,11 @@
 #
 # WORKER_MODE: run (default) | ignore-term | exit:<n> | trap-exit:<n> | grandchild
 mode=${WORKER_MODE:-run}
+# The markers file first: tests act on the stdout line (e.g. signal us), and a
+# trap could end the shell before a second write.
 say() {
-  echo "$*"
   [ -n "$MARKERS" ] && echo "$*" >> "$MARKERS"
-  return 0
+  echo "$*"
 }
 exec 9>>"${LOCK:-/dev/null}"
 if [ -n "$LOCK" ] && ! flock -n 9; then
