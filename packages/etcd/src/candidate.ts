@@ -254,10 +254,20 @@ export class Candidate {
     return this.cleanup;
   }
 
+  /** Our key while we hold one (so the election does not report our own election as someone else's). */
+  get key(): string | undefined {
+    return this.own?.entry.key;
+  }
+
+  /** Events on change only: this is the machine's one transition hook. */
   private changed(next: CandidateState, previous: CandidateState): void {
     if (next.kind === 'leader' && previous.kind === 'campaigning') {
       this.ctx.logger.info({ event: LogEvent.Elected, id: this.id, token: String(next.token) }, 'elected');
       this.ctx.emit({ type: 'elected', id: this.id, token: next.token });
+    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
+      this.ctx.emit({ type: 'resumed' });
+    } else if (next.kind === 'suspended') {
+      this.ctx.emit({ type: 'suspended', deadline: next.deadline });
     }
   }
 }

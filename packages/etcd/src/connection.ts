@@ -155,14 +155,13 @@ class Connection implements EtcdConnection, ConnectionCore {
       clock: this.options.clock,
       logger: this.logger,
     });
-    session.onChange((state, previous) => this.sessionChanged(session, state, previous));
+    session.onChange((state) => this.sessionChanged(session, state));
     this.current = session;
     this.lastHex = session.hex;
     this.wake();
   }
 
-  private sessionChanged(session: Session, state: SessionState, previous: SessionState): void {
-    for (const election of this.elections) election.sessionChanged(state, previous);
+  private sessionChanged(session: Session, state: SessionState): void {
     if (state.kind !== 'ended' || state.reason === 'closed') return;
     // Given up at the deadline: the lease may still exist on the server.
     if (state.reason === 'deadline') this.reaper.add(session.leaseId);

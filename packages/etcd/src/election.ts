@@ -33,7 +33,7 @@ import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
 import { ElectionKV, toCandidate } from './kv.js';
 import { observeLeaders } from './observe.js';
-import type { Session, SessionState } from './session.js';
+import type { Session } from './session.js';
 
 /** What an election needs from its connection. */
 export interface ConnectionCore {
@@ -113,12 +113,6 @@ export class EtcdElection implements Election {
     return channel;
   }
 
-  /** Called by the connection on every session change: connection trouble is every election's news. */
-  sessionChanged(state: SessionState, previous: SessionState): void {
-    if (state.kind === 'suspended') this.hub.emit({ type: 'suspended', deadline: state.deadline });
-    else if (state.kind === 'alive' && previous.kind === 'suspended') this.hub.emit({ type: 'resumed' });
-  }
-
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closer.abort(new ClosedError(`election ${this.name} is closed`));
@@ -153,7 +147,9 @@ export class EtcdElection implements Election {
       try {
         for await (const leader of observeLeaders(this.context(), AbortSignal.any([feed.signal, this.closer.signal]))) {
           if (this.hub.size === 0) break;
-          if (!first) this.hub.emit({ type: 'leader', leader });
+          // The first reading is the state, not a change; our own election is reported as `elected`.
+          const ours = leader !== undefined && [...this.mine].some((c) => c.key === leader.key);
+          if (!first && !ours) this.hub.emit({ type: 'leader', leader });
           first = false;
         }
       } catch (error) {

@@ -180,15 +180,19 @@ describe('etcd election on one member', () => {
     const ea = a.election(name);
     const events = new Queue<ElectionEvent>(ea.events());
     const la = await ea.campaign({ id: 'a' });
-    const elected = await events.next(eventOf('elected'));
-    expect(elected).toMatchObject({ id: 'a', token: la.token });
+    const elected = await events.next((e) => e.type !== 'leader' || e.leader?.key === la.key);
+    expect(elected).toMatchObject({ type: 'elected', id: 'a', token: la.token });
     const pb = b.election(name).campaign({ id: 'b' });
     await la.resign();
     expect(await events.next(eventOf('lost'))).toMatchObject({ id: 'a', reason: 'resigned' });
     const lb = await pb;
     expect(await events.next((e) => e.type === 'leader' && e.leader?.id === 'b')).toBeDefined();
     await lb.resign();
+    expect(await events.next(eventOf('leader'))).toMatchObject({ leader: undefined });
     await ea.close();
+    // Our own election came as `elected`, never as a `leader` event.
+    const all = [...events.drain()];
+    expect(all.filter((e) => e.type === 'leader' && e.leader?.key === la.key)).toEqual([]);
   });
 
   it('close() resigns, rejects waiting campaigns with ClosedError and deletes everything', async () => {
