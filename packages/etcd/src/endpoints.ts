@@ -76,6 +76,18 @@ export class Endpoints {
   }
 
   /**
+   * etcd refused the auth token a stream was opened with (simple tokens
+   * expire after `--auth-token-ttl` unused). etcd3 fetches a new token only
+   * for unary calls; for streams we drop the cached one so the next stream
+   * authenticates again. (The token cache is internal to etcd3: reached by
+   * name, and harmless if it is not there.)
+   */
+  authExpired(pinned: Pinned): void {
+    const pool = (pinned.client as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } }).pool;
+    pool?.authenticator?.invalidateMetadata?.();
+  }
+
+  /**
    * One unary call, on the pinned member, then on each other member in turn
    * while the failure is transient. Each attempt carries the operation
    * deadline (set through `defaultCallOptions`). Rejects with an ElectError.

@@ -53,3 +53,9 @@ export function neverSent(error: unknown): boolean {
   const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error);
   return /No connection established|ECONNREFUSED/.test(text);
 }
+
+/** etcd refused the auth token (expired simple token, or restarted server). */
+export function isAuthTokenInvalid(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.includes('invalid auth token');
+}

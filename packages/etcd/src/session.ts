@@ -17,7 +17,7 @@
  */
 import { LossDeadline, StateMachine, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
-import { isLeaseNotFound } from './errors.js';
+import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
 import { KeepAliveStream } from './keepalive-stream.js';
 import { leaseHex } from './keys.js';
 
@@ -157,8 +157,9 @@ export class Session {
           break;
         }
         this.suspend(error);
+        if (isAuthTokenInvalid(error)) this.endpoints.authExpired(pinned);
         // Silence or a transport error: try the next member, soon.
-        this.endpoints.failed(pinned, error);
+        else this.endpoints.failed(pinned, error);
         next = clock.now() + Math.min(250, interval);
       }
       await this.sleepUntil(next);

@@ -16,7 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { BackendError, Channel, type Logger } from '@elect/core';
 import { castGrpcError, type IDuplexStream, type IEvent, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import type { Endpoints, Pinned } from './endpoints.js';
-import { isTransient, toElectError } from './errors.js';
+import { isAuthTokenInvalid, isTransient, toElectError } from './errors.js';
 
 export interface WatchEvent {
   readonly type: 'put' | 'delete';
@@ -75,7 +75,8 @@ async function run(endpoints: Endpoints, logger: Logger, spec: WatchSpec, channe
       channel.fail(outcome.error);
       return;
     }
-    // A broken stream or an abandoned member: resume from `next`.
+    // A broken stream, an expired token or an abandoned member: resume from `next`.
+    if (outcome.kind === 'auth') endpoints.authExpired(pinned);
     if (outcome.kind === 'broken') {
       if (isTransient(outcome.error)) endpoints.failed(pinned, outcome.error);
       logger.debug({ event: 'watch-restart', err: String(outcome.error) }, 'watch stream broke; resuming');
@@ -87,6 +88,8 @@ async function run(endpoints: Endpoints, logger: Logger, spec: WatchSpec, channe
 
 type Outcome =
   | { kind: 'ended' }
+  /** The stream's auth token expired: fetch a new one and resume. */
+  | { kind: 'auth'; error: unknown }
   | { kind: 'fatal'; error: unknown }
   | { kind: 'broken'; error: unknown }
   | { kind: 'switched' };
@@ -104,6 +107,7 @@ async function session(
     stream = await pinned.client.watchClient.watch();
   } catch (raw) {
     const error = raw instanceof Error ? castGrpcError(raw) : raw;
+    if (isAuthTokenInvalid(error)) return { kind: 'auth', error };
     return isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') };
   }
   return await new Promise<Outcome>((resolve) => {
@@ -136,8 +140,10 @@ async function session(
         const compacted = BigInt(res.compact_revision || '0');
         if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });
         const reason = res.cancel_reason || 'watch canceled by the server';
-        // A canceled watch without compaction is etcd refusing it (e.g. permission denied).
-        return finish({ kind: 'fatal', error: new BackendError(`watch: ${reason}`, { retryable: false }) });
+        const error = new BackendError(`watch: ${reason}`, { retryable: false });
+        if (isAuthTokenInvalid(reason)) return finish({ kind: 'auth', error });
+        // Any other cancel without compaction is etcd refusing the watch (e.g. permission denied).
+        return finish({ kind: 'fatal', error });
       }
       for (const batch of batches(res.events ?? [])) {
         if (channel.isEnded) return finish({ kind: 'ended' });
@@ -147,6 +153,7 @@ async function session(
     });
     stream.on('error', (raw) => {
       const error = castGrpcError(raw);
+      if (isAuthTokenInvalid(error)) return finish({ kind: 'auth', error });
       finish(isTransient(error) || isBenign(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') });
     });
     stream.on('end', () => finish({ kind: 'broken', error: new Error('watch stream ended') }));

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { ConnectionError, ErrorCode, isElectError, type LeaderInfo } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
-import { scaled, startEtcd, type Cluster } from '@elect/test';
-import { Queue, TTL_MS, expectClean, residue, uniqueName } from './support/harness.js';
+import { scaled, startEtcd, startProxy, type Cluster } from '@elect/test';
+import { Queue, TTL_MS, eventually, expectClean, residue, uniqueName } from './support/harness.js';
 import { makeCertificates, startTlsEtcd, type Certificates, type TlsMember } from './support/tls.js';
 
 jest.setTimeout(scaled(60_000));
@@ -23,7 +23,8 @@ describe('password auth', () => {
   const endpoint = (): string => cluster.endpoints[0]!;
 
   beforeAll(async () => {
-    cluster = await startEtcd({ size: 1 });
+    // Tokens expire after 1 s unused, so every test also rides through re-authentication.
+    cluster = await startEtcd({ size: 1, extraArgs: ['--auth-token-ttl=1'] });
     const etcdctl = (...args: string[]): Promise<unknown> =>
       run('etcdctl', [`--endpoints=${endpoint()}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
     await etcdctl('user', 'add', 'root:rootpw');
@@ -73,6 +74,38 @@ describe('password auth', () => {
       await conn.close();
     }
     await expectClean(root, 'forbidden/');
+  });
+
+  it('outlives its auth token: streams restarted after the token expired authenticate again', async () => {
+    const name = `app/${uniqueName()}`;
+    const member = cluster.members[0]!;
+    const proxies = await Promise.all([0, 1].map(() => startProxy({ host: member.host, port: member.clientPort })));
+    const options = { ttlMs: TTL_MS, username: 'elector', password: 'secret' };
+    const a = await connectEtcd({ endpoints: endpoint(), ...options });
+    const [b, o] = await Promise.all(proxies.map((p) => connectEtcd({ endpoints: p.address, ...options })));
+    try {
+      const la = await a.election(name).campaign({ id: 'a' });
+      const waiting = b!.election(name).campaign({ id: 'b' });
+      await eventually(async () => (await residue(root, name)).length === 2, 'b to queue');
+      const seen = new Queue<LeaderInfo | undefined>(o!.election(name).observe());
+      expect((await seen.next())?.id).toBe('a');
+      // Let every token expire, then break the waiter's and the observer's streams:
+      // they come back on the cached (expired) token.
+      await new Promise((r) => setTimeout(r, 2500));
+      for (const p of proxies) p.cut();
+      await new Promise((r) => setTimeout(r, 200));
+      for (const p of proxies) p.heal();
+      await new Promise((r) => setTimeout(r, 2500));
+      await la.resign();
+      const lb = await waiting;
+      expect((await seen.next())?.id).toBe('b');
+      await lb.resign();
+      expect(await seen.next()).toBeUndefined();
+    } finally {
+      await Promise.all([a, b!, o!].map((c) => c.close()));
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+    await expectClean(root, 'app/');
   });
 
   it('a wrong password is a ConnectionError that retrying will not fix, at once', async () => {
