@@ -4,10 +4,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
-import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
+import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { scaled, startEtcd, type Cluster } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, admin, eventOf, expectClean, residue, revokeHex, uniqueName } from './support/harness.js';
+import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, residue, revokeHex, uniqueName } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -258,6 +258,46 @@ describe('etcd election on one member', () => {
     expect(await residue(client, name)).toEqual([]);
     expect((await conn.election(name).leader())?.key).toBe(leadership.key);
     await leadership.resign();
+  });
+
+  it('works as a scope: `await using` resigns the leadership and closes the connection', async () => {
+    const name = uniqueName();
+    let lease: string;
+    {
+      await using conn = await connectEtcd({ endpoints: cluster.connectString, ttlMs: TTL_MS });
+      await using leadership = await conn.election(name).campaign({ id: 'scoped' });
+      lease = conn.leaseId;
+      expect(leadership.isLeader).toBe(true);
+      expect(await residue(client, name)).toEqual([`${name}/${lease}`]);
+    }
+    expect(await residue(client, name)).toEqual([]);
+    expect((await client.leaseClient.leaseLeases()).leases.map((l) => BigInt(l.ID).toString(16))).not.toContain(lease);
+  });
+
+  it('runWhileLeader rejoins on a fresh lease after the lease is revoked, never running two tasks at once', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const stop = new AbortController();
+    const tokens: bigint[] = [];
+    let running = 0;
+    const done = runWhileLeader(
+      conn.election(name),
+      async (leadership) => {
+        running += 1;
+        expect(running).toBe(1);
+        tokens.push(leadership.token);
+        await aborted(leadership.signal);
+        running -= 1;
+      },
+      { id: 'worker', rejoin: true, signal: stop.signal },
+    );
+    await eventually(() => tokens.length === 1, 'the first term');
+    await revokeHex(client, conn.leaseId);
+    await eventually(() => tokens.length === 2, 'a second term after the lease was revoked');
+    expect(tokens[1]!).toBeGreaterThan(tokens[0]!);
+    stop.abort();
+    await expect(done).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await residue(client, name)).toEqual([]);
   });
 
   it('rejects invalid election names before writing anything', async () => {
