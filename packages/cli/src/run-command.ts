@@ -14,7 +14,7 @@ import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
 import { stopMarginMs, type RunOptions } from './options.js';
-import { forwardedSignals, signalNumber } from './process-group.js';
+import { signalNumber } from './process-group.js';
 import { supervise, type TermResult } from './supervise.js';
 
 type Round =
@@ -194,8 +194,6 @@ export function interruptHandler(ctx: { phase: { current: Phase }; logger: Logge
     ctx.interrupt.abort(signal);
   };
 }
-
-export { forwardedSignals as handledSignals };
 
 function interruptedCode(signal: AbortSignal): number {
   return signalExitCode(signalNumber(signal.reason as NodeJS.Signals));
