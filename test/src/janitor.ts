@@ -3,9 +3,13 @@
  * temp directory and network namespace the harness creates is registered with
  * a janitor, so that it is removed
  *   - by `close()` on the normal path,
- *   - by an `exit` hook if the test process ends without closing,
- *   - by the watchdog process when the test process dies outright (SIGKILL,
- *     OOM): the kernel closes the watchdog's stdin pipe and it cleans up.
+ *   - by the watchdog process whenever the test process goes away without
+ *     closing — it forgot, it exited, or it was SIGKILLed or OOM-killed: the
+ *     kernel closes the watchdog's stdin pipe and the watchdog cleans up,
+ *   - by an `exit` hook, synchronously, in plain Node processes (scripts,
+ *     benchmarks). Under jest that hook never runs — test modules get a copy
+ *     of `process` whose `exit` listeners are not called — and the watchdog
+ *     does the job within milliseconds of the worker's exit.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
