@@ -18,7 +18,7 @@
 import { LossDeadline, StateMachine, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
-import { KeepAliveStream } from './keepalive-stream.js';
+import { KeepAliveStream, KeepAliveTimeout } from './keepalive-stream.js';
 import { leaseHex } from './keys.js';
 
 export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
@@ -158,9 +158,10 @@ export class Session {
         }
         this.suspend(error);
         if (isAuthTokenInvalid(error)) this.endpoints.authExpired(pinned);
-        // Silence or a transport error: try the next member, soon.
+        // Silence or a transport error: try the next member — at once after
+        // silence (we already waited), shortly after a fast error.
         else this.endpoints.failed(pinned, error);
-        next = clock.now() + Math.min(250, interval);
+        next = error instanceof KeepAliveTimeout ? clock.now() : clock.now() + Math.min(250, interval);
       }
       await this.sleepUntil(next);
     }
