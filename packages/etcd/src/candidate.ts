@@ -49,8 +49,7 @@ export class Candidate {
   private own: { entry: Entry; session: Session } | undefined;
   private handle: LeadershipHandle | undefined;
   private stopGuard: () => void = () => {};
-  /** Settles once nothing of ours is left on the server (or our lease is going away). */
-  cleanup: Promise<void> = Promise.resolve();
+  private removal: Promise<void> | undefined;
   private running: Promise<void> = Promise.resolve();
 
   constructor(
@@ -70,6 +69,11 @@ export class Candidate {
 
   get leadership(): LeadershipHandle | undefined {
     return this.handle;
+  }
+
+  /** Settles (never rejects) once a deletion of our key in progress is over. */
+  get cleanup(): Promise<void> {
+    return (this.removal ?? Promise.resolve()).catch(() => {});
   }
 
   /**
@@ -107,7 +111,7 @@ export class Candidate {
         }
       }
     } catch (error) {
-      await this.removeOwn();
+      await this.removeOwn().catch((e: unknown) => this.removeFailed(e));
       if (this.ctx.closed.aborted) {
         this.machine.transition({ kind: 'closed' });
         throw new ClosedError(`${this.id}: the election was closed while campaigning`, { cause: error });
@@ -125,7 +129,7 @@ export class Candidate {
   async close(): Promise<void> {
     this.handle?.lose('closed');
     await this.running;
-    await this.removeOwn();
+    await this.removeOwn().catch((e: unknown) => this.removeFailed(e));
     if (this.machine.can('closed')) this.machine.transition({ kind: 'closed' });
   }
 
@@ -229,29 +233,34 @@ export class Candidate {
   /**
    * Deletes our key (guarded by its create revision), retrying transient
    * failures until it is gone or its session has ended — then the key goes
-   * with the lease (revoked by us, or expired by the server).
+   * with the lease (revoked by us, or expired by the server). Rejects on an
+   * error retrying cannot fix (e.g. permission denied); calling it again
+   * tries again.
    */
   private removeOwn(): Promise<void> {
+    this.removal ??= this.deleteOwn().finally(() => (this.removal = undefined));
+    return this.removal;
+  }
+
+  private async deleteOwn(): Promise<void> {
     const own = this.own;
-    if (!own) return this.cleanup;
-    this.own = undefined;
-    this.cleanup = (async () => {
-      let pause = 50;
-      while (!own.session.ended) {
-        try {
-          await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
-          return;
-        } catch (error) {
-          if (!isTransient(error)) {
-            this.ctx.logger.error({ event: 'remove-failed', key: own.entry.key, err: String(error) }, 'could not delete our key');
-            return;
-          }
-        }
-        await delay(pause, undefined, { ref: false });
-        pause = Math.min(pause * 2, 1000);
+    if (!own) return;
+    let pause = 50;
+    while (!own.session.ended) {
+      try {
+        await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
+        break;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
       }
-    })();
-    return this.cleanup;
+      await delay(pause, undefined, { ref: false });
+      pause = Math.min(pause * 2, 1000);
+    }
+    if (this.own === own) this.own = undefined;
+  }
+
+  private removeFailed(error: unknown): void {
+    this.ctx.logger.error({ event: 'remove-failed', id: this.id, err: String(error) }, 'could not delete our key; it goes with the lease');
   }
 
   /** Our key while we hold one (so the election does not report our own election as someone else's). */
