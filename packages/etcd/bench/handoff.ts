@@ -7,6 +7,9 @@
  * 2. Crash failover: a leader in its own process is SIGKILLed; latency =
  *    kill → a waiter in this process leads. etcd expires the lease at most
  *    one TTL after the last keepalive it received (keepalives go every TTL/3).
+ * 3. Cut failover: the leader's connection is blackholed; we time its own
+ *    loss (the loss deadline) and the successor's election, both from the
+ *    cut. The gap between the two is the safety model at work.
  *
  * Run: pnpm --filter @elect/etcd bench   (builds, then runs bench/dist/handoff.js)
  * Env: ELECT_BENCH_HANDOFFS (default 100), ELECT_BENCH_CRASHES (default 5 per TTL),
@@ -16,6 +19,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
+import { blackhole } from './blackhole.js';
 import { startServer } from './server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -88,11 +92,44 @@ async function crashFailover(endpoint: string, ttlMs: number): Promise<void> {
   console.log(`${''.padEnd(34)} as a fraction of the TTL: p50 ${(quantile(sorted, 0.5) / ttlMs).toFixed(2)}, max ${(sorted.at(-1)! / ttlMs).toFixed(2)}`);
 }
 
+async function cutFailover(endpoint: string, ttlMs: number): Promise<void> {
+  const name = `bench-cut-${ttlMs}-${process.pid}`;
+  const waiter = await connectEtcd({ endpoints: endpoint, ttlMs });
+  const url = new URL(endpoint);
+  const lost: number[] = [];
+  const elected: number[] = [];
+  const gap: number[] = [];
+  for (let i = 0; i < crashes; i++) {
+    const proxy = await blackhole({ host: url.hostname, port: Number(url.port) });
+    const doomed = await connectEtcd({ endpoints: proxy.address, ttlMs });
+    const leadership = await doomed.election(name).campaign({ id: 'cut-off' });
+    const waiting = waiter.election(name).campaign({ id: 'survivor' });
+    await queued(waiter, name, 2);
+    await new Promise((r) => setTimeout(r, Math.random() * (ttlMs / 3)));
+    const cutAt = performance.now();
+    proxy.cut();
+    const lostAt = await new Promise<number>((resolve) => leadership.signal.addEventListener('abort', () => resolve(performance.now())));
+    const successor = await waiting;
+    const electedAt = performance.now();
+    lost.push(lostAt - cutAt);
+    elected.push(electedAt - cutAt);
+    gap.push(electedAt - lostAt);
+    await successor.resign();
+    await proxy.close();
+    await doomed.close();
+  }
+  await waiter.close();
+  summary(`cut, TTL ${ttlMs}: cut → own loss`, lost);
+  summary(`cut, TTL ${ttlMs}: cut → successor`, elected);
+  summary(`cut, TTL ${ttlMs}: own loss → successor`, gap);
+}
+
 const server = await startServer();
 try {
   console.log(`etcd member at ${server.endpoint}; node ${process.version}; ${new Date().toISOString()}`);
   await gracefulHandoff(server.endpoint);
   for (const ttl of ttls) await crashFailover(server.endpoint, ttl);
+  for (const ttl of ttls) await cutFailover(server.endpoint, ttl);
 } finally {
   await server.close();
 }
