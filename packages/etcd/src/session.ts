@@ -169,13 +169,15 @@ export class Session {
 
   private sleepUntil(at: number): Promise<void> {
     return new Promise((resolve) => {
-      const cancel = this.timing.clock.schedule(() => finish(), at - this.timing.clock.now());
+      let cancel = (): void => {};
       const finish = (): void => {
         cancel();
         this.wakeLoop = () => {};
         resolve();
       };
       this.wakeLoop = finish;
+      // (An injected clock may run a due timer at once: `finish` exists by then.)
+      cancel = this.timing.clock.schedule(finish, at - this.timing.clock.now());
     });
   }
 }
