@@ -1,18 +1,23 @@
 #!/usr/bin/env node
-// Type-checks every ```ts block of README.md against the packages' sources, so
+// Type-checks every ```ts block of the READMEs (the root one and each
+// package's) against the packages' sources, so
 // the examples people copy always compile. Each block becomes one module in a
 // temporary folder inside the repository (so @elect/* resolve through
 // tsconfig paths), then `tsc --noEmit` runs over them.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+const readmes = ['README.md', ...readdirSync(path.join(root, 'packages')).map((p) => path.join('packages', p, 'README.md'))].filter(
+  (f) => existsSync(path.join(root, f)),
+);
+const blocks = readmes.flatMap((f) =>
+  [...readFileSync(path.join(root, f), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]),
+);
 if (blocks.length === 0) {
-  console.error('check-readme-examples: README.md has no ```ts blocks');
+  console.error('check-readme-examples: no ```ts blocks in the READMEs');
   process.exit(1);
 }
 

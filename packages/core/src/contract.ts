@@ -58,7 +58,8 @@ export interface Leadership extends AsyncDisposable {
   /** True until `signal` aborts. */
   readonly isLeader: boolean;
   /**
-   * The latest moment (ms on the election's clock, `Date.now()` by default)
+   * The latest moment (ms on the election's clock: by default a monotonic
+   * clock reading in epoch milliseconds, close to `Date.now()`)
    * until which leadership is guaranteed if nothing more is heard from the
    * server: lastContact + session timeout (or TTL) − safety margin. Moves
    * forward with every confirmed contact.
