@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The project's test command (README; CI runs exactly this), from a fresh
+# clone on a fresh Debian/Ubuntu machine, as root: install pnpm, the servers
+# and a private Docker engine, build the offline images, then install, build,
+# lint, typecheck, and run every test twice (servers as processes, then in
+# containers). Any failing step fails the run; the engine this run started is
+# stopped on the way out.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=scripts/docker-env.sh
+. "$repo/scripts/docker-env.sh"
+
+timings=()
+current=
+started_dockerd=
+results=$(mktemp -d "${TMPDIR:-/tmp}/elect-ci.XXXXXX")
+export ELECT_TEST_RESULTS_DIR=$results
+
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  current=$name
+  echo
+  echo "=== $name"
+  "$@"
+  timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
+  current=
+}
+
+# Both test passes always run (a failure in one says more next to the other's
+# result); the run fails afterwards if either did.
+tests_failed=
+test_step() {
+  local name=$1 start=$SECONDS
+  shift
+  echo
+  echo "=== $name"
+  if "$@"; then
+    timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - start)))")
+  else
+    timings+=("$(printf '%-28s %4ds  FAILED' "$name" $((SECONDS - start)))")
+    tests_failed=yes
+  fi
+}
+
+finish() {
+  local status=$?
+  if [[ -n $started_dockerd ]]; then
+    bash scripts/stop-dockerd.sh || true
+  fi
+  echo
+  echo "=== step times"
+  local line
+  for line in "${timings[@]}"; do echo "  $line"; done
+  if [[ -n $current ]]; then echo "  $current  FAILED"; fi
+  echo "  total                        $(printf '%4ds' "$SECONDS")"
+  # The last line: all tests of both passes.
+  node scripts/jest-summary.mjs "$results/process.json" "$results/container.json" || true
+  rm -rf "$results"
+  exit "$status"
+}
+trap finish EXIT
+
+
+start_engine() {
+  if elect_dockerd_pid >/dev/null && docker -H "$ELECT_DOCKER_HOST" info >/dev/null 2>&1; then
+    echo "reusing the engine that is already running; it is left running"
+  else
+    started_dockerd=yes
+  fi
+  local line
+  line=$(bash scripts/start-dockerd.sh)
+  export "${line?}"
+  echo "$line"
+}
+
+step "pnpm and servers" bash scripts/bootstrap.sh
+step "docker engine" start_engine
+step "offline images" bash docker/build-images.sh
+step "build" pnpm build
+step "lint" pnpm lint
+step "typecheck" pnpm typecheck
+test_step "tests, process runtime" bash scripts/test-all.sh process
+test_step "tests, container runtime" bash scripts/test-all.sh container
+[[ -z $tests_failed ]]
