@@ -16,7 +16,10 @@ function forward(socketPath, host, port) {
     const upstream = net.connect({ host, port, allowHalfOpen: true });
     const reset = () => {
       if (!client.destroyed) client.destroy(); // a Unix socket has no RST
-      if (!upstream.destroyed) upstream.resetAndDestroy();
+      // A reset is refused once we have ended the socket (and Node then leaks it).
+      if (upstream.destroyed) return;
+      if (upstream.writableEnded) upstream.destroy();
+      else upstream.resetAndDestroy();
     };
     client.on('error', reset);
     upstream.on('error', reset);

@@ -45,7 +45,10 @@ export interface ExitStatus {
 /** A process started through a janitor, in its own process group (pgid = pid). */
 export interface Spawned {
   readonly pid: number;
-  /** Resolves once the process has exited and been reaped. */
+  /**
+   * Resolves once the process has exited and been reaped. Await it under a
+   * timer (`withTimeout`): the watchdog's pipes alone do not keep Node running.
+   */
   readonly exited: Promise<ExitStatus>;
   readonly hasExited: boolean;
   /** Signals the whole process group; a no-op once the process has exited. */
@@ -102,7 +105,10 @@ export class Janitor {
       });
     });
     await withTimeout(ready, 10_000, `the watchdog for ${what} to start`);
-    // The watchdog must not keep a finished test process alive; the exit hook covers a forgotten close().
+    // The watchdog must not keep a finished test process alive (a forgotten
+    // close() is the watchdog's to clean up). The price: its pipes do not keep
+    // the event loop running, so every wait on a reply or an exit below carries
+    // a timer (withTimeout), which does.
     watchdog.unref();
     (watchdog.stdin as Socket).unref();
     (watchdog.stdout as Socket).unref();

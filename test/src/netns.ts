@@ -25,7 +25,7 @@ import path from 'node:path';
 import { Janitor, scriptPath } from './janitor.js';
 import { logTail } from './member.js';
 import { type Proxy, startProxy } from './proxy.js';
-import { waitUntil } from './timing.js';
+import { waitUntil, withTimeout } from './timing.js';
 import type { Member } from './types.js';
 
 /** Where the bridges' and default clients' connections come from inside the namespace. */
@@ -188,7 +188,7 @@ export class NetworkNamespace {
     const close = async (): Promise<void> => {
       await Promise.all(proxies.map((proxy) => proxy.close()));
       forwarder.signal('SIGKILL');
-      await forwarder.exited;
+      await withTimeout(forwarder.exited, 10_000, `the bridge forwarder in ${this.name} to exit`);
     };
     try {
       await waitUntil(() => forwarder.hasExited ? Promise.reject(new Error(logTail(log))) : sockets.every((socket) => fs.existsSync(socket)), {

@@ -32,9 +32,14 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-/** Resets a TCP socket (the peer sees ECONNRESET); a Unix socket has no reset, so it is just destroyed. */
+/**
+ * Resets a TCP socket (the peer sees ECONNRESET). A Unix socket has no reset,
+ * and one we have already `end()`ed must not be reset either: libuv refuses a
+ * reset while a shutdown is pending, and Node 20 then never closes the handle
+ * (the process spins at exit). Those are just destroyed.
+ */
 function abort(socket: net.Socket): void {
-  if (socket.remoteFamily === undefined) socket.destroy();
+  if (socket.remoteFamily === undefined || socket.writableEnded) socket.destroy();
   else socket.resetAndDestroy();
 }
 
