@@ -5,6 +5,7 @@
  * saying "connected" — and `expire()` ends its session on the server with
  * the forced-expiry trick (re-attach with id + password, close).
  */
+import type { Election } from '@elect/core';
 import type { ConformanceBackend, ConformanceHandle, OpenOptions } from '@elect/core/conformance';
 import { expireSession, proxyCluster, timingBase, type Cluster } from '@elect/test';
 import { latchPath, type ZooKeeperConnection } from '@elect/zk';
@@ -31,35 +32,47 @@ export function credentials(connection: ZooKeeperConnection): { sessionId: Buffe
   return { sessionId: session.client.sessionIdBytes, sessionPassword: session.client.sessionPassword };
 }
 
-export function zkBackend(cluster: Cluster): ConformanceBackend {
+export interface ZkConformanceBackend extends ConformanceBackend {
+  readonly cluster: Cluster;
+}
+
+export function zkBackend(cluster: Cluster): ZkConformanceBackend {
   const label = cluster.members.length === 1 ? 'standalone' : `${cluster.members.length}-node ensemble`;
   return {
+    cluster,
     name: `zookeeper (${label})`,
     sessionTimeoutMs,
     timing: timingBase,
     invalidNames,
     uniqueName: () => uniqueName('conformance'),
     async open(electionName: string, options: OpenOptions = {}): Promise<ConformanceHandle> {
+      latchPath(electionName); // an invalid name fails here, before any proxy or session exists
       const proxies = await proxyCluster(cluster);
-      let connection: ZooKeeperConnection;
+      let connection: ZooKeeperConnection | undefined;
+      let election: Election;
       try {
         connection = await connect(proxies.connectString, options.logger ? { logger: options.logger } : {});
+        election = connection.election(electionName);
       } catch (error) {
+        await connection?.close();
         await proxies.close();
         throw error;
       }
-      const election = connection.election(electionName);
+      const opened = connection;
       let closed: Promise<void> | undefined;
       return {
         election,
-        expire: () => expireSession(cluster.connectString, credentials(connection)),
+        expire: () => expireSession(cluster.connectString, credentials(opened)),
         cut: async () => proxies.blackhole(),
         heal: async () => proxies.heal(),
         close: () =>
           (closed ??= (async () => {
-            await election.close();
-            await connection.close();
-            await proxies.close();
+            try {
+              await election.close();
+              await opened.close();
+            } finally {
+              await proxies.close();
+            }
           })()),
       };
     },
