@@ -73,14 +73,22 @@ async function expireVia(host: string, port: number, credentials: SessionCredent
       socket.destroy();
       reject(error);
     };
-    socket.on('connect', () => socket.write(attachAndClose(credentials)));
-    socket.on('error', fail);
+    let sent = false;
+    socket.on('connect', () => {
+      sent = true;
+      socket.write(attachAndClose(credentials));
+    });
+    socket.on('error', (error) =>
+      fail(sent ? new Error(`${host}:${port} dropped the connection after our request (${answers} answers): ${error.message}`) : error),
+    );
+    // Once our request is out, the server may have acted on it even if we never
+    // hear back (the original client can push us off first): say so.
     socket.on('close', () =>
       reject(
         new Error(
-          answers === 0
-            ? `${host}:${port} closed the connection without answering`
-            : `${host}:${port} dropped the connection after attaching, before closing the session`,
+          sent
+            ? `${host}:${port} dropped the connection after our request (${answers} answers), before confirming the close`
+            : `${host}:${port} closed the connection before our request`,
         ),
       ),
     );
@@ -129,7 +137,7 @@ export async function expireSession(
   let stop = false;
   const attempt = async () => {
     const errors: string[] = [];
-    let maybeClosed = false; // an attempt got as far as sending the close
+    let maybeClosed = false; // an attempt's close reached a server, unconfirmed
     for (let tries = 0; !stop; tries++) {
       const address = addresses[tries % addresses.length]!;
       const at = address.lastIndexOf(':');
@@ -141,7 +149,7 @@ export async function expireSession(
           if (!maybeClosed) throw error;
           return; // an earlier attempt closed it after all
         }
-        if (/after attaching/.test(message)) maybeClosed = true;
+        if (/after our request/.test(message)) maybeClosed = true;
         errors.push(`${address}: ${message}`);
         if (errors.length >= 50) break;
       }
