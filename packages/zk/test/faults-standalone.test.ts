@@ -11,7 +11,7 @@ import { expireSession, proxyCluster, scaled, waitUntil, type Cluster, type Clus
 import type { ZooKeeperConnection } from '@elect/zk';
 import { credentials } from './support/backend.js';
 import { EventLog } from './support/events.js';
-import { children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
+import { RecordingLogger, children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
 
 // The root config's testTimeout does not reach projects: set it here, on the timing base.
 jest.setTimeout(scaled(120_000));
@@ -196,5 +196,37 @@ describe('zookeeper standalone faults', () => {
     expect(queue.map((entry) => entry.id)).toEqual(['second']);
     await second.resign();
     await election.close();
+  });
+
+  test('after a loss at the deadline, our stale session is closed as soon as the server answers: its node does not linger', async () => {
+    // A wide margin puts our deadline well before the server's expiry, and
+    // healing right after the loss lands in between: the server still holds
+    // the old session and its node, which would block the successor until
+    // the session timeout — unless we close that session ourselves.
+    const timeout = scaled(8000);
+    const logger = new RecordingLogger();
+    const proxies = await proxied();
+    const cutOff = await open(proxies.connectString, { sessionTimeoutMs: timeout, safetyMarginMs: Math.round(timeout / 2), logger });
+    const other = await open(cluster.connectString, { sessionTimeoutMs: timeout });
+    const electionName = name();
+    const a = cutOff.election(electionName);
+    const b = other.election(electionName);
+    const leadership = await a.campaign({ id: 'stale' });
+    const next = b.campaign({ id: 'successor' });
+    await waitUntil(async () => (await b.candidates()).length === 2, { timeoutMs: 5000, what: 'two candidates' });
+    const cutAt = Date.now();
+    proxies.blackhole();
+    const lost = await lossOf(leadership);
+    expect(lost.reason).toBe('deadline');
+    proxies.heal();
+    const successor = await next;
+    const electedAt = Date.now();
+    if (process.env.ELECT_TEST_VERBOSE) console.log({ lostAfter: lost.at - cutAt, electedAfter: electedAt - cutAt, timeout });
+    // The server could not have expired the session yet: we closed it.
+    expect(electedAt - cutAt).toBeLessThan(timeout);
+    expect(logger.count('stale-session-closed')).toBe(1);
+    await successor.resign();
+    await a.close();
+    await b.close();
   });
 });
