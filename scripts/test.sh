@@ -84,4 +84,5 @@ step "lint" pnpm lint
 step "typecheck" pnpm typecheck
 test_step "tests, process runtime" bash scripts/test-all.sh process
 test_step "tests, container runtime" bash scripts/test-all.sh container
+test_step "SIGKILLed test run leaves nothing" bash test/scripts/check-kill-cleanup.sh
 [[ -z $tests_failed ]]
