@@ -133,7 +133,14 @@ export class Candidate {
       if (index === 0) return this.confirm(session, node);
       const predecessor = join(this.ctx.dir, order[index - 1] as string);
       const wake = new Wake(session, this.stop);
-      if (!(await onSession(session, this.stop, watchNode(client, predecessor, wake.watcher)))) continue;
+      const watching = await onSession(session, this.stop, watchNode(client, predecessor, wake.watcher)).catch((error: unknown) => {
+        wake.cancel();
+        throw error;
+      });
+      if (!watching) {
+        wake.cancel(); // the predecessor left already: read again
+        continue;
+      }
       const reason = await wake.reason;
       // A stop ends the wait without re-reading: not a wake in the herd sense.
       if (reason === 'stop') throw abortReason(this.stop);

@@ -51,6 +51,7 @@ export async function watchLeader(
         report(leader);
       }
     } catch (error) {
+      wake.cancel();
       if (stop.aborted) return;
       if (error instanceof SessionEndedSignal || session.isEnded) continue;
       if (!isRetryable(error)) throw error instanceof ElectError ? error : toElectError(error);

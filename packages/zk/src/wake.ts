@@ -36,6 +36,12 @@ export class Wake {
     );
   }
 
+  /** Releases the listeners of a wake that will not be awaited (the loop moved on without it). */
+  cancel(): void {
+    this.fired = true;
+    for (const release of this.cleanup.splice(0)) release();
+  }
+
   private fire(reason: WakeReason): void {
     if (this.fired) return;
     this.fired = true;
