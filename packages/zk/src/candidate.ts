@@ -71,6 +71,11 @@ export class Candidate {
     return this.held?.handle;
   }
 
+  /** Our node's path while we have one. */
+  get key(): string | undefined {
+    return this.held?.handle.key ?? this.node?.path;
+  }
+
   /** Resolves with the leadership; rejects (after removing our node) on abort, close or a non-retryable error. */
   async run(): Promise<LeadershipHandle> {
     this.state.transition({ kind: 'campaigning' });

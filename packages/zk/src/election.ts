@@ -71,13 +71,12 @@ export class ZooKeeperElection implements Election {
       ensureParents: (client) => this.ensureParents(client),
       changed: (candidate, next, previous) => this.changed(candidate, next, previous),
     };
+    // Connection trouble matters to a leader (it leads on until its
+    // deadline); its state machine turns it into suspended / resumed events.
     this.unsubscribe = source.onStatus((status) => {
-      if (status.kind === 'suspended') {
-        this.emit({ type: 'suspended', deadline: status.deadline });
-        for (const candidate of this.campaigns.keys()) candidate.suspended(status.deadline);
-      } else if (status.kind === 'live') {
-        for (const candidate of this.campaigns.keys()) candidate.resumed();
-        this.emit({ type: 'resumed' });
+      for (const candidate of this.campaigns.keys()) {
+        if (status.kind === 'suspended') candidate.suspended(status.deadline);
+        else if (status.kind === 'live') candidate.resumed();
       }
     });
   }
@@ -164,6 +163,10 @@ export class ZooKeeperElection implements Election {
   private changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void {
     if (next.kind === 'leader' && previous.kind === 'campaigning') {
       this.emit({ type: 'elected', id: candidate.id, token: next.token });
+    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
+      this.emit({ type: 'resumed' });
+    } else if (next.kind === 'suspended') {
+      this.emit({ type: 'suspended', deadline: next.deadline });
     } else if (next.kind === 'lost' && (previous.kind === 'leader' || previous.kind === 'suspended')) {
       const error = candidate.leadership?.signal.reason;
       this.emit({ type: 'lost', id: candidate.id, token: previous.token, reason: next.reason, error });
@@ -182,8 +185,10 @@ export class ZooKeeperElection implements Election {
     let first = true;
     const signal = AbortSignal.any([stop.signal, this.closing.signal]);
     watchLeader(this.ctx, signal, (leader) => {
-      // The first reading is the state when listening began, not a change.
-      if (!first) this.emit({ type: 'leader', leader });
+      // The first reading is the state when listening began, not a change;
+      // our own candidates leading are reported as `elected`, not as `leader`.
+      const ours = leader !== undefined && [...this.campaigns.keys()].some((candidate) => candidate.key === leader.key);
+      if (!first && !ours) this.emit({ type: 'leader', leader });
       first = false;
     }).catch((error: unknown) => {
       for (const channel of this.channels) channel.fail(error);
