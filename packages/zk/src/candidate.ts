@@ -167,6 +167,7 @@ export class Candidate {
       id: this.id,
       value: this.value,
       clock: this.clock,
+      operationTimeoutMs: this.ctx.operationTimeoutMs,
       logger: this.logger,
       onLost: (error) => {
         if (this.state.can('lost')) this.state.transition({ kind: 'lost', reason: error.reason });

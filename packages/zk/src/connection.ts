@@ -159,7 +159,11 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
       if (status.kind !== 'ended' || status.reason === 'closed') return;
       if (this.session_ === session) this.session_ = undefined;
       session.client.destroy();
-      if (status.reason === 'deadline') this.track(this.closeStale(session));
+      if (status.reason === 'deadline') {
+        const cleanup = this.closeStale(session);
+        session.retire(cleanup);
+        this.track(cleanup);
+      }
       this.track(this.reopen());
     });
     const waiters = [...this.waiters];

@@ -18,12 +18,13 @@ import type { Event, Stat } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { tokenOf } from './queue.js';
-import { Backoff } from './util.js';
+import { Backoff, sleep } from './util.js';
 
 export interface HeldOptions {
   id: string;
   value: string;
   clock: Clock;
+  operationTimeoutMs: number;
   logger: Logger;
   onLost: (error: LeadershipLostError) => void;
 }
@@ -102,8 +103,10 @@ export class HeldLeadership {
 
   /**
    * Deletes our node. Retries through blips; resolves once it is gone, or
-   * once the session has ended (the node goes with its session, see
-   * ZooKeeperConnection for sessions that ended at the deadline).
+   * once the session has ended: the node goes with its session. A session
+   * given up at the deadline may still live on the server; the connection
+   * closes it (ZooKeeperConnection.closeStale) and we wait for that, for at
+   * most one operation timeout.
    */
   async remove(): Promise<void> {
     const { session } = this.node;
@@ -114,11 +117,12 @@ export class HeldLeadership {
         await onSession(session, never, removeQuietly(session.client, this.node.path));
         return;
       } catch (error) {
-        if (session.isEnded) return;
+        if (session.isEnded) break;
         if (!isRetryable(error)) throw error;
         await backoff.wait(this.options.clock);
       }
     }
+    await Promise.race([session.retired, sleep(this.options.clock, this.options.operationTimeoutMs)]);
   }
 
   /** Writes are serialised so each one carries the version the previous one produced. */

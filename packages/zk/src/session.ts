@@ -50,6 +50,7 @@ export class Session {
   private lastKick = 0;
   private cancelTick: () => void = () => {};
   private resolveEnded!: (reason: SessionEnd) => void;
+  private retirement: Promise<void> | undefined;
   private readonly unsubscribe: () => void;
 
   private constructor(client: ZkClient, firstContact: number, options: SessionOptions) {
@@ -95,6 +96,20 @@ export class Session {
 
   get isEnded(): boolean {
     return this.current.kind === 'ended';
+  }
+
+  /**
+   * After the session ended: resolves once whatever it left on the server is
+   * gone (see ZooKeeperConnection.closeStale), or at once when there is
+   * nothing to wait for.
+   */
+  get retired(): Promise<void> {
+    return this.retirement ?? Promise.resolve();
+  }
+
+  /** The connection tells how the ended session is being cleaned up. */
+  retire(cleanup: Promise<void>): void {
+    this.retirement = cleanup;
   }
 
   /** Status changes, each reported once. Returns an unsubscribe function. */
