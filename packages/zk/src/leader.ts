@@ -66,7 +66,8 @@ export class HeldLeadership {
     this.stopWatching = node.session.onStatus((status) => {
       if (status.kind === 'ended') this.lose(status.reason);
     });
-    if (node.session.isEnded) this.lose('deadline');
+    const status = node.session.status;
+    if (status.kind === 'ended') this.lose(status.reason);
   }
 
   private lose(reason: LossReason): void {
