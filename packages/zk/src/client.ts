@@ -11,7 +11,7 @@
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
 import { ConnectionError, SessionExpiredError, TimeoutError, type Clock } from '@elect/core';
-import { toElectError, ZkCode } from './errors.js';
+import { toElectError, zkCode, ZkCode } from './errors.js';
 
 export type { ACL, Event, Stat };
 
@@ -83,7 +83,10 @@ export class ZkClient {
       );
       raw.once('expired', () => fail(new SessionExpiredError('the server no longer knows this session')));
       raw.once('authenticationFailed', () => fail(new ConnectionError('ZooKeeper rejected the credentials', { retryable: false })));
-      raw.once('connected', () => {
+      // One answered request proves the session (and the credentials sent
+      // before it). A connection dropped meanwhile is retried on the next
+      // 'connected' until the connect timer decides.
+      const probe = (): void => {
         client.exists('/').then(
           () => {
             if (settled) return;
@@ -91,9 +94,14 @@ export class ZkClient {
             cancel();
             resolve(client);
           },
-          (error: unknown) => fail(error instanceof Error ? error : new ConnectionError(String(error))),
+          (error: unknown) => {
+            if (zkCode(error) === ZkCode.ConnectionLoss) raw.once('connected', probe);
+            else if (error instanceof ConnectionError || error instanceof SessionExpiredError) fail(error);
+            else fail(new ConnectionError('ZooKeeper did not answer a first request', { cause: error }));
+          },
         );
-      });
+      };
+      raw.once('connected', probe);
       raw.connect();
     });
   }
