@@ -14,8 +14,11 @@
  * `ended` when the server says expired, when the deadline passes first, or on
  * close. An ended session is never used again: the connection makes a fresh
  * one. While a heartbeat stays unanswered we also drop the TCP connection
- * every `timeout / 3` so the library retries (another server of the
- * ensemble, or the same one once it answers) — it never would on its own.
+ * `timeout / 3` after sending it (and every `timeout / 3` after that) so the
+ * library retries — another server of the ensemble, or the same one once it
+ * answers; it never would on its own. Worst case, a member hangs just before
+ * a heartbeat: we move on 1/4 + 1/3 of the timeout after the last contact,
+ * leaving about a third of it before the deadline to reconnect.
  */
 import { LossDeadline, LogEvent, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
 import { ZkClient, type ClientOptions } from './client.js';
@@ -47,7 +50,6 @@ export class Session {
   private readonly staleMs: number;
   private readonly kickMs: number;
   private inflight: number | undefined;
-  private lastKick = 0;
   private cancelTick: () => void = () => {};
   private resolveEnded!: (reason: SessionEnd) => void;
   private retirement: Promise<void> | undefined;
@@ -133,18 +135,9 @@ export class Session {
     this.resolveEnded(reason);
   }
 
-  /** The heartbeat loop: send when idle; when the last one is stale, suspend and kick. */
+  /** The heartbeat loop: a request every interval, unless one is still unanswered. */
   private tick(): void {
     if (this.isEnded) return;
-    const now = this.clock.now();
-    if (this.inflight !== undefined && now - this.inflight >= this.staleMs) {
-      this.suspend('no answer');
-      if (now - Math.max(this.inflight, this.lastKick) >= this.kickMs) {
-        this.lastKick = now;
-        this.logger.debug({ event: 'kick', session: this.id, silentMs: Math.round(now - this.inflight) });
-        this.client.kick();
-      }
-    }
     this.beat();
     this.cancelTick = this.clock.schedule(() => this.tick(), this.intervalMs);
   }
@@ -153,10 +146,16 @@ export class Session {
     if (this.isEnded || this.inflight !== undefined) return;
     const sentAt = this.clock.now();
     this.inflight = sentAt;
+    const stopWatchdog = this.watchdog(sentAt);
+    const settle = (): boolean => {
+      stopWatchdog();
+      if (this.inflight !== sentAt) return false;
+      this.inflight = undefined;
+      return !this.isEnded;
+    };
     this.client.ping().then(
       () => {
-        if (this.inflight === sentAt) this.inflight = undefined;
-        if (this.isEnded) return;
+        if (!settle()) return;
         this.deadline.contact(sentAt);
         if (this.current.kind === 'suspended' && this.client.isConnected) {
           this.logger.info({ event: LogEvent.Resumed, session: this.id });
@@ -164,11 +163,34 @@ export class Session {
         }
       },
       (error: unknown) => {
-        if (this.inflight === sentAt) this.inflight = undefined;
-        if (zkCode(error) === ZkCode.SessionExpired) this.end('session-expired');
-        else this.suspend('heartbeat failed');
+        if (!settle()) return;
+        if (zkCode(error) === ZkCode.SessionExpired) return this.end('session-expired');
+        this.suspend('heartbeat failed');
+        // Keep a request (and so the watchdog) going while the library
+        // reconnects; beat() does nothing once the session has ended.
+        this.clock.schedule(() => this.beat(), Math.min(this.intervalMs, 100));
       },
     );
+  }
+
+  /**
+   * Watches the heartbeat sent at `sentAt`, to the millisecond rather than at
+   * the next tick: unanswered after `staleMs` → suspended; after every
+   * further `kickMs` → drop the connection so the library tries again.
+   */
+  private watchdog(sentAt: number): () => void {
+    let cancel = this.clock.schedule(() => {
+      if (this.inflight !== sentAt || this.isEnded) return;
+      this.suspend('no answer');
+      const kick = (): void => {
+        if (this.inflight !== sentAt || this.isEnded) return;
+        this.logger.debug({ event: 'kick', session: this.id, silentMs: Math.round(this.clock.now() - sentAt) });
+        this.client.kick();
+        cancel = this.clock.schedule(kick, this.kickMs);
+      };
+      cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.staleMs));
+    }, this.staleMs);
+    return () => cancel();
   }
 
   private suspend(why: string): void {

@@ -72,9 +72,11 @@ describe('zookeeper 3-node ensemble faults', () => {
     const leadership = await election.campaign({ id: 'survivor' });
     const session = connection.sessionId;
     const serving = await memberServing(session);
+    const killedAt = Date.now();
     await serving.kill();
     await events.waitFor('suspended', timeout);
-    await events.waitFor('resumed', timeout);
+    const resumed = await events.waitFor('resumed', timeout);
+    if (process.env.ELECT_TEST_VERBOSE) console.log({ resumedAfterKill: resumed.at - killedAt, timeout });
     expect(leadership.isLeader).toBe(true);
     expect(connection.sessionId).toBe(session);
     expect(await memberServing(session)).not.toBe(serving);
@@ -115,11 +117,13 @@ describe('zookeeper 3-node ensemble faults', () => {
     const leadership = await election.campaign({ id: 'unfrozen' });
     const session = connection.sessionId;
     const serving = await memberServing(session);
+    const pausedAt = Date.now();
     await serving.pause();
     paused.add(serving);
     // The library would stay on the frozen member forever; our heartbeat drops it.
-    await events.waitFor('suspended', timeout);
-    await events.waitFor('resumed', timeout);
+    const suspended = await events.waitFor('suspended', timeout);
+    const resumed = await events.waitFor('resumed', timeout);
+    if (process.env.ELECT_TEST_VERBOSE) console.log({ suspendedAfter: suspended.at - pausedAt, resumedAfter: resumed.at - pausedAt, timeout });
     expect(leadership.isLeader).toBe(true);
     expect(connection.sessionId).toBe(session);
     await leadership.proclaim('moved');
