@@ -122,8 +122,8 @@ start_etcd() {
 }
 
 # The leader's work: say who we are, remember when we started, then print the
-# fencing token every second. No shell is involved in starting it: elect runs
-# `sh -c SCRIPT` directly, in its own process group.
+# fencing token every second. No shell parses elect's arguments: elect runs
+# `sh -c SCRIPT` exactly as given, in its own process group.
 work_script='
 echo "$$" > "$DEMO_DIR/$ELECT_ID.pid"
 date +%s%3N > "$DEMO_DIR/$ELECT_ID.started"

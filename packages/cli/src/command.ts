@@ -2,7 +2,8 @@
  * Finding the command before campaigning. A typo in the command should fail
  * at once with 127 — not after this host has won an election, started
  * nothing and made every other candidate wait. The same codes come back if the
- * command vanishes between this check and the spawn (see supervise.ts).
+ * command vanishes between this check and the start: the gate's shell reports
+ * them as its exit status (see gate.ts).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';

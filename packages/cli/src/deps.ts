@@ -64,8 +64,12 @@ export interface RunDeps {
 
 /** See watchdog.ts. */
 export interface Watchdog {
-  /** From now on, if `elect` dies, the watchdog kills process group `pgid`. */
-  arm(pgid: number): void;
+  /**
+   * From now on, if `elect` dies, the watchdog kills process group `pgid`.
+   * Resolves once the watchdog has been told (the line is in the pipe); only
+   * then may the command start (gate.ts).
+   */
+  arm(pgid: number): Promise<void>;
   /** The group is gone: nothing to kill any more. */
   disarm(): void;
   /** Disarms and lets the watchdog exit. */

@@ -10,15 +10,17 @@
  *
  * It resolves only when the command has exited: the caller resigns (or gives
  * up leadership) after that, never before, so the work never outlives the
- * leadership it ran under.
+ * leadership it ran under. The command starts only once the watchdog guards
+ * its group (gate.ts), so it cannot outlive `elect` either.
  */
 import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
+import { spawnGated } from './gate.js';
 import { exitStatus, forwardedSignals, groupAlive, signalGroup } from './process-group.js';
 import type { Logger } from './log.js';
 
 export interface TermOptions {
-  /** Resolved path to execute, and the name the command was given as (argv[0]). */
+  /** Resolved path to execute (also its argv[0]: see gate.ts), and the name the command was given as (for logs). */
   file: string;
   argv0: string;
   args: readonly string[];
@@ -54,10 +56,9 @@ const groupPollMs = 50;
 const killSettleMs = 1_000;
 
 export async function supervise(o: TermOptions): Promise<TermResult> {
-  const child = o.spawn(o.file, o.args, { argv0: o.argv0, cwd: o.cwd, env: o.env, stdio: 'inherit', detached: true });
+  // The command waits at a gate until the watchdog knows its group (gate.ts).
+  const { child, open } = spawnGated(o.spawn, o.file, o.args, { cwd: o.cwd, env: o.env });
   const pgid = child.pid;
-  // Guard the group before anything else can happen (see watchdog.ts).
-  if (pgid !== undefined) o.watchdog.arm(pgid);
   const exit = new Promise<Exit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', (error) => resolve({ error }));
@@ -70,14 +71,18 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
   }
   const log = o.logger.child({ child: pgid });
   const alive = o.groupAlive ?? ((group: number) => groupAlive(o.kill, group));
-  log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
 
+  // From here on, signals to `elect` go to the group (a gate they end has
+  // ended the command, and says so by its exit).
   const forward = (signal: NodeJS.Signals): void => {
     log.info({ event: 'forward', signal }, `forwarding ${signal} to the command's process group`);
     signalGroup(o.kill, pgid, signal);
   };
   for (const signal of forwardedSignals) o.signals.on(signal, forward);
   try {
+    await o.watchdog.arm(pgid);
+    log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
+    open();
     const stopping = abortOf(o.stopSoon);
     const first = await Promise.race([exit, stopping.promise]);
     stopping.dispose();

@@ -15,8 +15,13 @@
  *
  * The pipe's write end is close-on-exec, so the child does not inherit it and
  * cannot keep the watchdog waiting. About a megabyte of memory, one process
- * per `elect`, no polling. The one window it cannot cover is between the
- * child's fork and `arm()` — one synchronous step in `supervise()`.
+ * per `elect`, no polling. There is no window between the child's fork and
+ * `arm()`: the child waits at a gate until the watchdog has the group id
+ * (gate.ts), so if `elect` dies in between, the command never starts.
+ *
+ * The watchdog's stdout and stderr are /dev/null: it never holds `elect`'s
+ * own, so whoever reads those sees end of file once `elect` and its command
+ * are gone, not once the watchdog is.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { SpawnFn, Watchdog } from './deps.js';
@@ -34,9 +39,15 @@ export async function startWatchdog(spawn: SpawnFn, logger: Logger): Promise<Wat
   let proc = await launch(spawn);
   logger.debug({ watchdog: proc.pid }, 'watchdog started');
 
-  const send = (pgid: number): void => {
+  /** Resolves once the line has been handed to the kernel (or cannot be: see onExit). */
+  const send = (pgid: number): Promise<void> => {
     armed = pgid;
-    proc.stdin?.write(`${pgid}\n`);
+    return new Promise((resolve) => {
+      const stdin = proc.stdin;
+      // A dead watchdog's pipe: the restart below tells the next one `armed`.
+      if (!stdin?.writable) return resolve();
+      stdin.write(`${pgid}\n`, () => resolve());
+    });
   };
   const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
     if (closed) return;
@@ -48,7 +59,7 @@ export async function startWatchdog(spawn: SpawnFn, logger: Logger): Promise<Wat
         proc = next;
         proc.once('exit', onExit);
         if (closed) proc.stdin?.end();
-        else send(armed);
+        else void send(armed);
       },
       (error: unknown) => logger.error({ err: error }, 'cannot restart the watchdog: the command is not guarded against elect dying'),
     );
@@ -57,11 +68,11 @@ export async function startWatchdog(spawn: SpawnFn, logger: Logger): Promise<Wat
 
   return {
     arm: (pgid) => send(pgid),
-    disarm: () => send(0),
+    disarm: () => void send(0),
     close: () => {
       if (closed) return;
       closed = true;
-      send(0);
+      void send(0);
       proc.stdin?.end();
     },
   };

@@ -10,9 +10,21 @@ import { createLogger, type Logger } from '../../src/log.js';
 
 export const quietLogger: Logger = createLogger('silent', { write: () => true }, false);
 
+/** The gate's pipe (gate.ts): records when the command was let through. */
+export class FakeGate extends EventEmitter {
+  opened = false;
+  end(chunk?: string): this {
+    if (chunk === 'go\n') this.opened = true;
+    return this;
+  }
+}
+
 export class FakeChild extends EventEmitter {
   exited = false;
-  constructor(readonly pid: number | undefined) {
+  constructor(
+    readonly pid: number | undefined,
+    readonly stdio: (FakeGate | null)[] = [],
+  ) {
     super();
   }
   exit(code: number | null, signal: NodeJS.Signals | null = null): void {
@@ -35,6 +47,8 @@ export interface FakeGroupOptions {
 export class FakeProcesses {
   readonly spawned: { file: string; args: readonly string[]; options: SpawnOptions }[] = [];
   readonly kills: [number, NodeJS.Signals | 0][] = [];
+  /** The gate pipe of each spawn, if it had one. */
+  readonly gates: (FakeGate | undefined)[] = [];
   child: FakeChild | undefined;
   private leftoversAlive = false;
 
@@ -46,7 +60,9 @@ export class FakeProcesses {
 
   spawn: SpawnFn = (file, args, options) => {
     this.spawned.push({ file, args, options });
-    const child = new FakeChild(this.pid);
+    const stdio = Array.isArray(options.stdio) ? options.stdio.map((s) => (s === 'pipe' ? new FakeGate() : null)) : [];
+    this.gates.push(stdio.find((s) => s !== null));
+    const child = new FakeChild(this.pid, stdio);
     this.child = child;
     this.leftoversAlive = (this.options.leftovers ?? 'none') !== 'none';
     if (this.pid === undefined) {
@@ -72,6 +88,13 @@ export class FakeProcesses {
     }
   };
 
+  /** What the gate of the n-th spawn execs (gate.ts: `sh -c SCRIPT FILE ARGS...`), and whether it was let through. */
+  command(n = 0): { argv: readonly string[]; opened: boolean } | undefined {
+    const spawned = this.spawned[n];
+    if (spawned === undefined) return undefined;
+    return { argv: spawned.args.slice(2), opened: this.gates[n]?.opened === true };
+  }
+
   groupAlive(pgid: number): boolean {
     return pgid === this.pid && ((this.child !== undefined && !this.child.exited) || this.leftoversAlive);
   }
@@ -89,8 +112,9 @@ export class FakeSignals extends EventEmitter implements SignalSource {
 
 export class FakeWatchdog implements Watchdog {
   readonly log: string[] = [];
-  arm(pgid: number): void {
+  arm(pgid: number): Promise<void> {
     this.log.push(`arm ${pgid}`);
+    return Promise.resolve();
   }
   disarm(): void {
     this.log.push('disarm');

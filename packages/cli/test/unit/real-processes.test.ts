@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { SpawnFn } from '../../src/deps.js';
+import { gateFd, spawnGated } from '../../src/gate.js';
 import { supervise } from '../../src/supervise.js';
 import { startWatchdog } from '../../src/watchdog.js';
 import { FakeSignals, FakeWatchdog, quietLogger } from './fakes.js';
@@ -71,6 +72,41 @@ describe('supervise, real processes', () => {
   });
 });
 
+describe('the gate (the command starts only once guarded)', () => {
+  const exitOf = (child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> =>
+    new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  it('never runs the command if elect dies before opening it', async () => {
+    const marker = path.join(dir, 'gate-closed');
+    const { child } = spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', `echo ran > ${marker}`], { cwd: dir, env: { PATH: process.env.PATH } });
+    const exited = exitOf(child);
+    // What the kernel does when elect dies, however it dies: close its end.
+    child.stdio[gateFd]?.destroy();
+    await expect(exited).resolves.toEqual({ code: 1, signal: null });
+    expect(() => readFileSync(marker)).toThrow();
+  });
+
+  it('once opened, the command replaces the gate: same pid (the group id), without the gate\'s fd', async () => {
+    const { child, open } = spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', 'echo $$ > pid.tmp; ls /proc/$$/fd > fds; mv pid.tmp pid'], { cwd: dir, env: { PATH: process.env.PATH } });
+    const exited = exitOf(child);
+    expect(procStat(child.pid as number)).toMatchObject({ pgrp: child.pid, session: child.pid });
+    open();
+    await expect(exited).resolves.toEqual({ code: 0, signal: null });
+    expect(Number(await waitForFile(path.join(dir, 'pid')))).toBe(child.pid);
+    expect(readFileSync(path.join(dir, 'fds'), 'utf8').split('\n')).not.toContain(String(gateFd));
+  });
+
+  it('passes the arguments through without a shell parsing them', async () => {
+    const out = path.join(dir, 'args');
+    const args = ['-c', 'printf "%s|" "$@" > "$0"', out, 'a b', '$HOME', '"q"', '*', ''];
+    const { child, open } = spawnGated(spawn as SpawnFn, '/bin/sh', args, { cwd: dir, env: { PATH: process.env.PATH } });
+    const exited = exitOf(child);
+    open();
+    await expect(exited).resolves.toEqual({ code: 0, signal: null });
+    expect(readFileSync(out, 'utf8')).toBe('a b|$HOME|"q"|*||');
+  });
+});
+
 describe('watchdog', () => {
   let watchdogProc: ChildProcess | undefined;
   const capture: SpawnFn = (file, args, options) => {
@@ -85,7 +121,7 @@ describe('watchdog', () => {
     const watchdog = await startWatchdog(capture, quietLogger);
     const child = group();
     const exited = exitOf(child);
-    watchdog.arm(child.pid as number);
+    await watchdog.arm(child.pid as number);
     // What the kernel does when elect dies, however it dies: close its end.
     watchdogProc?.stdin?.destroy();
     await expect(exited).resolves.toBe('SIGKILL');
@@ -96,7 +132,7 @@ describe('watchdog', () => {
     const proc = watchdogProc as ChildProcess;
     const watchdogGone = exitOf(proc);
     const child = group();
-    watchdog.arm(child.pid as number);
+    await watchdog.arm(child.pid as number);
     watchdog.disarm();
     watchdog.close();
     await watchdogGone;

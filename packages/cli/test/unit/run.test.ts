@@ -89,8 +89,8 @@ describe('run() with an in-memory backend', () => {
     const h = harness();
     const code = run(args('--id', 'a'), h.deps);
     await until(() => h.processes.child !== undefined, 'the command to start');
-    const { file, args: argv, options } = h.processes.spawned[0] as FakeProcesses['spawned'][number];
-    expect([file, ...argv]).toEqual(['/bin/sh', '-c', 'work']);
+    const { options } = h.processes.spawned[0] as FakeProcesses['spawned'][number];
+    expect(h.processes.command()).toEqual({ argv: ['/bin/sh', '-c', 'work'], opened: true });
     const token = h.server.leader('jobs')?.token;
     expect(options.env).toEqual({
       PATH: '/usr/bin:/bin',

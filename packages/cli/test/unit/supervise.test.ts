@@ -28,13 +28,30 @@ function setup(group: FakeGroupOptions = {}) {
 }
 
 describe('supervise', () => {
-  it('spawns without a shell, detached into its own group, with the given env, and guards it', async () => {
+  it('spawns detached into its own group, with the given env, and lets the command start only once it is guarded', async () => {
     const { processes, watchdog, options } = setup();
-    const term = supervise(options);
+    // A watchdog that takes its time to hear of the group.
+    let told = (): void => {};
+    const slow = {
+      arm: (pgid: number) => watchdog.arm(pgid).then(() => new Promise<void>((resolve) => (told = resolve))),
+      disarm: () => watchdog.disarm(),
+      close: () => watchdog.close(),
+    };
+    const term = supervise({ ...options, watchdog: slow });
     expect(processes.spawned).toEqual([
-      { file: '/usr/bin/worker', args: ['--once'], options: { argv0: 'worker', cwd: '/srv', env: { ELECT_TOKEN: '7' }, stdio: 'inherit', detached: true } },
+      {
+        file: '/bin/sh',
+        args: ['-c', expect.stringContaining('exec "$0" "$@"'), '/usr/bin/worker', '--once'],
+        options: { cwd: '/srv', env: { ELECT_TOKEN: '7' }, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], detached: true },
+      },
     ]);
+    // The watchdog is told at once; the gate opens only once it has heard.
     expect(watchdog.log).toEqual(['arm 4242']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(processes.command()).toEqual({ argv: ['/usr/bin/worker', '--once'], opened: false });
+    told();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(processes.command()?.opened).toBe(true);
     processes.child?.exit(3);
     await expect(term).resolves.toEqual({ kind: 'exited', status: 3 });
     expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
