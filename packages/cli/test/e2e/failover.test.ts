@@ -40,5 +40,10 @@ describe.each(backends)('%s: SIGKILL of the leading elect', (backend) => {
     expect(watchdogMs).toBeLessThan(scaled(1_000));
     expect(s.markers().filter((m) => m.startsWith('OVERLAP'))).toEqual([]);
     process.stdout.write(`${backend}: watchdog ${Math.round(watchdogMs)} ms, failover ${Math.round(failoverMs)} ms (ttl ${ttlMs} ms)\n`);
+
+    // b is SIGKILLed the moment its command has said it started — possibly
+    // before b itself has run another instruction. Its command started only
+    // once the watchdog knew its group (gate.ts), so nothing of b's survives.
+    expect(await b.killAndReap()).toBeUndefined();
   });
 });

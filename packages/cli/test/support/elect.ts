@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scaled } from '@elect/test';
+import { describeProcess, fdTarget, holdersOf, procStat } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const electBin = path.resolve(here, '../../bin/elect.js');
@@ -75,6 +76,12 @@ export class Elect {
   readonly stderr: string[] = [];
   readonly exited: Promise<Exit>;
   exit: Exit | undefined;
+  /**
+   * Its stdout and stderr (`socket:[…]`). Everything it starts inherits them,
+   * so 'close' comes once `elect` and all it started are gone; if it does not,
+   * these say who is left.
+   */
+  private readonly pipes: string[];
 
   constructor(
     readonly name: string,
@@ -86,6 +93,9 @@ export class Elect {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(this);
+    // spawn() returns once the child has exec'd: its fds 1 and 2 are set.
+    const pid = this.proc.pid;
+    this.pipes = pid === undefined ? [] : [1, 2].flatMap((fd) => fdTarget(pid, fd) ?? []);
     lines(this.proc.stdout, (line) => {
       this.stdout.push(line);
       wake();
@@ -121,6 +131,41 @@ export class Elect {
 
   kill(signal: NodeJS.Signals): void {
     if (this.exit === undefined) this.proc.kill(signal);
+  }
+
+  /**
+   * SIGKILLs `elect` and waits (`ms`, scaled) until it and everything it
+   * started are gone: its watchdog ends the command's group within moments.
+   * Resolves with undefined when that happened, else with what was left —
+   * which it then SIGKILLs by group, so that one leak does not hang the rest
+   * of the run.
+   */
+  async killAndReap(ms = 5_000): Promise<string | undefined> {
+    this.kill('SIGKILL');
+    if (await settles(this.exited, scaled(ms))) return undefined;
+    const holders = holdersOf(this.pipes).filter((pid) => pid !== process.pid);
+    const report = [
+      `${this.name} (pid ${this.pid}): not gone ${scaled(ms)} ms after SIGKILL (${this.proc.exitCode === null && this.proc.signalCode === null ? 'elect itself has not exited' : 'elect exited'});`,
+      holders.length > 0
+        ? `its stdout/stderr still held by:\n${holders.map((pid) => `  ${describeProcess(pid)}`).join('\n')}`
+        : this.pipes.length > 0
+          ? 'no process holds its stdout/stderr'
+          : 'its stdout/stderr could not be identified',
+    ].join(' ');
+    const ours = procStat(process.pid)?.pgrp;
+    for (const pid of holders) {
+      // They hold this elect's stdout: they descend from it, so they are ours to end.
+      const group = procStat(pid)?.pgrp;
+      for (const target of group !== undefined && group > 1 && group !== ours ? [-group, pid] : [pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    const cleaned = await settles(this.exited, scaled(ms));
+    return `${report}\n  (SIGKILLed those groups: ${cleaned ? 'then it closed' : 'still not closed'})\n${this.transcript()}`;
   }
 
   /** Our own log records (not the backend's, which carry `component`) with this `event`. */
@@ -177,11 +222,25 @@ export async function electOnce(args: readonly string[], env: NodeJS.ProcessEnv 
   return elect as Elect & { exit: Exit };
 }
 
-/** SIGKILLs every `elect` a test left running (their watchdogs take their children). */
+/**
+ * SIGKILLs every `elect` a test left running; their watchdogs take their
+ * commands. Fails, naming what was left, if any of them is not entirely gone
+ * within a bounded time (see `Elect.killAndReap`).
+ */
 export async function killAllElects(): Promise<void> {
-  const left = [...running];
-  for (const elect of left) elect.kill('SIGKILL');
-  await Promise.all(left.map((elect) => elect.exited));
+  const left = (await Promise.all([...running].map((elect) => elect.killAndReap()))).filter((report) => report !== undefined);
+  if (left.length > 0) throw new Error(`SIGKILLed elect left processes behind (the watchdog should have ended them):\n${left.join('\n')}`);
+}
+
+/** True if `promise` settles within `ms` (already scaled). */
+async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * Process facts for tests, read from /proc. A killed process whose new parent
  * has not reaped it yet is a zombie: dead for our purposes.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { scaled } from '@elect/test';
 
 export interface ProcStat {
@@ -61,4 +61,42 @@ export async function waitForFile(file: string, ms = 5_000): Promise<string> {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+}
+
+/** What a descriptor of `pid` refers to (`socket:[123]`, a path, …), or undefined. */
+export function fdTarget(pid: number, fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes that have a descriptor open on one of `targets` (as `fdTarget` names them). */
+export function holdersOf(targets: readonly string[]): number[] {
+  const holders: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${name}/fd`);
+    } catch {
+      continue; // gone, or not ours to look at
+    }
+    if (fds.some((fd) => targets.includes(fdTarget(Number(name), Number(fd)) ?? ''))) holders.push(Number(name));
+  }
+  return holders;
+}
+
+/** One line about `pid` for a failure message: ids, state and command line. */
+export function describeProcess(pid: number): string {
+  const stat = procStat(pid);
+  if (!stat) return `pid ${pid} (gone)`;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    // exited while we looked
+  }
+  return `pid ${pid} pgid ${stat.pgrp} sid ${stat.session} ppid ${stat.ppid} state ${stat.state}: ${cmdline}`;
 }

@@ -39,8 +39,11 @@ export function useServer(backend: Backend): ServerHandle {
   });
   afterEach(killAllElects);
   afterAll(async () => {
-    await killAllElects();
-    await cluster?.close();
+    try {
+      await killAllElects();
+    } finally {
+      await cluster?.close();
+    }
   });
   const handle: ServerHandle = {
     get cluster() {
