@@ -222,9 +222,11 @@ describe('zookeeper standalone faults', () => {
     const successor = await next;
     const electedAt = Date.now();
     if (process.env.ELECT_TEST_VERBOSE) console.log({ lostAfter: lost.at - cutAt, electedAfter: electedAt - cutAt, timeout });
-    // The server could not have expired the session yet: we closed it.
+    // The server could not have expired the session yet: we closed it —
+    // either by re-attaching to it, or (when the library's own client got back
+    // in first and was then closed by us) by finding it already ended.
     expect(electedAt - cutAt).toBeLessThan(timeout);
-    expect(logger.count('stale-session-closed')).toBe(1);
+    expect(logger.count('stale-session-closed') + logger.count('stale-session-gone')).toBe(1);
     await successor.resign();
     await a.close();
     await b.close();
