@@ -103,6 +103,10 @@ export class Candidate {
           const entry = await this.join(session, during);
           const turn = await waitForTurn(this.ctx, entry, during);
           if (turn.kind === 'gone' || session.ended) continue;
+          // The election may have closed (or the caller aborted) while our last
+          // read was in flight: then we must not lead — close() has already
+          // ended whatever leadership it could see and only waits for us.
+          stop.throwIfAborted();
           return this.lead(session, entry, turn.revision);
         } catch (error) {
           // The session ended under us: join again on the next one.
@@ -125,10 +129,18 @@ export class Candidate {
   /**
    * The election closes: a campaign in progress sees the election's signal and
    * rejects; a leadership ends with 'closed'. Resolves once our key is deleted.
+   *
+   * `closed` is terminal, so it comes only after leadership has ended: losing
+   * detaches us from the session and the key guard, and nothing can tell a
+   * closed candidate that it lost (the connection revokes the lease after
+   * closing its elections). The campaign cannot lead once the election's
+   * signal has aborted; losing again after it settled keeps that order even
+   * if it somehow did.
    */
   async close(): Promise<void> {
     this.handle?.lose('closed');
     await this.running;
+    this.handle?.lose('closed');
     await this.removeOwn().catch((e: unknown) => this.removeFailed(e));
     if (this.machine.can('closed')) this.machine.transition({ kind: 'closed' });
   }
