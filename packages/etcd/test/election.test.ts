@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, type Cluster } from '@elect/test';
+import { scaled, startEtcd, withTimeout, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, residue, revokeHex, uniqueName } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
@@ -95,14 +95,14 @@ describe('etcd election on one member', () => {
 
     await leader.resign();
     const c1 = await waiting[0]!;
-    await new Promise((r) => setTimeout(r, 500)); // time for a wrongly woken candidate to log
+    await quietFor(500); // a wrongly woken candidate would have logged its wake by now
     expect(wakes()).toEqual([0, 1, 0, 0, 0, 0]);
 
     // A candidate in the middle leaves: only its successor wakes, and keeps waiting.
     aborts[3]!.abort();
     await expect(waiting[2]).rejects.toBeInstanceOf(AbortError);
-    await waitFor(async () => (loggers[4]!.count('wake') === 1 ? true : undefined));
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(() => loggers[4]!.count('wake') === 1, "c4's wake");
+    await quietFor(500);
     expect(wakes()).toEqual([0, 1, 0, 0, 1, 0]);
     expect(await waitCandidates(conns[0]!, name, 4)).toEqual(['c1', 'c2', 'c4', 'c5']);
 
@@ -162,14 +162,19 @@ describe('etcd election on one member', () => {
     const seen = new Queue<LeaderInfo | undefined>(a.election(name).observe({ signal: controller.signal }));
     expect(await seen.next()).toBeUndefined();
     const la = await a.election(name).campaign({ id: 'a' });
-    const pb = b.election(name).campaign({ id: 'b' });
     expect((await seen.next())?.id).toBe('a');
+    // b must be queued before a resigns; otherwise "no leader" in between is a correct observation.
+    const pb = b.election(name).campaign({ id: 'b' });
+    expect(await waitCandidates(a, name, 2)).toEqual(['a', 'b']);
     await la.resign();
     expect((await seen.next())?.id).toBe('b');
     await (await pb).resign();
     expect(await seen.next()).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(seen.drain()).toEqual([]);
+    // Nothing repeated or late: the next item observed is exactly the next change made.
+    const again = await b.election(name).campaign({ id: 'b2' });
+    expect(await seen.next()).toMatchObject({ id: 'b2', token: again.token });
+    await again.resign();
+    expect(await seen.next()).toBeUndefined();
     controller.abort();
     await expect(seen.next(() => true, 2000)).rejects.toThrow(/ended/);
   });
@@ -183,6 +188,7 @@ describe('etcd election on one member', () => {
     const elected = await events.next((e) => e.type !== 'leader' || e.leader?.key === la.key);
     expect(elected).toMatchObject({ type: 'elected', id: 'a', token: la.token });
     const pb = b.election(name).campaign({ id: 'b' });
+    await waitCandidates(a, name, 2);
     await la.resign();
     expect(await events.next(eventOf('lost'))).toMatchObject({ id: 'a', reason: 'resigned' });
     const lb = await pb;
@@ -241,8 +247,8 @@ describe('etcd election on one member', () => {
     expect((la.signal.reason as { reason?: string }).reason).toBe('session-expired');
     const lb = await pb;
     // a's waiting campaign in the other election joined again with a key on the new lease.
-    await waitFor(async () => (a.leaseId !== before ? true : undefined));
-    await waitFor(async () => ((await residue(client, `${name}-2`)).includes(`${name}-2/${a.leaseId}`) ? true : undefined));
+    await eventually(() => a.leaseId !== before, 'a fresh lease');
+    await eventually(async () => (await residue(client, `${name}-2`)).includes(`${name}-2/${a.leaseId}`), "a2's key on the fresh lease");
     expect(await waitCandidates(a, `${name}-2`, 2)).toEqual(['b2', 'a2']);
     await lb2.resign();
     await (await pa2).resign();
@@ -311,30 +317,23 @@ describe('etcd election on one member', () => {
   });
 });
 
+/** The queue's ids once it holds `count` candidates, read from the server (within a scaled budget). */
 async function waitCandidates(conn: EtcdConnection, name: string, count: number): Promise<string[]> {
-  return await waitFor(async () => {
+  return await eventually(async () => {
     const list = await conn.election(name).candidates();
-    return list.length === count ? list.map((c) => c.id) : undefined;
-  });
+    return list.length === count && list.map((c) => c.id);
+  }, `${count} candidates in ${name}`);
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function waitAborted(signal: AbortSignal): Promise<void> {
+  await withTimeout(aborted(signal), 10_000, 'the leadership signal to abort');
 }
 
-async function waitAborted(signal: AbortSignal, ms = 10_000): Promise<void> {
-  if (signal.aborted) return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('signal not aborted in time')), ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/**
+ * Not synchronisation: a negative check's window, in which something that
+ * must not happen (a wrongly woken candidate) would have shown up. Derived
+ * from the timing base like every other wait.
+ */
+async function quietFor(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, scaled(ms)));
 }
