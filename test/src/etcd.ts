@@ -21,6 +21,40 @@ export type ProcessEtcdOptions = EtcdOptions & ProcessRuntimeOptions;
 
 const ETCD = process.env.ELECT_TEST_ETCD ?? '/usr/bin/etcd';
 
+/**
+ * The raft timing every member gets, in both runtimes: etcd's own defaults,
+ * passed explicitly so that budgets derived from them (`etcdTiming`) are what
+ * the servers run with. `extraArgs` may override them.
+ */
+export const ETCD_RAFT = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 } as const;
+
+/** The command-line flags for ETCD_RAFT. */
+export const ETCD_RAFT_FLAGS: readonly string[] = [
+  `--heartbeat-interval=${ETCD_RAFT.heartbeatIntervalMs}`,
+  `--election-timeout=${ETCD_RAFT.electionTimeoutMs}`,
+];
+
+/** How long a cluster takes to do what it does after a fault, from its raft timing (base ms, for the timing helpers). */
+export interface EtcdTiming {
+  /**
+   * Until a member acts on a lost peer: a follower that hears no leader
+   * campaigns after a randomized election timeout (below twice the setting),
+   * and a leader that hears no quorum steps down after one (check-quorum).
+   */
+  lossDetectionMs: number;
+  /** One election: a campaign, and after a split vote another randomized election timeout. */
+  electionMs: number;
+  /** From the leader being lost to a leader again: detection, then an election. */
+  recoveryMs: number;
+}
+
+/** The timing of a cluster started by this harness. */
+export function etcdTiming(): EtcdTiming {
+  const lossDetectionMs = 2 * ETCD_RAFT.electionTimeoutMs;
+  const electionMs = 2 * ETCD_RAFT.electionTimeoutMs;
+  return { lossDetectionMs, electionMs, recoveryMs: lossDetectionMs + electionMs };
+}
+
 type Target = Member | { host: string; port: number };
 
 /** One plain-HTTP request to a member's client port (the JSON gateway); rejects on error, timeout or non-2xx. */
@@ -145,6 +179,7 @@ async function startOnce(options: ProcessEtcdOptions): Promise<ProcessCluster> {
         `--initial-cluster-token=${token}`,
         '--logger=zap',
         '--log-outputs=stderr',
+        ...ETCD_RAFT_FLAGS,
         ...(options.extraArgs ?? []),
       ];
       if (netns) {

@@ -6,8 +6,27 @@ export type { Cluster, EtcdOptions, Member, Runtime, ServerKind, ZooKeeperOption
 export { type RuntimeChoice, requestedRuntime, selectedRuntime, startEtcd, startZooKeeper } from './runtime.js';
 export { type ProcessRuntimeOptions, ProcessCluster } from './process-cluster.js';
 export { ProcessMember, logTail } from './member.js';
-export { type ProcessZooKeeperOptions, ZOOKEEPER_DEFAULTS, startZooKeeperProcess, zooKeeperLeader } from './zookeeper.js';
-export { type EtcdMemberStatus, type ProcessEtcdOptions, etcdHealthy, etcdLeader, etcdStatus, startEtcdProcess } from './etcd.js';
+export {
+  type ProcessZooKeeperOptions,
+  type ZooKeeperTiming,
+  ZOOKEEPER_DEFAULTS,
+  ZOOKEEPER_ENSEMBLE,
+  startZooKeeperProcess,
+  zooKeeperLeader,
+  zooKeeperLeaderNow,
+  zooKeeperTiming,
+} from './zookeeper.js';
+export {
+  type EtcdMemberStatus,
+  type EtcdTiming,
+  type ProcessEtcdOptions,
+  ETCD_RAFT,
+  etcdHealthy,
+  etcdLeader,
+  etcdStatus,
+  etcdTiming,
+  startEtcdProcess,
+} from './etcd.js';
 export {
   type FourLetterTarget,
   type FourLetterWord,

@@ -20,6 +20,63 @@ export type ProcessZooKeeperOptions = ZooKeeperOptions & ProcessRuntimeOptions;
 /** Defaults: a small tick so sessions and elections are quick, but not so small that a busy CI box flaps. */
 export const ZOOKEEPER_DEFAULTS = { size: 1, tickTimeMs: 250 } as const;
 
+/**
+ * The quorum settings every ensemble member gets, in both runtimes. Budgets
+ * for what an ensemble does after a fault come from these (`zooKeeperTiming`),
+ * not from numbers of the tests' own.
+ */
+export const ZOOKEEPER_ENSEMBLE = {
+  /** Ticks a follower may take to connect to a new leader and sync with it. */
+  initLimit: 20,
+  /** Ticks without an answer after which a follower leaves its leader, and a leader without a quorum steps down. */
+  syncLimit: 8,
+  /** `cnxTimeout`: how long a member waits to connect to another during an election (ZooKeeper's default: 5 s). */
+  cnxTimeoutMs: 1000,
+  /**
+   * `zookeeper.fastleader.maxNotificationInterval` (a JVM property): a member
+   * looking for a leader doubles its wait between vote rounds, in which it
+   * resends its vote and reconnects to the members it lost, up to this
+   * (ZooKeeper's default: 60 s, which would put a minute into any bound on an
+   * election).
+   */
+  maxNotificationIntervalMs: 1000,
+} as const;
+
+/** FastLeaderElection's finalizeWait: how long a member waits for late votes before it settles (fixed in ZooKeeper). */
+const FINALIZE_WAIT_MS = 200;
+
+/** How long an ensemble takes to do what it does after a fault, from its own settings (base ms, for the timing helpers). */
+export interface ZooKeeperTiming {
+  tickTimeMs: number;
+  /**
+   * Until a member acts on a lost peer: a follower gives up on a silent leader,
+   * a leader without a quorum steps down, a member holding a session request
+   * it cannot commit drops the connection (`syncLimit` ticks, plus the tick
+   * the leader checks on).
+   */
+  lossDetectionMs: number;
+  /**
+   * One leader election and the followers' sync: connecting to the peers (one
+   * that does not answer costs `cnxTimeout`), a vote round (at most the capped
+   * notification interval), finalizeWait, then `initLimit` ticks to sync.
+   * Also how long a member that was cut off takes to rejoin once its
+   * connections carry packets again — which after a heal can take about as
+   * long as the cut lasted: TCP resends what the cut dropped on a doubling timer.
+   */
+  electionMs: number;
+  /** From a member or the leader being lost to a quorum serving again: detection, then an election. */
+  recoveryMs: number;
+}
+
+/** The timing of an ensemble started with `options` (only `tickTimeMs` matters). */
+export function zooKeeperTiming(options: Pick<ZooKeeperOptions, 'tickTimeMs'> = {}): ZooKeeperTiming {
+  const tickTimeMs = options.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
+  const { initLimit, syncLimit, cnxTimeoutMs, maxNotificationIntervalMs } = ZOOKEEPER_ENSEMBLE;
+  const lossDetectionMs = (syncLimit + 1) * tickTimeMs;
+  const electionMs = cnxTimeoutMs + maxNotificationIntervalMs + FINALIZE_WAIT_MS + initLimit * tickTimeMs;
+  return { tickTimeMs, lossDetectionMs, electionMs, recoveryMs: lossDetectionMs + electionMs };
+}
+
 const JAVA_DIR = '/usr/share/java';
 // The server needs only these; slf4j-simple logs to stderr, which goes to the member's log file.
 const JARS = ['zookeeper.jar', 'zookeeper-jute.jar', 'slf4j-api.jar', 'slf4j-simple.jar'];
@@ -39,6 +96,11 @@ function classpath(): string {
 // in well under a second and three fit on a two-core machine.
 const JVM_FLAGS = ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData', '-Djava.net.preferIPv4Stack=true'];
 
+/** JVM properties of the election (see ZOOKEEPER_ENSEMBLE); the container runtime passes the same. */
+export const ZOOKEEPER_ELECTION_JVM_FLAGS: readonly string[] = [
+  `-Dzookeeper.fastleader.maxNotificationInterval=${ZOOKEEPER_ENSEMBLE.maxNotificationIntervalMs}`,
+];
+
 interface Peer {
   id: number;
   host: string;
@@ -52,8 +114,8 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
   const lines = [
     `tickTime=${tick}`,
     // Followers must connect and sync within initLimit ticks and answer within syncLimit ticks.
-    'initLimit=20',
-    'syncLimit=8',
+    `initLimit=${ZOOKEEPER_ENSEMBLE.initLimit}`,
+    `syncLimit=${ZOOKEEPER_ENSEMBLE.syncLimit}`,
     `dataDir=${dataDir}`,
     `clientPort=${peer.clientPort}`,
     `clientPortAddress=${peer.host}`,
@@ -64,8 +126,7 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',
-    // zookeeper.cnxTimeout: how long a peer waits to connect to another during elections (default 5 s).
-    'cnxTimeout=1000',
+    `cnxTimeout=${ZOOKEEPER_ENSEMBLE.cnxTimeoutMs}`,
   ];
   if (peers.length > 1) {
     for (const p of peers) lines.push(`server.${p.id}=${p.host}:${p.quorumPort}:${p.electionPort}`);
@@ -112,7 +173,7 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
       const cfg = path.join(memberDir, 'zoo.cfg');
       fs.writeFileSync(cfg, config(options, peer, peers, dataDir));
       let command = 'java';
-      let args = [...JVM_FLAGS, '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg];
+      let args = [...JVM_FLAGS, ...ZOOKEEPER_ELECTION_JVM_FLAGS, '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg];
       if (netns) {
         const uid = NetworkNamespace.uidFor(peer.host);
         for (const entry of [memberDir, dataDir, path.join(dataDir, 'myid'), cfg]) fs.chownSync(entry, uid, uid);
@@ -153,19 +214,23 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
 }
 
 /**
+ * The running member whose `srvr` says leader (or standalone) right now, or
+ * undefined unless exactly one does (none while electing; two while a cut-off
+ * leader has not yet noticed that the others elected another).
+ */
+export async function zooKeeperLeaderNow(members: readonly ProcessMember[] | readonly Member[]): Promise<Member | undefined> {
+  const running = members.filter((member) => member.running);
+  const modes = await Promise.all(running.map((member) => zooKeeperMode(member, { timeoutMs: 1000 }).catch(() => undefined)));
+  const leaders = running.filter((_, i) => modes[i] === 'leader' || modes[i] === 'standalone');
+  return leaders.length === 1 ? leaders[0] : undefined;
+}
+
+/**
  * The running member whose `srvr` says leader (or standalone). Polls until
  * exactly one does: right after a failure the survivors are still electing.
  */
 export async function zooKeeperLeader(members: readonly ProcessMember[] | readonly Member[]): Promise<Member> {
-  return await waitUntil(
-    async () => {
-      const running = members.filter((member) => member.running);
-      const modes = await Promise.all(running.map((member) => zooKeeperMode(member, { timeoutMs: 1000 }).catch(() => undefined)));
-      const leaders = running.filter((_, i) => modes[i] === 'leader' || modes[i] === 'standalone');
-      return leaders.length === 1 ? leaders[0] : undefined;
-    },
-    { timeoutMs: 30_000, what: 'a ZooKeeper server to lead' },
-  );
+  return await waitUntil(() => zooKeeperLeaderNow(members), { timeoutMs: 30_000, what: 'a ZooKeeper server to lead' });
 }
 
 /** Starts ZooKeeper processes and resolves once every member serves. */

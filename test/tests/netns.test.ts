@@ -3,6 +3,13 @@
  * an isolated member stops serving while the majority goes on, and catches up
  * after heal; a client inside the namespace can be cut from one member only.
  * Skipped, with the reason, where namespaces are unavailable.
+ *
+ * What a cluster does after a cut or a heal (notice, elect, rejoin) takes as
+ * long as its own settings say: every such wait gets `zooKeeperTiming()` /
+ * `etcdTiming()`, scaled by the timing base, not a number of this file's own.
+ * A rejoin also waits for TCP: the cut drops packets, the members' connections
+ * resend them on a doubling timer, and resume up to about as long after the
+ * heal as the cut lasted.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,13 +18,16 @@ import type { Etcd3 } from 'etcd3';
 import {
   NetworkNamespace,
   type ProcessCluster,
+  etcdTiming,
   requestedRuntime,
   scaled,
   startEtcd,
   startZooKeeper,
   waitUntil,
   withTimeout,
+  zooKeeperLeaderNow,
   zooKeeperMode,
+  zooKeeperTiming,
 } from '../src/index.js';
 import type { Member } from '../src/types.js';
 import { connectZk, etcdClient, zk, type ZkClient } from './support/clients.js';
@@ -40,8 +50,10 @@ async function zkClient(connectString: string): Promise<ZkClient> {
   closers.push(() => client.close());
   return client;
 }
-function etcd(endpoints: string | string[], deadlineMs = 1000): Etcd3 {
-  const client = etcdClient(endpoints, { deadlineMs });
+/** etcd requests' deadline (base); a request that meets no leader fails after it. */
+const ETCD_DEADLINE_MS = 1000;
+function etcd(endpoints: string | string[]): Etcd3 {
+  const client = etcdClient(endpoints, { deadlineMs: ETCD_DEADLINE_MS });
   closers.push(() => client.close());
   return client;
 }
@@ -77,6 +89,16 @@ suite('network partitions in a namespace', () => {
     await ns?.close();
   });
 
+  /** Cuts `member` off from the other servers; the returned function heals and says how long the cut lasted (ms). */
+  async function isolate(member: Member): Promise<() => Promise<number>> {
+    await ns.isolate(member);
+    const since = Date.now();
+    return async () => {
+      await ns.heal();
+      return Date.now() - since;
+    };
+  }
+
   function remember(cluster: ProcessCluster): void {
     for (const member of cluster.members) {
       pids.push(member.pid!);
@@ -85,6 +107,7 @@ suite('network partitions in a namespace', () => {
   }
 
   describe('ZooKeeper ensemble of 3', () => {
+    const timing = zooKeeperTiming(); // the default tick, as started below
     let cluster: ProcessCluster;
     beforeAll(async () => {
       cluster = await startZooKeeper({ size: 3, netns: ns });
@@ -109,41 +132,56 @@ suite('network partitions in a namespace', () => {
     test('an isolated follower stops serving, the majority serves on, and it catches up after heal', async () => {
       const leader = await cluster.serverLeader();
       const follower = cluster.members.find((m) => m !== leader)!;
+      // connectZk moves on from a member that holds the request without answering (see clients.ts).
       const writer = await zkClient(addresses(cluster, cluster.members.filter((m) => m !== follower)));
 
-      await ns.isolate(follower);
+      const heal = await isolate(follower);
+      // It gives up on its leader after syncLimit ticks and finds no quorum to elect another.
       await waitUntil(async () => (await zooKeeperMode(follower)) === undefined, {
-        timeoutMs: 20_000,
+        timeoutMs: timing.recoveryMs,
         what: 'the isolated follower to stop serving',
       });
       await expect(connectZk(follower.clientAddress, { connectTimeoutMs: 1000 })).rejects.toThrow(/timed out/);
-      await zk.createDuringFailover(writer, '/during-partition', 'majority');
+      await zk.createDuringFailover(writer, '/during-partition', 'majority', timing.recoveryMs);
 
-      await ns.heal();
-      await cluster.waitServing();
-      expect(await zooKeeperMode(follower)).toBe('follower');
+      const cutMs = await heal();
+      // Once its connections resume, its next vote round finds the leader, then it syncs.
+      const mode = await waitUntil(() => zooKeeperMode(follower), { timeoutMs: cutMs + timing.electionMs, what: 'the follower to rejoin' });
+      expect(mode).toBe('follower');
       const reader = await zkClient(follower.clientAddress);
       expect(await zk.getData(reader, '/during-partition')).toBe('majority');
     });
 
     test('an isolated leader loses leadership to the majority and rejoins as a follower', async () => {
       const leader = await cluster.serverLeader();
-      await ns.isolate(leader);
-      // The old leader gives up after syncLimit ticks without a quorum; the majority elects another.
-      const next = await waitUntil(async () => ((await cluster.serverLeader()) !== leader ? cluster.serverLeader() : undefined), {
-        timeoutMs: 20_000,
-        what: 'the majority to elect a new leader',
-      });
+      const heal = await isolate(leader);
+      // The followers give up on it after syncLimit ticks and elect one of themselves; it steps
+      // down for want of a quorum. Until it has, two say leader and there is no sole one.
+      const next = await waitUntil(
+        async () => {
+          const now = await zooKeeperLeaderNow(cluster.members);
+          return now !== leader ? now : undefined;
+        },
+        { timeoutMs: timing.recoveryMs, what: 'the majority to elect a new leader' },
+      );
       expect(next).not.toBe(leader);
       expect(await zooKeeperMode(leader)).toBeUndefined();
 
-      await ns.heal();
-      await cluster.waitServing();
-      expect(await zooKeeperMode(leader)).toBe('follower');
+      const cutMs = await heal();
+      const mode = await waitUntil(() => zooKeeperMode(leader), { timeoutMs: cutMs + timing.electionMs, what: 'the old leader to rejoin' });
+      expect(mode).toBe('follower');
     });
   });
 
   describe('etcd cluster of 3', () => {
+    const timing = etcdTiming();
+    /**
+     * `request` until it succeeds, for as long as the cluster may need to
+     * have a leader again (a load spike can cost it one): one failed request
+     * with a one-second deadline says nothing about whether the cluster serves.
+     */
+    const served = <T>(request: () => Promise<T>, what: string): Promise<T> =>
+      waitUntil(request, { timeoutMs: timing.recoveryMs + ETCD_DEADLINE_MS, what });
     let cluster: ProcessCluster;
     beforeAll(async () => {
       cluster = await startEtcd({ size: 3, netns: ns });
@@ -161,10 +199,10 @@ suite('network partitions in a namespace', () => {
       const victim = cluster.members.find((m) => m !== leader)!;
       const majority = etcd(addresses(cluster, cluster.members.filter((m) => m !== victim)).split(','));
       const isolated = etcd(addresses(cluster, [victim]));
-      await majority.put('partitioned').value('before');
-      expect(await isolated.get('partitioned').string()).toBe('before');
+      await served(() => majority.put('partitioned').value('before').exec(), 'a put on the majority');
+      expect(await served(() => isolated.get('partitioned').string(), 'a read on the member to isolate')).toBe('before');
 
-      await ns.isolate(victim);
+      const heal = await isolate(victim);
       // The cut is immediate, but etcd 3.4 was seen answering linearizable reads on the
       // isolated follower for another 0.1-0.2 s: wait for it to stop, then it must keep failing.
       await waitUntil(
@@ -173,15 +211,17 @@ suite('network partitions in a namespace', () => {
             () => false,
             () => true,
           ),
-        { timeoutMs: 10_000, what: 'a linearizable read on the isolated member to fail' },
+        { timeoutMs: timing.recoveryMs + ETCD_DEADLINE_MS, what: 'a linearizable read on the isolated member to fail' },
       );
       await expect(isolated.get('partitioned').string()).rejects.toThrow(/deadline|timed out/i);
-      await majority.put('partitioned').value('during');
+      await served(() => majority.put('partitioned').value('during').exec(), 'a put on the majority during the cut');
 
-      await ns.heal();
+      const cutMs = await heal();
+      // Once its connections resume: its term grew while it campaigned alone (pre-vote is off by
+      // default in 3.4), so the leader steps down at its first message and the cluster elects again.
       expect(
         await waitUntil(async () => ((await isolated.get('partitioned').string()) === 'during' ? true : undefined), {
-          timeoutMs: 20_000,
+          timeoutMs: cutMs + timing.recoveryMs + ETCD_DEADLINE_MS,
           what: 'the isolated member to catch up',
         }),
       ).toBe(true);
@@ -189,7 +229,8 @@ suite('network partitions in a namespace', () => {
 
     test('a client inside the namespace can be cut from one member only', async () => {
       const [target, other] = cluster.members;
-      await etcd(cluster.connectString).put('from-inside').value('hello');
+      const writer = etcd(cluster.connectString);
+      await served(() => writer.put('from-inside').value('hello').exec(), 'a put');
       const client = await ns.allocateAddress('client');
       const get = (member: Member) =>
         runIn(ns, 'etcdctl', [`--endpoints=${cluster.innerEndpoints[cluster.members.indexOf(member as never)]}`, '--command-timeout=1s', 'get', '--print-value-only', 'from-inside'], client);

@@ -3,7 +3,7 @@
  * command-line flags, so the official etcd image and ours
  * (docker/build-images.sh) both work.
  */
-import { etcdHealthy, etcdLeader } from '../etcd.js';
+import { ETCD_RAFT_FLAGS, etcdHealthy, etcdLeader } from '../etcd.js';
 import { freePorts, isPortClash } from '../ports.js';
 import type { Cluster, EtcdOptions } from '../types.js';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
@@ -55,6 +55,7 @@ async function startOnce(opts: EtcdOptions): Promise<Cluster> {
       `--initial-cluster-token=${token}`,
       '--initial-cluster-state=new',
       '--logger=zap',
+      ...ETCD_RAFT_FLAGS,
       // Last, so that they win over the defaults above.
       ...(opts.extraArgs ?? []),
     ],

@@ -6,15 +6,15 @@
 import { zooKeeperMode } from '../fourletter.js';
 import { freePorts, isPortClash } from '../ports.js';
 import type { Cluster, ZooKeeperOptions } from '../types.js';
-import { ZOOKEEPER_DEFAULTS, zooKeeperLeader } from '../zookeeper.js';
+import { ZOOKEEPER_DEFAULTS, ZOOKEEPER_ELECTION_JVM_FLAGS, ZOOKEEPER_ENSEMBLE, zooKeeperLeader } from '../zookeeper.js';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { zooKeeperImage } from './engine.js';
 
 /** Four-letter words tests and the harness may use. */
 const FOUR_LETTER_WORDS = 'srvr,stat,mntr,ruok,cons,wchs,wchc,dump,conf';
 
-/** A small heap and a fast-starting JIT: these servers hold little data and live briefly. */
-const JVM_FLAGS = '-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData';
+/** A small heap and a fast-starting JIT: these servers hold little data and live briefly; the election as in ../zookeeper.ts. */
+const JVM_FLAGS = ['-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData', ...ZOOKEEPER_ELECTION_JVM_FLAGS].join(' ');
 
 /**
  * Starts the servers and resolves once every one serves. Ports come from the
@@ -54,8 +54,7 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',
-    // How long a peer waits to connect to another during elections (default 5 s).
-    'cnxTimeout=1000',
+    `cnxTimeout=${ZOOKEEPER_ENSEMBLE.cnxTimeoutMs}`,
   ];
 
   const members: MemberPlan[] = servers.map((s) => ({
@@ -66,8 +65,8 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
       ZOO_SERVERS: serverLines,
       ZOO_TICK_TIME: String(tickTimeMs),
       // In ticks: how long followers may take to connect and sync, and to answer.
-      ZOO_INIT_LIMIT: '20',
-      ZOO_SYNC_LIMIT: '8',
+      ZOO_INIT_LIMIT: String(ZOOKEEPER_ENSEMBLE.initLimit),
+      ZOO_SYNC_LIMIT: String(ZOOKEEPER_ENSEMBLE.syncLimit),
       ZOO_STANDALONE_ENABLED: 'true',
       // Its HTTP port (8080) would collide between members on the host network.
       ZOO_ADMINSERVER_ENABLED: 'false',

@@ -6,25 +6,110 @@
 import type { EventEmitter } from 'node:events';
 import { Etcd3, type IOptions } from 'etcd3';
 import zookeeper from 'node-zookeeper-client';
-import { scaled, waitUntil, withTimeout } from '../../src/timing.js';
+import { zooKeeperMode } from '../../src/fourletter.js';
+import { TimeoutError, scaled, waitUntil, withTimeout } from '../../src/timing.js';
+import { zooKeeperTiming } from '../../src/zookeeper.js';
 
 export type ZkClient = zookeeper.Client;
 
-/** Connects and resolves once the session is established. Default session timeout 10 s. */
-export async function connectZk(
-  connectString: string,
-  options: { sessionTimeoutMs?: number; connectTimeoutMs?: number } = {},
-): Promise<ZkClient> {
+export interface ConnectZkOptions {
+  /** Default 10 s. */
+  sessionTimeoutMs?: number;
+  /**
+   * Budget for the session (base, scaled). Default: what the ensemble needs
+   * to serve again after losing a member (`zooKeeperTiming().recoveryMs`),
+   * plus one attempt at each server of `connectString`.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long one server may hold a session request before the client moves
+   * on to the next (base, scaled). Default `zooKeeperTiming().lossDetectionMs`:
+   * a serving member answers after one commit, and one that lost its quorum
+   * drops the connection within that; any longer and it is hung.
+   */
+  attemptTimeoutMs?: number;
+}
+
+/**
+ * Connects and resolves once the session is established (see ConnectZkOptions
+ * for the budgets). A timeout names what each server's `srvr` says right then.
+ */
+export async function connectZk(connectString: string, options: ConnectZkOptions = {}): Promise<ZkClient> {
+  const timing = zooKeeperTiming();
+  const attemptMs = options.attemptTimeoutMs ?? timing.lossDetectionMs;
+  const servers = connectString.split(',').length;
+  const budget = options.connectTimeoutMs ?? timing.recoveryMs + servers * attemptMs;
   const client = zookeeper.createClient(connectString, { sessionTimeout: options.sessionTimeoutMs ?? 10_000, spinDelay: 100 });
-  const connected = nextEvent(client, 'connected', options.connectTimeoutMs ?? 15_000, `a ZooKeeper session on ${connectString}`);
+  const stopDropping = dropSilentServers(client, attemptMs);
+  const connected = nextEvent(client, 'connected', budget, `a ZooKeeper session on ${connectString}`);
   client.connect();
   try {
     await connected;
   } catch (error) {
     client.close();
-    throw error;
+    if (!(error instanceof TimeoutError)) throw error;
+    throw new TimeoutError(`${error.what} (srvr now: ${await modes(connectString)})`, error.ms, { cause: error });
+  } finally {
+    stopDropping();
   }
   return client;
+}
+
+/** `host:port follower, host:port no answer, …` for a connect string. */
+async function modes(connectString: string): Promise<string> {
+  const servers = connectString.split(',');
+  const answers = await Promise.all(
+    servers.map((server) =>
+      zooKeeperMode(server, { timeoutMs: 1000 }).then(
+        (mode) => mode ?? 'not serving',
+        () => 'no answer',
+      ),
+    ),
+  );
+  return servers.map((server, i) => `${server} ${answers[i]}`).join(', ');
+}
+
+/** The library's connection manager, which its typings do not describe. */
+interface ConnectionManager {
+  socket?: { destroy(): void };
+  connectTimeoutHandler?: NodeJS.Timeout | null;
+}
+
+/**
+ * node-zookeeper-client puts a timeout on the TCP connect only: once a server
+ * accepts, the client waits for the session for ever, though the next server
+ * of its list may serve. A hung member (paused, starved) accepts through its
+ * kernel, and any server behind a proxy or a namespace bridge "accepts" at
+ * once, so one such member pins the client for the whole budget. The Java
+ * client's connect timeout covers the handshake; this gives the library the
+ * same: a server that has not answered within `attemptMs` (base, scaled) of
+ * being dialled is dropped, and the library dials the next. Until the session
+ * is established only: the returned function stops it.
+ */
+function dropSilentServers(client: ZkClient, attemptMs: number): () => void {
+  const manager = (client as unknown as { connectionManager: ConnectionManager }).connectionManager;
+  let socket = manager.socket;
+  let timer: NodeJS.Timeout | undefined;
+  const drop = (dialled: NonNullable<ConnectionManager['socket']>): void => {
+    if (manager.socket !== dialled) return;
+    // The library's own TCP timer would otherwise fire later on the next socket.
+    if (manager.connectTimeoutHandler) clearTimeout(manager.connectTimeoutHandler);
+    dialled.destroy(); // the library's close handler dials the next server
+  };
+  Object.defineProperty(manager, 'socket', {
+    configurable: true,
+    enumerable: true,
+    get: () => socket,
+    set: (next: ConnectionManager['socket']) => {
+      socket = next;
+      clearTimeout(timer);
+      if (next !== undefined) timer = setTimeout(() => drop(next), scaled(attemptMs));
+    },
+  });
+  return () => {
+    clearTimeout(timer);
+    Object.defineProperty(manager, 'socket', { configurable: true, enumerable: true, writable: true, value: socket });
+  };
 }
 
 /** Resolves the next time `emitter` emits `event`; rejects after `ms` (base, scaled). */
