@@ -10,12 +10,15 @@ import { Etcd3 } from 'etcd3';
 import { ConnectionError, ErrorCode, isElectError, type LeaderInfo } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
 import { scaled, startEtcd, startProxy, type Cluster } from '@elect/test';
-import { Queue, TTL_MS, eventually, expectClean, residue, uniqueName } from './support/harness.js';
+import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName } from './support/harness.js';
 import { makeCertificates, startTlsEtcd, type Certificates, type TlsMember } from './support/tls.js';
 
 jest.setTimeout(scaled(60_000));
 
 const run = promisify(execFile);
+
+/** The members' `--auth-token-ttl` (seconds, etcd's unit): a simple token unused that long is invalid. */
+const TOKEN_TTL_S = 1;
 
 describe('password auth', () => {
   let cluster: Cluster;
@@ -23,8 +26,8 @@ describe('password auth', () => {
   const endpoint = (): string => cluster.endpoints[0]!;
 
   beforeAll(async () => {
-    // Tokens expire after 1 s unused, so every test also rides through re-authentication.
-    cluster = await startEtcd({ size: 1, extraArgs: ['--auth-token-ttl=1'] });
+    // Tokens expire after TOKEN_TTL_S unused, so every test also rides through re-authentication.
+    cluster = await startEtcd({ size: 1, extraArgs: [`--auth-token-ttl=${TOKEN_TTL_S}`] });
     const etcdctl = (...args: string[]): Promise<unknown> =>
       run('etcdctl', [`--endpoints=${endpoint()}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
     await etcdctl('user', 'add', 'root:rootpw');
@@ -82,20 +85,23 @@ describe('password auth', () => {
     const proxies = await Promise.all([0, 1].map(() => startProxy({ host: member.host, port: member.clientPort })));
     const options = { ttlMs: TTL_MS, username: 'elector', password: 'secret' };
     const a = await connectEtcd({ endpoints: endpoint(), ...options });
-    const [b, o] = await Promise.all(proxies.map((p) => connectEtcd({ endpoints: p.address, ...options })));
+    const loggers = proxies.map(() => new RecordingLogger());
+    const [b, o] = await Promise.all(proxies.map((p, i) => connectEtcd({ endpoints: p.address, ...options, logger: loggers[i]! })));
     try {
       const la = await a.election(name).campaign({ id: 'a' });
       const waiting = b!.election(name).campaign({ id: 'b' });
       await eventually(async () => (await residue(root, name)).length === 2, 'b to queue');
       const seen = new Queue<LeaderInfo | undefined>(o!.election(name).observe());
       expect((await seen.next())?.id).toBe('a');
-      // Let every token expire, then break the waiter's and the observer's streams:
-      // they come back on the cached (expired) token.
-      await new Promise((r) => setTimeout(r, 2500));
+      // Not synchronisation but the scenario: stay quiet past the token TTL
+      // (and etcd's one-second check) so every cached token has expired...
+      await new Promise((r) => setTimeout(r, (TOKEN_TTL_S + 1) * 1000 + scaled(500)));
+      // ...then break the waiter's and the observer's streams: they come back
+      // on the cached, expired token and must authenticate again.
       for (const p of proxies) p.cut();
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => loggers.every((logger) => logger.count('watch-restart') > 0), 'both streams to break');
       for (const p of proxies) p.heal();
-      await new Promise((r) => setTimeout(r, 2500));
+      // b learns of a's resignation only through its restarted watch.
       await la.resign();
       const lb = await waiting;
       expect((await seen.next())?.id).toBe('b');

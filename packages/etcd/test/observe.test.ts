@@ -57,7 +57,7 @@ function noRepeats(values: (LeaderInfo | undefined)[]): void {
 describe('observe() across watch restarts and compaction', () => {
   it('resumes a broken watch from the next revision: every change once, in order', async () => {
     const name = uniqueName();
-    const { seen, proxy } = await observerBehindProxy(name);
+    const { seen, proxy, logger } = await observerBehindProxy(name);
     const got: (LeaderInfo | undefined)[] = [await seen.next()];
     expect(got[0]).toBeUndefined();
     const [a, b] = [await connect(cluster.connectString), await connect(cluster.connectString)];
@@ -71,7 +71,9 @@ describe('observe() across watch restarts and compaction', () => {
     await la.resign();
     const lb = await pb;
     await lb.proclaim('b2');
-    await new Promise((r) => setTimeout(r, 300));
+    // The observer must have seen its watch break before the network heals,
+    // so that what it delivers next comes from a resumed watch.
+    await eventually(() => logger.count('watch-restart') > 0, 'the observer to see its watch break');
     proxy.heal();
 
     for (const expected of [{ id: 'a', value: 'a2' }, { id: 'b', value: 'b' }, { id: 'b', value: 'b2' }]) {

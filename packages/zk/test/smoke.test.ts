@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { EventLog } from './support/events.js';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
-import { scaled } from '@elect/test';
+import { scaled, waitUntil } from '@elect/test';
 
 // The root config's testTimeout does not reach projects: set it here, on the timing base.
 jest.setTimeout(scaled(120_000));
@@ -24,8 +24,10 @@ test('campaign, leader, candidates, resign', async () => {
   const la = await ea.campaign({ id: 'a' });
   expect(la.isLeader).toBe(true);
   const pb = eb.campaign({ id: 'b', value: 'bee' });
-  await new Promise((r) => setTimeout(r, 300));
-  const cands = await eb.candidates();
+  const cands = await waitUntil(async () => {
+    const queue = await eb.candidates();
+    return queue.length === 2 && queue;
+  }, { timeoutMs: 5000, what: 'b to queue behind a' });
   expect(cands.map((c) => c.id)).toEqual(['a', 'b']);
   expect((await eb.leader())?.id).toBe('a');
   await la.resign();
