@@ -29,12 +29,24 @@ export interface HeldOptions {
   onLost: (error: LeadershipLostError) => void;
 }
 
-/** Routes our own node's watch to whoever holds the leadership once it exists. */
+/**
+ * Routes our own node's watch to whoever holds the leadership once it exists.
+ * The watch is set by the confirming `exists`, before an `await`; the library
+ * delivers a notification that arrives in the same socket read as that reply
+ * synchronously, before the awaiting code runs. So events that come before
+ * `route` are kept and handed over by it: none between "confirmed first" and
+ * "watching" is lost.
+ */
 export class NodeWatch {
   private target: ((event: Event) => void) | undefined;
-  readonly watcher = (event: Event): void => this.target?.(event);
+  private readonly early: Event[] = [];
+  readonly watcher = (event: Event): void => {
+    if (this.target) this.target(event);
+    else this.early.push(event);
+  };
   route(target: (event: Event) => void): void {
     this.target = target;
+    for (const event of this.early.splice(0)) target(event);
   }
 }
 
@@ -62,10 +74,11 @@ export class HeldLeadership {
         options.onLost(error);
       },
     });
-    watch.route((event) => this.onNodeEvent(event));
     this.stopWatching = node.session.onStatus((status) => {
       if (status.kind === 'ended') this.lose(status.reason);
     });
+    // After stopWatching exists: routing may deliver a deletion at once.
+    watch.route((event) => this.onNodeEvent(event));
     const status = node.session.status;
     if (status.kind === 'ended') this.lose(status.reason);
   }

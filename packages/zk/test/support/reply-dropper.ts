@@ -6,12 +6,41 @@
  * then drops both sockets so the client reconnects (same session) through
  * the proxy, which forwards normally again.
  *
+ * It can also hold (`hold()`): once a request of a given type on a given
+ * path goes through, what the server says is kept back until `release()`,
+ * which hands all of it to the client in one write — as a busy event loop
+ * would read a reply and the notification behind it in one go.
+ *
  * Client-to-server framing: a 4-byte length, then (after the first frame,
- * the ConnectRequest) a request header of xid (int32) and type (int32).
+ * the ConnectRequest) a request header of xid (int32) and type (int32), then
+ * for path requests the path (int32 length, bytes). Server-to-client frames
+ * start with the xid; a watch notification has xid -1.
  */
 import net from 'node:net';
 
 const createOp = 1;
+const notificationXid = -1;
+
+/** A hold on the server's answers (see `ReplyDropper.hold`). */
+export interface Hold {
+  /** Resolves once the matching request went through and answers are being held. */
+  readonly holding: Promise<void>;
+  /** Resolves once a watch notification is among the held answers. */
+  readonly notified: Promise<void>;
+  /** Hands everything held to the client in one write, and forwards normally again. */
+  release(): void;
+}
+
+interface HoldState {
+  type: number;
+  pathPrefix: string;
+  active: boolean;
+  held: Buffer[];
+  scan: Buffer;
+  onHolding: () => void;
+  onNotified: () => void;
+  client?: net.Socket;
+}
 
 export class ReplyDropper {
   armed = false;
@@ -19,6 +48,27 @@ export class ReplyDropper {
   swallowed = false;
   private readonly server: net.Server;
   private readonly links = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  private pendingHold: HoldState | undefined;
+
+  /** Holds the server's answers once a request of `type` on a path starting with `pathPrefix` goes through. */
+  hold(type: number, pathPrefix: string): Hold {
+    let onHolding!: () => void;
+    let onNotified!: () => void;
+    const holding = new Promise<void>((resolve) => (onHolding = resolve));
+    const notified = new Promise<void>((resolve) => (onNotified = resolve));
+    const state: HoldState = { type, pathPrefix, active: false, held: [], scan: Buffer.alloc(0), onHolding, onNotified };
+    this.pendingHold = state;
+    return {
+      holding,
+      notified,
+      release: () => {
+        state.active = false;
+        if (this.pendingHold === state) this.pendingHold = undefined;
+        const all = Buffer.concat(state.held.splice(0));
+        if (all.length > 0) state.client?.write(all);
+      },
+    };
+  }
 
   private constructor(server: net.Server) {
     this.server = server;
@@ -39,7 +89,7 @@ export class ReplyDropper {
 
   private accept(client: net.Socket, target: { host: string; port: number }): void {
     const upstream = net.connect(target);
-    const link = { client, upstream };
+    const link: { client: net.Socket; upstream: net.Socket; hold?: HoldState } = { client, upstream };
     this.links.add(link);
     let pending = Buffer.alloc(0);
     let first = true;
@@ -53,7 +103,15 @@ export class ReplyDropper {
         pending = pending.subarray(4 + size);
         const type = !first && size >= 8 ? frame.readInt32BE(8) : undefined;
         first = false;
+        const hold = this.pendingHold;
+        if (hold && !hold.active && type === hold.type && size >= 12 && requestPath(frame).startsWith(hold.pathPrefix)) {
+          this.pendingHold = undefined;
+          hold.active = true;
+          hold.client = client;
+          link.hold = hold;
+        }
         upstream.write(frame);
+        if (link.hold === hold && hold?.active) hold.onHolding();
         if (this.armed && type === createOp) {
           this.armed = false;
           this.swallowed = true;
@@ -62,6 +120,16 @@ export class ReplyDropper {
       }
     });
     upstream.on('data', (chunk: Buffer) => {
+      const hold = link.hold;
+      if (hold?.active) {
+        hold.held.push(chunk);
+        hold.scan = Buffer.concat([hold.scan, chunk]);
+        while (hold.scan.length >= 8 && hold.scan.length >= 4 + hold.scan.readInt32BE(0)) {
+          if (hold.scan.readInt32BE(4) === notificationXid) hold.onNotified();
+          hold.scan = hold.scan.subarray(4 + hold.scan.readInt32BE(0));
+        }
+        return;
+      }
       if (!dropping) client.write(chunk);
     });
     const close = (): void => {
@@ -87,4 +155,11 @@ export class ReplyDropper {
     this.reset();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** The path of a request frame whose payload starts with one (length-prefixed UTF-8). */
+function requestPath(frame: Buffer): string {
+  if (frame.length < 16) return '';
+  const length = frame.readInt32BE(12);
+  return length > 0 && frame.length >= 16 + length ? frame.subarray(16, 16 + length).toString('utf8') : '';
 }
