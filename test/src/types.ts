@@ -56,6 +56,8 @@ export interface ZooKeeperOptions {
   tickTimeMs?: number;
   minSessionTimeoutMs?: number;
   maxSessionTimeoutMs?: number;
+  /** Settings that differ between members, in member order (e.g. one member granting longer sessions). */
+  members?: ReadonlyArray<{ maxSessionTimeoutMs?: number } | undefined>;
 }
 
 export interface EtcdOptions {

@@ -122,7 +122,7 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
     'admin.enableServer=false',
     '4lw.commands.whitelist=srvr,mntr,wchs,wchc,cons,ruok,stat',
     `minSessionTimeout=${options.minSessionTimeoutMs ?? 2 * tick}`,
-    `maxSessionTimeout=${options.maxSessionTimeoutMs ?? 60_000}`,
+    `maxSessionTimeout=${options.members?.[peers.indexOf(peer)]?.maxSessionTimeoutMs ?? options.maxSessionTimeoutMs ?? 60_000}`,
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',

@@ -45,8 +45,8 @@ interface Ahead {
 }
 
 export class LossDeadline {
-  readonly timeoutMs: number;
-  readonly safetyMarginMs: number;
+  private timeout: number;
+  private margin: number;
   private readonly clock: Clock;
   private readonly onExpire: () => void;
   private last: number;
@@ -65,11 +65,37 @@ export class LossDeadline {
         `must be at least 0 and less than the timeout (${timeoutMs} ms), got ${String(safetyMarginMs)}`,
       );
     }
-    this.timeoutMs = timeoutMs;
-    this.safetyMarginMs = safetyMarginMs;
+    this.timeout = timeoutMs;
+    this.margin = safetyMarginMs;
     this.clock = options.clock ?? systemClock;
     this.onExpire = options.onExpire;
     this.last = options.lastContact ?? this.clock.now();
+    this.arm();
+  }
+
+  /** The session timeout or lease TTL the deadline counts with. */
+  get timeoutMs(): number {
+    return this.timeout;
+  }
+
+  /** How much earlier than the server we give up. */
+  get safetyMarginMs(): number {
+    return this.margin;
+  }
+
+  /**
+   * The server now holds a shorter timeout than the one we count with
+   * (ZooKeeper re-negotiates it on every reconnect, and members may differ):
+   * the deadline follows it down at once, never up. `safetyMarginMs` must be
+   * less than the new timeout.
+   */
+  shorten(timeoutMs: number, safetyMarginMs: number): void {
+    if (this.done || timeoutMs >= this.timeout) return;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || safetyMarginMs < 0 || safetyMarginMs >= timeoutMs) {
+      throw new InvalidOptionError('timeoutMs', `must be positive and more than the margin, got ${timeoutMs} (margin ${safetyMarginMs})`);
+    }
+    this.timeout = timeoutMs;
+    this.margin = safetyMarginMs;
     this.arm();
   }
 
@@ -80,7 +106,7 @@ export class LossDeadline {
 
   /** lastContact + timeoutMs − safetyMarginMs. */
   get deadline(): number {
-    return this.last + this.timeoutMs - this.safetyMarginMs;
+    return this.last + this.timeout - this.margin;
   }
 
   /** True once the deadline has passed (or `expire()` was called); final. */

@@ -23,6 +23,20 @@ describe('LossDeadline', () => {
     expect(expired()).toBe(1);
   });
 
+  it('follows a shorter timeout down at once (a re-negotiated session), never up', () => {
+    const { clock, deadline, expired } = setup(1000, 100);
+    clock.advance(300);
+    deadline.shorten(500, 50); // the server now holds 500 ms, counted from the same last contact
+    expect(deadline.timeoutMs).toBe(500);
+    expect(deadline.deadline).toBe(10_450);
+    deadline.shorten(800, 80); // longer: ignored
+    expect(deadline.deadline).toBe(10_450);
+    clock.advance(149);
+    expect(expired()).toBe(0);
+    clock.advance(1);
+    expect(expired()).toBe(1);
+  });
+
   it('starts from the given lastContact (the moment the session request was sent)', () => {
     const clock = new ManualClock(10_000);
     const deadline = new LossDeadline({ timeoutMs: 1000, safetyMarginMs: 100, clock, lastContact: 9_500, onExpire: () => {} });

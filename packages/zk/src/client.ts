@@ -31,14 +31,27 @@ export type ClientState = 'connected' | 'disconnected' | 'expired' | 'auth-faile
 
 /** The library's connection manager, which its typings do not describe. */
 interface Internals {
-  socket?: { destroy(): void };
+  socket?: Socket | undefined;
   connectTimeoutHandler?: ReturnType<typeof setTimeout> | null;
   connect(): void;
   state: number;
-  on(event: 'state', listener: (state: number) => void): void;
+  packetQueue: { push(packet: Packet): void };
 }
 
+/** A request as the library queues it. */
+interface Packet {
+  request: { header?: { type: number } | null };
+  callback: (error: unknown) => void;
+}
+
+/** jute's OP_CODES.CLOSE_SESSION. */
+const closeSessionOp = -11;
+
 const closedState = -2;
+
+interface Socket {
+  destroy(): void;
+}
 
 export class ZkClient {
   private readonly raw: Client;
@@ -68,12 +81,14 @@ export class ZkClient {
     } as Parameters<typeof zookeeper.createClient>[1]);
     const client = new ZkClient(raw, options);
     if (options.auth !== undefined) raw.addAuthInfo('digest', Buffer.from(options.auth));
+    const stopDropping = client.dropSilentServers(attemptTimeoutMs(options));
     return new Promise<ZkClient>((resolve, reject) => {
       let settled = false;
       const fail = (error: Error): void => {
         if (settled) return;
         settled = true;
         cancel();
+        stopDropping();
         client.destroy();
         reject(error);
       };
@@ -92,6 +107,7 @@ export class ZkClient {
             if (settled) return;
             settled = true;
             cancel();
+            stopDropping();
             resolve(client);
           },
           (error: unknown) => {
@@ -104,6 +120,43 @@ export class ZkClient {
       raw.once('connected', probe);
       raw.connect();
     });
+  }
+
+  /**
+   * The library times out only the TCP connect: once a server accepts, it
+   * waits for the session reply for ever, though the next server of the list
+   * may serve. A hung member (SIGSTOPped, starved, or cut off behind a proxy
+   * or bridge that accepts for it) then holds the whole connect. Until the
+   * session is established, a server that has not answered within
+   * `attemptMs` of being dialled is dropped, so the library dials the next
+   * one — what the Java client's connect timeout does. Returns the function
+   * that stops it.
+   */
+  private dropSilentServers(attemptMs: number): () => void {
+    const internals = this.internals();
+    let socket = internals.socket;
+    let cancel = (): void => {};
+    const drop = (dialled: Socket): void => {
+      if (this.destroyed || internals.socket !== dialled) return;
+      // The library's own TCP timer would otherwise fire later, on the next socket.
+      if (internals.connectTimeoutHandler) clearTimeout(internals.connectTimeoutHandler);
+      dialled.destroy(); // the library's close handler dials the next server
+    };
+    Object.defineProperty(internals, 'socket', {
+      configurable: true,
+      enumerable: true,
+      get: () => socket,
+      set: (next: Socket | undefined) => {
+        socket = next;
+        cancel();
+        if (next !== undefined) cancel = this.options.clock.schedule(() => drop(next), attemptMs);
+      },
+    });
+    return () => {
+      cancel();
+      if (this.destroyed) return; // destroy() has its own accessor in place
+      Object.defineProperty(internals, 'socket', { configurable: true, enumerable: true, writable: true, value: socket });
+    };
   }
 
   /** The session id as 8 bytes (compare with a znode's `ephemeralOwner`). */
@@ -178,9 +231,15 @@ export class ZkClient {
     return this.timed(`exists ${path}`, op);
   }
 
-  /** A round trip without a deadline, for the heartbeat (which judges staleness itself). */
-  ping(): Promise<unknown> {
-    return this.call<Stat | null>((done) => this.raw.exists('/', done));
+  /**
+   * The heartbeat, without a deadline (the session judges staleness itself):
+   * a `check` of `/` at any version in a multi — a no-op, but a write, so the
+   * server we are connected to can only answer it after the quorum leader
+   * committed it, and the leader refuses it once our session has expired.
+   * Needs READ on `/` (of the chroot).
+   */
+  heartbeat(): Promise<unknown> {
+    return this.call<unknown>((done) => this.raw.transaction().check('/', -1).commit(done));
   }
 
   setData(path: string, data: Buffer, version: number): Promise<Stat> {
@@ -201,27 +260,43 @@ export class ZkClient {
   }
 
   /**
-   * Ends the session on the server (its ephemeral nodes go with it). Gives up
-   * after `operationTimeoutMs` and destroys the client: a session we cannot
-   * close expires by itself.
+   * Ends the session on the server (its ephemeral nodes go with it), then
+   * destroys the client. Resolves true once the server confirmed the close,
+   * false when no confirmation came within `operationTimeoutMs` (the close may
+   * or may not have landed; a session we cannot close expires by itself).
    */
-  async close(): Promise<void> {
-    if (this.destroyed) return;
-    const internals = this.internals();
-    const closed = new Promise<void>((resolve) => {
-      if (internals.state === closedState) resolve();
-      internals.on('state', (state) => {
-        if (state === closedState) resolve();
-      });
+  async close(): Promise<boolean> {
+    if (this.destroyed) return false;
+    // The library's close() sends CLOSE_SESSION without a callback and only
+    // reports the socket closing, which a lost connection does as well: hook
+    // the request as it is queued to hear the server's own answer.
+    const queue = this.internals().packetQueue;
+    const push = queue.push;
+    const confirmed = new Promise<boolean>((resolve) => {
+      queue.push = function (this: unknown, packet: Packet) {
+        if (packet.request.header?.type === closeSessionOp) {
+          const done = packet.callback;
+          packet.callback = (error: unknown) => {
+            done(error);
+            resolve(!error);
+          };
+        }
+        push.call(this, packet);
+      };
+      try {
+        this.raw.close();
+      } finally {
+        queue.push = push;
+      }
     });
-    this.raw.close();
     let cancel = (): void => {};
-    const timeout = new Promise<void>((resolve) => {
-      cancel = this.options.clock.schedule(resolve, this.options.operationTimeoutMs);
+    const timeout = new Promise<boolean>((resolve) => {
+      cancel = this.options.clock.schedule(() => resolve(false), this.options.operationTimeoutMs);
     });
-    await Promise.race([closed, timeout]);
+    const closed = await Promise.race([confirmed, timeout]);
     cancel();
     this.destroy();
+    return closed;
   }
 
   /** Stops the client at once, without telling the server: no reconnect, no further traffic. */
@@ -239,8 +314,9 @@ export class ZkClient {
     let socket = internals.socket;
     socket?.destroy();
     Object.defineProperty(internals, 'socket', {
+      configurable: true,
       get: () => socket,
-      set: (next: { destroy(): void }) => {
+      set: (next: Socket) => {
         socket = next;
         next.destroy();
       },
@@ -285,4 +361,15 @@ export class ZkClient {
       );
     });
   }
+}
+
+/**
+ * How long one server may take to answer a session request: the session
+ * timeout shared among the servers of the connect string (as the Java
+ * client's connect timeout), but at least a second and at most the whole
+ * connect budget.
+ */
+function attemptTimeoutMs(options: ClientOptions): number {
+  const servers = options.connectString.split('/')[0]!.split(',').length;
+  return Math.min(options.connectTimeoutMs, Math.max(1000, Math.round(options.sessionTimeoutMs / servers)));
 }

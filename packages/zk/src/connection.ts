@@ -191,25 +191,40 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     }
   }
 
-  /** Ends a session whose deadline passed (see the file comment). */
+  /**
+   * Ends a session whose deadline passed (see the file comment). Re-attaching
+   * refreshes the session on the server, so we keep trying only until the
+   * server would have expired it by itself (one granted timeout after our
+   * last contact); after that it is left to expire, within one timeout of our
+   * last attempt. The log says which of the three happened.
+   */
   private async closeStale(stale: Session): Promise<void> {
     const id = stale.client.sessionIdBytes;
     const password = stale.client.sessionPassword;
+    const { clock, logger } = this.options;
+    const timeoutMs = stale.deadline.timeoutMs;
+    const until = stale.deadline.lastContact + timeoutMs;
     const backoff = new Backoff(Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)));
-    for (let attempt = 0; ; attempt += 1) {
+    for (;;) {
       try {
         const client = await ZkClient.connect({ ...this.sessionOptions(), session: { id, password } });
-        await client.close();
-        this.options.logger.info({ event: 'stale-session-closed', session: stale.id });
-        return;
-      } catch (error) {
-        if (error instanceof SessionExpiredError || isZk(error, ZkCode.SessionExpired)) {
-          this.options.logger.info({ event: 'stale-session-gone', session: stale.id });
+        if (await client.close()) {
+          logger.info({ event: 'stale-session-closed', session: stale.id });
           return;
         }
-        if (this.closing.signal.aborted && attempt > 0) return;
-        await backoff.wait(this.options.clock, this.closing.signal).catch(() => {});
+        // No answer to the close: it may have landed or not. Another
+        // re-attach finds out ("gone") or closes it.
+      } catch (error) {
+        if (error instanceof SessionExpiredError || isZk(error, ZkCode.SessionExpired)) {
+          logger.info({ event: 'stale-session-gone', session: stale.id });
+          return;
+        }
       }
+      if (this.closing.signal.aborted || clock.now() >= until) {
+        logger.warn({ event: 'stale-session-abandoned', session: stale.id, expiresWithinMs: timeoutMs });
+        return;
+      }
+      await backoff.wait(clock, this.closing.signal).catch(() => {});
     }
   }
 

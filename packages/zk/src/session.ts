@@ -2,23 +2,40 @@
  * One ZooKeeper session as we judge it on our own clock.
  *
  * The library says "connected" to a server that is SIGSTOPped, and says
- * "expired" only after it reconnects. So a session runs its own heartbeat, a
- * request every `timeout / 4`, and every answered heartbeat moves core's
- * LossDeadline to the moment that heartbeat was *sent* (the server heard us
- * no earlier). States:
+ * "expired" only after it reconnects. So a session runs its own heartbeat and
+ * feeds core's LossDeadline from it. Only the quorum leader expires sessions,
+ * so only contact the leader has provably seen may move the deadline (the
+ * zk README's safety section has the whole argument):
+ *
+ * - The heartbeat is a write-path no-op, a `check` of `/` at any version in a
+ *   multi. A follower answers reads from its own copy for a while after it
+ *   lost the quorum; a write it can only answer after the leader committed
+ *   it, and the leader refuses it once our session has expired.
+ * - A follower tells the leader about our session's activity in its answer
+ *   to the leader's next ping (every tickTime / 2), not with the request. A
+ *   committed heartbeat proves the leader has heard that answer for every
+ *   earlier heartbeat answered at least `relayMs` (one leader ping interval)
+ *   before it was sent: the follower's link carries them in order. So an
+ *   answered heartbeat credits the *send* time of the newest such earlier
+ *   one. Assumes tickTime ≤ timeout / 2 (ZooKeeper's default
+ *   minSessionTimeout), so that relayMs = timeout / 4 spans a ping interval.
+ *   Only heartbeats answered over one connection count together: after a
+ *   reconnect (to this member or another) the list starts again.
+ * - The server re-negotiates the timeout on every reconnect: the deadline
+ *   follows it down (never up).
+ *
+ * States:
  *
  *   live ⇄ suspended → ended('deadline' | 'session-expired' | 'closed')
  *
  * `suspended` when the library reports a disconnect or a heartbeat goes
- * unanswered for `timeout / 4`; `live` again when a heartbeat is answered;
+ * unanswered for one interval; `live` again when a heartbeat is answered;
  * `ended` when the server says expired, when the deadline passes first, or on
  * close. An ended session is never used again: the connection makes a fresh
  * one. While a heartbeat stays unanswered we also drop the TCP connection
  * `timeout / 3` after sending it (and every `timeout / 3` after that) so the
  * library retries — another server of the ensemble, or the same one once it
- * answers; it never would on its own. Worst case, a member hangs just before
- * a heartbeat: we move on 1/4 + 1/3 of the timeout after the last contact,
- * leaving about a third of it before the deadline to reconnect.
+ * answers; it never would on its own.
  */
 import { LossDeadline, LogEvent, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
 import { ZkClient, type ClientOptions } from './client.js';
@@ -46,10 +63,13 @@ export class Session {
   private readonly listeners = new Set<(status: SessionStatus) => void>();
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly intervalMs: number;
-  private readonly staleMs: number;
-  private readonly kickMs: number;
+  private intervalMs = 0;
+  private relayMs = 0;
+  private kickMs = 0;
+  private readonly safetyMarginMs: number | undefined;
   private inflight: number | undefined;
+  /** Answered heartbeats the leader may not have heard of yet (see the file comment). */
+  private readonly unrelayed: Array<{ sentAt: number; answeredAt: number }> = [];
   private cancelTick: () => void = () => {};
   private resolveEnded!: (reason: SessionEnd) => void;
   private retirement: Promise<void> | undefined;
@@ -61,9 +81,9 @@ export class Session {
     this.logger = options.logger;
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     const timeoutMs = client.negotiatedTimeoutMs;
-    this.intervalMs = Math.max(10, Math.floor(timeoutMs / 4));
-    this.staleMs = this.intervalMs;
-    this.kickMs = Math.max(10, Math.floor(timeoutMs / 3));
+    this.safetyMarginMs = options.safetyMarginMs;
+    // The session was created by the quorum leader, with a whole timeout
+    // from when it received our request: the moment we sent it is safe.
     this.deadline = new LossDeadline({
       timeoutMs,
       safetyMarginMs: marginFor(timeoutMs, options),
@@ -71,12 +91,46 @@ export class Session {
       lastContact: firstContact,
       onExpire: () => this.end('deadline'),
     });
+    this.pace(timeoutMs);
     this.unsubscribe = client.onState((state) => {
       if (state === 'disconnected') this.suspend('disconnected');
-      else if (state === 'connected') this.beat();
-      else this.end('session-expired');
+      else if (state === 'connected') {
+        // A new link: what the old one relayed proves nothing about this one.
+        this.unrelayed.length = 0;
+        this.follow(client.negotiatedTimeoutMs);
+        this.beat();
+      } else this.end('session-expired');
     });
     this.tick();
+  }
+
+  /** Heartbeat pace for a timeout: a beat every timeout / 6, credited one leader ping interval (≤ timeout / 4) later. */
+  private pace(timeoutMs: number): void {
+    this.intervalMs = Math.max(10, Math.floor(timeoutMs / 6));
+    this.relayMs = Math.ceil(timeoutMs / 4);
+    this.kickMs = Math.max(10, Math.floor(timeoutMs / 3));
+  }
+
+  /** A reconnect granted `timeoutMs`: a shorter one applies at once. */
+  private follow(timeoutMs: number): void {
+    if (this.isEnded || !(timeoutMs > 0) || timeoutMs >= this.deadline.timeoutMs) return;
+    const margin = marginFor(timeoutMs, { safetyMarginMs: this.safetyMarginMs, logger: this.logger });
+    this.logger.warn({ event: 'session-timeout-shortened', session: this.id, fromMs: this.deadline.timeoutMs, toMs: timeoutMs });
+    this.deadline.shorten(timeoutMs, margin);
+    this.pace(timeoutMs);
+  }
+
+  /**
+   * Heartbeat sent at `sentAt` was committed: credit the newest earlier one
+   * that the leader has provably heard of (see the file comment).
+   */
+  private credit(sentAt: number, answeredAt: number): void {
+    let relayed: number | undefined;
+    while (this.unrelayed.length > 0 && this.unrelayed[0]!.answeredAt + this.relayMs <= sentAt) {
+      relayed = this.unrelayed.shift()!.sentAt;
+    }
+    this.unrelayed.push({ sentAt, answeredAt });
+    if (relayed !== undefined) this.deadline.contact(relayed);
   }
 
   /** Opens a new session; see `ZkClient.connect` for how it fails. */
@@ -153,10 +207,10 @@ export class Session {
       this.inflight = undefined;
       return !this.isEnded;
     };
-    this.client.ping().then(
+    this.client.heartbeat().then(
       () => {
         if (!settle()) return;
-        this.deadline.contact(sentAt);
+        this.credit(sentAt, this.clock.now());
         if (this.current.kind === 'suspended' && this.client.isConnected) {
           this.logger.info({ event: LogEvent.Resumed, session: this.id });
           this.set({ kind: 'live' });
@@ -175,7 +229,7 @@ export class Session {
 
   /**
    * Watches the heartbeat sent at `sentAt`, to the millisecond rather than at
-   * the next tick: unanswered after `staleMs` → suspended; after every
+   * the next tick: unanswered after one interval → suspended; after every
    * further `kickMs` → drop the connection so the library tries again.
    */
   private watchdog(sentAt: number): () => void {
@@ -188,8 +242,8 @@ export class Session {
         this.client.kick();
         cancel = this.clock.schedule(kick, this.kickMs);
       };
-      cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.staleMs));
-    }, this.staleMs);
+      cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.intervalMs));
+    }, this.intervalMs);
     return () => cancel();
   }
 
@@ -210,7 +264,7 @@ export class Session {
  * longer timeout than the server allowed would leave no time at all: fall
  * back to the default for the granted one (and say so).
  */
-function marginFor(timeoutMs: number, options: SessionOptions): number {
+function marginFor(timeoutMs: number, options: Pick<SessionOptions, 'safetyMarginMs' | 'logger'>): number {
   const asked = options.safetyMarginMs;
   if (asked === undefined) return defaultSafetyMarginMs(timeoutMs);
   if (asked < timeoutMs) return asked;

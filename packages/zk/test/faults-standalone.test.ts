@@ -4,6 +4,7 @@
  * than its loss deadline, a hung (SIGSTOPped) server, and a session expired
  * under a leader. Every test ends with nothing of ours left on the server.
  */
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
 import { LeadershipLostError, type Leadership } from '@elect/core';
@@ -198,6 +199,27 @@ describe('zookeeper standalone faults', () => {
     await election.close();
   });
 
+  test('a server that accepts and never answers does not hold the connect: the next server of the list serves', async () => {
+    // node-zookeeper-client times out only the TCP connect; a member that
+    // accepts and then says nothing (hung, or behind a proxy that accepts for
+    // it) would hold the session request for ever. The library shuffles the
+    // connect string, so several connects make sure most dial it first.
+    const silent = net.createServer((socket) => {
+      socket.on('error', () => {});
+      cleanup.push(() => socket.destroy());
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => silent.close(resolve)));
+    const { port } = silent.address() as net.AddressInfo;
+    const connectString = `127.0.0.1:${port},${cluster.connectString}`;
+    // Each server gets timeout / 2 to answer; a connect fits within two of those.
+    const timeout = scaled(4000);
+    const connections = await Promise.all(
+      Array.from({ length: 6 }, () => open(connectString, { sessionTimeoutMs: timeout, connectTimeoutMs: timeout * 1.5 })),
+    );
+    for (const connection of connections) expect(connection.current?.isEnded).toBe(false);
+  });
+
   test('after a loss at the deadline, our stale session is closed as soon as the server answers: its node does not linger', async () => {
     // A wide margin puts our deadline well before the server's expiry, and
     // healing right after the loss lands in between: the server still holds
@@ -226,7 +248,16 @@ describe('zookeeper standalone faults', () => {
     // either by re-attaching to it, or (when the library's own client got back
     // in first and was then closed by us) by finding it already ended.
     expect(electedAt - cutAt).toBeLessThan(timeout);
+    // The successor can be elected the moment the server deleted the node, a
+    // little before our closing client has heard the server's answer: wait
+    // for the log line (within one request's deadline), then check it is the
+    // only outcome logged.
+    await waitUntil(() => logger.count('stale-session-closed') + logger.count('stale-session-gone') > 0, {
+      timeoutMs: 3000,
+      what: 'the stale session to be logged as closed or gone',
+    });
     expect(logger.count('stale-session-closed') + logger.count('stale-session-gone')).toBe(1);
+    expect(logger.count('stale-session-abandoned')).toBe(0);
     await successor.resign();
     await a.close();
     await b.close();

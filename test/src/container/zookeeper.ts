@@ -48,16 +48,16 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
     .join(' ');
   // The same server settings as the process runtime (../zookeeper.ts), so a
   // test behaves the same on either.
-  const extra = [
+  const extra = (index: number): string[] => [
     `minSessionTimeout=${opts.minSessionTimeoutMs ?? 2 * tickTimeMs}`,
-    `maxSessionTimeout=${opts.maxSessionTimeoutMs ?? 60_000}`,
+    `maxSessionTimeout=${opts.members?.[index]?.maxSessionTimeoutMs ?? opts.maxSessionTimeoutMs ?? 60_000}`,
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',
     `cnxTimeout=${ZOOKEEPER_ENSEMBLE.cnxTimeoutMs}`,
   ];
 
-  const members: MemberPlan[] = servers.map((s) => ({
+  const members: MemberPlan[] = servers.map((s, index) => ({
     name: s.name,
     clientPort: s.clientPort,
     env: {
@@ -71,7 +71,7 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
       // Its HTTP port (8080) would collide between members on the host network.
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_4LW_COMMANDS_WHITELIST: FOUR_LETTER_WORDS,
-      ZOO_CFG_EXTRA: extra.join(' '),
+      ZOO_CFG_EXTRA: extra(index).join(' '),
       JVMFLAGS: JVM_FLAGS,
     },
     probe: async () => {
