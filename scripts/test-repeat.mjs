@@ -129,6 +129,6 @@ process.exitCode = failedRuns === 0 ? 0 : 1;
 
 function firstLine(message = '') {
   // Jest messages start with the matcher's text; skip colour codes and blank lines.
-  const text = message.replace(/\u001b\[[0-9;]*m/g, '');
+  const text = message.replaceAll(`${String.fromCharCode(27)}[`, '\0').replace(/\0[0-9;]*m/g, '');
   return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300);
 }
