@@ -3,7 +3,7 @@
  * containers (see runtime.ts), and the faults integration tests inject.
  */
 export type { Cluster, EtcdOptions, Member, Runtime, ServerKind, ZooKeeperOptions } from './types.js';
-export { type RuntimeChoice, requestedRuntime, selectedRuntime, startEtcd, startZooKeeper } from './runtime.js';
+export { type RuntimeChoice, partitionSkipReason, requestedRuntime, selectedRuntime, startEtcd, startZooKeeper } from './runtime.js';
 export { type ProcessRuntimeOptions, ProcessCluster } from './process-cluster.js';
 export { ProcessMember, logTail } from './member.js';
 export {

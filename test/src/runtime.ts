@@ -6,7 +6,7 @@
  * Options only the process runtime has (a network namespace) always select it.
  */
 import { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
-import type { NetworkNamespace } from './netns.js';
+import { NetworkNamespace } from './netns.js';
 import type { ProcessCluster } from './process-cluster.js';
 import { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper.js';
 import type { Cluster, Runtime } from './types.js';
@@ -67,4 +67,13 @@ export async function startEtcd(options: ProcessEtcdOptions = {}): Promise<Clust
     return await (await containerRuntime()).startEtcdContainer(options);
   }
   return await startEtcdProcess(options);
+}
+
+/**
+ * Why partition tests (network namespaces, process runtime only) cannot run
+ * here, for a `describe.skip` message; undefined when they can.
+ */
+export function partitionSkipReason(): string | undefined {
+  if (requestedRuntime() === 'container') return 'network namespaces need the process runtime (ELECT_TEST_RUNTIME=container)';
+  return NetworkNamespace.unavailableReason();
 }

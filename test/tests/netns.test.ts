@@ -19,7 +19,7 @@ import {
   NetworkNamespace,
   type ProcessCluster,
   etcdTiming,
-  requestedRuntime,
+  partitionSkipReason,
   scaled,
   startEtcd,
   startZooKeeper,
@@ -34,10 +34,7 @@ import { connectZk, etcdClient, zk, type ZkClient } from './support/clients.js';
 
 jest.setTimeout(scaled(90_000));
 
-const skipReason =
-  requestedRuntime() === 'container'
-    ? 'network namespaces need the process runtime (ELECT_TEST_RUNTIME=container)'
-    : NetworkNamespace.unavailableReason();
+const skipReason = partitionSkipReason();
 if (skipReason !== undefined) console.warn(`network partition tests skipped: ${skipReason}`);
 const suite = skipReason === undefined ? describe : describe.skip;
 

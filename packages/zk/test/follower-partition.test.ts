@@ -9,16 +9,13 @@
  * leader has provably seen (see the zk README's safety section).
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { NetworkNamespace, requestedRuntime, scaled, startZooKeeper, type Member, type ProcessCluster } from '@elect/test';
+import { NetworkNamespace, partitionSkipReason, scaled, startZooKeeper, type Member, type ProcessCluster } from '@elect/test';
 import type { Leadership } from '@elect/core';
 import { connect, uniqueName } from './support/zk.js';
 
 jest.setTimeout(scaled(120_000));
 
-const skipReason =
-  requestedRuntime() === 'container'
-    ? 'network namespaces need the process runtime (ELECT_TEST_RUNTIME=container)'
-    : NetworkNamespace.unavailableReason();
+const skipReason = partitionSkipReason();
 if (skipReason !== undefined) console.warn(`follower partition tests skipped: ${skipReason}`);
 const suite = skipReason === undefined ? describe : describe.skip;
 
