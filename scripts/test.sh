@@ -82,7 +82,23 @@ step "offline images" bash docker/build-images.sh
 step "build" pnpm build
 step "lint" pnpm lint
 step "typecheck" pnpm typecheck
+# Every temp dir a test makes starts with "elect-" and is removed by the test.
+temp_dirs() { find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'elect-*' ! -path "$results" | sort; }
+temp_before=$(mktemp)
+temp_dirs > "$temp_before"
+no_temp_left() {
+  local left
+  left=$(temp_dirs | comm -13 "$temp_before" -)
+  rm -f "$temp_before"
+  if [[ -n $left ]]; then
+    echo "temp dirs left by the tests:"
+    echo "$left"
+    return 1
+  fi
+  echo "none left"
+}
 test_step "tests, process runtime" bash scripts/test-all.sh process
 test_step "tests, container runtime" bash scripts/test-all.sh container
+test_step "tests leave no temp dirs" no_temp_left
 test_step "SIGKILLed test run leaves nothing" bash test/scripts/check-kill-cleanup.sh
 [[ -z $tests_failed ]]

@@ -75,15 +75,15 @@ export interface Scratch {
 
 /** A temp dir per test, removed after it. */
 export function useScratch(): () => Scratch {
-  let current: Scratch | undefined;
+  const made: string[] = [];
   afterEach(() => {
-    if (current) rmSync(current.dir, { recursive: true, force: true });
-    current = undefined;
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
   return () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'elect-cli-'));
     const env = { LOCK: path.join(dir, 'lock'), MARKERS: path.join(dir, 'markers') };
-    current = {
+    made.push(dir);
+    return {
       dir,
       env,
       markers: () => {
@@ -94,6 +94,5 @@ export function useScratch(): () => Scratch {
         }
       },
     };
-    return current;
   };
 }
