@@ -6,6 +6,9 @@
  *   - `blackhole()`: connections stay open (and new ones are accepted) but no
  *     byte moves in either direction, as on a hung network (clients see
  *     nothing: only their own timers can tell);
+ *   - `holdReplies()`: what clients send still reaches the server, but what
+ *     the server says waits (requests are applied, their answers are late or,
+ *     past the client's deadline, lost);
  *   - `heal()`: forwarding resumes: new connections are forwarded, and
  *     blackholed ones continue where they stopped (nothing is lost, as when a
  *     real network recovers before TCP gives up).
@@ -14,7 +17,7 @@ import net from 'node:net';
 import type { Cluster, Member } from './types.js';
 
 export type ProxyTarget = { host: string; port: number } | { path: string };
-export type ProxyMode = 'forward' | 'cut' | 'blackhole';
+export type ProxyMode = 'forward' | 'cut' | 'blackhole' | 'hold-replies';
 
 export interface Proxy {
   /** Where clients connect instead of the target. */
@@ -27,6 +30,7 @@ export interface Proxy {
   readonly connections: number;
   cut(): void;
   blackhole(): void;
+  holdReplies(): void;
   heal(): void;
   /** Stops listening and resets every connection. Idempotent. */
   close(): Promise<void>;
@@ -74,6 +78,9 @@ class Link {
       this.reset(); // the server went away during the outage: the client learns it now
       return;
     }
+    // Idempotent: a direction still flowing (hold-replies) is not piped twice.
+    this.client.unpipe(this.upstream);
+    this.upstream.unpipe(this.client);
     this.client.pipe(this.upstream);
     this.upstream.pipe(this.client);
   }
@@ -83,6 +90,12 @@ class Link {
     this.#stalled = true;
     this.client.unpipe();
     this.client.pause();
+    this.upstream?.unpipe();
+    this.upstream?.pause();
+  }
+
+  /** Holds the server's bytes back; the client's still flow. */
+  holdReplies(): void {
     this.upstream?.unpipe();
     this.upstream?.pause();
   }
@@ -119,7 +132,8 @@ export async function startProxy(target: ProxyTarget, options: { listenHost?: st
     }
     const link = new Link(client, target, (done) => links.delete(done));
     links.add(link);
-    if (mode === 'forward') link.flow();
+    if (mode === 'forward' || mode === 'hold-replies') link.flow();
+    if (mode === 'hold-replies') link.holdReplies();
   });
   const host = options.listenHost ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -144,6 +158,10 @@ export async function startProxy(target: ProxyTarget, options: { listenHost?: st
     blackhole() {
       mode = 'blackhole';
       for (const link of links) link.stall();
+    },
+    holdReplies() {
+      mode = 'hold-replies';
+      for (const link of links) link.holdReplies();
     },
     heal() {
       mode = 'forward';

@@ -42,11 +42,15 @@ export interface CandidateContext extends WaitContext {
   emit(event: ElectionEvent): void;
 }
 
+const noop = (): void => {};
+
 const lossFor: Record<SessionEnd, LossReason> = { deadline: 'deadline', 'session-expired': 'session-expired', closed: 'closed' };
 
 export class Candidate {
   readonly machine: StateMachine<CandidateState>;
   private own: { entry: Entry; session: Session } | undefined;
+  /** A create sent whose answer has not come (yet): it may have been applied. */
+  private joining: { key: string; session: Session; settled: Promise<void> } | undefined;
   private handle: LeadershipHandle | undefined;
   private stopGuard: () => void = () => {};
   private removal: Promise<void> | undefined;
@@ -153,7 +157,10 @@ export class Candidate {
     for (;;) {
       signal.throwIfAborted();
       try {
-        const { entry } = await this.ctx.kv.create(key, payload, session.leaseId);
+        const create = this.ctx.kv.create(key, payload, session.leaseId);
+        this.joining = { key, session, settled: create.then(noop, noop) };
+        const { entry } = await create;
+        this.joining = undefined;
         if (entry.lease !== session.leaseId) {
           throw new Error(`${key} exists on another lease (${entry.lease}); refusing to use it`);
         }
@@ -255,6 +262,7 @@ export class Candidate {
   }
 
   private async deleteOwn(): Promise<void> {
+    if (!this.own && this.joining) await this.withdrawUnanswered(this.joining);
     const own = this.own;
     if (!own) return;
     let pause = 50;
@@ -269,6 +277,31 @@ export class Candidate {
       pause = Math.min(pause * 2, 1000);
     }
     if (this.own === own) this.own = undefined;
+  }
+
+  /**
+   * A create whose answer never came (its deadline passed) may still have
+   * been applied: then our key sits on our live lease, first in the queue
+   * one day with nobody leading. Wait until the create has settled (a late
+   * answer makes it ours, removed as usual), else delete the key if it is on
+   * our lease, retrying until that is known or the session has ended.
+   */
+  private async withdrawUnanswered(joining: { key: string; session: Session; settled: Promise<void> }): Promise<void> {
+    await joining.settled;
+    if (this.joining === joining) this.joining = undefined;
+    if (this.own) return;
+    this.ctx.logger.info({ event: 'campaign-withdraw', id: this.id, key: joining.key }, 'withdrawing a campaign key whose create was never answered');
+    let pause = 50;
+    while (!joining.session.ended) {
+      try {
+        await this.ctx.kv.removeOnLease(joining.key, joining.session.leaseId);
+        return;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+      }
+      await delay(pause, undefined, { ref: false });
+      pause = Math.min(pause * 2, 1000);
+    }
   }
 
   private removeFailed(error: unknown): void {

@@ -118,6 +118,18 @@ export class ElectionKV {
     return res.succeeded;
   }
 
+  /**
+   * Deletes `key` if it exists on `lease`: for a campaign whose create may
+   * have been applied though its answer never came (so its revision is
+   * unknown). Only this connection writes keys named after its lease.
+   */
+  async removeOnLease(key: string, lease: string): Promise<void> {
+    const wire = this.keys.wire(key);
+    await this.endpoints.unary('withdraw', (c) =>
+      c.kv.txn({ compare: [leaseIs(wire, lease)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
+    );
+  }
+
   /** Deletes our key if it is still the one we created; resolves either way once it is not there as ours. */
   async remove(key: string, token: bigint): Promise<void> {
     const wire = this.keys.wire(key);
@@ -125,6 +137,11 @@ export class ElectionKV {
       c.kv.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
     );
   }
+}
+
+/** True when `key` exists with `lease` (a key that does not exist has lease 0). */
+function leaseIs(key: Buffer, lease: string): ICompare {
+  return { key, target: CompareTarget.Lease, result: CompareResult.Equal, lease };
 }
 
 function createRevisionIs(key: Buffer, revision: bigint): ICompare {

@@ -124,3 +124,46 @@ describe('cutting the client off (blackhole)', () => {
     expect(leadership.isLeader).toBe(false);
   });
 });
+
+describe('answers held back (requests land, replies do not come)', () => {
+  it('a campaign aborted after its create was applied but never answered leaves no key behind', async () => {
+    const name = uniqueName();
+    const member = cluster.members[0]!;
+    const proxy = await startProxy({ host: member.host, port: member.clientPort });
+    const logger = new RecordingLogger();
+    // A TTL well past the create's deadline: the lease outlives the whole
+    // scenario, so a key left on it would stay in the queue.
+    const conn = await connectEtcd({ endpoints: proxy.address, ttlMs: scaled(10_000), operationTimeoutMs: scaled(1000), logger });
+    cleanup.push(async () => {
+      proxy.heal();
+      await conn.close();
+      await proxy.close();
+    });
+    const leader = await (await direct()).election(name).campaign({ id: 'a' });
+    // A KV call first: gRPC opens the KV service's connection lazily, and a
+    // connection opened while replies are held never becomes ready.
+    expect((await conn.election(name).candidates()).map((c) => c.id)).toEqual(['a']);
+    proxy.holdReplies();
+    const abort = new AbortController();
+    let settled = false;
+    const outcome = conn
+      .election(name)
+      .campaign({ id: 'b', signal: abort.signal })
+      .then(
+        () => 'elected',
+        (error: unknown) => error,
+      )
+      .finally(() => (settled = true));
+    await eventually(async () => (await residue(client, name)).length === 2, 'the create to be applied');
+    abort.abort();
+    // The create's answer never comes; its deadline passes and the campaign
+    // gives up (or, fixed, starts withdrawing the key it cannot see).
+    await eventually(() => settled || logger.count('campaign-withdraw') === 1, 'the create to be given up');
+    // A held connection does not recover by itself (gRPC drops the channel
+    // after a deadline); the network heals and requests flow again.
+    proxy.heal();
+    expect(await outcome).toMatchObject({ name: 'AbortError' });
+    expect(await residue(client, name)).toEqual([leader.key]);
+    await leader.resign();
+  });
+});
