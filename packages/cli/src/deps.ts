@@ -65,11 +65,17 @@ export interface RunDeps {
 /** See watchdog.ts. */
 export interface Watchdog {
   /**
-   * From now on, if `elect` dies, the watchdog kills process group `pgid`.
+   * From now on, if `elect` dies — or, given `deadline`, if that passes
+   * before a `hold` moves it — the watchdog kills process group `pgid`.
    * Resolves once the watchdog has been told (the line is in the pipe); only
    * then may the command start (gate.ts).
    */
-  arm(pgid: number): Promise<void>;
+  arm(pgid: number, deadline?: number): Promise<void>;
+  /**
+   * The loss deadline moved to `deadline` (core's clock: `Leadership.deadline`):
+   * if `elect` has not said otherwise by then, the watchdog kills the group.
+   */
+  hold(deadline: number): void;
   /** The group is gone: nothing to kill any more. */
   disarm(): void;
   /** Disarms and lets the watchdog exit. */

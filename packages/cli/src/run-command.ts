@@ -150,12 +150,24 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     graceMs: o.graceMs,
     stopSoon,
     stopNow: leadership.signal,
+    deadline: () => leadership.deadline,
+    holdEveryMs: watchdogHoldMs(o.ttlMs),
     spawn: deps.spawn,
     kill: deps.kill,
     signals: deps.signals,
     watchdog: ctx.watchdog,
     logger,
   });
+}
+
+/**
+ * How often the watchdog hears the deadline: a tenth of the TTL (50 ms to
+ * 1 s). The deadline it holds is at most that stale — earlier than the real
+ * one, never later — and a healthy `elect` always stops its command well
+ * before either (SIGKILL at the latest stopMarginMs before the deadline).
+ */
+export function watchdogHoldMs(ttlMs: number): number {
+  return Math.min(1_000, Math.max(50, Math.round(ttlMs / 10)));
 }
 
 /** The command's environment: ours, plus who it runs for and its fencing token. */

@@ -13,6 +13,7 @@
  * leadership it ran under. The command starts only once the watchdog guards
  * its group (gate.ts), so it cannot outlive `elect` either.
  */
+import { systemClock } from '@elect/core';
 import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
 import { spawnGated } from './gate.js';
@@ -31,6 +32,10 @@ export interface TermOptions {
   stopSoon: AbortSignal;
   /** Aborts when leadership has ended: SIGKILL without waiting. */
   stopNow: AbortSignal;
+  /** The loss deadline now (core's clock), which the watchdog enforces should we be unable to. */
+  deadline: () => number;
+  /** How often the watchdog hears where the deadline has moved. */
+  holdEveryMs: number;
   spawn: SpawnFn;
   kill: KillFn;
   signals: SignalSource;
@@ -79,13 +84,22 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     signalGroup(o.kill, pgid, signal);
   };
   for (const signal of forwardedSignals) o.signals.on(signal, forward);
+  // The watchdog follows the deadline; should we freeze, it kills the group then.
+  const holding = setInterval(() => o.watchdog.hold(o.deadline()), o.holdEveryMs);
+  holding.unref();
   try {
-    await o.watchdog.arm(pgid);
+    await o.watchdog.arm(pgid, o.deadline());
     log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
     open();
     const stopping = abortOf(o.stopSoon);
     const first = await Promise.race([exit, stopping.promise]);
     stopping.dispose();
+    if (first !== 'aborted' && killedAtDeadline(o, first)) {
+      // We were not running when the deadline came (paused, or an event loop
+      // stuck for that long): the watchdog did our job, without grace.
+      log.warn({ event: 'stopped', by: 'watchdog', status: statusOf(first) }, 'the watchdog killed the command at the loss deadline: elect could not act in time (was it paused?)');
+      return { kind: 'stopped', status: statusOf(first) };
+    }
     if (first !== 'aborted') {
       const status = statusOf(first);
       log.info({ event: 'exited', status }, `command exited with status ${status}`);
@@ -101,9 +115,20 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     log.info({ event: 'stopped', status }, `command stopped (status ${status})`);
     return { kind: 'stopped', status };
   } finally {
+    clearInterval(holding);
     for (const signal of forwardedSignals) o.signals.off(signal, forward);
     o.watchdog.disarm();
   }
+}
+
+/**
+ * The command died of SIGKILL with the deadline behind us: the watchdog's
+ * doing. (On resuming from a pause the exit may be seen before our own
+ * deadline timer has fired, so the clock is read too.)
+ */
+function killedAtDeadline(o: TermOptions, exit: Exit): boolean {
+  if ('error' in exit || exit.signal !== 'SIGKILL') return false;
+  return o.stopNow.aborted || o.deadline() <= systemClock.now();
 }
 
 /**

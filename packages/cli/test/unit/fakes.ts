@@ -112,9 +112,15 @@ export class FakeSignals extends EventEmitter implements SignalSource {
 
 export class FakeWatchdog implements Watchdog {
   readonly log: string[] = [];
-  arm(pgid: number): Promise<void> {
+  readonly held: number[] = [];
+  readonly armedAt: (number | undefined)[] = [];
+  arm(pgid: number, deadline?: number): Promise<void> {
     this.log.push(`arm ${pgid}`);
+    this.armedAt.push(deadline);
     return Promise.resolve();
+  }
+  hold(deadline: number): void {
+    this.held.push(deadline);
   }
   disarm(): void {
     this.log.push('disarm');

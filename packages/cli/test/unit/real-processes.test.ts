@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { systemClock } from '@elect/core';
 import type { SpawnFn } from '../../src/deps.js';
 import { gateFd, spawnGated } from '../../src/gate.js';
 import { supervise } from '../../src/supervise.js';
@@ -36,6 +37,8 @@ function term(script: string, graceMs = 2_000) {
     graceMs,
     stopSoon: soon.signal,
     stopNow: new AbortController().signal,
+    deadline: () => systemClock.now() + 60_000,
+    holdEveryMs: 1_000,
     spawn: spawn as SpawnFn,
     kill,
     signals: new FakeSignals(),
@@ -125,6 +128,39 @@ describe('watchdog', () => {
     // What the kernel does when elect dies, however it dies: close its end.
     watchdogProc?.stdin?.destroy();
     await expect(exited).resolves.toBe('SIGKILL');
+  });
+
+  it('SIGKILLs the armed group at the deadline when elect says nothing more (elect is paused)', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const child = group();
+    const exited = exitOf(child);
+    const deadline = systemClock.now() + 300;
+    await watchdog.arm(child.pid as number, deadline);
+    await expect(exited).resolves.toBe('SIGKILL');
+    // Never before the deadline: until then the leadership is ours.
+    expect(systemClock.now()).toBeGreaterThanOrEqual(deadline);
+    watchdog.close();
+  });
+
+  it('a hold moves the deadline; a disarmed group is left alone after its deadline', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const first = group();
+    await watchdog.arm(first.pid as number, systemClock.now() + 200);
+    watchdog.disarm();
+    const second = group();
+    const exited = exitOf(second);
+    const armedAt = systemClock.now();
+    await watchdog.arm(second.pid as number, armedAt + 200);
+    const moved = armedAt + 600;
+    watchdog.hold(moved);
+    await expect(exited).resolves.toBe('SIGKILL');
+    expect(systemClock.now()).toBeGreaterThanOrEqual(moved);
+    // By now the first group's deadline is long past: disarmed, it lives.
+    expect(alive(first.pid as number)).toBe(true);
+    const firstExited = exitOf(first);
+    first.kill('SIGKILL');
+    await firstExited;
+    watchdog.close();
   });
 
   it('leaves a disarmed group alone and exits when closed', async () => {

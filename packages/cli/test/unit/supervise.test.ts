@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { systemClock } from '@elect/core';
 import { supervise, type TermOptions } from '../../src/supervise.js';
 import { FakeProcesses, FakeSignals, FakeWatchdog, quietLogger, type FakeGroupOptions } from './fakes.js';
 
@@ -8,6 +9,7 @@ function setup(group: FakeGroupOptions = {}) {
   const watchdog = new FakeWatchdog();
   const soon = new AbortController();
   const now = new AbortController();
+  const clock = { deadline: systemClock.now() + 60_000 };
   const options: TermOptions = {
     file: '/usr/bin/worker',
     argv0: 'worker',
@@ -17,6 +19,8 @@ function setup(group: FakeGroupOptions = {}) {
     graceMs: 100,
     stopSoon: AbortSignal.any([soon.signal, now.signal]),
     stopNow: now.signal,
+    deadline: () => clock.deadline,
+    holdEveryMs: 5,
     spawn: processes.spawn,
     kill: processes.kill,
     signals,
@@ -24,7 +28,7 @@ function setup(group: FakeGroupOptions = {}) {
     logger: quietLogger,
     groupAlive: (pgid) => processes.groupAlive(pgid),
   };
-  return { processes, signals, watchdog, soon, now, options };
+  return { processes, signals, watchdog, soon, now, clock, options };
 }
 
 describe('supervise', () => {
@@ -34,6 +38,7 @@ describe('supervise', () => {
     let told = (): void => {};
     const slow = {
       arm: (pgid: number) => watchdog.arm(pgid).then(() => new Promise<void>((resolve) => (told = resolve))),
+      hold: (deadline: number) => watchdog.hold(deadline),
       disarm: () => watchdog.disarm(),
       close: () => watchdog.close(),
     };
@@ -55,6 +60,38 @@ describe('supervise', () => {
     processes.child?.exit(3);
     await expect(term).resolves.toEqual({ kind: 'exited', status: 3 });
     expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
+  });
+
+  it('keeps the watchdog told where the deadline is, from arm to disarm', async () => {
+    const { processes, watchdog, clock, options } = setup();
+    const term = supervise(options);
+    expect(watchdog.armedAt).toEqual([clock.deadline]);
+    const moved = clock.deadline + 1_000;
+    clock.deadline = moved;
+    while (!watchdog.held.includes(moved)) await new Promise((resolve) => setTimeout(resolve, 5));
+    processes.child?.exit(0);
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 0 });
+    const heard = watchdog.held.length;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(watchdog.held.length).toBe(heard);
+  });
+
+  it('a command SIGKILLed with the deadline behind us (the watchdog, while we were paused) counts as stopped, not exited', async () => {
+    const { processes, clock, options } = setup();
+    const term = supervise(options);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Our own deadline timer has not fired yet (stopNow not aborted): the clock says it passed.
+    clock.deadline = systemClock.now() - 1;
+    processes.child?.exit(null, 'SIGKILL');
+    await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
+  });
+
+  it('a command SIGKILLed by someone else before the deadline has exited, as any command may', async () => {
+    const { processes, options } = setup();
+    const term = supervise(options);
+    await new Promise((resolve) => setImmediate(resolve));
+    processes.child?.exit(null, 'SIGKILL');
+    await expect(term).resolves.toEqual({ kind: 'exited', status: 137 });
   });
 
   it('reports a signal death as 128 + n', async () => {
