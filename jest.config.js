@@ -9,6 +9,7 @@ export default {
     '<rootDir>/packages/zk',
     '<rootDir>/packages/etcd',
     '<rootDir>/packages/cli',
+    '<rootDir>/packages/chaos',
     '<rootDir>/test',
   ],
   maxWorkers: 2,

@@ -38,7 +38,7 @@ export {
   zooKeeperMode,
 } from './fourletter.js';
 export { type ClusterProxies, type Proxy, type ProxyMode, type ProxyTarget, proxyCluster, startProxy } from './proxy.js';
-export { type SessionCredentials, type SessionHolder, expireSession } from './expiry.js';
+export { type SessionCredentials, type SessionHolder, expireSession, expireSessionById, sessionPassword } from './expiry.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';
 export { freePort, freePorts, isPortClash } from './ports.js';

@@ -9,10 +9,10 @@
  *     --rejoin campaigns again.
  */
 import { describe, expect, it } from '@jest/globals';
-import { startProxy, type Proxy } from '@elect/test';
+import { expireSessionById, startProxy, type Proxy } from '@elect/test';
 import { Elect, workerScript } from '../support/elect.js';
 import { backends, ttlMs, useScratch, useServer, type Backend, type ServerHandle } from '../support/server.js';
-import { expireSessionById } from '../support/zk-session.js';
+
 
 /** Ends the session (zk) or revokes the lease (etcd) that `elect` logged when it connected. */
 async function endSessionOnServer(backend: Backend, server: ServerHandle, elect: Elect): Promise<void> {

@@ -1,0 +1,159 @@
+/**
+ * `pnpm chaos`: the soak, from the command line.
+ *
+ *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--faults N] [--ttl MS]
+ *              [--kinds kill,term,…] [--libraries N] [--runs N]
+ *              [--connect host:port,…] [--json FILE]
+ *
+ * By default it starts the harness's servers (as local processes) for each
+ * backend; with --connect it runs against a user's own ensemble or cluster
+ * (plain TCP; the faults that restart servers are then left out), so that
+ * operators can check their own timeouts against their own server settings.
+ * It prints one line per fault, then a table per backend, and writes the
+ * whole result as JSON with --json. Exit status: 0 when the promise held, 1
+ * when the checker found a violation (or something was left on the
+ * servers), 2 on bad arguments.
+ */
+import { writeFileSync } from 'node:fs';
+import { startEtcdProcess, startZooKeeperProcess, type Cluster } from '@elect/test';
+import { table } from './checker.js';
+import { faultKinds, soak, type FaultKind, type SoakResult } from './soak.js';
+
+interface Args {
+  backends: ('zk' | 'etcd')[];
+  members: 1 | 3;
+  faults: number;
+  ttlMs: number;
+  kinds: FaultKind[] | undefined;
+  libraries: number;
+  runs: number;
+  connect: string | undefined;
+  json: string | undefined;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): Args {
+  const args: Args = { backends: ['zk', 'etcd'], members: 1, faults: 24, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    const count = (min: number): number => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} ${v}: a whole number, at least ${min}`);
+      return n;
+    };
+    switch (flag) {
+      case '--backend': {
+        const v = value();
+        if (v !== 'zk' && v !== 'etcd' && v !== 'both') throw new UsageError(`--backend ${v}: zk, etcd or both`);
+        args.backends = v === 'both' ? ['zk', 'etcd'] : [v];
+        break;
+      }
+      case '--members': {
+        const n = count(1);
+        if (n !== 1 && n !== 3) throw new UsageError(`--members ${n}: 1 or 3`);
+        args.members = n;
+        break;
+      }
+      case '--faults':
+        args.faults = count(1);
+        break;
+      case '--ttl':
+        args.ttlMs = count(2_000);
+        break;
+      case '--libraries':
+        args.libraries = count(0);
+        break;
+      case '--runs':
+        args.runs = count(0);
+        break;
+      case '--kinds': {
+        const kinds = value().split(',');
+        const bad = kinds.filter((k) => !(faultKinds as readonly string[]).includes(k));
+        if (bad.length > 0) throw new UsageError(`--kinds: unknown ${bad.join(', ')} (known: ${faultKinds.join(', ')})`);
+        args.kinds = kinds as FaultKind[];
+        break;
+      }
+      case '--connect':
+        args.connect = value();
+        break;
+      case '--json':
+        args.json = value();
+        break;
+      default:
+        throw new UsageError(`unknown argument ${flag}`);
+    }
+  }
+  if (args.libraries + args.runs < 2) throw new UsageError('at least two candidates (--libraries + --runs), or there is no one to fail over to');
+  if (args.connect !== undefined && args.backends.length !== 1) throw new UsageError('--connect needs --backend zk or --backend etcd');
+  return args;
+}
+
+async function run(args: Args): Promise<SoakResult[]> {
+  const results: SoakResult[] = [];
+  for (const backend of args.backends) {
+    let cluster: Cluster | undefined;
+    let addresses: string[];
+    if (args.connect === undefined) {
+      cluster = backend === 'zk' ? await startZooKeeperProcess({ size: args.members }) : await startEtcdProcess({ size: args.members });
+      addresses = cluster.members.map((m) => m.clientAddress);
+    } else {
+      addresses = args.connect.split(',').map((a) => a.replace(/^https?:\/\//, ''));
+    }
+    try {
+      const result = await soak({
+        backend,
+        ...(cluster ? { cluster } : {}),
+        addresses,
+        ttlMs: args.ttlMs,
+        faults: args.faults,
+        ...(args.kinds ? { kinds: args.kinds } : {}),
+        libraries: args.libraries,
+        runs: args.runs,
+        writeEveryMs: 20,
+        progress: (line) => process.stdout.write(`${line}\n`),
+      });
+      results.push(result);
+      process.stdout.write(`\n${backend}, ${result.members} member(s), ${result.verdict.faults} faults, ${result.verdict.transitions} transitions, ${result.verdict.terms} terms, ${result.seconds} s\n`);
+      process.stdout.write(`${table(result.verdict, args.ttlMs)}\n`);
+      for (const violation of result.verdict.violations) process.stdout.write(`VIOLATION: ${violation}\n`);
+      if (result.verdict.violations.length === 0) process.stdout.write('no violations\n');
+    } finally {
+      await cluster?.close();
+    }
+  }
+  return results;
+}
+
+const json = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v), 2);
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parse(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`chaos: ${error.message}\n`);
+    return 2;
+  }
+  const results = await run(args);
+  if (args.json) {
+    const summary = results.map((r) => ({ ...r, verdict: { ...r.verdict, overlaps: r.verdict.overlaps, staleWrites: r.verdict.staleWrites.slice(0, 100) } }));
+    writeFileSync(args.json, json(summary));
+  }
+  return results.every((r) => r.verdict.violations.length === 0) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`chaos: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,320 @@
+/**
+ * The soak: candidates of both kinds on one election, each writing to the
+ * fenced store while it leads, and one fault after another aimed at whoever
+ * leads (or at the servers). After each fault it waits for the leadership to
+ * move (when the fault must move it), heals, and waits for a leader to write
+ * again; at the end it stops every candidate, looks for what was left on the
+ * servers, and hands the whole history to the checker.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { latchPath } from '@elect/zk';
+import { Etcd3 } from 'etcd3';
+import zookeeper from 'node-zookeeper-client';
+import { expireSessionById, type Cluster } from '@elect/test';
+import { Candidate, type Backend, type CandidateKind } from './candidates.js';
+import { check, type FaultRecord, type Freeze, type Verdict } from './checker.js';
+import { FencedStore, now, type Term } from './store.js';
+
+export const faultKinds = [
+  'kill',
+  'term',
+  'pause',
+  'freeze',
+  'cut-short',
+  'cut-long',
+  'blackhole',
+  'delete',
+  'expire',
+  'member-restart',
+  'server-leader-restart',
+  'servers-restart',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+/** Faults that need more than one server member. */
+const clusterOnly: readonly FaultKind[] = ['server-leader-restart'];
+
+export interface SoakOptions {
+  backend: Backend;
+  /** The servers: a harness cluster (restartable), or a user's addresses (`host:port` each; no server faults). */
+  cluster?: Cluster;
+  addresses: readonly string[];
+  ttlMs: number;
+  /** Faulted transitions to run. */
+  faults: number;
+  kinds?: readonly FaultKind[];
+  libraries: number;
+  runs: number;
+  writeEveryMs: number;
+  unsafeMs?: number;
+  /** Progress lines (one per fault). */
+  progress?: (line: string) => void;
+}
+
+export interface Leftovers {
+  /** zk: nodes under the election's latch path (itself included); etcd: keys under its prefix. */
+  entries: string[];
+  /** etcd: leases of ours still alive. */
+  leases: string[];
+}
+
+export interface SoakResult {
+  backend: Backend;
+  members: number;
+  ttlMs: number;
+  verdict: Verdict;
+  leftovers: Leftovers;
+  restarts: Record<string, number>;
+  seconds: number;
+}
+
+interface Injected {
+  expectTransition: boolean;
+  /** Ends the fault; resolves once it is over (a member restarted, a process continued). */
+  heal: () => Promise<void>;
+  /** Heal as soon as leadership moved (a pause, a long cut), not after a fixed time. */
+  healOnTransition: boolean;
+  /** For faults that must not move leadership: how long the fault lasts. */
+  holdMs?: number;
+}
+
+export async function soak(o: SoakOptions): Promise<SoakResult> {
+  const started = performance.now();
+  const election = `chaos-${process.pid}-${Date.now().toString(36)}`;
+  const store = await FencedStore.start();
+  const admin = await Admin.open(o.backend, o.addresses, election);
+  const candidates: Candidate[] = [];
+  const freezes: Freeze[] = [];
+  const faults: FaultRecord[] = [];
+  const bound = o.ttlMs * 3 + 15_000;
+  const members = o.cluster?.members.length ?? o.addresses.length;
+  const kinds = (o.kinds ?? faultKinds).filter(
+    (kind) => (o.cluster || !kind.includes('restart')) && (members > 1 || !clusterOnly.includes(kind)) && (o.unsafeMs === undefined || kind !== 'freeze'),
+  );
+  try {
+    const settings = { backend: o.backend, addresses: o.addresses, election, ttlMs: o.ttlMs, store: store.address, writeEveryMs: o.writeEveryMs, ...(o.unsafeMs === undefined ? {} : { unsafeMs: o.unsafeMs }) };
+    const plan: [string, CandidateKind][] = [
+      ...Array.from({ length: o.libraries }, (_, i): [string, CandidateKind] => [`lib-${i + 1}`, 'library']),
+      ...Array.from({ length: o.runs }, (_, i): [string, CandidateKind] => [`run-${i + 1}`, 'run']),
+    ];
+    for (const [id, kind] of plan) candidates.push(await Candidate.start(id, kind, settings));
+    const byId = (id: string): Candidate => candidates.find((c) => c.id === id) as Candidate;
+
+    /** The open term with the highest token that has had a write accepted. */
+    const leading = (): Term | undefined => store.open().find((term) => term.writes.some((w) => w.accepted));
+    await store.until(leading, bound, 'a first leader to write');
+
+    for (let n = 0; n < o.faults; n++) {
+      const kind = kinds[n % kinds.length] as FaultKind;
+      // Every candidate's library connected again after the last fault, so that successors wait.
+      await until(() => candidates.every((c) => c.pid !== undefined && c.session !== undefined), bound, 'every candidate to be up');
+      const term = await store.until(leading, bound, 'a leader to write');
+      const leader = byId(term.id);
+      const at = now();
+      const injected = await inject(kind, leader);
+      let failoverAt: bigint | undefined;
+      const moved = (): bigint | undefined => {
+        let first: bigint | undefined;
+        for (const t of store.terms) {
+          if (t.token <= term.token) continue;
+          const w = t.writes.find((x) => x.accepted && x.at > at);
+          if (w && (first === undefined || w.at < first)) first = w.at;
+        }
+        return first;
+      };
+      if (injected.expectTransition) {
+        failoverAt = await store.until(moved, bound, `leadership to move after ${kind} of ${leader.id}`).catch((error: unknown) => {
+          o.progress?.(`  ${kind}: ${(error as Error).message}`);
+          return undefined;
+        });
+      } else {
+        await delay(injected.holdMs ?? 0);
+      }
+      await injected.heal();
+      const healedAt = now();
+      const recoveredAt = await store
+        .until(() => store.terms.flatMap((t) => t.writes).find((w) => w.accepted && w.at > healedAt)?.at, bound, `a leader to write after ${kind}`)
+        .catch(() => undefined);
+      failoverAt ??= moved();
+      faults.push({ kind, leader: leader.id, at, healedAt, failoverAt, recoveredAt, expectTransition: injected.expectTransition, forced: kind === 'delete' || kind === 'expire' });
+      const took = failoverAt === undefined ? 'held' : `${Math.round(Number(failoverAt - at) / 1e6)} ms`;
+      o.progress?.(`${o.backend} #${n + 1} ${kind} of ${leader.id} (${leader.kind}): ${took}`);
+    }
+  } finally {
+    for (const candidate of candidates) await candidate.stop(o.ttlMs + 5_000);
+    await store.close().catch(() => {});
+  }
+  const endAt = now();
+  const leftovers = await admin.leftovers(candidates.flatMap((c) => [...c.sessions]));
+  await admin.close();
+  const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, forcedBoundMs: Math.floor(o.ttlMs / 4), endAt });
+  if (leftovers.entries.length + leftovers.leases.length > 0) {
+    verdict.violations.push(`left on the servers: ${[...leftovers.entries, ...leftovers.leases.map((l) => `lease ${l}`)].join(', ')}`);
+  }
+  return {
+    backend: o.backend,
+    members,
+    ttlMs: o.ttlMs,
+    verdict,
+    leftovers,
+    restarts: Object.fromEntries(candidates.map((c) => [c.id, c.restarted])),
+    seconds: Math.round((performance.now() - started) / 1000),
+  };
+
+  async function inject(kind: FaultKind, leader: Candidate): Promise<Injected> {
+    const none = async (): Promise<void> => {};
+    switch (kind) {
+      case 'kill':
+        leader.signal('SIGKILL');
+        return { expectTransition: true, heal: none, healOnTransition: true };
+      case 'term':
+        leader.signal('SIGTERM');
+        return { expectTransition: true, heal: none, healOnTransition: true };
+      case 'pause':
+      case 'freeze': {
+        // pause: the candidate's own process (a library candidate is then
+        // wholly frozen; `elect` is frozen without its command, which its
+        // watchdog must stop). freeze: everything of the candidate, as in a
+        // frozen VM.
+        const pids = kind === 'freeze' || leader.kind === 'library' ? leader.tree() : leader.pid === undefined ? [] : [leader.pid];
+        const freeze: Freeze = { pids, from: now(), to: undefined };
+        leader.signal('SIGSTOP', pids);
+        // A wholly frozen process is excused for its overlap; `elect` alone is not.
+        if (kind === 'freeze' || leader.kind === 'library') freezes.push(freeze);
+        return {
+          expectTransition: true,
+          healOnTransition: true,
+          heal: async () => {
+            leader.signal('SIGCONT', pids);
+            freeze.to = now();
+          },
+        };
+      }
+      case 'cut-short':
+        leader.cut();
+        // Well inside what a leader rides out (about half the timeout less the margin).
+        return { expectTransition: false, healOnTransition: false, holdMs: Math.floor(o.ttlMs / 5), heal: async () => leader.heal() };
+      case 'cut-long':
+        leader.cut();
+        return { expectTransition: true, healOnTransition: true, heal: async () => leader.heal() };
+      case 'blackhole':
+        leader.blackhole();
+        return { expectTransition: true, healOnTransition: true, heal: async () => leader.heal() };
+      case 'delete':
+        await admin.deleteLeader();
+        return { expectTransition: true, heal: none, healOnTransition: true };
+      case 'expire':
+        if (!leader.session) throw new Error(`${leader.id} has not reported its session`);
+        await admin.endSession(leader.session);
+        return { expectTransition: true, heal: none, healOnTransition: true };
+      case 'member-restart': {
+        const cluster = o.cluster as Cluster;
+        const leaderMember = await cluster.serverLeader();
+        const follower = cluster.members.find((m) => m !== leaderMember) ?? leaderMember;
+        await follower.kill();
+        return { expectTransition: false, healOnTransition: false, holdMs: Math.floor(o.ttlMs / 2), heal: () => restart(cluster, [follower]) };
+      }
+      case 'server-leader-restart': {
+        const cluster = o.cluster as Cluster;
+        const member = await cluster.serverLeader();
+        await member.kill();
+        return { expectTransition: false, healOnTransition: false, holdMs: Math.floor(o.ttlMs / 2), heal: () => restart(cluster, [member]) };
+      }
+      case 'servers-restart': {
+        const cluster = o.cluster as Cluster;
+        await Promise.all(cluster.members.map((m) => m.kill()));
+        return { expectTransition: false, healOnTransition: false, holdMs: Math.floor(o.ttlMs / 2), heal: () => restart(cluster, cluster.members) };
+      }
+    }
+  }
+}
+
+async function restart(cluster: Cluster, members: Cluster['members']): Promise<void> {
+  await Promise.all(members.map((m) => m.start()));
+  await cluster.waitServing();
+}
+
+async function until(probe: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!probe()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+/** What an operator does to the servers: delete the leader's entry, end a session, look for leftovers. */
+class Admin {
+  private constructor(
+    private readonly zk: zookeeper.Client | undefined,
+    private readonly etcd: Etcd3 | undefined,
+    private readonly addresses: readonly string[],
+    private readonly election: string,
+  ) {}
+
+  static async open(backend: Backend, addresses: readonly string[], election: string): Promise<Admin> {
+    if (backend === 'etcd') return new Admin(undefined, new Etcd3({ hosts: addresses.map((a) => `http://${a}`) }), addresses, election);
+    const client = zookeeper.createClient(addresses.join(','), { sessionTimeout: 10_000 });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('cannot connect to ZooKeeper')), 20_000);
+      client.once('connected', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.connect();
+    });
+    return new Admin(client, undefined, addresses, election);
+  }
+
+  /** Deletes the entry first in the queue, as an operator forcing a failover does. */
+  async deleteLeader(): Promise<void> {
+    if (this.etcd) {
+      const keys = await this.etcd.getAll().prefix(`${this.election}/`).sort('Create', 'Ascend').limit(1).keys();
+      if (keys[0]) await this.etcd.delete().key(keys[0]);
+      return;
+    }
+    const path = latchPath(this.election);
+    const children = await this.zkCall<string[]>((done) => this.zk?.getChildren(path, done));
+    const first = children.sort((a, b) => a.slice(-10).localeCompare(b.slice(-10)))[0];
+    if (first) await this.zkCall((done) => this.zk?.remove(`${path}/${first}`, -1, done)).catch(() => {});
+  }
+
+  /** Expires a zk session (as the server would) or revokes an etcd lease. */
+  async endSession(session: string): Promise<void> {
+    if (this.etcd) {
+      await this.etcd.leaseClient.leaseRevoke({ ID: BigInt.asIntN(64, BigInt(`0x${session}`)).toString() }).catch(() => {});
+      return;
+    }
+    await expireSessionById(this.addresses.join(','), session);
+  }
+
+  async leftovers(sessions: readonly string[]): Promise<Leftovers> {
+    if (this.etcd) {
+      const entries = await this.etcd.getAll().prefix(`${this.election}/`).keys();
+      const leases: string[] = [];
+      for (const lease of new Set(sessions)) {
+        const res = await this.etcd.leaseClient.leaseTimeToLive({ ID: BigInt.asIntN(64, BigInt(`0x${lease}`)).toString() });
+        if (Number(res.TTL) > 0) leases.push(lease);
+      }
+      return { entries, leases };
+    }
+    const root = latchPath(this.election);
+    const entries: string[] = [];
+    const walk = async (path: string): Promise<void> => {
+      const children = await this.zkCall<string[]>((done) => this.zk?.getChildren(path, done)).catch(() => undefined);
+      if (children === undefined) return;
+      entries.push(path);
+      for (const child of children) await walk(`${path}/${child}`);
+    };
+    await walk(root);
+    return { entries, leases: [] };
+  }
+
+  async close(): Promise<void> {
+    this.etcd?.close();
+    this.zk?.close();
+  }
+
+  private zkCall<T = void>(call: (done: (error: Error | zookeeper.Exception | null, value: T) => void) => void): Promise<T> {
+    return new Promise((resolve, reject) => call((error, value) => (error ? reject(new Error(String(error))) : resolve(value))));
+  }
+}
