@@ -2,9 +2,9 @@
 # The project's test command (README; CI runs exactly this), from a fresh
 # clone on a fresh Debian/Ubuntu machine, as root: install pnpm, the servers
 # and a private Docker engine, build the offline images, then install, build,
-# lint, typecheck, and run every test twice (servers as processes, then in
-# containers). Any failing step fails the run; the engine this run started is
-# stopped on the way out.
+# lint, typecheck, run every test twice (servers as processes, then in
+# containers), then a short chaos soak. Any failing step fails the run; the
+# engine this run started is stopped on the way out.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -99,6 +99,14 @@ no_temp_left() {
 }
 test_step "tests, process runtime" bash scripts/test-all.sh process
 test_step "tests, container runtime" bash scripts/test-all.sh container
+# The short chaos soak: every fault kind, >= 50 faulted transitions per backend
+# on a single server, then a 3-member ensemble / cluster (member isolation in a
+# network namespace); fails on any overlap, accepted stale write or leftover.
+chaos_short() {
+  node packages/chaos/dist/main.js --transitions 50 --json "$results/chaos-1.json" &&
+    node packages/chaos/dist/main.js --members 3 --transitions 14 --json "$results/chaos-3.json"
+}
+test_step "chaos soak, short" chaos_short
 test_step "tests leave no temp dirs" no_temp_left
 test_step "SIGKILLed test run leaves nothing" bash test/scripts/check-kill-cleanup.sh
 [[ -z $tests_failed ]]

@@ -42,3 +42,4 @@ export { type SessionCredentials, type SessionHolder, expireSession, expireSessi
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';
 export { freePort, freePorts, isPortClash } from './ports.js';
+export { Janitor } from './janitor.js';

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProxy, type Proxy } from '@elect/test';
+import { startProxy, type Janitor, type Proxy } from '@elect/test';
 import type { CandidateConfig } from './candidate.js';
 
 // Candidates run from the built package (dist/), also when this file is loaded from src/ by the tests.
@@ -20,6 +20,8 @@ export type Backend = 'zk' | 'etcd';
 export type CandidateKind = 'library' | 'run';
 
 export interface CandidateSettings {
+  /** Every candidate process is adopted by it (killed should the soak die). */
+  janitor: Janitor;
   backend: Backend;
   /** The servers' client addresses, `host:port` each. */
   addresses: readonly string[];
@@ -145,16 +147,19 @@ export class Candidate {
         writeEveryMs: s.writeEveryMs,
         ...(s.unsafeMs === undefined ? {} : { unsafeMs: s.unsafeMs }),
       };
-      proc = spawn(process.execPath, [path.join(dist, 'candidate.js'), JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = spawn(process.execPath, [path.join(dist, 'candidate.js'), JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     } else {
       const args = [electBin, '-b', s.backend, '-c', this.connectString(), '-e', s.election, '--id', this.id, '--ttl', `${s.ttlMs}ms`];
       args.push('--grace', `${Math.min(200, Math.floor(s.ttlMs / 10))}ms`, '--rejoin', '--log-level', 'info', '--', process.execPath, path.join(dist, 'worker.js'));
       proc = spawn(process.execPath, args, {
         stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
         env: { ...process.env, CHAOS_STORE: s.store, CHAOS_WRITE_EVERY_MS: String(s.writeEveryMs) },
       });
     }
     this.proc = proc;
+    const pid = proc.pid;
+    if (pid !== undefined) s.janitor.adopt(pid);
     let buffered = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
@@ -165,6 +170,7 @@ export class Candidate {
     });
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
+        if (pid !== undefined) s.janitor.release(pid);
         this.line(JSON.stringify({ event: 'process-exit', code, signal }));
         if (!this.stopping) {
           this.restarts += 1;

@@ -1,7 +1,7 @@
 /**
  * `pnpm chaos`: the soak, from the command line.
  *
- *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--faults N] [--ttl MS]
+ *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--transitions N] [--ttl MS]
  *              [--kinds kill,term,…] [--libraries N] [--runs N]
  *              [--connect host:port,…] [--json FILE]
  *
@@ -15,14 +15,14 @@
  * servers), 2 on bad arguments.
  */
 import { writeFileSync } from 'node:fs';
-import { startEtcdProcess, startZooKeeperProcess, type Cluster } from '@elect/test';
+import { NetworkNamespace, startEtcdProcess, startZooKeeperProcess, type Cluster } from '@elect/test';
 import { table } from './checker.js';
 import { faultKinds, soak, type FaultKind, type SoakResult } from './soak.js';
 
 interface Args {
   backends: ('zk' | 'etcd')[];
   members: 1 | 3;
-  faults: number;
+  transitions: number;
   ttlMs: number;
   kinds: FaultKind[] | undefined;
   libraries: number;
@@ -34,7 +34,7 @@ interface Args {
 class UsageError extends Error {}
 
 function parse(argv: string[]): Args {
-  const args: Args = { backends: ['zk', 'etcd'], members: 1, faults: 24, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
+  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = (): string => {
@@ -61,8 +61,8 @@ function parse(argv: string[]): Args {
         args.members = n;
         break;
       }
-      case '--faults':
-        args.faults = count(1);
+      case '--transitions':
+        args.transitions = count(1);
         break;
       case '--ttl':
         args.ttlMs = count(2_000);
@@ -99,10 +99,17 @@ async function run(args: Args): Promise<SoakResult[]> {
   const results: SoakResult[] = [];
   for (const backend of args.backends) {
     let cluster: Cluster | undefined;
+    let netns: NetworkNamespace | undefined;
     let addresses: string[];
     if (args.connect === undefined) {
-      cluster = backend === 'zk' ? await startZooKeeperProcess({ size: args.members }) : await startEtcdProcess({ size: args.members });
-      addresses = cluster.members.map((m) => m.clientAddress);
+      // A cluster runs in its own network namespace where that is possible
+      // (root, Linux), so that a member can be cut off from the others.
+      const why = args.members === 1 ? 'a single server' : NetworkNamespace.unavailableReason();
+      if (why === undefined) netns = await NetworkNamespace.create();
+      else if (args.members > 1) process.stdout.write(`(no member isolation: ${why})\n`);
+      const options = { size: args.members, ...(netns ? { netns } : {}) };
+      cluster = backend === 'zk' ? await startZooKeeperProcess(options) : await startEtcdProcess(options);
+      addresses = cluster.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
     } else {
       addresses = args.connect.split(',').map((a) => a.replace(/^https?:\/\//, ''));
     }
@@ -110,9 +117,10 @@ async function run(args: Args): Promise<SoakResult[]> {
       const result = await soak({
         backend,
         ...(cluster ? { cluster } : {}),
+        ...(netns ? { netns } : {}),
         addresses,
         ttlMs: args.ttlMs,
-        faults: args.faults,
+        transitions: args.transitions,
         ...(args.kinds ? { kinds: args.kinds } : {}),
         libraries: args.libraries,
         runs: args.runs,
@@ -125,7 +133,9 @@ async function run(args: Args): Promise<SoakResult[]> {
       for (const violation of result.verdict.violations) process.stdout.write(`VIOLATION: ${violation}\n`);
       if (result.verdict.violations.length === 0) process.stdout.write('no violations\n');
     } finally {
+      await netns?.heal();
       await cluster?.close();
+      await netns?.close();
     }
   }
   return results;
@@ -149,6 +159,9 @@ async function main(): Promise<number> {
   }
   return results.every((r) => r.verdict.violations.length === 0) ? 0 : 1;
 }
+
+// Ctrl-C: exit, and the harness's janitors stop the candidates and servers.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 main().then(
   (code) => process.exit(code),

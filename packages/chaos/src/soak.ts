@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { latchPath } from '@elect/zk';
 import { Etcd3 } from 'etcd3';
 import zookeeper from 'node-zookeeper-client';
-import { expireSessionById, type Cluster } from '@elect/test';
+import { Janitor, expireSessionById, withTimeout, type Cluster, type NetworkNamespace } from '@elect/test';
 import { Candidate, type Backend, type CandidateKind } from './candidates.js';
 import { check, type FaultRecord, type Freeze, type Verdict } from './checker.js';
 import { FencedStore, now, type Term } from './store.js';
@@ -28,20 +28,27 @@ export const faultKinds = [
   'member-restart',
   'server-leader-restart',
   'servers-restart',
+  'isolate',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 /** Faults that need more than one server member. */
-const clusterOnly: readonly FaultKind[] = ['server-leader-restart'];
+const clusterOnly: readonly FaultKind[] = ['server-leader-restart', 'isolate'];
 
 export interface SoakOptions {
   backend: Backend;
   /** The servers: a harness cluster (restartable), or a user's addresses (`host:port` each; no server faults). */
   cluster?: Cluster;
+  /** The network namespace the cluster runs in: enables 'isolate'. */
+  netns?: NetworkNamespace;
   addresses: readonly string[];
   ttlMs: number;
-  /** Faulted transitions to run. */
-  faults: number;
+  /**
+   * Faulted transitions to run: faults go on until this many moved
+   * leadership (a short cut or a member restart need not), and until every
+   * fault kind has run at least once.
+   */
+  transitions: number;
   kinds?: readonly FaultKind[];
   libraries: number;
   runs: number;
@@ -82,17 +89,23 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const started = performance.now();
   const election = `chaos-${process.pid}-${Date.now().toString(36)}`;
   const store = await FencedStore.start();
-  const admin = await Admin.open(o.backend, o.addresses, election);
+  const admin = Admin.open(o.backend, o.addresses, election);
+  // Owns the candidates' process groups: if the soak dies, however it dies, they die too.
+  const janitor = await Janitor.start('chaos candidates');
   const candidates: Candidate[] = [];
   const freezes: Freeze[] = [];
   const faults: FaultRecord[] = [];
   const bound = o.ttlMs * 3 + 15_000;
   const members = o.cluster?.members.length ?? o.addresses.length;
   const kinds = (o.kinds ?? faultKinds).filter(
-    (kind) => (o.cluster || !kind.includes('restart')) && (members > 1 || !clusterOnly.includes(kind)) && (o.unsafeMs === undefined || kind !== 'freeze'),
+    (kind) =>
+      (o.cluster || !kind.includes('restart')) &&
+      (members > 1 || !clusterOnly.includes(kind)) &&
+      (o.netns || kind !== 'isolate') &&
+      (o.unsafeMs === undefined || kind !== 'freeze'),
   );
   try {
-    const settings = { backend: o.backend, addresses: o.addresses, election, ttlMs: o.ttlMs, store: store.address, writeEveryMs: o.writeEveryMs, ...(o.unsafeMs === undefined ? {} : { unsafeMs: o.unsafeMs }) };
+    const settings = { janitor, backend: o.backend, addresses: o.addresses, election, ttlMs: o.ttlMs, store: store.address, writeEveryMs: o.writeEveryMs, ...(o.unsafeMs === undefined ? {} : { unsafeMs: o.unsafeMs }) };
     const plan: [string, CandidateKind][] = [
       ...Array.from({ length: o.libraries }, (_, i): [string, CandidateKind] => [`lib-${i + 1}`, 'library']),
       ...Array.from({ length: o.runs }, (_, i): [string, CandidateKind] => [`run-${i + 1}`, 'run']),
@@ -104,7 +117,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const leading = (): Term | undefined => store.open().find((term) => term.writes.some((w) => w.accepted));
     await store.until(leading, bound, 'a first leader to write');
 
-    for (let n = 0; n < o.faults; n++) {
+    const transitions = (): number => faults.filter((f) => f.failoverAt !== undefined).length;
+    // Bounded, should leadership stop moving at all (the checker then says so).
+    for (let n = 0; (transitions() < o.transitions || n < kinds.length) && n < 3 * o.transitions + kinds.length; n++) {
       const kind = kinds[n % kinds.length] as FaultKind;
       // Every candidate's library connected again after the last fault, so that successors wait.
       await until(() => candidates.every((c) => c.pid !== undefined && c.session !== undefined), bound, 'every candidate to be up');
@@ -142,11 +157,12 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     }
   } finally {
     for (const candidate of candidates) await candidate.stop(o.ttlMs + 5_000);
+    await janitor.close();
     await store.close().catch(() => {});
   }
   const endAt = now();
   const leftovers = await admin.leftovers(candidates.flatMap((c) => [...c.sessions]));
-  await admin.close();
+  admin.close();
   const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, forcedBoundMs: Math.floor(o.ttlMs / 4), endAt });
   if (leftovers.entries.length + leftovers.leases.length > 0) {
     verdict.violations.push(`left on the servers: ${[...leftovers.entries, ...leftovers.leases.map((l) => `lease ${l}`)].join(', ')}`);
@@ -220,6 +236,28 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
         await member.kill();
         return { expectTransition: false, healOnTransition: false, holdMs: Math.floor(o.ttlMs / 2), heal: () => restart(cluster, [member]) };
       }
+      case 'isolate': {
+        // The member the leader's client is connected to (its proxy carries
+        // the connection), cut off from the other members past the TTL. On a
+        // follower the client may move to another member in time, or give
+        // up leadership: either way, never two leaders.
+        const cluster = o.cluster as Cluster;
+        const netns = o.netns as NetworkNamespace;
+        const index = leader.proxies.findIndex((proxy) => proxy.connections > 0);
+        const member = cluster.members[index < 0 ? 0 : index]!;
+        const role = member === (await cluster.serverLeader()) ? 'server leader' : 'follower';
+        o.progress?.(`  isolating ${member.name} (${role}), which ${leader.id} is connected to`);
+        await netns.isolate(member);
+        return {
+          expectTransition: false,
+          healOnTransition: false,
+          holdMs: o.ttlMs + 1_000,
+          heal: async () => {
+            await netns.heal();
+            await cluster.waitServing();
+          },
+        };
+      }
       case 'servers-restart': {
         const cluster = o.cluster as Cluster;
         await Promise.all(cluster.members.map((m) => m.kill()));
@@ -245,24 +283,13 @@ async function until(probe: () => boolean, ms: number, what: string): Promise<vo
 /** What an operator does to the servers: delete the leader's entry, end a session, look for leftovers. */
 class Admin {
   private constructor(
-    private readonly zk: zookeeper.Client | undefined,
     private readonly etcd: Etcd3 | undefined,
     private readonly addresses: readonly string[],
     private readonly election: string,
   ) {}
 
-  static async open(backend: Backend, addresses: readonly string[], election: string): Promise<Admin> {
-    if (backend === 'etcd') return new Admin(undefined, new Etcd3({ hosts: addresses.map((a) => `http://${a}`) }), addresses, election);
-    const client = zookeeper.createClient(addresses.join(','), { sessionTimeout: 10_000 });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('cannot connect to ZooKeeper')), 20_000);
-      client.once('connected', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.connect();
-    });
-    return new Admin(client, undefined, addresses, election);
+  static open(backend: Backend, addresses: readonly string[], election: string): Admin {
+    return new Admin(backend === 'etcd' ? new Etcd3({ hosts: addresses.map((a) => `http://${a}`) }) : undefined, addresses, election);
   }
 
   /** Deletes the entry first in the queue, as an operator forcing a failover does. */
@@ -273,9 +300,11 @@ class Admin {
       return;
     }
     const path = latchPath(this.election);
-    const children = await this.zkCall<string[]>((done) => this.zk?.getChildren(path, done));
-    const first = children.sort((a, b) => a.slice(-10).localeCompare(b.slice(-10)))[0];
-    if (first) await this.zkCall((done) => this.zk?.remove(`${path}/${first}`, -1, done)).catch(() => {});
+    await this.zk(async (call) => {
+      const children = await call<string[]>((client, done) => client.getChildren(path, done));
+      const first = children.sort((a, b) => a.slice(-10).localeCompare(b.slice(-10)))[0];
+      if (first) await call((client, done) => client.remove(`${path}/${first}`, -1, done)).catch(() => {});
+    });
   }
 
   /** Expires a zk session (as the server would) or revokes an etcd lease. */
@@ -297,24 +326,49 @@ class Admin {
       }
       return { entries, leases };
     }
-    const root = latchPath(this.election);
     const entries: string[] = [];
-    const walk = async (path: string): Promise<void> => {
-      const children = await this.zkCall<string[]>((done) => this.zk?.getChildren(path, done)).catch(() => undefined);
-      if (children === undefined) return;
-      entries.push(path);
-      for (const child of children) await walk(`${path}/${child}`);
-    };
-    await walk(root);
+    await this.zk(async (call) => {
+      const walk = async (path: string): Promise<void> => {
+        const children = await call<string[]>((client, done) => client.getChildren(path, done)).catch(() => undefined);
+        if (children === undefined) return;
+        entries.push(path);
+        for (const child of children) await walk(`${path}/${child}`);
+      };
+      await walk(latchPath(this.election));
+    });
     return { entries, leases: [] };
   }
 
-  async close(): Promise<void> {
+  close(): void {
     this.etcd?.close();
-    this.zk?.close();
   }
 
-  private zkCall<T = void>(call: (done: (error: Error | zookeeper.Exception | null, value: T) => void) => void): Promise<T> {
-    return new Promise((resolve, reject) => call((error, value) => (error ? reject(new Error(String(error))) : resolve(value))));
+  /**
+   * One ZooKeeper session per operation: the soak restarts servers, and a
+   * node-zookeeper-client session that expired meanwhile never recovers.
+   */
+  private async zk(work: (call: ZkCall) => Promise<void>): Promise<void> {
+    const client = zookeeper.createClient(this.addresses.join(','), { sessionTimeout: 10_000 });
+    try {
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          client.once('connected', () => resolve());
+          client.connect();
+        }),
+        20_000,
+        'an admin session with ZooKeeper',
+      );
+      const call: ZkCall = (fn) =>
+        withTimeout(
+          new Promise((resolve, reject) => fn(client, (error, value) => (error ? reject(new Error(String(error))) : resolve(value as never)))),
+          10_000,
+          'ZooKeeper to answer the admin',
+        );
+      await work(call);
+    } finally {
+      client.close();
+    }
   }
 }
+
+type ZkCall = <T = void>(fn: (client: zookeeper.Client, done: (error: Error | zookeeper.Exception | null, value?: T) => void) => void) => Promise<T>;

@@ -25,7 +25,7 @@ describe('the soak, with candidates that keep writing after a loss', () => {
       cluster,
       addresses: cluster.members.map((m) => m.clientAddress),
       ttlMs,
-      faults: 3,
+      transitions: 3,
       kinds: ['cut-long'],
       libraries: 2,
       runs: 0,
