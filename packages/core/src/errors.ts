@@ -122,7 +122,8 @@ export class BackendError extends ElectError {
  * - `deadline`: the connection was in trouble and the loss deadline passed
  *   before the server confirmed we are still alive;
  * - `session-expired`: the server said our session / lease is gone;
- * - `deleted`: our znode / key disappeared (someone deleted it);
+ * - `deleted`: our znode / key disappeared (someone deleted it; on etcd also
+ *   a revoked lease, whose key's deletion is seen first and acted on at once);
  * - `closed`: the election or its connection was closed by its owner.
  */
 export type LossReason = 'resigned' | 'deadline' | 'session-expired' | 'deleted' | 'closed';

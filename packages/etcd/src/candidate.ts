@@ -153,6 +153,9 @@ export class Candidate {
   private async join(session: Session, signal: AbortSignal): Promise<Entry> {
     const key = `${this.ctx.kv.prefix}${session.hex}`;
     const payload = encodePayload(this.id, this.value);
+    // We join again after our key vanished or our session ended: the key we
+    // held is gone, and must not pass for the one this join creates.
+    this.own = undefined;
     let pause = 50;
     for (;;) {
       signal.throwIfAborted();

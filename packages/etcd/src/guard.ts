@@ -1,12 +1,11 @@
 /**
  * While we lead, our key must exist: if it is deleted, the next candidate may
- * already be taking over. The guard watches our key for deletion and then
- * asks etcd about our lease, to tell the two causes apart:
- *   - the lease is gone (revoked, expired): the whole session is over —
- *     every leadership on it ends with 'session-expired';
- *   - the lease lives: someone deleted the key — 'deleted'.
- * The lease check is one short call; if it fails we say 'deleted' rather than
- * wait.
+ * already be taking over — it needs only one read after the same watch event
+ * reaches it. So the guard ends leadership the moment it sees the deletion
+ * ('deleted'), without a round trip to ask why. Then it asks etcd about our
+ * lease: if the lease is gone (revoked, expired), the whole session is over,
+ * and ending it ends every other leadership on it with 'session-expired' and
+ * sends waiting campaigns to a fresh lease.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LossReason } from '@elect/core';
@@ -16,6 +15,7 @@ import type { Session } from './session.js';
 import { watch } from './watch.js';
 import type { WaitContext } from './wait.js';
 
+/** How long the after-the-fact lease check may take. */
 const leaseCheckMs = 1000;
 
 /** Starts guarding `entry` (read at `revision`); returns the function that stops it. */
@@ -24,10 +24,8 @@ export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, sessi
 
   const decide = async (): Promise<void> => {
     if (stop.signal.aborted) return;
-    const alive = await leaseAlive(ctx, session.leaseId).catch(() => undefined);
-    if (stop.signal.aborted) return;
-    if (alive === false) session.expire();
-    else lose('deleted');
+    lose('deleted');
+    if ((await leaseAlive(ctx, session.leaseId).catch(() => undefined)) === false) session.expire();
   };
 
   const run = async (): Promise<void> => {
