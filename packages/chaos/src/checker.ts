@@ -3,9 +3,9 @@
  * with which token, from when to when, and what was accepted) and the soak's
  * record of the faults it injected, it computes what the promise forbids.
  *
- *   - overlap: two terms open at the same moment, as the store saw them (a
- *     term ends when its writer said bye or its process died, so this never
- *     under-counts). Excused only where the older term's whole process was
+ *   - overlap: two terms open at the same moment: from when the candidate
+ *     says it was elected (its own stamp) until the store saw the term end
+ *     (bye, or the writer's process died) — so this never under-counts. Excused only where the older term's whole process was
  *     frozen (a library candidate SIGSTOPped, or `elect` with its watchdog
  *     and command frozen together, as in a frozen VM): nothing on that host
  *     runs, so only fencing can help — and then every stale write must be
@@ -121,7 +121,7 @@ export interface CheckInput {
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 
 export function check(input: CheckInput): Verdict {
-  const terms = [...input.terms].sort((a, b) => cmp(a.startAt, b.startAt));
+  const terms = [...input.terms].sort((a, b) => cmp(a.electedAt, b.electedAt));
   const faults = [...input.faults].sort((a, b) => cmp(a.at, b.at));
   const faultAt = (t: bigint): FaultRecord | undefined => {
     let found: FaultRecord | undefined;
@@ -137,7 +137,9 @@ export function check(input: CheckInput): Verdict {
     for (let j = i + 1; j < terms.length; j++) {
       const a = terms[i]!;
       const b = terms[j]!;
-      const from = a.startAt > b.startAt ? a.startAt : b.startAt;
+      // A term starts when its candidate was elected (its own stamp), not
+      // when the store first heard of it: the store may hear of it late.
+      const from = a.electedAt > b.electedAt ? a.electedAt : b.electedAt;
       const to = end(a) < end(b) ? end(a) : end(b);
       if (from >= to) continue;
       const [older, newer] = a.token <= b.token ? [a, b] : [b, a];

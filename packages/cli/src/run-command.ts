@@ -151,7 +151,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     stopSoon,
     stopNow: leadership.signal,
     deadline: () => leadership.deadline,
-    holdEveryMs: watchdogHoldMs(o.ttlMs),
+    holdEveryMs: watchdogHoldMs(o.ttlMs, o.graceMs),
     spawn: deps.spawn,
     kill: deps.kill,
     signals: deps.signals,
@@ -161,13 +161,16 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
 }
 
 /**
- * How often the watchdog hears the deadline: a tenth of the TTL (50 ms to
- * 1 s). The deadline it holds is at most that stale — earlier than the real
- * one, never later — and a healthy `elect` always stops its command well
- * before either (SIGKILL at the latest stopMarginMs before the deadline).
+ * How often the watchdog hears the deadline: a tenth of the TTL, and a third
+ * of --grace + stopMarginMs (20 ms to 1 s). The deadline it holds is at most
+ * that stale. Stale means earlier than the real one when an answer moved the
+ * deadline on: a late answer just before `elect` would have begun to stop
+ * the command reaches the watchdog well before its old deadline. Stale means
+ * later only when ZooKeeper shortens the timeout, for that moment; `elect`
+ * itself then stops the command by the new deadline.
  */
-export function watchdogHoldMs(ttlMs: number): number {
-  return Math.min(1_000, Math.max(50, Math.round(ttlMs / 10)));
+export function watchdogHoldMs(ttlMs: number, graceMs: number): number {
+  return Math.min(1_000, Math.max(20, Math.round(Math.min(ttlMs / 10, (graceMs + stopMarginMs) / 3))));
 }
 
 /** The command's environment: ours, plus who it runs for and its fencing token. */

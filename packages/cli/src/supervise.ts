@@ -85,16 +85,20 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
   };
   for (const signal of forwardedSignals) o.signals.on(signal, forward);
   // The watchdog follows the deadline; should we freeze, it kills the group then.
-  const holding = setInterval(() => o.watchdog.hold(o.deadline()), o.holdEveryMs);
+  let held = o.deadline();
+  const holding = setInterval(() => {
+    held = o.deadline();
+    o.watchdog.hold(held);
+  }, o.holdEveryMs);
   holding.unref();
   try {
-    await o.watchdog.arm(pgid, o.deadline());
+    await o.watchdog.arm(pgid, held);
     log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
     open();
     const stopping = abortOf(o.stopSoon);
     const first = await Promise.race([exit, stopping.promise]);
     stopping.dispose();
-    if (first !== 'aborted' && killedAtDeadline(o, first)) {
+    if (first !== 'aborted' && killedAtDeadline(o, first, held)) {
       // We were not running when the deadline came (paused, or an event loop
       // stuck for that long): the watchdog did our job, without grace.
       log.warn({ event: 'stopped', by: 'watchdog', status: statusOf(first) }, 'the watchdog killed the command at the loss deadline: elect could not act in time (was it paused?)');
@@ -122,13 +126,14 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
 }
 
 /**
- * The command died of SIGKILL with the deadline behind us: the watchdog's
- * doing. (On resuming from a pause the exit may be seen before our own
- * deadline timer has fired, so the clock is read too.)
+ * The command died of SIGKILL with the deadline we last gave the watchdog
+ * behind us: the watchdog's doing. (On resuming from a pause the exit may be
+ * seen before our own deadline timer has fired, or after a late answer moved
+ * the deadline on, so it is the watchdog's deadline that is read.)
  */
-function killedAtDeadline(o: TermOptions, exit: Exit): boolean {
+function killedAtDeadline(o: TermOptions, exit: Exit, held: number): boolean {
   if ('error' in exit || exit.signal !== 'SIGKILL') return false;
-  return o.stopNow.aborted || o.deadline() <= systemClock.now();
+  return o.stopNow.aborted || held <= systemClock.now();
 }
 
 /**

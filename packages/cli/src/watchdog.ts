@@ -46,16 +46,27 @@ import type { Logger } from './log.js';
 
 // `kill -s KILL -- -PGID` is the portable spelling (dash rejects `kill -KILL -PGID`).
 // The timer's trap runs as soon as its `wait` is interrupted, so a replaced
-// timer takes its `sleep` with it.
+// timer takes its `sleep` with it; cancelling also reaps it (`wait`), so no
+// job or zombie piles up. A timer that fired stays (as a long `sleep`) until
+// it is cancelled, so its pid cannot be recycled and signalled by mistake;
+// and it fires only while its watchdog lives (`$$` is the watchdog's pid in a
+// subshell), so an orphaned timer of a killed watchdog shoots nothing. A
+// `sleep` that takes no fractions of a second gets whole seconds, rounded
+// down: earlier, never later.
 const script = `pg=0 timer=
-cancel() { [ -n "$timer" ] && kill "$timer" 2>/dev/null; timer=; }
+if sleep 0.001 2>/dev/null; then frac=1; else frac=; fi
+cancel() { [ -n "$timer" ] && kill "$timer" 2>/dev/null && wait "$timer" 2>/dev/null; timer=; }
 while read -r line left; do
   cancel
   pg=$line
   [ "$pg" -gt 0 ] 2>/dev/null && [ -n "$left" ] || continue
+  [ -n "$frac" ] || left=\${left%.*}
   ( trap 'kill "$s" 2>/dev/null; exit 0' TERM
     sleep "$left" & s=$!
-    wait "$s" && kill -s KILL -- "-$pg" ) &
+    wait "$s" || exit 0
+    kill -0 "$$" 2>/dev/null || exit 0
+    kill -s KILL -- "-$pg"
+    exec sleep 86400 ) &
   timer=$!
 done
 cancel

@@ -163,6 +163,22 @@ describe('watchdog', () => {
     watchdog.close();
   });
 
+  it('a killed watchdog is replaced, and its pending timer shoots nothing: the group dies at the deadline the new one holds', async () => {
+    const watchdog = await startWatchdog(capture, quietLogger);
+    const first = watchdogProc as ChildProcess;
+    const child = group();
+    const exited = exitOf(child);
+    await watchdog.arm(child.pid as number, systemClock.now() + 300);
+    const firstGone = exitOf(first);
+    first.kill('SIGKILL');
+    await firstGone;
+    const moved = systemClock.now() + 900;
+    watchdog.hold(moved);
+    await expect(exited).resolves.toBe('SIGKILL');
+    expect(systemClock.now()).toBeGreaterThanOrEqual(moved);
+    watchdog.close();
+  });
+
   it('leaves a disarmed group alone and exits when closed', async () => {
     const watchdog = await startWatchdog(capture, quietLogger);
     const proc = watchdogProc as ChildProcess;

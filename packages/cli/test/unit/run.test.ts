@@ -8,6 +8,7 @@ import { ConnectionError } from '@elect/core';
 import { ManualClock, MemoryServer, type MemoryConnection } from '@elect/core/testing';
 import type { RunDeps } from '../../src/deps.js';
 import { run } from '../../src/main.js';
+import { watchdogHoldMs } from '../../src/run-command.js';
 import { FakeProcesses, FakeSignals, FakeWatchdog, type FakeGroupOptions } from './fakes.js';
 
 interface Harness {
@@ -210,5 +211,14 @@ describe('run() with an in-memory backend', () => {
     await expect(run(['leader', '-b', 'etcd', '-e', 'jobs'], inspect.deps)).resolves.toBe(0);
     expect(inspect.stdout).toEqual([`x\t${held.token}\tv 1\n`]);
     await held.resign();
+  });
+});
+
+describe('watchdogHoldMs', () => {
+  it('a tenth of the TTL, and a third of grace + margin, within 20 ms .. 1 s', () => {
+    expect(watchdogHoldMs(2_000, 200)).toBe(167);
+    expect(watchdogHoldMs(4_000, 1_000)).toBe(400);
+    expect(watchdogHoldMs(60_000, 15_000)).toBe(1_000);
+    expect(watchdogHoldMs(2_000, 0)).toBe(100);
   });
 });

@@ -77,11 +77,13 @@ describe('supervise', () => {
   });
 
   it('a command SIGKILLed with the deadline behind us (the watchdog, while we were paused) counts as stopped, not exited', async () => {
-    const { processes, clock, options } = setup();
+    const { processes, clock, watchdog, options } = setup();
     const term = supervise(options);
-    await new Promise((resolve) => setImmediate(resolve));
-    // Our own deadline timer has not fired yet (stopNow not aborted): the clock says it passed.
-    clock.deadline = systemClock.now() - 1;
+    // Our own deadline timer has not fired yet (stopNow not aborted); the
+    // deadline we last gave the watchdog has passed.
+    const passed = systemClock.now() - 1;
+    clock.deadline = passed;
+    while (!watchdog.held.includes(passed)) await new Promise((resolve) => setTimeout(resolve, 5));
     processes.child?.exit(null, 'SIGKILL');
     await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
   });
