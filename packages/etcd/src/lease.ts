@@ -98,7 +98,10 @@ export class LeaseReaper {
       const before = this.pending.size;
       for (const id of [...this.pending]) await this.revoke(id);
       if (this.pending.size === 0 || this.stopped) break;
-      pause = this.pending.size < before ? 100 : Math.min(pause * 2, 2000);
+      // At most half a second between rounds: after an outage the abandoned
+      // leases' keys block the queue until they are revoked (etcd restores
+      // leases on restart), so we must not be asleep when the server returns.
+      pause = this.pending.size < before ? 100 : Math.min(pause * 2, 500);
       await delay(pause, undefined, { ref: false });
     }
     this.running = false;
