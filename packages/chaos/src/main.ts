@@ -1,7 +1,7 @@
 /**
  * `pnpm chaos`: the soak, from the command line.
  *
- *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--transitions N] [--ttl MS]
+ *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--transitions N] [--minutes M] [--ttl MS]
  *              [--kinds kill,term,…] [--libraries N] [--runs N]
  *              [--connect host:port,…] [--json FILE]
  *
@@ -23,6 +23,7 @@ interface Args {
   backends: ('zk' | 'etcd')[];
   members: 1 | 3;
   transitions: number;
+  minutes: number | undefined;
   ttlMs: number;
   kinds: FaultKind[] | undefined;
   libraries: number;
@@ -34,7 +35,7 @@ interface Args {
 class UsageError extends Error {}
 
 function parse(argv: string[]): Args {
-  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
+  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, minutes: undefined, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = (): string => {
@@ -63,6 +64,9 @@ function parse(argv: string[]): Args {
       }
       case '--transitions':
         args.transitions = count(1);
+        break;
+      case '--minutes':
+        args.minutes = count(1);
         break;
       case '--ttl':
         args.ttlMs = count(2_000);
@@ -121,6 +125,7 @@ async function run(args: Args): Promise<SoakResult[]> {
         addresses,
         ttlMs: args.ttlMs,
         transitions: args.transitions,
+        ...(args.minutes === undefined ? {} : { budgetMs: args.minutes * 60_000 }),
         ...(args.kinds ? { kinds: args.kinds } : {}),
         libraries: args.libraries,
         runs: args.runs,
@@ -130,6 +135,7 @@ async function run(args: Args): Promise<SoakResult[]> {
       results.push(result);
       process.stdout.write(`\n${backend}, ${result.members} member(s), ${result.verdict.faults} faults, ${result.verdict.transitions} transitions, ${result.verdict.terms} terms, ${result.seconds} s\n`);
       process.stdout.write(`${table(result.verdict, args.ttlMs)}\n`);
+      if (result.leftAtStop > 0) process.stdout.write(`(${result.leftAtStop} entr(ies) or lease(s) outlived their candidates' stop, gone with their sessions)\n`);
       for (const violation of result.verdict.violations) process.stdout.write(`VIOLATION: ${violation}\n`);
       if (result.verdict.violations.length === 0) process.stdout.write('no violations\n');
     } finally {
