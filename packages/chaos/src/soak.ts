@@ -178,7 +178,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     leftovers = await admin.leftovers(sessions);
   }
   admin.close();
-  const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, forcedBoundMs: Math.floor(o.ttlMs / 2), endAt });
+  const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, forcedBoundMs: forcedBoundMs(o.ttlMs), endAt });
   if (leftovers.entries.length + leftovers.leases.length > 0) {
     verdict.violations.push(`left on the servers: ${[...leftovers.entries, ...leftovers.leases.map((l) => `lease ${l}`)].join(', ')}`);
   }
@@ -281,6 +281,20 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       }
     }
   }
+}
+
+/**
+ * How long an old leader may work on after the server forced its end: until
+ * its own loss deadline, at the latest TTL − margin after its last contact
+ * (the backends' default margin: a tenth of the TTL, 100 ms at least). It
+ * learns sooner when its connection is healthy (etcd: from the watch, in
+ * milliseconds; ZooKeeper: when it reconnects, as the admin's expiry takes
+ * its connection, within a few hundred); the deadline is what bounds it when
+ * the connection fails at the same time — a member restarting just after
+ * the revoke, say.
+ */
+function forcedBoundMs(ttlMs: number): number {
+  return ttlMs - Math.max(100, Math.floor(ttlMs / 10));
 }
 
 async function restart(cluster: Cluster, members: Cluster['members']): Promise<void> {
