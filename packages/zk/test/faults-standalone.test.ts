@@ -180,14 +180,23 @@ describe('zookeeper standalone faults', () => {
   });
 
   test('a session expired under a leader: lost with session-expired, a waiting campaign re-enters on the new session', async () => {
-    const connection = await open(cluster.connectString);
+    // As in the field, the session expires while its client is away: cut off,
+    // so it cannot win the session back from the connection that closes it.
+    // Left connected, the client may reconnect between that connection's
+    // arrival and its close being applied; it then re-registers its watches
+    // and hears its node deleted by the close (reason 'deleted') before the
+    // server drops it, which is a true report of a different race.
+    const proxies = await proxied();
+    const connection = await open(proxies.connectString);
     const electionName = name();
     const election = connection.election(electionName);
     const leader = await election.campaign({ id: 'first' });
     const waiting = election.campaign({ id: 'second' });
     await waitUntil(async () => (await election.candidates()).length === 2, { timeoutMs: 5000, what: 'two candidates' });
     const oldSession = connection.sessionId;
+    proxies.cut();
     await expireSession(cluster.connectString, credentials(connection));
+    proxies.heal();
     const lost = await lossOf(leader);
     expect(lost.reason).toBe('session-expired');
     const second = await waiting;
