@@ -2,7 +2,7 @@
  * The real-server harness: ZooKeeper and etcd as local processes or
  * containers (see runtime.ts), and the faults integration tests inject.
  */
-export type { Cluster, EtcdOptions, Member, Runtime, ServerKind, ZooKeeperOptions } from './types.js';
+export type { Cluster, EtcdOptions, Member, Runtime, ServerKind, ZooKeeperEnsemble, ZooKeeperOptions } from './types.js';
 export { type RuntimeChoice, partitionSkipReason, requestedRuntime, selectedRuntime, startEtcd, startZooKeeper } from './runtime.js';
 export { type ProcessRuntimeOptions, ProcessCluster } from './process-cluster.js';
 export { ProcessMember, logTail } from './member.js';
@@ -11,6 +11,8 @@ export {
   type ZooKeeperTiming,
   ZOOKEEPER_DEFAULTS,
   ZOOKEEPER_ENSEMBLE,
+  ZOOKEEPER_SERVER_DEFAULTS,
+  ensembleOf,
   startZooKeeperProcess,
   zooKeeperLeader,
   zooKeeperLeaderNow,

@@ -58,6 +58,30 @@ export interface ZooKeeperOptions {
   maxSessionTimeoutMs?: number;
   /** Settings that differ between members, in member order (e.g. one member granting longer sessions). */
   members?: ReadonlyArray<{ maxSessionTimeoutMs?: number } | undefined>;
+  /**
+   * Quorum settings other than the harness's (ZOOKEEPER_ENSEMBLE), e.g.
+   * ZooKeeper's own defaults (ZOOKEEPER_SERVER_DEFAULTS) for a soak at the
+   * timing operators run.
+   */
+  ensemble?: Partial<ZooKeeperEnsemble>;
+}
+
+/** How an ensemble's members watch each other and elect a leader. */
+export interface ZooKeeperEnsemble {
+  /** Ticks a follower may take to connect to a new leader and sync with it. */
+  initLimit: number;
+  /** Ticks without an answer after which a follower leaves its leader, and a leader without a quorum steps down. */
+  syncLimit: number;
+  /** `cnxTimeout`: how long a member waits to connect to another during an election (ZooKeeper's default: 5 s). */
+  cnxTimeoutMs: number;
+  /**
+   * `zookeeper.fastleader.maxNotificationInterval` (a JVM property): a member
+   * looking for a leader doubles its wait between vote rounds, in which it
+   * resends its vote and reconnects to the members it lost, up to this
+   * (ZooKeeper's default: 60 s, which would put a minute into any bound on an
+   * election).
+   */
+  maxNotificationIntervalMs: number;
 }
 
 export interface EtcdOptions {

@@ -13,7 +13,7 @@ import { NetworkNamespace } from './netns.js';
 import { freePorts } from './ports.js';
 import { type ProcessRuntimeOptions, ProcessCluster, launchAll, retryOnPortClash } from './process-cluster.js';
 import { waitUntil } from './timing.js';
-import type { Member, ZooKeeperOptions } from './types.js';
+import type { Member, ZooKeeperEnsemble, ZooKeeperOptions } from './types.js';
 
 export type ProcessZooKeeperOptions = ZooKeeperOptions & ProcessRuntimeOptions;
 
@@ -21,26 +21,32 @@ export type ProcessZooKeeperOptions = ZooKeeperOptions & ProcessRuntimeOptions;
 export const ZOOKEEPER_DEFAULTS = { size: 1, tickTimeMs: 250 } as const;
 
 /**
- * The quorum settings every ensemble member gets, in both runtimes. Budgets
- * for what an ensemble does after a fault come from these (`zooKeeperTiming`),
- * not from numbers of the tests' own.
+ * The quorum settings every ensemble member gets, in both runtimes, unless a
+ * caller asks for others (`ensemble`). Budgets for what an ensemble does
+ * after a fault come from these (`zooKeeperTiming`), not from numbers of the
+ * tests' own.
  */
-export const ZOOKEEPER_ENSEMBLE = {
-  /** Ticks a follower may take to connect to a new leader and sync with it. */
+export const ZOOKEEPER_ENSEMBLE: Readonly<ZooKeeperEnsemble> = {
   initLimit: 20,
-  /** Ticks without an answer after which a follower leaves its leader, and a leader without a quorum steps down. */
   syncLimit: 8,
-  /** `cnxTimeout`: how long a member waits to connect to another during an election (ZooKeeper's default: 5 s). */
   cnxTimeoutMs: 1000,
-  /**
-   * `zookeeper.fastleader.maxNotificationInterval` (a JVM property): a member
-   * looking for a leader doubles its wait between vote rounds, in which it
-   * resends its vote and reconnects to the members it lost, up to this
-   * (ZooKeeper's default: 60 s, which would put a minute into any bound on an
-   * election).
-   */
   maxNotificationIntervalMs: 1000,
-} as const;
+};
+
+/**
+ * ZooKeeper's own defaults: tickTime 2000 (the sample config's, which
+ * operators keep), initLimit 10 and syncLimit 5 (the sample's), cnxTimeout
+ * 5 s and maxNotificationInterval 60 s (the server's built-in values).
+ */
+export const ZOOKEEPER_SERVER_DEFAULTS = {
+  tickTimeMs: 2000,
+  ensemble: { initLimit: 10, syncLimit: 5, cnxTimeoutMs: 5000, maxNotificationIntervalMs: 60_000 },
+} as const satisfies Pick<ZooKeeperOptions, 'tickTimeMs' | 'ensemble'>;
+
+/** The quorum settings of an ensemble started with `options`. */
+export function ensembleOf(options: Pick<ZooKeeperOptions, 'ensemble'> = {}): ZooKeeperEnsemble {
+  return { ...ZOOKEEPER_ENSEMBLE, ...options.ensemble };
+}
 
 /** FastLeaderElection's finalizeWait: how long a member waits for late votes before it settles (fixed in ZooKeeper). */
 const FINALIZE_WAIT_MS = 200;
@@ -68,10 +74,10 @@ export interface ZooKeeperTiming {
   recoveryMs: number;
 }
 
-/** The timing of an ensemble started with `options` (only `tickTimeMs` matters). */
-export function zooKeeperTiming(options: Pick<ZooKeeperOptions, 'tickTimeMs'> = {}): ZooKeeperTiming {
+/** The timing of an ensemble started with `options` (`tickTimeMs` and `ensemble` matter). */
+export function zooKeeperTiming(options: Pick<ZooKeeperOptions, 'tickTimeMs' | 'ensemble'> = {}): ZooKeeperTiming {
   const tickTimeMs = options.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
-  const { initLimit, syncLimit, cnxTimeoutMs, maxNotificationIntervalMs } = ZOOKEEPER_ENSEMBLE;
+  const { initLimit, syncLimit, cnxTimeoutMs, maxNotificationIntervalMs } = ensembleOf(options);
   const lossDetectionMs = (syncLimit + 1) * tickTimeMs;
   const electionMs = cnxTimeoutMs + maxNotificationIntervalMs + FINALIZE_WAIT_MS + initLimit * tickTimeMs;
   return { tickTimeMs, lossDetectionMs, electionMs, recoveryMs: lossDetectionMs + electionMs };
@@ -96,10 +102,10 @@ function classpath(): string {
 // in well under a second and three fit on a two-core machine.
 const JVM_FLAGS = ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData', '-Djava.net.preferIPv4Stack=true'];
 
-/** JVM properties of the election (see ZOOKEEPER_ENSEMBLE); the container runtime passes the same. */
-export const ZOOKEEPER_ELECTION_JVM_FLAGS: readonly string[] = [
-  `-Dzookeeper.fastleader.maxNotificationInterval=${ZOOKEEPER_ENSEMBLE.maxNotificationIntervalMs}`,
-];
+/** JVM properties of the election (see ZooKeeperEnsemble); the container runtime passes the same. */
+export function zooKeeperElectionJvmFlags(ensemble: ZooKeeperEnsemble): string[] {
+  return [`-Dzookeeper.fastleader.maxNotificationInterval=${ensemble.maxNotificationIntervalMs}`];
+}
 
 interface Peer {
   id: number;
@@ -111,11 +117,12 @@ interface Peer {
 
 function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dataDir: string): string {
   const tick = options.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
+  const ensemble = ensembleOf(options);
   const lines = [
     `tickTime=${tick}`,
     // Followers must connect and sync within initLimit ticks and answer within syncLimit ticks.
-    `initLimit=${ZOOKEEPER_ENSEMBLE.initLimit}`,
-    `syncLimit=${ZOOKEEPER_ENSEMBLE.syncLimit}`,
+    `initLimit=${ensemble.initLimit}`,
+    `syncLimit=${ensemble.syncLimit}`,
     `dataDir=${dataDir}`,
     `clientPort=${peer.clientPort}`,
     `clientPortAddress=${peer.host}`,
@@ -126,7 +133,7 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',
-    `cnxTimeout=${ZOOKEEPER_ENSEMBLE.cnxTimeoutMs}`,
+    `cnxTimeout=${ensemble.cnxTimeoutMs}`,
   ];
   if (peers.length > 1) {
     for (const p of peers) lines.push(`server.${p.id}=${p.host}:${p.quorumPort}:${p.electionPort}`);
@@ -173,7 +180,7 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
       const cfg = path.join(memberDir, 'zoo.cfg');
       fs.writeFileSync(cfg, config(options, peer, peers, dataDir));
       let command = 'java';
-      let args = [...JVM_FLAGS, ...ZOOKEEPER_ELECTION_JVM_FLAGS, '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg];
+      let args = [...JVM_FLAGS, ...zooKeeperElectionJvmFlags(ensembleOf(options)), '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg];
       if (netns) {
         const uid = NetworkNamespace.uidFor(peer.host);
         for (const entry of [memberDir, dataDir, path.join(dataDir, 'myid'), cfg]) fs.chownSync(entry, uid, uid);

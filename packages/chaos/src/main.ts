@@ -2,20 +2,23 @@
  * `pnpm chaos`: the soak, from the command line.
  *
  *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--transitions N] [--minutes M] [--ttl MS]
- *              [--kinds kill,term,…] [--libraries N] [--runs N]
+ *              [--kinds kill,term,…] [--libraries N] [--runs N] [--zk-defaults]
  *              [--connect host:port,…] [--json FILE]
  *
  * By default it starts the harness's servers (as local processes) for each
  * backend; with --connect it runs against a user's own ensemble or cluster
  * (plain TCP; the faults that restart servers are then left out), so that
  * operators can check their own timeouts against their own server settings.
+ * --zk-defaults starts ZooKeeper at its own defaults (tickTime 2 s, initLimit
+ * 10, syncLimit 5, cnxTimeout 5 s) instead of the harness's quick test timing,
+ * with a 10 s TTL unless --ttl says otherwise.
  * It prints one line per fault, then a table per backend, and writes the
  * whole result as JSON with --json. Exit status: 0 when the promise held, 1
  * when the checker found a violation (or something was left on the
  * servers), 2 on bad arguments.
  */
 import { writeFileSync } from 'node:fs';
-import { NetworkNamespace, startEtcdProcess, startZooKeeperProcess, type Cluster } from '@elect/test';
+import { NetworkNamespace, ZOOKEEPER_SERVER_DEFAULTS, etcdTiming, startEtcdProcess, startZooKeeperProcess, zooKeeperTiming, type Cluster } from '@elect/test';
 import { table } from './checker.js';
 import { faultKinds, soak, type FaultKind, type SoakResult } from './soak.js';
 
@@ -30,12 +33,14 @@ interface Args {
   runs: number;
   connect: string | undefined;
   json: string | undefined;
+  zkDefaults: boolean;
 }
 
 class UsageError extends Error {}
 
 function parse(argv: string[]): Args {
-  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, minutes: undefined, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined };
+  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, minutes: undefined, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined, zkDefaults: false };
+  let ttlGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = (): string => {
@@ -70,6 +75,10 @@ function parse(argv: string[]): Args {
         break;
       case '--ttl':
         args.ttlMs = count(2_000);
+        ttlGiven = true;
+        break;
+      case '--zk-defaults':
+        args.zkDefaults = true;
         break;
       case '--libraries':
         args.libraries = count(0);
@@ -96,6 +105,10 @@ function parse(argv: string[]): Args {
   }
   if (args.libraries + args.runs < 2) throw new UsageError('at least two candidates (--libraries + --runs), or there is no one to fail over to');
   if (args.connect !== undefined && args.backends.length !== 1) throw new UsageError('--connect needs --backend zk or --backend etcd');
+  if (args.zkDefaults && (args.connect !== undefined || !args.backends.includes('zk'))) {
+    throw new UsageError('--zk-defaults starts ZooKeeper: it needs --backend zk (or both) and no --connect');
+  }
+  if (args.zkDefaults && !ttlGiven) args.ttlMs = 10_000;
   return args;
 }
 
@@ -105,6 +118,7 @@ async function run(args: Args): Promise<SoakResult[]> {
     let cluster: Cluster | undefined;
     let netns: NetworkNamespace | undefined;
     let addresses: string[];
+    let serverTiming: { lossDetectionMs: number; recoveryMs: number } | undefined;
     if (args.connect === undefined) {
       // A cluster runs in its own network namespace where that is possible
       // (root, Linux), so that a member can be cut off from the others.
@@ -112,7 +126,9 @@ async function run(args: Args): Promise<SoakResult[]> {
       if (why === undefined) netns = await NetworkNamespace.create();
       else if (args.members > 1) process.stdout.write(`(no member isolation: ${why})\n`);
       const options = { size: args.members, ...(netns ? { netns } : {}) };
-      cluster = backend === 'zk' ? await startZooKeeperProcess(options) : await startEtcdProcess(options);
+      const zkOptions = { ...options, ...(args.zkDefaults ? ZOOKEEPER_SERVER_DEFAULTS : {}) };
+      cluster = backend === 'zk' ? await startZooKeeperProcess(zkOptions) : await startEtcdProcess(options);
+      serverTiming = backend === 'zk' ? zooKeeperTiming(zkOptions) : etcdTiming();
       addresses = cluster.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
     } else {
       addresses = args.connect.split(',').map((a) => a.replace(/^https?:\/\//, ''));
@@ -130,6 +146,7 @@ async function run(args: Args): Promise<SoakResult[]> {
         libraries: args.libraries,
         runs: args.runs,
         writeEveryMs: 20,
+        ...(serverTiming ? { serverTiming } : {}),
         progress: (line) => process.stdout.write(`${line}\n`),
       });
       results.push(result);

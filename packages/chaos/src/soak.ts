@@ -58,6 +58,13 @@ export interface SoakOptions {
   unsafeMs?: number;
   /** Progress lines (one per fault). */
   progress?: (line: string) => void;
+  /**
+   * The servers' own timing (the harness's zooKeeperTiming / etcdTiming):
+   * how long a member takes to act on a lost peer, and to serve again after
+   * losing its leader. Faults that cut members off last past the first;
+   * recovery after a heal may take the second on top of the TTL.
+   */
+  serverTiming?: { lossDetectionMs: number; recoveryMs: number };
 }
 
 export interface Leftovers {
@@ -99,7 +106,8 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const candidates: Candidate[] = [];
   const freezes: Freeze[] = [];
   const faults: FaultRecord[] = [];
-  const bound = o.ttlMs * 3 + 15_000;
+  const serverMs = o.serverTiming ?? { lossDetectionMs: 0, recoveryMs: 0 };
+  const bound = o.ttlMs * 3 + 15_000 + serverMs.recoveryMs;
   const members = o.cluster?.members.length ?? o.addresses.length;
   const kinds = (o.kinds ?? faultKinds).filter(
     (kind) =>
@@ -178,7 +186,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     leftovers = await admin.leftovers(sessions);
   }
   admin.close();
-  const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, forcedBoundMs: forcedBoundMs(o.ttlMs), endAt });
+  const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000 + (members > 1 ? serverMs.recoveryMs : 0), forcedBoundMs: forcedBoundMs(o.ttlMs), endAt });
   if (leftovers.entries.length + leftovers.leases.length > 0) {
     verdict.violations.push(`left on the servers: ${[...leftovers.entries, ...leftovers.leases.map((l) => `lease ${l}`)].join(', ')}`);
   }
@@ -254,7 +262,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       }
       case 'isolate': {
         // The member the leader's client is connected to (its proxy carries
-        // the connection), cut off from the other members past the TTL. On a
+        // the connection), cut off from the other members past the TTL and
+        // past the time that member takes to notice (a ZooKeeper follower
+        // answers reads for syncLimit ticks after it lost the quorum). On a
         // follower the client may move to another member in time, or give
         // up leadership: either way, never two leaders.
         const cluster = o.cluster as Cluster;
@@ -267,7 +277,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
         return {
           expectTransition: false,
           healOnTransition: false,
-          holdMs: o.ttlMs + 1_000,
+          holdMs: o.ttlMs + serverMs.lossDetectionMs + 1_000,
           heal: async () => {
             await netns.heal();
             await cluster.waitServing();

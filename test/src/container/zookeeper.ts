@@ -6,7 +6,7 @@
 import { zooKeeperMode } from '../fourletter.js';
 import { freePorts, isPortClash } from '../ports.js';
 import type { Cluster, ZooKeeperOptions } from '../types.js';
-import { ZOOKEEPER_DEFAULTS, ZOOKEEPER_ELECTION_JVM_FLAGS, ZOOKEEPER_ENSEMBLE, zooKeeperLeader } from '../zookeeper.js';
+import { ZOOKEEPER_DEFAULTS, ensembleOf, zooKeeperElectionJvmFlags, zooKeeperLeader } from '../zookeeper.js';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { zooKeeperImage } from './engine.js';
 
@@ -14,7 +14,7 @@ import { zooKeeperImage } from './engine.js';
 const FOUR_LETTER_WORDS = 'srvr,stat,mntr,ruok,cons,wchs,wchc,dump,conf';
 
 /** A small heap and a fast-starting JIT: these servers hold little data and live briefly; the election as in ../zookeeper.ts. */
-const JVM_FLAGS = ['-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData', ...ZOOKEEPER_ELECTION_JVM_FLAGS].join(' ');
+const JVM_FLAGS = '-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData';
 
 /**
  * Starts the servers and resolves once every one serves. Ports come from the
@@ -33,6 +33,7 @@ export async function startZooKeeperContainer(opts: ZooKeeperOptions = {}): Prom
 async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
   const size = opts.size ?? ZOOKEEPER_DEFAULTS.size;
   const tickTimeMs = opts.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
+  const ensemble = ensembleOf(opts);
   const ports = await freePorts(size * 3);
   const servers = Array.from({ length: size }, (_, i) => ({
     id: i + 1,
@@ -54,7 +55,7 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
     // Test data is disposable: no fsync, no 64 MB preallocated logs.
     'forceSync=no',
     'preAllocSize=4096',
-    `cnxTimeout=${ZOOKEEPER_ENSEMBLE.cnxTimeoutMs}`,
+    `cnxTimeout=${ensemble.cnxTimeoutMs}`,
   ];
 
   const members: MemberPlan[] = servers.map((s, index) => ({
@@ -65,14 +66,14 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
       ZOO_SERVERS: serverLines,
       ZOO_TICK_TIME: String(tickTimeMs),
       // In ticks: how long followers may take to connect and sync, and to answer.
-      ZOO_INIT_LIMIT: String(ZOOKEEPER_ENSEMBLE.initLimit),
-      ZOO_SYNC_LIMIT: String(ZOOKEEPER_ENSEMBLE.syncLimit),
+      ZOO_INIT_LIMIT: String(ensemble.initLimit),
+      ZOO_SYNC_LIMIT: String(ensemble.syncLimit),
       ZOO_STANDALONE_ENABLED: 'true',
       // Its HTTP port (8080) would collide between members on the host network.
       ZOO_ADMINSERVER_ENABLED: 'false',
       ZOO_4LW_COMMANDS_WHITELIST: FOUR_LETTER_WORDS,
       ZOO_CFG_EXTRA: extra(index).join(' '),
-      JVMFLAGS: JVM_FLAGS,
+      JVMFLAGS: [JVM_FLAGS, ...zooKeeperElectionJvmFlags(ensemble)].join(' '),
     },
     probe: async () => {
       if ((await zooKeeperMode({ host: '127.0.0.1', port: s.clientPort })) === undefined) {
