@@ -112,6 +112,13 @@ export interface CheckInput {
   freezes: readonly Freeze[];
   /** What counts as recovered: a leader writing within this of every heal. */
   recoveryBoundMs: number;
+  /**
+   * Fault kinds whose heal comes before the servers themselves serve again
+   * (a restarted server leader: the others are still electing one), and how
+   * much longer than `recoveryBoundMs` those may take: the servers' own time
+   * to elect a leader, from their settings.
+   */
+  serverRecovery?: { kinds: readonly string[]; ms: number };
   /** How long a forced end may leave the old leader working. */
   forcedBoundMs: number;
   /** When the history ends (terms still open end here). */
@@ -119,6 +126,11 @@ export interface CheckInput {
 }
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
+
+function recoveryBound(input: CheckInput, kind: string): number {
+  const server = input.serverRecovery;
+  return input.recoveryBoundMs + (server?.kinds.includes(kind) ? server.ms : 0);
+}
 
 export function check(input: CheckInput): Verdict {
   const terms = [...input.terms].sort((a, b) => cmp(a.electedAt, b.electedAt));
@@ -195,7 +207,7 @@ export function check(input: CheckInput): Verdict {
       staleRejected: stale.filter((s) => !s.accepted).length,
       failoverMs: failovers.length === 0 ? undefined : { min: failovers[0]!, median: failovers[Math.floor(failovers.length / 2)]!, max: failovers.at(-1)! },
       recoveryMaxMs: recoveries.length === 0 ? undefined : Math.max(...recoveries),
-      unrecovered: list.filter((f) => f.recoveredAt === undefined || ms(f.recoveredAt - f.healedAt) > input.recoveryBoundMs).length,
+      unrecovered: list.filter((f) => f.recoveredAt === undefined || ms(f.recoveredAt - f.healedAt) > recoveryBound(input, kind)).length,
     };
   });
 
@@ -216,9 +228,10 @@ export function check(input: CheckInput): Verdict {
     violations.push(`${accepted.length} stale write(s) accepted; the first by ${first.id} token ${first.token} after token ${first.elected} was elected (during ${first.fault ?? 'no fault'})`);
   }
   if (tokenOrderViolations > 0) violations.push(`${tokenOrderViolations} term(s) with a token not above every earlier term's`);
-  const missed = faults.filter((f) => f.recoveredAt === undefined || ms(f.recoveredAt - f.healedAt) > input.recoveryBoundMs);
+  const missed = faults.filter((f) => f.recoveredAt === undefined || ms(f.recoveredAt - f.healedAt) > recoveryBound(input, f.kind));
   if (missed.length > 0) {
-    violations.push(`${missed.length} fault(s) after which no leader wrote within ${input.recoveryBoundMs} ms of the heal (${[...new Set(missed.map((f) => f.kind))].join(', ')})`);
+    const kinds = [...new Set(missed.map((f) => f.kind))].map((kind) => `${kind}: ${recoveryBound(input, kind)} ms`);
+    violations.push(`${missed.length} fault(s) after which no leader wrote within the bound after the heal (${kinds.join(', ')})`);
   }
   const stuck = faults.filter((f) => f.expectTransition && f.failoverAt === undefined);
   if (stuck.length > 0) violations.push(`${stuck.length} fault(s) that should have moved leadership did not (${[...new Set(stuck.map((f) => f.kind))].join(', ')})`);

@@ -94,9 +94,24 @@ describe('checker', () => {
       // b's writes carry a lower token than a's, elected before them.
       expect.stringMatching(/^100 stale write\(s\) accepted; the first by b token 10 after token 20/),
       '1 term(s) with a token not above every earlier term\'s',
-      '1 fault(s) after which no leader wrote within 4000 ms of the heal (kill)',
+      '1 fault(s) after which no leader wrote within the bound after the heal (kill: 4000 ms)',
       '1 fault(s) that should have moved leadership did not (kill)',
     ]);
+  });
+
+  it('gives a restarted server leader the servers\' own election time on top of the bound, and no other fault', () => {
+    // Both recovered 6 s after their heal: within 4 s + 3 s for the server leader's restart, not for a kill.
+    const verdict = check({
+      ...base,
+      serverRecovery: { kinds: ['server-leader-restart'], ms: 3_000 },
+      terms: [term('a', 10, 0, 1_000), term('b', 20, 7_000, 8_000), term('c', 30, 15_000, 16_000)],
+      faults: [fault('server-leader-restart', 900, 1_000, 7_001, 7_001, false), fault('kill', 7_500, 9_000, 15_001, 15_001)],
+    });
+    expect(verdict.kinds.map((k) => [k.kind, k.unrecovered])).toEqual([
+      ['server-leader-restart', 0],
+      ['kill', 1],
+    ]);
+    expect(verdict.violations).toEqual(['1 fault(s) after which no leader wrote within the bound after the heal (kill: 4000 ms)']);
   });
 
   it('a forced end (the server deleted the leader\'s entry): a short overlap is counted apart; a long one is a violation', () => {
