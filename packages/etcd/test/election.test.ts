@@ -242,7 +242,8 @@ describe('etcd election on one member', () => {
     const leaseClient = (a as unknown as { endpoints: { pinned(): { client: { leaseClient: LeaseCalls } } } }).endpoints.pinned().client.leaseClient;
     const ask = leaseClient.leaseTimeToLive.bind(leaseClient);
     leaseClient.leaseTimeToLive = async (...args: unknown[]) => {
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // unref: the slowness must not hold the test process after the test.
+      await new Promise((resolve) => setTimeout(resolve, 2_000).unref());
       return await ask(...args);
     };
     const pb = b.election(name).campaign({ id: 'b' });
