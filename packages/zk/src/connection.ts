@@ -95,24 +95,29 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     const live = this.session_;
     if (this.closing.signal.aborted) return Promise.reject(new ClosedError('the ZooKeeper connection is closed'));
     if (live && !live.isEnded) return Promise.resolve(live);
-    const signals = [this.closing.signal, ...(signal ? [signal] : [])];
-    if (timeoutMs !== undefined) signals.push(AbortSignal.timeout(timeoutMs));
-    const stop = AbortSignal.any(signals);
+    // The timeout runs on the injected clock (AbortSignal.timeout would not,
+    // and throws on the fractional times that clock's arithmetic gives).
+    const timeout = new AbortController();
+    const cancelTimeout = timeoutMs === undefined ? () => {} : this.options.clock.schedule(() => timeout.abort(), timeoutMs);
+    const stop = AbortSignal.any([this.closing.signal, ...(signal ? [signal] : []), timeout.signal]);
     return new Promise<Session>((resolve, reject) => {
       const waiter = {
         resolve: (session: Session) => {
+          cancelTimeout();
           stop.removeEventListener('abort', onAbort);
           resolve(session);
         },
       };
       const onAbort = (): void => {
+        cancelTimeout();
         this.waiters.delete(waiter);
         if (this.closing.signal.aborted) reject(new ClosedError('the ZooKeeper connection is closed'));
         else if (signal?.aborted) reject(abortReason(signal));
-        else reject(new TimeoutError(`no ZooKeeper session within ${timeoutMs} ms`));
+        else reject(new TimeoutError(`no ZooKeeper session within ${Math.round(timeoutMs ?? 0)} ms`));
       };
       this.waiters.add(waiter);
-      stop.addEventListener('abort', onAbort, { once: true });
+      if (stop.aborted) onAbort();
+      else stop.addEventListener('abort', onAbort, { once: true });
     });
   }
 

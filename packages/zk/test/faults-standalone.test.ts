@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
-import { LeadershipLostError, type Leadership } from '@elect/core';
+import { LeadershipLostError, TimeoutError, type Leadership } from '@elect/core';
 import { expireSession, proxyCluster, scaled, waitUntil, type Cluster, type ClusterProxies } from '@elect/test';
 import type { ZooKeeperConnection } from '@elect/zk';
 import { credentials } from './support/backend.js';
@@ -140,6 +140,9 @@ describe('zookeeper standalone faults', () => {
     // At most one leader: ours let go before the server expired the session.
     expect(lost.at).toBeLessThan(electedAt);
     expect(successor.token).toBeGreaterThan(leadership.token);
+    // Between sessions a read waits for the next one, for one operation
+    // timeout; cut off, none comes, and it says so.
+    await expect(a.candidates()).rejects.toThrow(TimeoutError);
     proxies.heal();
     // The connection moves on to a fresh session once the server answers again.
     await waitUntil(() => cutOff.current !== undefined && !cutOff.current.isEnded && cutOff.sessionId !== oldSession, {
