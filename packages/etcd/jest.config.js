@@ -1,3 +1,4 @@
 import { jestProject } from '../../jest.base.js';
 
-export default jestProject(import.meta.url);
+// One test campaigns from a separate process, on dist/ (built once here).
+export default jestProject(import.meta.url, { globalSetup: '<rootDir>/test/global-setup.mjs' });

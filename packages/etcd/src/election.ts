@@ -89,7 +89,12 @@ export class EtcdElection implements Election {
     const candidate = new Candidate(this.context(), id, value, signal);
     this.conn.slots.set(slot, candidate);
     this.mine.add(candidate);
-    return await candidate.campaign(previous?.cleanup);
+    const release = holdProcess();
+    try {
+      return await candidate.campaign(previous?.cleanup);
+    } finally {
+      release();
+    }
   }
 
   async leader(options?: SignalOptions): Promise<LeaderInfo | undefined> {
@@ -176,4 +181,17 @@ export class EtcdElection implements Election {
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * Keeps the process alive while someone awaits a campaign. gRPC holds the
+ * event loop only while it has a connection: while etcd cannot be reached,
+ * what the campaign waits on (the next lease, a backoff) runs on unref'd
+ * timers, and a process with nothing else to do would exit with status 0 in
+ * the middle of `await campaign()`. (ZooKeeper's client keeps retrying on a
+ * socket that holds the loop, so that backend needs none.)
+ */
+function holdProcess(): () => void {
+  const timer = setInterval(() => {}, 2 ** 30);
+  return () => clearInterval(timer);
 }

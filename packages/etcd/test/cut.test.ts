@@ -5,6 +5,8 @@
  * server can give it away; afterwards the abandoned lease is revoked and a
  * fresh one serves new campaigns.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { type ElectionEvent } from '@elect/core';
@@ -51,6 +53,36 @@ async function direct(): Promise<EtcdConnection> {
   cleanup.push(() => conn.close());
   return conn;
 }
+
+describe('a process whose only work is a waiting campaign', () => {
+  it('stays alive through an outage longer than its TTL, and leads once it can', async () => {
+    const name = uniqueName();
+    const leader = await (await direct()).election(name).campaign({ id: 'leader' });
+    const member = cluster.members[0]!;
+    const proxy = await startProxy({ host: member.host, port: member.clientPort });
+    cleanup.push(() => proxy.close());
+    const script = fileURLToPath(new URL('./support/waiting-campaign.mjs', import.meta.url));
+    const child = spawn(process.execPath, [script, proxy.address, name, String(TTL_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanup.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await eventually(async () => (await residue(client, name)).length === 2, 'the other process queued');
+    // Not synchronisation but the scenario: etcd unreachable for longer than
+    // the TTL. gRPC then holds nothing open, and a campaign that held nothing
+    // either let the process exit (status 0) in the middle of its await.
+    proxy.cut();
+    const outage = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), TTL_MS + scaled(1_000)));
+    expect(await Promise.race([exited.then((code) => `exited with ${code}`), outage])).toBe('still running');
+    proxy.heal();
+    await leader.resign();
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/^elected \d+$/m);
+  });
+});
 
 describe('cutting the client off (blackhole)', () => {
   it('a cut shorter than the deadline: suspended, then resumed; leadership holds', async () => {
