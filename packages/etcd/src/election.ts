@@ -109,13 +109,13 @@ export class EtcdElection implements Election {
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
     const signal = readOptions('observe()', options);
-    return observeLeaders(this.context(), AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])]));
+    return holding(observeLeaders(this.context(), AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])])));
   }
 
   events(options?: SignalOptions): AsyncIterable<ElectionEvent> {
     const channel: Channel<ElectionEvent> = this.hub.subscribe(readOptions('events()', options));
     if (!this.closing) this.startFeed();
-    return channel;
+    return holding(channel);
   }
 
   close(): Promise<void> {
@@ -184,14 +184,34 @@ export class EtcdElection implements Election {
 }
 
 /**
- * Keeps the process alive while someone awaits a campaign. gRPC holds the
- * event loop only while it has a connection: while etcd cannot be reached,
- * what the campaign waits on (the next lease, a backoff) runs on unref'd
- * timers, and a process with nothing else to do would exit with status 0 in
- * the middle of `await campaign()`. (ZooKeeper's client keeps retrying on a
- * socket that holds the loop, so that backend needs none.)
+ * Keeps the process alive while someone awaits a campaign or the next value
+ * of observe() / events(). gRPC holds the event loop only while it has a
+ * connection: while etcd cannot be reached, what they wait on (the next
+ * lease, a backoff) runs on unref'd timers, and a process with nothing else
+ * to do would exit in the middle of its `await`. (ZooKeeper's client keeps
+ * retrying on a socket that holds the loop, so that backend needs none.)
  */
 function holdProcess(): () => void {
   const timer = setInterval(() => {}, 2 ** 30);
   return () => clearInterval(timer);
+}
+
+/** `iterable`, holding the process while a `next()` is pending. */
+function holding<T>(iterable: AsyncIterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const inner = iterable[Symbol.asyncIterator]();
+      return {
+        async next(): Promise<IteratorResult<T>> {
+          const release = holdProcess();
+          try {
+            return await inner.next();
+          } finally {
+            release();
+          }
+        },
+        return: async (value?: unknown): Promise<IteratorResult<T>> => (await inner.return?.(value)) ?? { done: true, value: undefined },
+      };
+    },
+  };
 }

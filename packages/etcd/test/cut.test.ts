@@ -54,15 +54,15 @@ async function direct(): Promise<EtcdConnection> {
   return conn;
 }
 
-describe('a process whose only work is a waiting campaign', () => {
-  it('stays alive through an outage longer than its TTL, and leads once it can', async () => {
+describe('a process whose only work is to wait on etcd', () => {
+  async function outage(mode: 'campaign' | 'observe'): Promise<string> {
     const name = uniqueName();
     const leader = await (await direct()).election(name).campaign({ id: 'leader' });
     const member = cluster.members[0]!;
     const proxy = await startProxy({ host: member.host, port: member.clientPort });
     cleanup.push(() => proxy.close());
     const script = fileURLToPath(new URL('./support/waiting-campaign.mjs', import.meta.url));
-    const child = spawn(process.execPath, [script, proxy.address, name, String(TTL_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, proxy.address, name, String(TTL_MS), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     cleanup.push(async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -70,17 +70,26 @@ describe('a process whose only work is a waiting campaign', () => {
     });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await eventually(async () => (await residue(client, name)).length === 2, 'the other process queued');
+    if (mode === 'campaign') await eventually(async () => (await residue(client, name)).length === 2, 'the other process queued');
+    else await eventually(() => out.includes('leader leader'), 'the other process to see the leader');
     // Not synchronisation but the scenario: etcd unreachable for longer than
-    // the TTL. gRPC then holds nothing open, and a campaign that held nothing
-    // either let the process exit (status 0) in the middle of its await.
+    // the TTL. gRPC then holds nothing open, and a wait that held nothing
+    // either let the process exit in the middle of its await.
     proxy.cut();
-    const outage = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), TTL_MS + scaled(1_000)));
-    expect(await Promise.race([exited.then((code) => `exited with ${code}`), outage])).toBe('still running');
+    const over = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), TTL_MS + scaled(1_000)));
+    expect(await Promise.race([exited.then((code) => `exited with ${code}`), over])).toBe('still running');
     proxy.heal();
     await leader.resign();
     expect(await exited).toBe(0);
-    expect(out).toMatch(/^elected \d+$/m);
+    return out;
+  }
+
+  it('a campaign stays alive through an outage longer than its TTL, and leads once it can', async () => {
+    expect(await outage('campaign')).toMatch(/^elected \d+$/m);
+  });
+
+  it('an observer stays alive through an outage longer than its TTL, and sees the leader go', async () => {
+    expect(await outage('observe')).toMatch(/^leader leader\n(leader leader\n)*leader -\n$/);
   });
 });
 
