@@ -42,6 +42,8 @@ export interface CandidateContext extends CreateContext {
   readonly operationTimeoutMs: number;
   /** Every state change of this candidate (the election turns them into events). */
   changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void;
+  /** The name prefix (protected-create uuid) of a node of ours, before its create is sent. */
+  entering(prefix: string): void;
 }
 
 export class Candidate {
@@ -105,6 +107,7 @@ export class Candidate {
 
   private enter(session: Session): Promise<OwnNode> {
     return createProtected(this.ctx, session, { id: this.id, value: this.value }, this.stop, (create, prefix) => {
+      this.ctx.entering(prefix);
       const entry = { session, create, prefix };
       this.pending.push(entry);
       const settle = (): void => {

@@ -37,6 +37,9 @@ export interface ZooKeeperElectionOptions {
   logger?: Logger;
 }
 
+/** Enough to recognise any node of ours a leader reading can still show. */
+const OWN_PREFIXES_KEPT = 256;
+
 export class ZooKeeperElection implements Election {
   readonly name: string;
   /** The latch path (`/elect/<name>` for a bare name). */
@@ -44,6 +47,8 @@ export class ZooKeeperElection implements Election {
   private readonly source: SessionSource;
   private readonly ctx: CandidateContext;
   private readonly campaigns = new Map<Candidate, Promise<Leadership>>();
+  /** Name prefixes of the nodes our candidates made, the newest OWN_PREFIXES_KEPT. */
+  private readonly ownPrefixes: string[] = [];
   private readonly channels = new Set<Channel<ElectionEvent>>();
   private readonly observers = new Set<Channel<LeaderInfo | undefined>>();
   private readonly closing = new AbortController();
@@ -70,6 +75,10 @@ export class ZooKeeperElection implements Election {
       operationTimeoutMs: source.options.operationTimeoutMs,
       ensureParents: (client) => this.ensureParents(client),
       changed: (candidate, next, previous) => this.changed(candidate, next, previous),
+      entering: (prefix) => {
+        this.ownPrefixes.push(prefix);
+        if (this.ownPrefixes.length > OWN_PREFIXES_KEPT) this.ownPrefixes.shift();
+      },
     };
     // Connection trouble matters to a leader (it leads on until its
     // deadline); its state machine turns it into suspended / resumed events.
@@ -187,7 +196,12 @@ export class ZooKeeperElection implements Election {
     watchLeader(this.ctx, signal, (leader) => {
       // The first reading is the state when listening began, not a change;
       // our own candidates leading are reported as `elected`, not as `leader`.
-      const ours = leader !== undefined && [...this.campaigns.keys()].some((candidate) => candidate.key === leader.key);
+      // A node is ours by the uuid in its name, known before its create is
+      // sent: a reading may show it before the candidate has its create's
+      // answer, or after the candidate let go (a reading taken before its
+      // resign deleted the node).
+      const name = leader?.key.slice(leader.key.lastIndexOf('/') + 1);
+      const ours = name !== undefined && this.ownPrefixes.some((prefix) => name.startsWith(prefix));
       if (!first && !ours) this.emit({ type: 'leader', leader });
       first = false;
     }).catch((error: unknown) => {
