@@ -50,6 +50,8 @@ class Connection implements EtcdConnection, ConnectionCore {
   private readonly elections = new Set<EtcdElection>();
   private current: Session | undefined;
   private lastHex = '';
+  /** The hex ids of the leases this connection was granted, the newest 256. */
+  private readonly ownHexes: string[] = [];
   private changed = deferred();
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
@@ -63,6 +65,15 @@ class Connection implements EtcdConnection, ConnectionCore {
 
   get leaseId(): string {
     return this.current?.hex ?? this.lastHex;
+  }
+
+  /**
+   * Whether `key` (`<name>/<lease hex>`) is on a lease of this connection:
+   * ours, whatever our candidates know of it yet (a create not answered) or
+   * still (a key resigned but still seen by a reading taken before).
+   */
+  owns(key: string): boolean {
+    return this.ownHexes.includes(key.slice(key.lastIndexOf('/') + 1));
   }
 
   async start(): Promise<void> {
@@ -158,6 +169,8 @@ class Connection implements EtcdConnection, ConnectionCore {
     session.onChange((state) => this.sessionChanged(session, state));
     this.current = session;
     this.lastHex = session.hex;
+    this.ownHexes.push(session.hex);
+    if (this.ownHexes.length > 256) this.ownHexes.shift();
     this.wake();
   }
 

@@ -44,6 +44,8 @@ export interface ConnectionCore {
   readonly slots: Map<string, Candidate>;
   session(signal: AbortSignal): Promise<Session>;
   forget(election: EtcdElection): void;
+  /** Whether a candidate key is on one of this connection's leases. */
+  owns(key: string): boolean;
 }
 
 export interface EtcdElectionOptions {
@@ -152,8 +154,11 @@ export class EtcdElection implements Election {
       try {
         for await (const leader of observeLeaders(this.context(), AbortSignal.any([feed.signal, this.closer.signal]))) {
           if (this.hub.size === 0) break;
-          // The first reading is the state, not a change; our own election is reported as `elected`.
-          const ours = leader !== undefined && [...this.mine].some((c) => c.key === leader.key);
+          // The first reading is the state, not a change; our own election is
+          // reported as `elected`. A key is ours by its lease: a reading may
+          // show it before our candidate has its create's answer, or after
+          // the candidate let go (a reading taken before its resign).
+          const ours = leader !== undefined && this.conn.owns(leader.key);
           if (!first && !ours) this.hub.emit({ type: 'leader', leader });
           first = false;
         }
