@@ -4,7 +4,8 @@
  * on one connection, and a reading of the queue can show our node before the
  * candidate has the answer to its create, or after it let go (a reading taken
  * before its resign deleted the node). Each round below is one chance for
- * either; before the fix about one round in 75 reported our own node.
+ * either; before the fix about one round in 75 reported our own node (the
+ * smoke test that first caught it did one such round).
  */
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { scaled, type Cluster } from '@elect/test';
