@@ -72,6 +72,8 @@ describe('supervise', () => {
     processes.child?.exit(0);
     await expect(term).resolves.toEqual({ kind: 'exited', status: 0 });
     const heard = watchdog.held.length;
+    // Not synchronisation: a negative check's window, in which a deadline
+    // update sent after the disarm would show up.
     await new Promise((resolve) => setTimeout(resolve, 25));
     expect(watchdog.held.length).toBe(heard);
   });
