@@ -42,6 +42,8 @@ interface Ahead {
   leadMs: number;
   controller: AbortController;
   cancel: () => void;
+  /** Stops listening to the caller's `until` signal. */
+  release: () => void;
 }
 
 export class LossDeadline {
@@ -137,6 +139,7 @@ export class LossDeadline {
     this.cancelTimer();
     for (const ahead of this.aheads) {
       ahead.cancel();
+      ahead.release();
       ahead.controller.abort(reached());
     }
     this.aheads.clear();
@@ -147,24 +150,39 @@ export class LossDeadline {
   stop(): void {
     this.done = true;
     this.cancelTimer();
-    for (const ahead of this.aheads) ahead.cancel();
+    for (const ahead of this.aheads) {
+      ahead.cancel();
+      ahead.release();
+    }
     this.aheads.clear();
   }
 
   /**
    * A signal that aborts `leadMs` before the deadline (re-planned on every
    * contact), or when the deadline expires. Once aborted it stays aborted.
+   *
+   * Each armed signal is a timer that every contact re-plans, held until it
+   * fires or the deadline ends, and a session's deadline can outlive many
+   * leaderships: pass `until` (a leadership's own signal) and the timer is
+   * dropped when that aborts — the returned signal then never aborts.
    */
-  signalAhead(leadMs: number): AbortSignal {
-    if (!Number.isFinite(leadMs) || leadMs < 0) {
-      throw new InvalidOptionError('leadMs', `must be a non-negative number of milliseconds, got ${String(leadMs)}`);
-    }
+  signalAhead(leadMs: number, until?: AbortSignal): AbortSignal {
+    aheadLead(leadMs);
     const controller = new AbortController();
     if (this.done) {
       controller.abort(reached());
       return controller.signal;
     }
-    const ahead: Ahead = { leadMs, controller, cancel: () => {} };
+    if (until?.aborted) return controller.signal;
+    const ahead: Ahead = { leadMs, controller, cancel: () => {}, release: () => {} };
+    if (until) {
+      const drop = (): void => {
+        ahead.cancel();
+        this.aheads.delete(ahead);
+      };
+      until.addEventListener('abort', drop, { once: true });
+      ahead.release = () => until.removeEventListener('abort', drop);
+    }
     this.aheads.add(ahead);
     this.armAhead(ahead);
     return controller.signal;
@@ -193,12 +211,21 @@ export class LossDeadline {
         return;
       }
       this.aheads.delete(ahead);
+      ahead.release();
       ahead.controller.abort(
         new LeadershipLostError('deadline', `less than ${ahead.leadMs} ms left before the loss deadline: stop the work now`),
       );
     };
     ahead.cancel = this.clock.schedule(fire, this.remaining() - ahead.leadMs);
   }
+}
+
+/** Refuses a lead for `signalAhead` that is not a non-negative number of milliseconds. */
+export function aheadLead(leadMs: number): number {
+  if (!Number.isFinite(leadMs) || leadMs < 0) {
+    throw new InvalidOptionError('leadMs', `must be a non-negative number of milliseconds, got ${String(leadMs)}`);
+  }
+  return leadMs;
 }
 
 // Signals abort with ElectErrors only (see errors.ts), so a task that rethrows

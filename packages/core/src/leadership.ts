@@ -7,12 +7,14 @@
  */
 import type { Leadership } from './contract.js';
 import { LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
+import { aheadLead } from './deadline.js';
 import { candidateValue } from './options.js';
 
 /** What a Leadership needs from its session's loss deadline. */
 export interface DeadlineView {
   readonly deadline: number;
-  signalAhead(leadMs: number): AbortSignal;
+  /** See `LossDeadline.signalAhead`: the timer goes when `until` aborts. */
+  signalAhead(leadMs: number, until?: AbortSignal): AbortSignal;
 }
 
 /** The backend's side of a leadership: the writes only it can do. */
@@ -52,6 +54,8 @@ export class LeadershipHandle implements Leadership {
   private readonly backend: LeadershipBackend;
   private readonly onLost: ((error: LeadershipLostError) => void) | undefined;
   private removal: Promise<void> | undefined;
+  /** One signal per lead, however often it is asked for (a supervisor asks on every turn). */
+  private readonly aheads = new Map<number, AbortSignal>();
 
   constructor(init: LeadershipInit) {
     this.id = init.id;
@@ -80,7 +84,16 @@ export class LeadershipHandle implements Leadership {
   }
 
   signalAhead(leadMs: number): AbortSignal {
-    return AbortSignal.any([this.deadlineView.signalAhead(leadMs), this.controller.signal]);
+    const own = this.controller.signal;
+    aheadLead(leadMs);
+    if (own.aborted) return own;
+    let ahead = this.aheads.get(leadMs);
+    if (ahead === undefined) {
+      // The deadline's timer goes when this leadership ends.
+      ahead = AbortSignal.any([this.deadlineView.signalAhead(leadMs, own), own]);
+      this.aheads.set(leadMs, ahead);
+    }
+    return ahead;
   }
 
   /**
@@ -90,6 +103,7 @@ export class LeadershipHandle implements Leadership {
   lose(reason: LossReason, cause?: unknown): boolean {
     if (this.controller.signal.aborted) return false;
     const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause });
+    this.aheads.clear();
     this.controller.abort(error);
     this.onLost?.(error);
     return true;

@@ -9,6 +9,7 @@ import { NotLeaderError } from './errors.js';
 
 export class TaskLeadership implements Leadership {
   readonly signal: AbortSignal;
+  private readonly aheads = new Map<number, AbortSignal>();
 
   /** `stop` aborts (with a `LeadershipLostError`) when the supervisor wants the task to end. */
   constructor(
@@ -44,7 +45,12 @@ export class TaskLeadership implements Leadership {
 
   /** Aborts `leadMs` before the loss deadline, when leadership ends, or when the task is stopped. */
   signalAhead(leadMs: number): AbortSignal {
-    return AbortSignal.any([this.inner.signalAhead(leadMs), this.signal]);
+    let ahead = this.aheads.get(leadMs);
+    if (ahead === undefined) {
+      ahead = AbortSignal.any([this.inner.signalAhead(leadMs), this.signal]);
+      this.aheads.set(leadMs, ahead);
+    }
+    return ahead;
   }
 
   /** Resigns the real leadership: the task's own way to step down (`runWhileLeader` then resolves with its value). */

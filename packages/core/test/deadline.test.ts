@@ -131,6 +131,20 @@ describe('LossDeadline', () => {
       expect(ahead.aborted).toBe(true);
     });
 
+    it('drops its timer when `until` aborts, and then never aborts', () => {
+      const { clock, deadline } = setup();
+      const idle = clock.pending;
+      const until = new AbortController();
+      const ahead = deadline.signalAhead(300, until.signal);
+      expect(clock.pending).toBe(idle + 1);
+      until.abort();
+      expect(clock.pending).toBe(idle);
+      const late = deadline.signalAhead(300, until.signal);
+      expect(clock.pending).toBe(idle);
+      deadline.expire();
+      expect([ahead.aborted, late.aborted]).toEqual([false, false]);
+    });
+
     it('rejects a bad lead', () => {
       const { deadline } = setup();
       expect(() => deadline.signalAhead(-1)).toThrow(expect.objectContaining({ option: 'leadMs' }));

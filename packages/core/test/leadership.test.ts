@@ -83,6 +83,26 @@ describe('LeadershipHandle', () => {
     expect(handle.signal.reason).toMatchObject({ reason: 'session-expired', cause: expect.objectContaining({ message: 'server said so' }) });
   });
 
+  it('signalAhead holds one timer per lead however often it is asked, and none once leadership ends', () => {
+    // A supervisor that asks on every loop turn must not pile up timers on
+    // the session's deadline, which outlives this leadership (etcd) and
+    // re-plans every one of them on every heartbeat.
+    const { handle, clock, deadline } = setup();
+    const idle = clock.pending; // the deadline's own timer
+    const first = handle.signalAhead(200);
+    for (let i = 0; i < 100_000; i += 1) expect(handle.signalAhead(200)).toBe(first);
+    const other = handle.signalAhead(50);
+    expect(clock.pending).toBe(idle + 2);
+    clock.advance(300);
+    deadline.contact();
+    expect(clock.pending).toBe(idle + 2);
+    handle.lose('resigned');
+    expect([first.aborted, other.aborted]).toEqual([true, true]);
+    expect(clock.pending).toBe(idle);
+    expect(handle.signalAhead(200).aborted).toBe(true);
+    expect(clock.pending).toBe(idle);
+  });
+
   it('proclaim writes while leader and is refused after loss', async () => {
     const { handle, calls } = setup();
     await handle.proclaim('v2');
