@@ -114,11 +114,33 @@ function build(): Argv {
 
 const commandNames: readonly CommandName[] = ['run', 'leader', 'observe', 'candidates'];
 
+/** The flags whose value is a duration (see duration.ts). */
+const durationFlags = new Set(['--ttl', '--connect-timeout', '--grace', '--wait']);
+
+/**
+ * yargs reads a value that starts with `-` as more flags (`--ttl -5s` as
+ * `-5 -s`). No flag is a digit, so such a value after a duration flag is
+ * handed over as that flag's value, for the duration check to name.
+ */
+function keepNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    if (durationFlags.has(arg) && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 export async function parseArgs(argv: readonly string[]): Promise<ParseOutcome> {
   return new Promise((resolve) => {
     const usage = (error: Error): void => resolve({ kind: 'usage', message: explain(error.message, argv) });
     try {
-      build().parse([...argv], {}, (error: Error | undefined | null, flags: ParsedFlags, output: string) => {
+      build().parse(keepNegativeValues(argv), {}, (error: Error | undefined | null, flags: ParsedFlags, output: string) => {
         if (error) usage(error);
         else if (output !== '') resolve({ kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` });
         else {

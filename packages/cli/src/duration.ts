@@ -12,6 +12,7 @@ const part = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)/y;
 export function parseDuration(text: string): number {
   const input = text.trim();
   if (input === '') throw new Error('is empty; write a duration such as 500ms, 10s or 2m');
+  if (input.startsWith('-')) throw new Error(`"${input}" is negative; write a duration such as 500ms, 10s or 2m`);
   if (/^\d+(?:\.\d+)?$/.test(input)) {
     if (Number(input) === 0) return 0;
     throw new Error(`"${input}" has no unit; write ${input}s or ${input}ms (units: ms, s, m, h)`);

@@ -22,6 +22,10 @@ describe('parseDuration', () => {
     expect(() => parseDuration('10')).toThrow('"10" has no unit; write 10s or 10ms');
   });
 
+  it('says a negative duration is negative', () => {
+    expect(() => parseDuration('-5s')).toThrow('"-5s" is negative');
+  });
+
   it.each(['', 'abc', '10x', '-1s', '1s2', 's', '1 s', '1e3ms', 'NaNs'])('refuses %p with a message', (text) => {
     expect(() => parseDuration(text)).toThrow(/duration|empty|unit/);
   });

@@ -195,6 +195,9 @@ describe('run() with an in-memory backend', () => {
     const h = harness();
     await expect(run(['--nope'], h.deps)).resolves.toBe(64);
     expect(h.stderr).toEqual(['elect: Unknown argument: nope', "Run 'elect --help' for usage."]);
+    const negative = harness();
+    await expect(run(['-b', 'zk', '-e', 'jobs', '--ttl', '-5s', '--', 'x'], negative.deps)).resolves.toBe(64);
+    expect(negative.stderr[0]).toBe('elect: --ttl: "-5s" is negative; write a duration such as 500ms, 10s or 2m');
     await expect(run(['--help'], h.deps)).resolves.toBe(0);
     expect(h.stdout.join('')).toContain('Exit codes:');
 
