@@ -8,9 +8,12 @@ import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
 import { UsageError } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
+  // A name the backend would refuse is refused here, before a session is
+  // opened or a lease granted (InvalidOptionError: exit 64).
   if (s.backend === 'zk') {
     if (s.tls) throw new UsageError('--cacert, --cert and --key are for etcd; ZooKeeper connections here are plain TCP');
-    const { connectZooKeeper } = await import('@elect/zk');
+    const { connectZooKeeper, latchPath } = await import('@elect/zk');
+    latchPath(s.election);
     return connectZooKeeper({
       connectString: s.connect,
       sessionTimeoutMs: s.ttlMs,
@@ -19,7 +22,8 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
       logger: s.logger,
     });
   }
-  const { connectEtcd } = await import('@elect/etcd');
+  const { connectEtcd, electionName } = await import('@elect/etcd');
+  electionName(s.election);
   const [username, ...rest] = s.user?.split(':') ?? [];
   if (s.user !== undefined && rest.length === 0) throw new UsageError('--user for etcd must be USER:PASSWORD');
   return connectEtcd({

@@ -27,6 +27,8 @@ export interface Connection {
 
 export interface ConnectSettings {
   backend: Backend;
+  /** The election the connection is for: refused, if bad, before anything is sent. */
+  election: string;
   connect: string;
   ttlMs: number;
   connectTimeoutMs: number;

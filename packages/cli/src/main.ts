@@ -144,6 +144,7 @@ async function connect(deps: RunDeps, logger: Logger, options: Options, interrup
   logger.debug({ event: 'connecting', connect: options.connect }, 'connecting');
   const pending = deps.connect({
     backend: options.backend,
+    election: options.election,
     connect: options.connect,
     ttlMs: options.ttlMs,
     connectTimeoutMs: options.connectTimeoutMs,

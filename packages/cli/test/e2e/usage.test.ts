@@ -54,6 +54,32 @@ describe.each(backends)('%s: bad input', (backend) => {
     expect(await queue(election)).toEqual([]);
   });
 
+  it('a bad election name: 64 before anything is sent to the backend', async () => {
+    // A listener in the backend's place counts who comes: nobody may.
+    const listener = createServer((socket) => {
+      accepted += 1;
+      socket.destroy();
+    });
+    let accepted = 0;
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as { port: number };
+    const connect = backend === 'zk' ? `127.0.0.1:${port}` : `http://127.0.0.1:${port}`;
+    try {
+      const names = backend === 'zk' ? ['/zookeeper/x', '/a//b', '/a/'] : ['jobs/', 'a\nb'];
+      for (const name of names) {
+        for (const command of [['run'], ['leader'], ['observe'], ['candidates']]) {
+          const args = [...command, '-b', backend, '-c', connect, '-e', name, '--connect-timeout', '2s', ...(command[0] === 'run' ? ['--', 'true'] : [])];
+          const result = await electOnce(args);
+          expect({ args, code: result.exit.code }).toEqual({ args, code: 64 });
+          expect(result.stderr[0]).toMatch(backend === 'zk' ? /is not a valid ZooKeeper path/ : /must not|name/);
+        }
+      }
+      expect(accepted).toBe(0);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
   it('a missing command: 127; one that cannot be executed: 126 — before campaigning', async () => {
     const s = scratch();
     const election = server.election('cmd');
