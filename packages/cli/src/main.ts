@@ -62,13 +62,18 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
     }
     file = found.file;
   }
-  const logger = createLogger(options.logLevel, deps.stderr, deps.stderrIsTTY).child({
+  const root = createLogger(options.logLevel, deps.stderr, deps.stderrIsTTY);
+  const logger = root.child({
     backend: options.backend,
     election: options.election,
     ...(options.command === 'run' ? { id: options.id } : {}),
   });
+  // The backend's records carry `component`, so they are not mistaken for
+  // ours, and none of our bindings: they name the candidate (`id`) and the
+  // election themselves, and a key must not appear twice in a JSON line.
+  const backendLogger = root.child({ component: options.backend });
   try {
-    return await withSignals(deps, logger, options, file);
+    return await withSignals(deps, logger, backendLogger, options, file);
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
     if (isElectError(error) && error.code === ErrorCode.InvalidOption) return usage(error.message);
@@ -82,13 +87,13 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
  * no signal ever falls through to Node's default (terminating `elect` while a
  * child runs would leave the rest to the watchdog, and lose the exit status).
  */
-async function withSignals(deps: RunDeps, logger: Logger, options: Options, file: string | undefined): Promise<number> {
+async function withSignals(deps: RunDeps, logger: Logger, backendLogger: Logger, options: Options, file: string | undefined): Promise<number> {
   const interrupt = new AbortController();
   const phase = { current: 'campaigning' as 'campaigning' | 'leading' | 'finishing' };
   const onSignal = options.command === 'run' ? interruptHandler({ phase, logger, interrupt }) : (): void => {};
   if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.on(signal, onSignal);
   try {
-    const connection = await connect(deps, logger, options, interrupt.signal);
+    const connection = await connect(deps, logger, backendLogger, options, interrupt.signal);
     if (typeof connection === 'number') return connection;
     let election: Election | undefined;
     try {
@@ -140,7 +145,13 @@ async function runElect(
 }
 
 /** A connection, or the exit code when there is none (unreachable: 69; interrupted: 128+n). */
-async function connect(deps: RunDeps, logger: Logger, options: Options, interrupted: AbortSignal): Promise<Connection | number> {
+async function connect(
+  deps: RunDeps,
+  logger: Logger,
+  backendLogger: Logger,
+  options: Options,
+  interrupted: AbortSignal,
+): Promise<Connection | number> {
   logger.debug({ event: 'connecting', connect: options.connect }, 'connecting');
   const pending = deps.connect({
     backend: options.backend,
@@ -150,8 +161,7 @@ async function connect(deps: RunDeps, logger: Logger, options: Options, interrup
     connectTimeoutMs: options.connectTimeoutMs,
     user: options.user,
     tls: options.tls,
-    // The backend's own records carry `component`, so they are not mistaken for ours.
-    logger: logger.child({ component: options.backend }),
+    logger: backendLogger,
   });
   const gaveUp = new Promise<'interrupted'>((resolve) => interrupted.addEventListener('abort', () => resolve('interrupted'), { once: true }));
   try {

@@ -19,6 +19,8 @@ interface Harness {
   connections: MemoryConnection[];
   stdout: string[];
   logs: Record<string, unknown>[];
+  /** Every line written to stderr, as written. */
+  lines: string[];
   stderr: string[];
   deps: Partial<RunDeps>;
 }
@@ -39,6 +41,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     connections: [],
     stdout: [],
     logs: [],
+    lines: [],
     stderr: [],
     deps: {},
   };
@@ -48,6 +51,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     stderr: {
       write: (chunk: string) => {
         for (const line of chunk.split('\n').filter(Boolean)) {
+          h.lines.push(line);
           try {
             h.logs.push(JSON.parse(line) as Record<string, unknown>);
           } catch {
@@ -63,7 +67,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     signals: h.signals,
     watchdog: async () => h.watchdog,
     connect: async (settings) => {
-      const connection = server.connect({ sessionTimeoutMs: settings.ttlMs });
+      const connection = server.connect({ sessionTimeoutMs: settings.ttlMs, logger: settings.logger });
       h.connections.push(connection);
       return connection;
     },
@@ -108,6 +112,20 @@ describe('run() with an in-memory backend', () => {
     expect(h.server.candidates('jobs')).toEqual([]);
     expect(h.watchdog.log).toEqual(['arm 4242', 'disarm', 'close']);
     expect(h.stdout).toEqual([]);
+  });
+
+  it('log lines are JSON with every key once, ours and the backend\'s', async () => {
+    const h = harness();
+    const code = run(args('--id', 'a', '--log-level', 'debug'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
+    expect(h.logs.some((r) => r.component === 'zk' && r.id === 'a')).toBe(true);
+    expect(h.logs.some((r) => r.component === undefined && r.id === 'a')).toBe(true);
+    for (const line of h.lines) {
+      const keys = [...line.matchAll(/[{,]"([^"]+)":/g)].map((m) => m[1]);
+      expect({ line, repeated: keys.filter((k, i) => keys.indexOf(k) !== i) }).toEqual({ line, repeated: [] });
+    }
   });
 
   it('the default id is <hostname>-<pid>', async () => {
