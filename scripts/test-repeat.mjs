@@ -116,6 +116,8 @@ for (let i = 1; i <= runs; i += 1) {
   }
 }
 
+// The busy processes would keep this process alive for ever: they go now.
+stopSpinners();
 console.log('');
 if (failures.size === 0) {
   console.log(`test:repeat: no failures in ${runs * runtimes.length} runs`);
