@@ -69,9 +69,10 @@ export interface Leadership extends AsyncDisposable {
    * An AbortSignal that aborts `leadMs` before the loss deadline — or when
    * leadership ends, whichever comes first. A supervisor uses it to start
    * stopping its work early enough that the work is gone by the deadline.
-   * It does not un-abort when the connection heals. Asking again with the
-   * same `leadMs` returns the same signal, so it may be asked for on every
-   * turn of a loop; its timer goes when leadership ends.
+   * It does not un-abort when the connection heals; asked for again after
+   * that, it is a fresh signal. Until it aborts, asking again with the same
+   * `leadMs` returns the same signal, so it may be asked for on every turn
+   * of a loop; its timer goes when it fires or leadership ends.
    */
   signalAhead(leadMs: number): AbortSignal;
   /**

@@ -54,7 +54,7 @@ export class LeadershipHandle implements Leadership {
   private readonly backend: LeadershipBackend;
   private readonly onLost: ((error: LeadershipLostError) => void) | undefined;
   private removal: Promise<void> | undefined;
-  /** One signal per lead, however often it is asked for (a supervisor asks on every turn). */
+  /** The live signal per lead, however often it is asked for (a supervisor asks on every turn). */
   private readonly aheads = new Map<number, AbortSignal>();
 
   constructor(init: LeadershipInit) {
@@ -87,9 +87,11 @@ export class LeadershipHandle implements Leadership {
     const own = this.controller.signal;
     aheadLead(leadMs);
     if (own.aborted) return own;
+    // One signal per lead until it aborts; asked again after that (the
+    // deadline may have moved on since), a fresh one. Its timer on the
+    // deadline goes when it fires or this leadership ends.
     let ahead = this.aheads.get(leadMs);
-    if (ahead === undefined) {
-      // The deadline's timer goes when this leadership ends.
+    if (ahead === undefined || ahead.aborted) {
       ahead = AbortSignal.any([this.deadlineView.signalAhead(leadMs, own), own]);
       this.aheads.set(leadMs, ahead);
     }

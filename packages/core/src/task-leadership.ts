@@ -46,7 +46,7 @@ export class TaskLeadership implements Leadership {
   /** Aborts `leadMs` before the loss deadline, when leadership ends, or when the task is stopped. */
   signalAhead(leadMs: number): AbortSignal {
     let ahead = this.aheads.get(leadMs);
-    if (ahead === undefined) {
+    if (ahead === undefined || ahead.aborted) {
       ahead = AbortSignal.any([this.inner.signalAhead(leadMs), this.signal]);
       this.aheads.set(leadMs, ahead);
     }

@@ -103,6 +103,24 @@ describe('LeadershipHandle', () => {
     expect(clock.pending).toBe(idle);
   });
 
+  it('signalAhead asked again after it fired, once contact moved the deadline on, is a fresh live signal', () => {
+    const { handle, clock, deadline } = setup();
+    const idle = clock.pending;
+    const first = handle.signalAhead(200);
+    clock.advance(700); // 200 ms before the deadline (900)
+    expect(first.aborted).toBe(true);
+    expect(clock.pending).toBe(idle);
+    deadline.contact(); // deadline 1 600
+    expect(handle.isLeader).toBe(true);
+    const second = handle.signalAhead(200);
+    expect(second).not.toBe(first);
+    expect([first.aborted, second.aborted]).toEqual([true, false]);
+    expect(handle.signalAhead(200)).toBe(second);
+    expect(clock.pending).toBe(idle + 1);
+    clock.advance(700);
+    expect(second.aborted).toBe(true);
+  });
+
   it('proclaim writes while leader and is refused after loss', async () => {
     const { handle, calls } = setup();
     await handle.proclaim('v2');
