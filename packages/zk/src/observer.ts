@@ -34,6 +34,13 @@ export async function watchLeader(
 ): Promise<void> {
   let last: { leader: LeaderInfo | undefined } | undefined;
   const backoff = new Backoff(1000);
+  // One watcher function for the whole watch: the client registers a watch
+  // on a path once per function, so re-reading after a wake does not add a
+  // second listener for a watch that has not fired yet (a proclaim fires the
+  // data watch only; the children watch stays armed). It wakes whichever
+  // round is waiting.
+  let current: Wake | undefined;
+  const watcher = (): void => current?.watcher();
   while (!stop.aborted) {
     let session;
     try {
@@ -43,8 +50,9 @@ export async function watchLeader(
       throw error;
     }
     const wake = new Wake(session, stop);
+    current = wake;
     try {
-      const leader = await onSession(session, stop, readLeader(session.client, ctx.dir, { children: wake.watcher, leader: wake.watcher }));
+      const leader = await onSession(session, stop, readLeader(session.client, ctx.dir, { children: watcher, leader: watcher }));
       backoff.reset();
       if (!last || !sameLeader(last.leader, leader)) {
         last = { leader };

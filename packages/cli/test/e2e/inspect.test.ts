@@ -2,6 +2,9 @@
  * `elect leader`, `elect candidates`, `elect observe` against a live election.
  */
 import { describe, expect, it } from '@jest/globals';
+import type { Election } from '@elect/core';
+import { connectEtcd } from '@elect/etcd';
+import { connectZooKeeper } from '@elect/zk';
 import { Elect, electOnce, waitQueued, workerScript } from '../support/elect.js';
 import { backends, useScratch, useServer } from '../support/server.js';
 
@@ -60,5 +63,30 @@ describe.each(backends)('%s: inspection', (backend) => {
     const leaders = observer.stdout.map((l) => (JSON.parse(l) as { leader: { id: string } | null }).leader?.id ?? '-');
     // Each change once, in order (no duplicates of the same leader in a row).
     expect(leaders).toEqual(['-', 'a', 'b', '-']);
+  });
+
+  it('observe follows 50 proclaims, one line each, without piling up watch listeners', async () => {
+    const election = server.election('proclaims');
+    const observer = new Elect('observe', ['observe', ...server.args(election), '--json']);
+    await observer.waitLine(() => true, 'the first line');
+    const connection: { election(name: string): Election; close(): Promise<void> } =
+      backend === 'zk' ? await connectZooKeeper({ connectString: server.connect }) : await connectEtcd({ endpoints: server.connect });
+    try {
+      const leadership = await connection.election(election).campaign({ id: 'p', value: 'v0' });
+      const valueOf = (line: string): string | undefined => (JSON.parse(line) as { leader: { value: string } | null }).leader?.value;
+      await observer.waitLine((l) => valueOf(l) === 'v0', 'p as leader');
+      // One at a time, each seen before the next: every proclaim re-arms the watches.
+      for (let i = 1; i <= 50; i += 1) {
+        await leadership.proclaim(`v${i}`);
+        await observer.waitLine((l) => valueOf(l) === `v${i}`, `v${i}`);
+      }
+      await leadership.resign();
+    } finally {
+      await connection.close();
+    }
+    observer.kill('SIGINT');
+    await expect(observer.waitExit()).resolves.toEqual({ code: 0, signal: null });
+    // Node warns on stderr when an emitter holds more than 10 listeners.
+    expect(observer.stderr.filter((l) => l.includes('MaxListenersExceededWarning'))).toEqual([]);
   });
 });
