@@ -3,7 +3,7 @@
  * tests pass fakes (a spawn that records, a signal source they can emit on).
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import type { Election } from '@elect/core';
+import type { Election, Logger as CoreLogger } from '@elect/core';
 import type { LogSink } from './log.js';
 import type { Logger } from './log.js';
 import type { Backend } from './options.js';
@@ -29,6 +29,8 @@ export interface ConnectSettings {
   backend: Backend;
   /** The election the connection is for: refused, if bad, before anything is sent. */
   election: string;
+  /** Where its name came from, for the refusal: `--election` or `ELECT_ELECTION`. */
+  electionSource: string;
   connect: string;
   ttlMs: number;
   connectTimeoutMs: number;
@@ -36,7 +38,8 @@ export interface ConnectSettings {
   user: string | undefined;
   /** etcd TLS files (PEM paths). */
   tls: { cacert?: string; cert?: string; key?: string } | undefined;
-  logger: Logger;
+  /** For the backend's own records (see `backendLogger`). */
+  logger: CoreLogger;
 }
 
 export type ConnectFn = (settings: ConnectSettings) => Promise<Connection>;

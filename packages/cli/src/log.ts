@@ -4,6 +4,7 @@
  * (colourless-safe, one line per event) when stderr is a terminal. stdout is
  * never touched: it belongs to the child or to the inspection output.
  */
+import type { Logger as CoreLogger } from '@elect/core';
 import pino, { type Logger as Pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { LogLevel } from './options.js';
@@ -30,6 +31,23 @@ export function createLogger(level: LogLevel, sink: LogSink, isTTY: boolean): Lo
       translateTime: 'HH:MM:ss.l',
     }),
   );
+}
+
+/**
+ * The logger a backend gets: its records carry `component` (so they are not
+ * mistaken for ours) and our bindings (backend, election, candidate id),
+ * merged into each record rather than bound, so that a record naming one of
+ * them itself keeps its own and no key appears twice in a JSON line.
+ */
+export function backendLogger(logger: Logger, component: string, bindings: Record<string, string>): CoreLogger {
+  const child = logger.child({ component });
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (fields: object, message?: string): void => {
+      if (!child.isLevelEnabled(level)) return;
+      child[level]({ ...bindings, ...fields }, message);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** The real stderr for the bin: fd 2, synchronous (async destinations lose lines on SIGTERM). */

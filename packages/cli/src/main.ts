@@ -4,14 +4,14 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { ErrorCode, isElectError, type Election } from '@elect/core';
+import { ErrorCode, isElectError, type Election, type Logger as CoreLogger } from '@elect/core';
 import { parseArgs } from './args.js';
 import { connectBackend } from './backends.js';
 import { resolveCommand } from './command.js';
 import type { Connection, RunDeps } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import { candidates, leader, observe } from './inspect.js';
-import { createLogger, type Logger } from './log.js';
+import { backendLogger, createLogger, type Logger } from './log.js';
 import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
 import { forwardedSignals, signalNumber } from './process-group.js';
 import { interruptHandler, runRounds } from './run-command.js';
@@ -63,17 +63,14 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
     file = found.file;
   }
   const root = createLogger(options.logLevel, deps.stderr, deps.stderrIsTTY);
-  const logger = root.child({
+  const bindings = {
     backend: options.backend,
     election: options.election,
     ...(options.command === 'run' ? { id: options.id } : {}),
-  });
-  // The backend's records carry `component`, so they are not mistaken for
-  // ours, and none of our bindings: they name the candidate (`id`) and the
-  // election themselves, and a key must not appear twice in a JSON line.
-  const backendLogger = root.child({ component: options.backend });
+  };
+  const logger = root.child(bindings);
   try {
-    return await withSignals(deps, logger, backendLogger, options, file);
+    return await withSignals(deps, logger, backendLogger(root, options.backend, bindings), options, file);
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
     if (isElectError(error) && error.code === ErrorCode.InvalidOption) return usage(error.message);
@@ -87,13 +84,13 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
  * no signal ever falls through to Node's default (terminating `elect` while a
  * child runs would leave the rest to the watchdog, and lose the exit status).
  */
-async function withSignals(deps: RunDeps, logger: Logger, backendLogger: Logger, options: Options, file: string | undefined): Promise<number> {
+async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger, options: Options, file: string | undefined): Promise<number> {
   const interrupt = new AbortController();
   const phase = { current: 'campaigning' as 'campaigning' | 'leading' | 'finishing' };
   const onSignal = options.command === 'run' ? interruptHandler({ phase, logger, interrupt }) : (): void => {};
   if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.on(signal, onSignal);
   try {
-    const connection = await connect(deps, logger, backendLogger, options, interrupt.signal);
+    const connection = await connect(deps, logger, forBackend, options, interrupt.signal);
     if (typeof connection === 'number') return connection;
     let election: Election | undefined;
     try {
@@ -148,7 +145,7 @@ async function runElect(
 async function connect(
   deps: RunDeps,
   logger: Logger,
-  backendLogger: Logger,
+  forBackend: CoreLogger,
   options: Options,
   interrupted: AbortSignal,
 ): Promise<Connection | number> {
@@ -156,12 +153,13 @@ async function connect(
   const pending = deps.connect({
     backend: options.backend,
     election: options.election,
+    electionSource: options.electionSource,
     connect: options.connect,
     ttlMs: options.ttlMs,
     connectTimeoutMs: options.connectTimeoutMs,
     user: options.user,
     tls: options.tls,
-    logger: backendLogger,
+    logger: forBackend,
   });
   const gaveUp = new Promise<'interrupted'>((resolve) => interrupted.addEventListener('abort', () => resolve('interrupted'), { once: true }));
   try {

@@ -80,6 +80,31 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
 
 const args = (...more: string[]): string[] => ['-b', 'zk', '-e', 'jobs', '--ttl', '10s', ...more, '--', '/bin/sh', '-c', 'work'];
 
+/** The keys of a JSON object's top level as written, repeats included (JSON.parse keeps the last). */
+function topLevelKeys(json: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < json.length; i += 1) {
+    const c = json[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') {
+        inString = false;
+        if (depth === 1 && json[i + 1] === ':') keys.push(json.slice(start + 1, i));
+      }
+    } else if (c === '"') {
+      inString = true;
+      start = i;
+    } else if (c === '{' || c === '[') depth += 1;
+    else if (c === '}' || c === ']') depth -= 1;
+  }
+  return keys;
+}
+
 /** Lets queued callbacks and microtasks run until `ready()` holds. */
 async function until(ready: () => boolean, what: string, ms = 5_000): Promise<void> {
   const limit = Date.now() + ms;
@@ -120,10 +145,14 @@ describe('run() with an in-memory backend', () => {
     await until(() => h.processes.child !== undefined, 'the command to start');
     h.processes.child?.exit(0);
     await expect(code).resolves.toBe(0);
-    expect(h.logs.some((r) => r.component === 'zk' && r.id === 'a')).toBe(true);
+    // The backend's lines, its connection's too, say which election and candidate they are about.
+    expect(h.logs.filter((r) => r.component === 'zk' && ['connected', 'elected'].includes(r.event as string))).toEqual([
+      expect.objectContaining({ event: 'connected', backend: 'zk', election: 'jobs', id: 'a' }),
+      expect.objectContaining({ event: 'elected', backend: 'zk', election: 'jobs', id: 'a' }),
+    ]);
     expect(h.logs.some((r) => r.component === undefined && r.id === 'a')).toBe(true);
     for (const line of h.lines) {
-      const keys = [...line.matchAll(/[{,]"([^"]+)":/g)].map((m) => m[1]);
+      const keys = topLevelKeys(line);
       expect({ line, repeated: keys.filter((k, i) => keys.indexOf(k) !== i) }).toEqual({ line, repeated: [] });
     }
   });
