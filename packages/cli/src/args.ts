@@ -115,7 +115,7 @@ function build(): Argv {
 const commandNames: readonly CommandName[] = ['run', 'leader', 'observe', 'candidates'];
 
 /** The flags whose value is a duration (see duration.ts). */
-const durationFlags = new Set(['--ttl', '--connect-timeout', '--grace', '--wait']);
+const durationFlags = new Set(['--ttl', '--connect-timeout', '--connectTimeout', '--grace', '--wait']);
 
 /**
  * yargs reads a value that starts with `-` as more flags (`--ttl -5s` as

@@ -9,11 +9,11 @@ import { UsageError } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
   // A name the backend would refuse is refused here, before a session is
-  // opened or a lease granted (InvalidOptionError: exit 64).
+  // opened or a lease granted (a usage error: exit 64).
   if (s.backend === 'zk') {
     if (s.tls) throw new UsageError('--cacert, --cert and --key are for etcd; ZooKeeper connections here are plain TCP');
     const { connectZooKeeper, latchPath } = await import('@elect/zk');
-    latchPath(s.election);
+    nameChecked(s, latchPath);
     return connectZooKeeper({
       connectString: s.connect,
       sessionTimeoutMs: s.ttlMs,
@@ -23,7 +23,7 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     });
   }
   const { connectEtcd, electionName } = await import('@elect/etcd');
-  electionName(s.election);
+  nameChecked(s, electionName);
   const [username, ...rest] = s.user?.split(':') ?? [];
   if (s.user !== undefined && rest.length === 0) throw new UsageError('--user for etcd must be USER:PASSWORD');
   return connectEtcd({
@@ -35,6 +35,15 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     logger: s.logger,
   });
 };
+
+/** The backend's own rule for election names, reported under the name the user wrote. */
+function nameChecked(s: ConnectSettings, check: (name: string) => unknown): void {
+  try {
+    check(s.election);
+  } catch (error) {
+    throw new UsageError(`${s.electionSource}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
+  }
+}
 
 function readTls(tls: NonNullable<ConnectSettings['tls']>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
   const read = (flag: string, file: string | undefined): Buffer | undefined => {

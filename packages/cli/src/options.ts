@@ -58,6 +58,8 @@ export const exportedVars = ['ELECT_BACKEND', 'ELECT_ELECTION', 'ELECT_ID', 'ELE
 interface Common {
   backend: Backend;
   election: string;
+  /** Where the election name came from, for messages: `--election` or `ELECT_ELECTION`. */
+  electionSource: string;
   connect: string;
   ttlMs: number;
   connectTimeoutMs: number;
@@ -116,7 +118,8 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
   };
 
   const backend = oneOf(raw('backend'), backends, 'backend');
-  const election = text(raw('election'), 'election');
+  const electionRaw = raw('election');
+  const election = text(electionRaw, 'election');
   const ttlMs = duration(raw('ttl')) ?? defaults.ttlMs;
   if (ttlMs < 2_000) throw new UsageError(`--ttl ${formatDuration(ttlMs)} is too short: the session timeout / lease TTL must be at least 2s`);
   const connectTimeoutMs = duration(raw('connect-timeout')) ?? defaults.connectTimeoutMs;
@@ -124,6 +127,7 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
   const common: Common = {
     backend,
     election,
+    electionSource: electionRaw?.source ?? '--election',
     connect: optionalText(raw('connect')) ?? defaults.connect[backend],
     ttlMs,
     connectTimeoutMs,
