@@ -5,6 +5,7 @@
  * entry is deleted and someone else starts leading.
  */
 import type { Leadership } from './contract.js';
+import { aheadLead } from './deadline.js';
 import { NotLeaderError } from './errors.js';
 
 export class TaskLeadership implements Leadership {
@@ -45,6 +46,8 @@ export class TaskLeadership implements Leadership {
 
   /** Aborts `leadMs` before the loss deadline, when leadership ends, or when the task is stopped. */
   signalAhead(leadMs: number): AbortSignal {
+    aheadLead(leadMs);
+    if (this.signal.aborted) return this.signal;
     let ahead = this.aheads.get(leadMs);
     if (ahead === undefined || ahead.aborted) {
       ahead = AbortSignal.any([this.inner.signalAhead(leadMs), this.signal]);
