@@ -9,7 +9,7 @@
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT abort the campaign (our queue entry is
  * removed) and `elect` exits 128 + n; SIGUSR1/SIGUSR2 are ignored.
  */
-import { isElectError, runWhileLeader, type Election, type Leadership, type LossReason } from '@elect/core';
+import { isElectError, runWhileLeader, systemClock, type Election, type Leadership, type LossReason } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -130,7 +130,9 @@ async function runRound(ctx: RunContext): Promise<Round> {
 async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermResult> {
   const { options: o, deps } = ctx;
   const logger = ctx.logger.child({ token: leadership.token.toString() });
-  logger.info({ event: 'elected', deadlineInMs: Math.round(leadership.deadline - Date.now()) }, 'elected leader');
+  // The deadline is on core's monotonic clock (the one our connections use),
+  // not the wall clock, which may be set at any time.
+  logger.info({ event: 'elected', deadlineInMs: Math.round(leadership.deadline - systemClock.now()) }, 'elected leader');
   // Start stopping early enough that SIGTERM + grace + SIGKILL are done by the
   // loss deadline: after it, another candidate may already be leader.
   const stopSoon = leadership.signalAhead(o.graceMs + stopMarginMs);

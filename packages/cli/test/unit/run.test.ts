@@ -3,7 +3,7 @@
  * processes for the command. Fast checks of the decisions `elect run` makes —
  * which exit code, when to stop the command, what is left on the server.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { ConnectionError } from '@elect/core';
 import { ManualClock, MemoryServer, type MemoryConnection } from '@elect/core/testing';
 import type { RunDeps } from '../../src/deps.js';
@@ -155,6 +155,23 @@ describe('run() with an in-memory backend', () => {
       const keys = topLevelKeys(line);
       expect({ line, repeated: keys.filter((k, i) => keys.indexOf(k) !== i) }).toEqual({ line, repeated: [] });
     }
+  });
+
+  it('the elected line counts the time to the deadline on the deadline\'s own clock, not the wall clock', async () => {
+    const h = harness();
+    // The wall clock set an hour ahead (an NTP step, an operator): nothing that times leadership may follow it.
+    const wall = jest.spyOn(Date, 'now').mockImplementation(() => performance.timeOrigin + performance.now() + 3_600_000);
+    try {
+      const code = run(args('--id', 'a'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.processes.child?.exit(0);
+      await expect(code).resolves.toBe(0);
+    } finally {
+      wall.mockRestore();
+    }
+    const elected = h.logs.find((r) => r.event === 'elected' && r.component === undefined);
+    expect(elected?.deadlineInMs).toBeGreaterThan(0);
+    expect(elected?.deadlineInMs).toBeLessThanOrEqual(10_000);
   });
 
   it('the default id is <hostname>-<pid>', async () => {
