@@ -153,6 +153,9 @@ async function run(args: Args): Promise<SoakResult[]> {
       process.stdout.write(`\n${backend}, ${result.members} member(s), ${result.verdict.faults} faults, ${result.verdict.transitions} transitions, ${result.verdict.terms} terms, ${result.seconds} s\n`);
       process.stdout.write(`${table(result.verdict, args.ttlMs)}\n`);
       if (result.leftAtStop > 0) process.stdout.write(`(${result.leftAtStop} entr(ies) or lease(s) outlived their candidates' stop, gone with their sessions)\n`);
+      if (result.leftovers.emptyLatchPath !== undefined) {
+        process.stdout.write(`(the latch path ${result.leftovers.emptyLatchPath} remains, empty: a killed candidate's node outlived the last close)\n`);
+      }
       for (const violation of result.verdict.violations) process.stdout.write(`VIOLATION: ${violation}\n`);
       if (result.verdict.violations.length === 0) process.stdout.write('no violations\n');
     } finally {

@@ -69,10 +69,18 @@ export interface SoakOptions {
 }
 
 export interface Leftovers {
-  /** zk: nodes under the election's latch path (itself included); etcd: keys under its prefix. */
+  /** zk: nodes under the election's latch path (itself included unless empty); etcd: keys under its prefix. */
   entries: string[];
   /** etcd: leases of ours still alive. */
   leases: string[];
+  /**
+   * zk: the latch path, left empty. It is persistent (this client cannot make
+   * Curator's container nodes) and removed by the last candidate to close if
+   * empty then; a candidate killed near the end leaves its node to expire
+   * after the others closed, and the empty path behind. Reported, not a
+   * leftover: it belongs to no session and holds nothing.
+   */
+  emptyLatchPath?: string;
 }
 
 export interface SoakResult {
@@ -368,16 +376,19 @@ class Admin {
       return { entries, leases };
     }
     const entries: string[] = [];
+    const latch = latchPath(this.election);
+    let emptyLatch = false;
     await this.zk(async (call) => {
       const walk = async (path: string): Promise<void> => {
         const children = await call<string[]>((client, done) => client.getChildren(path, done)).catch(() => undefined);
         if (children === undefined) return;
-        entries.push(path);
+        if (path === latch && children.length === 0) emptyLatch = true;
+        else entries.push(path);
         for (const child of children) await walk(`${path}/${child}`);
       };
-      await walk(latchPath(this.election));
+      await walk(latch);
     });
-    return { entries, leases: [] };
+    return { entries, leases: [], ...(emptyLatch ? { emptyLatchPath: latch } : {}) };
   }
 
   close(): void {
