@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
-import { UsageError } from './options.js';
+import { UsageError, usageUnder } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
   // A name the backend would refuse is refused here, before a session is
@@ -41,7 +41,7 @@ function nameChecked(s: ConnectSettings, check: (name: string) => unknown): void
   try {
     check(s.election);
   } catch (error) {
-    throw new UsageError(`${s.electionSource}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
+    throw usageUnder(s.electionSource, error);
   }
 }
 

@@ -175,8 +175,13 @@ function checked(raw: Raw | undefined, check: (value: unknown) => string): strin
   try {
     return check(raw.value);
   } catch (error) {
-    throw new UsageError(`${raw.source}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
+    throw usageUnder(raw.source, error);
   }
+}
+
+/** Core's or a backend's refusal of a value, as a usage error under the name the user wrote. */
+export function usageUnder(source: string, error: unknown): UsageError {
+  return new UsageError(`${source}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
 }
 
 function tlsFiles(cacert?: string, cert?: string, key?: string): Common['tls'] {
