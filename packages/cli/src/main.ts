@@ -13,8 +13,9 @@ import { ExitCode, signalExitCode } from './exit-codes.js';
 import { candidates, leader, observe } from './inspect.js';
 import { backendLogger, createLogger, type Logger } from './log.js';
 import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
-import { forwardedSignals, signalNumber } from './process-group.js';
-import { interruptHandler, runRounds } from './run-command.js';
+import { signalNumber } from './process-group.js';
+import { runRounds } from './run-command.js';
+import { SignalRouter } from './signals.js';
 import { startWatchdog } from './watchdog.js';
 
 export function defaultDeps(): RunDeps {
@@ -85,12 +86,10 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
  * child runs would leave the rest to the watchdog, and lose the exit status).
  */
 async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger, options: Options, file: string | undefined): Promise<number> {
-  const interrupt = new AbortController();
-  const phase = { current: 'campaigning' as 'campaigning' | 'leading' | 'finishing' };
-  const onSignal = options.command === 'run' ? interruptHandler({ phase, logger, interrupt }) : (): void => {};
-  if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.on(signal, onSignal);
+  const signals = new SignalRouter(deps.signals, logger);
+  const stopListening = options.command === 'run' ? signals.listen() : (): void => {};
   try {
-    const connection = await connect(deps, logger, forBackend, options, interrupt.signal);
+    const connection = await connect(deps, logger, forBackend, options, signals.interrupted);
     if (typeof connection === 'number') return connection;
     let election: Election | undefined;
     try {
@@ -103,7 +102,7 @@ async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger
         case 'observe':
           return await observe(election, options, deps.stdout, deps.signals);
         case 'run':
-          return await runElect(deps, logger, options, file as string, election, interrupt.signal, phase);
+          return await runElect(deps, logger, options, file as string, election, signals);
         default:
           throw new Error(`unknown command ${(options as Options).command}`);
       }
@@ -120,7 +119,7 @@ async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger
       });
     }
   } finally {
-    if (options.command === 'run') for (const signal of forwardedSignals) deps.signals.off(signal, onSignal);
+    stopListening();
   }
 }
 
@@ -130,12 +129,11 @@ async function runElect(
   options: RunOptions,
   file: string,
   election: Election,
-  interrupted: AbortSignal,
-  phase: { current: 'campaigning' | 'leading' | 'finishing' },
+  signals: SignalRouter,
 ): Promise<number> {
   const watchdog = await deps.watchdog(logger);
   try {
-    return await runRounds({ options, file, election, watchdog, deps, logger, interrupted, phase });
+    return await runRounds({ options, file, election, watchdog, deps, logger, signals });
   } finally {
     watchdog.close();
   }

@@ -4,10 +4,12 @@
  * supervise.ts); with `--rejoin` a round that lost leadership is followed by
  * another.
  *
- * Signals: while the command runs they are passed on to its process group
- * (supervise.ts). Before it starts — while connecting or campaigning —
- * SIGINT, SIGTERM, SIGHUP and SIGQUIT abort the campaign (our queue entry is
- * removed) and `elect` exits 128 + n; SIGUSR1/SIGUSR2 are ignored.
+ * Signals (signals.ts): while the command runs they are passed on to its
+ * process group (supervise.ts). At any other moment — connecting,
+ * campaigning, between rounds, cleaning up after the command — SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT end `elect` with 128 + n: a campaign is given
+ * up at once (our queue entry is removed); a cleanup is finished first, and
+ * no new campaign follows. SIGUSR1/SIGUSR2 are ignored outside a term.
  */
 import { isElectError, runWhileLeader, systemClock, type Election, type Leadership, type LossReason } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
@@ -15,14 +17,13 @@ import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
 import { stopMarginMs, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
+import type { SignalRouter } from './signals.js';
 import { supervise, type TermResult } from './supervise.js';
 
 type Round =
   | { kind: 'done'; code: number }
   /** Leadership ended under the command (it was stopped): rejoin or exit 75. */
   | { kind: 'lost'; reason: string };
-
-type Phase = 'campaigning' | 'leading' | 'finishing';
 
 export interface RunContext {
   options: RunOptions;
@@ -32,57 +33,65 @@ export interface RunContext {
   watchdog: Watchdog;
   deps: RunDeps;
   logger: Logger;
-  /** Aborted (with the signal's name) by SIGINT/SIGTERM/SIGHUP/SIGQUIT outside a term. */
-  interrupted: AbortSignal;
-  phase: { current: Phase };
+  /** Where signals to `elect` go (signals.ts). */
+  signals: SignalRouter;
 }
 
 /** Runs rounds until one ends the process; returns the exit code. */
 export async function runRounds(ctx: RunContext): Promise<number> {
   const { options: o, logger } = ctx;
+  const { interrupted } = ctx.signals;
   for (;;) {
     const round = await runRound(ctx);
-    if (round.kind === 'done') return round.code;
-    if (!o.rejoin) {
-      logger.error({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; exiting ${ExitCode.LeadershipLost}`);
-      return ExitCode.LeadershipLost;
+    // A signal that was not the command's ends `elect`, whatever the round did.
+    if (round.kind === 'done') return interrupted.aborted ? interruptedCode(interrupted) : round.code;
+    if (interrupted.aborted || !o.rejoin) {
+      const code = interrupted.aborted ? interruptedCode(interrupted) : ExitCode.LeadershipLost;
+      logger.error({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; exiting ${code}`);
+      return code;
     }
     logger.warn({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; campaigning again`);
-    // Between rounds a signal ends `elect`, as while campaigning.
-    ctx.phase.current = 'campaigning';
     // A short pause, so that a fault which ends every term at once (a server
     // granting a session too short for --grace) does not spin.
-    if (!(await pause(Math.min(1_000, o.ttlMs / 10), ctx.interrupted))) return interruptedCode(ctx.interrupted);
+    if (!(await pause(Math.min(1_000, o.ttlMs / 10), interrupted))) return interruptedCode(interrupted);
   }
 }
 
 async function runRound(ctx: RunContext): Promise<Round> {
   const { options: o, logger } = ctx;
-  const wait = new AbortController();
-  const waitTimer = o.waitMs === undefined ? undefined : setTimeout(() => wait.abort(new Error('--wait expired')), o.waitMs);
+  const { interrupted } = ctx.signals;
+  // What ends the campaign: --wait, or a signal. Once the command has started
+  // neither may stop it (signals are the command's then, and a signal after
+  // its exit ends `elect` only after the cleanup: see runRounds).
+  const giveUp = new AbortController();
+  const waitTimer = o.waitMs === undefined ? undefined : setTimeout(() => giveUp.abort(new Error('--wait expired')), o.waitMs);
+  const onInterrupt = (): void => giveUp.abort(interrupted.reason);
+  if (interrupted.aborted) onInterrupt();
+  else interrupted.addEventListener('abort', onInterrupt, { once: true });
+  const campaignOver = (): void => {
+    clearTimeout(waitTimer);
+    interrupted.removeEventListener('abort', onInterrupt);
+  };
   let term: Promise<TermResult> | undefined;
   let ended: TermResult | undefined;
   let lossReason: LossReason | undefined;
   let held: Leadership | undefined;
-  ctx.phase.current = 'campaigning';
   logger.info({ event: 'campaigning', waitMs: o.waitMs }, 'campaigning');
   try {
     await runWhileLeader(
       ctx.election,
       async (leadership: Leadership) => {
-        clearTimeout(waitTimer);
-        if (wait.signal.aborted || ctx.interrupted.aborted) return;
-        ctx.phase.current = 'leading';
+        campaignOver();
+        if (giveUp.signal.aborted) return;
         held = leadership;
         term = runTerm(ctx, leadership);
         ended = await term;
         lossReason = reasonOf(leadership);
-        ctx.phase.current = 'finishing';
       },
       {
         id: o.id,
         ...(o.value === undefined ? {} : { value: o.value }),
-        signal: AbortSignal.any([wait.signal, ctx.interrupted]),
+        signal: giveUp.signal,
         rejoin: false,
         // Our task stops the command within grace + margin (plus a moment for
         // the kernel); past this runWhileLeader reports a stuck task.
@@ -101,20 +110,20 @@ async function runRound(ctx: RunContext): Promise<Round> {
       // settleTimeoutMs) and left our entry: remove it now that the command is gone.
       await held?.resign().catch((cause: unknown) => logger.warn({ err: cause }, 'could not remove our entry'));
       return { kind: 'lost', reason: lossReason ?? (error as Error).message };
-    } else if (ctx.interrupted.aborted) {
-      return { kind: 'done', code: interruptedCode(ctx.interrupted) };
-    } else if (wait.signal.aborted) {
+    } else if (interrupted.aborted) {
+      return { kind: 'done', code: interruptedCode(interrupted) };
+    } else if (giveUp.signal.aborted) {
       logger.error({ event: 'wait-expired', waitMs: o.waitMs }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
       return { kind: 'done', code: ExitCode.WaitExpired };
     } else {
       throw error;
     }
   } finally {
-    clearTimeout(waitTimer);
+    campaignOver();
   }
   if (ended === undefined) {
-    // The task saw the campaign aborted just as it won.
-    if (ctx.interrupted.aborted) return { kind: 'done', code: interruptedCode(ctx.interrupted) };
+    // The task saw the campaign given up just as it won.
+    if (interrupted.aborted) return { kind: 'done', code: interruptedCode(interrupted) };
     logger.error({ event: 'wait-expired' }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
     return { kind: 'done', code: ExitCode.WaitExpired };
   }
@@ -156,7 +165,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     holdEveryMs: watchdogHoldMs(o.ttlMs, o.graceMs),
     spawn: deps.spawn,
     kill: deps.kill,
-    signals: deps.signals,
+    signals: ctx.signals.term,
     watchdog: ctx.watchdog,
     logger,
   });
@@ -194,22 +203,6 @@ function reasonOf(leadership: Leadership): LossReason | undefined {
 
 function isLoss(error: unknown): error is { reason: LossReason } & Error {
   return isElectError(error) && error.code === 'ELECT_LEADERSHIP_LOST';
-}
-
-/**
- * Our handler for signals outside a term. While a term runs, supervise.ts
- * forwards them instead, and this one does nothing.
- */
-export function interruptHandler(ctx: { phase: { current: Phase }; logger: Logger; interrupt: AbortController }): (signal: NodeJS.Signals) => void {
-  return (signal) => {
-    if (ctx.phase.current === 'leading') return;
-    if (signal === 'SIGUSR1' || signal === 'SIGUSR2' || ctx.phase.current === 'finishing') {
-      ctx.logger.info({ event: 'signal', signal }, `${signal} ignored: no command is running`);
-      return;
-    }
-    ctx.logger.info({ event: 'signal', signal }, `${signal}: giving up the campaign`);
-    ctx.interrupt.abort(signal);
-  };
 }
 
 function interruptedCode(signal: AbortSignal): number {

@@ -2,7 +2,8 @@
  * One term of leadership: run the command in its own process group and wait
  * on the three things that can happen (the shape of `consul lock`):
  *
- *   1. a signal arrives for `elect`   → pass it on to the group, keep waiting;
+ *   1. a signal arrives for `elect`   → pass it on to the group, keep waiting
+ *      (until the command has exited: see signals.ts);
  *   2. leadership is about to end     → stop the group: SIGTERM, SIGKILL after
  *      the grace period (at once if leadership is already gone);
  *   3. the command exits              → collect its status, stop whatever it
@@ -38,6 +39,7 @@ export interface TermOptions {
   holdEveryMs: number;
   spawn: SpawnFn;
   kill: KillFn;
+  /** Signals to `elect`, which the term takes while the command runs (`SignalRouter.term`). */
   signals: SignalSource;
   watchdog: Watchdog;
   logger: Logger;
@@ -64,9 +66,33 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
   // The command waits at a gate until the watchdog knows its group (gate.ts).
   const { child, open } = spawnGated(o.spawn, o.file, o.args, { cwd: o.cwd, env: o.env });
   const pgid = child.pid;
+  const log = o.logger.child({ child: pgid });
+  // Signals to `elect` are the command's from its spawn until its exit is
+  // seen, and not a moment longer: after that there is nobody to pass them
+  // on to, and they are `elect`'s own again (signals.ts). A gate they end has
+  // ended the command, and says so by its exit.
+  const forward = (signal: NodeJS.Signals): void => {
+    log.info({ event: 'forward', signal }, `forwarding ${signal} to the command's process group`);
+    if (pgid !== undefined) signalGroup(o.kill, pgid, signal);
+  };
+  let forwarding = false;
+  const forwardSignals = (on: boolean): void => {
+    if (on === forwarding) return;
+    forwarding = on;
+    for (const signal of forwardedSignals) {
+      if (on) o.signals.on(signal, forward);
+      else o.signals.off(signal, forward);
+    }
+  };
   const exit = new Promise<Exit>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (error) => resolve({ error }));
+    child.once('exit', (code, signal) => {
+      forwardSignals(false);
+      resolve({ code, signal });
+    });
+    child.once('error', (error) => {
+      forwardSignals(false);
+      resolve({ error });
+    });
   });
   if (pgid === undefined) {
     const result = await exit;
@@ -74,16 +100,8 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     o.logger.error({ event: 'spawn-failed', code: failure.code }, failure.message);
     return { kind: 'failed', ...failure };
   }
-  const log = o.logger.child({ child: pgid });
   const alive = o.groupAlive ?? ((group: number) => groupAlive(o.kill, group));
-
-  // From here on, signals to `elect` go to the group (a gate they end has
-  // ended the command, and says so by its exit).
-  const forward = (signal: NodeJS.Signals): void => {
-    log.info({ event: 'forward', signal }, `forwarding ${signal} to the command's process group`);
-    signalGroup(o.kill, pgid, signal);
-  };
-  for (const signal of forwardedSignals) o.signals.on(signal, forward);
+  forwardSignals(true);
   // The watchdog follows the deadline; should we freeze, it kills the group then.
   let held = o.deadline();
   const holding = setInterval(() => {
@@ -120,7 +138,7 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     return { kind: 'stopped', status };
   } finally {
     clearInterval(holding);
-    for (const signal of forwardedSignals) o.signals.off(signal, forward);
+    forwardSignals(false);
     o.watchdog.disarm();
   }
 }

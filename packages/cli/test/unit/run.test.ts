@@ -22,6 +22,8 @@ interface Harness {
   /** Every line written to stderr, as written. */
   lines: string[];
   stderr: string[];
+  /** Called with each log record as it is written (synchronously, inside the write). */
+  onLog: (record: Record<string, unknown>) => void;
   deps: Partial<RunDeps>;
 }
 
@@ -43,6 +45,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     logs: [],
     lines: [],
     stderr: [],
+    onLog: () => {},
     deps: {},
   };
   h.deps = {
@@ -52,11 +55,15 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
       write: (chunk: string) => {
         for (const line of chunk.split('\n').filter(Boolean)) {
           h.lines.push(line);
+          let record: Record<string, unknown>;
           try {
-            h.logs.push(JSON.parse(line) as Record<string, unknown>);
+            record = JSON.parse(line) as Record<string, unknown>;
           } catch {
             h.stderr.push(line);
+            continue;
           }
+          h.logs.push(record);
+          h.onLog(record);
         }
         return true;
       },
@@ -237,6 +244,63 @@ describe('run() with an in-memory backend', () => {
     expect(second).toBeGreaterThan(first);
     h.processes.child?.exit(0);
     await expect(code).resolves.toBe(0);
+  });
+
+  describe('a signal to elect always ends it with 128 + n, whenever it comes', () => {
+    /** Sends `signal` to elect from inside the write of the first log line that `when` picks. */
+    const sendOn = (h: Harness, signal: NodeJS.Signals, when: (record: Record<string, unknown>) => boolean): void => {
+      let sent = false;
+      h.onLog = (record) => {
+        if (sent || record.component !== undefined || !when(record)) return;
+        sent = true;
+        h.signals.send(signal);
+      };
+    };
+
+    it('after a loss, while cleaning up: no second campaign with --rejoin', async () => {
+      const h = harness();
+      sendOn(h, 'SIGTERM', (r) => r.event === 'lost');
+      const code = run(args('--id', 'a', '--rejoin'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.connections[0]?.expire();
+      await expect(code).resolves.toBe(143);
+      expect(h.processes.spawned).toHaveLength(1);
+      expect(h.server.candidates('jobs')).toEqual([]);
+    });
+
+    it('after a loss, while cleaning up, without --rejoin: 128 + n, not 75', async () => {
+      const h = harness({ ignoresTerm: true });
+      sendOn(h, 'SIGINT', (r) => r.event === 'stopped');
+      const code = run(args('--id', 'a'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.connections[0]?.expire();
+      await expect(code).resolves.toBe(130);
+      // The command had exited: the signal was not passed on to its group.
+      expect(h.processes.signalsSent()).toEqual(['SIGKILL']);
+    });
+
+    it('after the command exited by itself, while resigning: not passed on to a group that is gone', async () => {
+      const h = harness();
+      sendOn(h, 'SIGHUP', (r) => r.event === 'exited');
+      const code = run(args('--id', 'a'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.processes.child?.exit(0);
+      await expect(code).resolves.toBe(129);
+      expect(h.processes.signalsSent()).toEqual([]);
+      expect(h.server.candidates('jobs')).toEqual([]);
+    });
+
+    it('SIGUSR1 and SIGUSR2 outside a term are ignored, and elect goes on', async () => {
+      const h = harness();
+      sendOn(h, 'SIGUSR2', (r) => r.event === 'lost');
+      const code = run(args('--id', 'a', '--rejoin'), h.deps);
+      await until(() => h.processes.spawned.length === 1, 'the first command');
+      h.connections[0]?.expire();
+      await until(() => h.processes.spawned.length === 2, 'the second command');
+      expect(h.logs.some((r) => r.event === 'signal' && r.signal === 'SIGUSR2' && r.component === undefined)).toBe(true);
+      h.processes.child?.exit(0);
+      await expect(code).resolves.toBe(0);
+    });
   });
 
   it('connection trouble: the command is stopped ahead of the loss deadline (SIGTERM first), exit 75', async () => {
