@@ -52,6 +52,15 @@ export function maxStopMs(ttlMs: number): number {
   return Math.floor(ttlMs / 2);
 }
 
+/**
+ * `--grace` as a granted TTL allows it: shortened so that grace + margin fit
+ * in `maxStopMs(grantedMs)`. The options were checked against `--ttl`; the
+ * server may grant less.
+ */
+export function graceFor(graceMs: number, grantedMs: number): number {
+  return Math.max(0, Math.min(graceMs, maxStopMs(grantedMs) - stopMarginMs));
+}
+
 /** Variables `elect run` exports to its command (see `childEnv`). */
 export const exportedVars = ['ELECT_BACKEND', 'ELECT_ELECTION', 'ELECT_ID', 'ELECT_TOKEN', 'ELECT_LEADER'] as const;
 

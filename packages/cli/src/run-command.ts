@@ -15,7 +15,8 @@ import { isElectError, runWhileLeader, systemClock, type Election, type Leadersh
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
-import { stopMarginMs, type RunOptions } from './options.js';
+import { formatDuration } from './duration.js';
+import { graceFor, stopMarginMs, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
 import type { SignalRouter } from './signals.js';
 import { supervise, type TermResult } from './supervise.js';
@@ -141,13 +142,27 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
   const logger = ctx.logger.child({ token: leadership.token.toString() });
   // The deadline is on core's monotonic clock (the one our connections use),
   // not the wall clock, which may be set at any time.
-  logger.info({ event: 'elected', deadlineInMs: Math.round(leadership.deadline - systemClock.now()) }, 'elected leader');
+  logger.info(
+    { event: 'elected', deadlineInMs: Math.round(leadership.deadline - systemClock.now()), ttlMs: leadership.timeoutMs },
+    'elected leader',
+  );
+  // The stop is planned against the TTL the server granted, which may be
+  // shorter than --ttl (a ZooKeeper's maxSessionTimeout): a --grace checked
+  // only against --ttl would start the stop on every heartbeat gap.
+  const graceMs = graceFor(o.graceMs, leadership.timeoutMs);
+  if (graceMs < o.graceMs) {
+    logger.warn(
+      { event: 'grace-shortened', ttlMs: o.ttlMs, grantedTtlMs: leadership.timeoutMs, graceMs: o.graceMs, usingGraceMs: graceMs },
+      `the server granted a TTL of ${formatDuration(leadership.timeoutMs)}, shorter than --ttl ${formatDuration(o.ttlMs)}: ` +
+        `--grace ${formatDuration(o.graceMs)} is too long for it, so the command gets ${formatDuration(graceMs)} between SIGTERM and SIGKILL`,
+    );
+  }
   // Start stopping early enough that SIGTERM + grace + SIGKILL are done by the
   // loss deadline: after it, another candidate may already be leader.
-  const stopSoon = leadership.signalAhead(o.graceMs + stopMarginMs);
+  const stopSoon = leadership.signalAhead(graceMs + stopMarginMs);
   if (stopSoon.aborted) {
     logger.error(
-      { event: 'deadline-too-close', graceMs: o.graceMs },
+      { event: 'deadline-too-close', graceMs },
       'the loss deadline is already closer than --grace: the granted session timeout / TTL is too short for it; not starting the command',
     );
     return { kind: 'stopped', status: 0 };
@@ -158,11 +173,11 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     args: o.argv.slice(1),
     env: childEnv(deps.env, o, leadership),
     cwd: deps.cwd,
-    graceMs: o.graceMs,
+    graceMs,
     stopSoon,
     stopNow: leadership.signal,
     deadline: () => leadership.deadline,
-    holdEveryMs: watchdogHoldMs(o.ttlMs, o.graceMs),
+    holdEveryMs: watchdogHoldMs(leadership.timeoutMs, graceMs),
     spawn: deps.spawn,
     kill: deps.kill,
     signals: ctx.signals.term,

@@ -66,6 +66,14 @@ export interface Leadership extends AsyncDisposable {
    */
   readonly deadline: number;
   /**
+   * The session timeout or lease TTL that `deadline` counts with: the one the
+   * server granted, which may differ from the one asked for (ZooKeeper keeps
+   * it between its minimum and maximum session timeout, and may shorten it
+   * on a reconnect; etcd raises a TTL below its minimum). Plan how long the
+   * work may take to stop against this, not against the one asked for.
+   */
+  readonly timeoutMs: number;
+  /**
    * An AbortSignal that aborts `leadMs` before the loss deadline — or when
    * leadership ends, whichever comes first. A supervisor uses it to start
    * stopping its work early enough that the work is gone by the deadline.

@@ -13,6 +13,8 @@ import { candidateValue } from './options.js';
 /** What a Leadership needs from its session's loss deadline. */
 export interface DeadlineView {
   readonly deadline: number;
+  /** The session timeout or lease TTL the deadline counts with. */
+  readonly timeoutMs: number;
   /** See `LossDeadline.signalAhead`: the timer goes when `until` aborts. */
   signalAhead(leadMs: number, until?: AbortSignal): AbortSignal;
 }
@@ -81,6 +83,10 @@ export class LeadershipHandle implements Leadership {
 
   get deadline(): number {
     return this.deadlineView.deadline;
+  }
+
+  get timeoutMs(): number {
+    return this.deadlineView.timeoutMs;
   }
 
   signalAhead(leadMs: number): AbortSignal {

@@ -40,6 +40,10 @@ export class TaskLeadership implements Leadership {
     return this.inner.deadline;
   }
 
+  get timeoutMs(): number {
+    return this.inner.timeoutMs;
+  }
+
   get isLeader(): boolean {
     return !this.signal.aborted;
   }

@@ -29,6 +29,7 @@ describe('LeadershipHandle', () => {
     const { handle, deadline, clock } = setup();
     expect(handle).toMatchObject({ id: 'me', value: 'me', token: 7n, key: 'e/1', isLeader: true });
     expect(handle.deadline).toBe(900);
+    expect(handle.timeoutMs).toBe(1000);
     clock.advance(300);
     deadline.contact();
     expect(handle.deadline).toBe(1200);

@@ -38,6 +38,7 @@ describe('a session timeout re-negotiated on reconnect', () => {
       expect(session.client.negotiatedTimeoutMs).toBe(longMs);
       const leadership = await connection.election(uniqueName('renegotiated')).campaign({ id: 'a' });
       expect(leadership.deadline - session.deadline.lastContact).toBeGreaterThan(shortMs);
+      expect(leadership.timeoutMs).toBe(longMs);
 
       // zk1 goes away for this client; the library re-attaches the session elsewhere.
       for (const proxy of rest) proxy.heal();
@@ -48,6 +49,7 @@ describe('a session timeout re-negotiated on reconnect', () => {
       });
       expect(connection.current).toBe(session); // the same session, not a fresh one
       expect(session.deadline.timeoutMs).toBe(shortMs);
+      expect(leadership.timeoutMs).toBe(shortMs);
       expect(leadership.deadline - session.deadline.lastContact).toBeLessThan(shortMs);
       expect(leadership.isLeader).toBe(true);
       expect(logger.count('session-timeout-shortened')).toBe(1);

@@ -319,6 +319,40 @@ describe('run() with an in-memory backend', () => {
     await expect(code).resolves.toBe(75);
   });
 
+  it('a server granting a shorter TTL than --ttl: the stop follows the granted one, and a healthy command runs on', async () => {
+    const clock = new ManualClock(1_000_000);
+    const h = harness({}, clock);
+    // As a ZooKeeper whose maxSessionTimeout is 2 s answers a request for 10 s.
+    h.deps.connect = async (settings) => {
+      const connection = h.server.connect({ sessionTimeoutMs: 2_000, logger: settings.logger });
+      h.connections.push(connection);
+      return connection;
+    };
+    const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    const warning = h.logs.find((r) => r.event === 'grace-shortened');
+    expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 700 });
+    expect(h.logs.find((r) => r.event === 'elected' && r.component === undefined)?.ttlMs).toBe(2_000);
+    // Heartbeats every 2 s / 3 keep the deadline 1.1-1.8 s ahead: a stop
+    // planned for --grace 2s (+300 ms) would begin at once.
+    for (let i = 0; i < 60; i += 1) {
+      clock.advance(100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(h.processes.signalsSent()).toEqual([]);
+    expect(h.processes.child?.exited).toBe(false);
+    // Cut off: deadline = last contact + 2 s − 200 ms margin; the stop starts 700 + 300 ms before it.
+    h.connections[0]?.suspend();
+    clock.advance(700);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.processes.signalsSent()).toEqual([]);
+    clock.advance(200);
+    await until(() => h.processes.child?.exited === true, 'the command to be stopped');
+    expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+    clock.advance(5_000);
+    await expect(code).resolves.toBe(75);
+  });
+
   it('usage errors, unreachable backends and inspection exit codes', async () => {
     const h = harness();
     await expect(run(['--nope'], h.deps)).resolves.toBe(64);

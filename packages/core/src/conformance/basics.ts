@@ -3,6 +3,7 @@
  * abort, close leave nothing behind), and validation before any write.
  */
 import { expect } from '@jest/globals';
+import { systemClock } from '../clock.js';
 import type { CampaignOptions } from '../contract.js';
 import { ErrorCode } from '../errors.js';
 import { info, lossReason, queued, quiet, within } from './kit.js';
@@ -20,6 +21,9 @@ export function basics(s: Suite): void {
     expect(leadership).toMatchObject({ id: 'alpha', value: 'alpha', isLeader: true });
     expect(typeof leadership.token).toBe('bigint');
     expect(leadership.signal.aborted).toBe(false);
+    // The granted timeout is what the deadline counts with: never further ahead than that.
+    expect(leadership.timeoutMs).toBeGreaterThan(0);
+    expect(leadership.deadline - systemClock.now()).toBeLessThanOrEqual(leadership.timeoutMs);
     expect(await a.election.leader()).toMatchObject(info(leadership));
     const queue = await a.election.candidates();
     expect(queue).toHaveLength(1);
