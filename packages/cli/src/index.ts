@@ -5,7 +5,7 @@
 export { run, defaultDeps } from './main.js';
 export { ExitCode, signalExitCode } from './exit-codes.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { resolveOptions, UsageError, defaults, envName, exportedVars, stopMarginMs, maxStopMs } from './options.js';
+export { resolveOptions, UsageError, defaults, envName, exportedVars, stopMarginMs, maxStopMs, maxGraceMs } from './options.js';
 export type { Backend, CommandName, InspectOptions, LogLevel, Options, ParsedFlags, RunOptions } from './options.js';
 export { parseArgs, type ParseOutcome } from './args.js';
 export { resolveCommand, type Resolved } from './command.js';

@@ -11,6 +11,8 @@
  * ignored.
  */
 import { candidateId, candidateValue } from '@elect/core';
+import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd';
+import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type Backend = 'zk' | 'etcd';
@@ -43,22 +45,34 @@ export const defaults = {
 export const stopMarginMs = 300;
 
 /**
- * The longest `--grace` + margin a TTL allows. Leadership is confirmed about
- * every TTL/3 and the deadline sits a safety margin (TTL/10) before expiry, so
- * in steady state at least ~TTL/2 is left before the deadline. A longer stop
- * would start on every heartbeat gap and kill a healthy child.
+ * The longest `--grace` + margin a TTL allows on a backend. The stop begins
+ * that long before the loss deadline, so it must be shorter than the time a
+ * healthy leadership always keeps before its deadline — the backend's steady
+ * lead: about 0.57 × TTL on etcd (a keepalive every TTL/3), 0.4 × TTL on
+ * ZooKeeper (a heartbeat credits contact that is up to TTL/2 old: see
+ * `steadyLeadMs` in each backend) — less a fifteenth of the TTL for round
+ * trips and late timers. A longer stop would begin on every heartbeat gap and
+ * kill a healthy command. On etcd that is half the TTL.
  */
-export function maxStopMs(ttlMs: number): number {
-  return Math.floor(ttlMs / 2);
+export function maxStopMs(backend: Backend, ttlMs: number): number {
+  return Math.max(0, Math.floor(steadyLeadMs(backend, ttlMs) - ttlMs / 15));
+}
+
+function steadyLeadMs(backend: Backend, ttlMs: number): number {
+  return backend === 'zk' ? zkSteadyLeadMs(ttlMs) : etcdSteadyLeadMs(ttlMs);
+}
+
+/** The longest `--grace` a TTL allows on a backend (see maxStopMs). */
+export function maxGraceMs(backend: Backend, ttlMs: number): number {
+  return Math.max(0, maxStopMs(backend, ttlMs) - stopMarginMs);
 }
 
 /**
- * `--grace` as a granted TTL allows it: shortened so that grace + margin fit
- * in `maxStopMs(grantedMs)`. The options were checked against `--ttl`; the
- * server may grant less.
+ * `--grace` as a granted TTL allows it. The options were checked against
+ * `--ttl`; the server may grant less.
  */
-export function graceFor(graceMs: number, grantedMs: number): number {
-  return Math.max(0, Math.min(graceMs, maxStopMs(grantedMs) - stopMarginMs));
+export function graceFor(backend: Backend, graceMs: number, grantedMs: number): number {
+  return Math.min(graceMs, maxGraceMs(backend, grantedMs));
 }
 
 /** Variables `elect run` exports to its command (see `childEnv`). */
@@ -156,12 +170,12 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
   if (file === undefined || file === '') {
     throw new UsageError('no command given: put it after `--`, e.g. `elect run --backend zk --election jobs -- ./worker --once`');
   }
-  const graceMs = duration(raw('grace')) ?? Math.min(defaults.maxDefaultGraceMs, Math.floor(ttlMs / 4));
-  if (graceMs + stopMarginMs > maxStopMs(ttlMs)) {
+  const graceMs = duration(raw('grace')) ?? Math.min(defaults.maxDefaultGraceMs, Math.floor(ttlMs / 4), maxGraceMs(backend, ttlMs));
+  if (graceMs > maxGraceMs(backend, ttlMs)) {
     throw new UsageError(
-      `--grace ${formatDuration(graceMs)} is too long for --ttl ${formatDuration(ttlMs)}: the command must be stopped before ` +
-        `the loss deadline, so --grace may be at most ${formatDuration(Math.max(0, maxStopMs(ttlMs) - stopMarginMs))} ` +
-        `(half the TTL less ${stopMarginMs}ms); give a longer --ttl or a shorter --grace`,
+      `--grace ${formatDuration(graceMs)} is too long for --ttl ${formatDuration(ttlMs)} on ${backend}: a healthy session keeps its loss ` +
+        `deadline only ${formatDuration(steadyLeadMs(backend, ttlMs))} ahead, and the command must be gone by the deadline, so --grace ` +
+        `may be at most ${formatDuration(maxGraceMs(backend, ttlMs))}; give a longer --ttl or a shorter --grace`,
     );
   }
   const waitMs = duration(raw('wait'));

@@ -149,7 +149,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
   // The stop is planned against the TTL the server granted, which may be
   // shorter than --ttl (a ZooKeeper's maxSessionTimeout): a --grace checked
   // only against --ttl would start the stop on every heartbeat gap.
-  const graceMs = graceFor(o.graceMs, leadership.timeoutMs);
+  const graceMs = graceFor(o.backend, o.graceMs, leadership.timeoutMs);
   if (graceMs < o.graceMs) {
     logger.warn(
       { event: 'grace-shortened', ttlMs: o.ttlMs, grantedTtlMs: leadership.timeoutMs, graceMs: o.graceMs, usingGraceMs: graceMs },

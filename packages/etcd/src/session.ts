@@ -15,7 +15,7 @@
  * etcd3's own `lost` event comes ~2 × TTL after the last good keepalive, long
  * after the server gave the lease away; we never wait for it.
  */
-import { LossDeadline, StateMachine, type Clock, type Logger } from '@elect/core';
+import { LossDeadline, StateMachine, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
 import { KeepAliveStream, KeepAliveTimeout } from './keepalive-stream.js';
@@ -128,7 +128,7 @@ export class Session {
   /** The loop: one keepalive in flight, every TTL/3 while answered, faster while not. */
   private async keepAlive(): Promise<void> {
     const { ttlMs, operationTimeoutMs, clock } = this.timing;
-    const interval = Math.max(100, Math.floor(ttlMs / 3));
+    const interval = keepAliveIntervalMs(ttlMs);
     const answerTimeout = Math.max(250, Math.min(interval, operationTimeoutMs));
     while (!this.ended) {
       const pinned = this.endpoints.pinned();
@@ -180,4 +180,20 @@ export class Session {
       cancel = this.timing.clock.schedule(finish, at - this.timing.clock.now());
     });
   }
+}
+
+/** A keepalive every TTL / 3 while answered (at least 100 ms apart). */
+function keepAliveIntervalMs(ttlMs: number): number {
+  return Math.max(100, Math.floor(ttlMs / 3));
+}
+
+/**
+ * The least time a healthy lease keeps between now and its loss deadline,
+ * round trips aside: about 0.57 × the TTL. A `signalAhead(lead)` with a
+ * longer lead fires while nothing is wrong. In steady state the last
+ * answered keepalive is at most one interval old when the next is answered,
+ * and the deadline sits a margin before expiry.
+ */
+export function steadyLeadMs(ttlMs: number, safetyMarginMs: number = defaultSafetyMarginMs(ttlMs)): number {
+  return ttlMs - safetyMarginMs - keepAliveIntervalMs(ttlMs);
 }

@@ -65,6 +65,20 @@ describe.each(backends)('%s: leadership lost', (backend) => {
     }
   }
 
+  it('a healthy leader is never stopped: at the shortest TTL (2s) and the default grace, the command runs on', async () => {
+    const s = scratch();
+    const election = server.election('healthy');
+    const a = new Elect('a', ['-b', backend, '-c', server.connect, '-e', election, '--ttl', '2s', '--id', 'a', '--', workerScript], s.env);
+    await a.waitLine(/^start a /, 'a to lead');
+    // The stop begins --grace + 300 ms before the loss deadline; the deadline
+    // must stay further ahead than that through every heartbeat for three
+    // TTLs (on ZooKeeper a grace checked only against half the TTL began the
+    // stop within a second).
+    await expect(a.waitLog((r) => r.event === 'stop' || r.event === 'lost', 'a stop of a healthy command', 3 * 2_000)).rejects.toThrow(/^timed out after/);
+    a.kill('SIGTERM');
+    await expect(a.waitExit()).resolves.toEqual({ code: 143, signal: null });
+  });
+
   it('a cut past the deadline stops the command (SIGTERM) before another candidate starts its own', async () => {
     const { a, s } = await cutScenario('cut', [], 'run');
     const markers = s.markers().map((m) => m.split(' ').slice(0, 2).join(' '));

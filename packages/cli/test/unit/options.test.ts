@@ -98,13 +98,25 @@ describe('resolveOptions', () => {
     expect(usage(() => run({ backend: 'zk', election: 'j', 'log-level': 'loud' }))).toMatch(/^--log-level: unknown value "loud"/);
   });
 
-  it('refuses a grace period that cannot end before the loss deadline', () => {
-    expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10s', grace: '5s' }))).toBe(
-      '--grace 5s is too long for --ttl 10s: the command must be stopped before the loss deadline, so --grace may be at most 4.7s ' +
-        '(half the TTL less 300ms); give a longer --ttl or a shorter --grace',
+  it('refuses a grace period that cannot end before the loss deadline, by what each backend keeps ahead', () => {
+    // zk: a healthy 10 s session keeps its deadline 4.002 s ahead; less 10s/15 and 300 ms.
+    expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.1s' }))).toBe(
+      '--grace 3.1s is too long for --ttl 10s on zk: a healthy session keeps its loss deadline only 4.002s ahead, and the command ' +
+        'must be gone by the deadline, so --grace may be at most 3.035s; give a longer --ttl or a shorter --grace',
     );
-    expect(run({ backend: 'zk', election: 'j', ttl: '10s', grace: '4.7s' }).graceMs).toBe(4_700);
+    expect(run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.035s' }).graceMs).toBe(3_035);
+    // etcd: a keepalive every TTL/3 keeps it 5.667 s ahead: half the TTL, as before.
+    expect(usage(() => run({ backend: 'etcd', election: 'j', ttl: '10s', grace: '4.8s' }))).toMatch(/^--grace 4.8s is too long for --ttl 10s on etcd: .* at most 4.7s;/);
+    expect(run({ backend: 'etcd', election: 'j', ttl: '10s', grace: '4.7s' }).graceMs).toBe(4_700);
     expect(run({ backend: 'zk', election: 'j', grace: '0' }).graceMs).toBe(0);
+  });
+
+  it('the default grace is a quarter of the TTL, at most 3 s, and never more than the backend allows', () => {
+    expect(run({ backend: 'zk', election: 'j' }).graceMs).toBe(2_500);
+    expect(run({ backend: 'zk', election: 'j', ttl: '60s' }).graceMs).toBe(3_000);
+    expect(run({ backend: 'etcd', election: 'j', ttl: '2s' }).graceMs).toBe(500);
+    // zk at 2 s keeps 801 ms ahead: 801 − 133 − 300.
+    expect(run({ backend: 'zk', election: 'j', ttl: '2s' }).graceMs).toBe(367);
   });
 
   it('refuses too short a TTL, a zero wait, and a missing command', () => {
