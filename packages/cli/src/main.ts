@@ -89,37 +89,53 @@ async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger
   const signals = new SignalRouter(deps.signals, logger);
   const stopListening = options.command === 'run' ? signals.listen() : (): void => {};
   try {
-    const connection = await connect(deps, logger, forBackend, options, signals.interrupted);
-    if (typeof connection === 'number') return connection;
-    let election: Election | undefined;
-    try {
-      election = connection.election(options.election);
-      switch (options.command) {
-        case 'leader':
-          return await leader(election, options, deps.stdout);
-        case 'candidates':
-          return await candidates(election, options, deps.stdout);
-        case 'observe':
-          return await observe(election, options, deps.stdout, deps.signals);
-        case 'run':
-          return await runElect(deps, logger, options, file as string, election, signals);
-        default:
-          throw new Error(`unknown command ${(options as Options).command}`);
-      }
-    } catch (error) {
-      if (isElectError(error) && (error.code === ErrorCode.Connection || error.code === ErrorCode.Timeout)) {
-        logger.error({ err: error, event: 'unavailable' }, `backend unavailable: ${error.message}`);
-        return ExitCode.Unavailable;
-      }
-      throw error;
-    } finally {
-      await closeQuietly(logger, options.connectTimeoutMs, async () => {
-        await election?.close();
-        await connection.close();
-      });
-    }
+    const code = await serve(deps, logger, forBackend, options, file, signals);
+    // A signal that was not the command's ends `elect` with 128 + n — also
+    // one that came while the connection was being closed.
+    const { interrupted } = signals;
+    return interrupted.aborted ? signalExitCode(signalNumber(interrupted.reason as NodeJS.Signals)) : code;
   } finally {
     stopListening();
+  }
+}
+
+/** Connects, does the command, closes. */
+async function serve(
+  deps: RunDeps,
+  logger: Logger,
+  forBackend: CoreLogger,
+  options: Options,
+  file: string | undefined,
+  signals: SignalRouter,
+): Promise<number> {
+  const connection = await connect(deps, logger, forBackend, options, signals.interrupted);
+  if (typeof connection === 'number') return connection;
+  let election: Election | undefined;
+  try {
+    election = connection.election(options.election);
+    switch (options.command) {
+      case 'leader':
+        return await leader(election, options, deps.stdout);
+      case 'candidates':
+        return await candidates(election, options, deps.stdout);
+      case 'observe':
+        return await observe(election, options, deps.stdout, deps.signals);
+      case 'run':
+        return await runElect(deps, logger, options, file as string, election, signals);
+      default:
+        throw new Error(`unknown command ${(options as Options).command}`);
+    }
+  } catch (error) {
+    if (isElectError(error) && (error.code === ErrorCode.Connection || error.code === ErrorCode.Timeout)) {
+      logger.error({ err: error, event: 'unavailable' }, `backend unavailable: ${error.message}`);
+      return ExitCode.Unavailable;
+    }
+    throw error;
+  } finally {
+    await closeQuietly(logger, options.connectTimeoutMs, async () => {
+      await election?.close();
+      await connection.close();
+    });
   }
 }
 

@@ -11,8 +11,8 @@
  * ignored.
  */
 import { candidateId, candidateValue } from '@elect/core';
-import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd';
-import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk';
+import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd/pacing';
+import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk/pacing';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type Backend = 'zk' | 'etcd';
@@ -50,16 +50,21 @@ export const stopMarginMs = 300;
  * healthy leadership always keeps before its deadline — the backend's steady
  * lead: about 0.57 × TTL on etcd (a keepalive every TTL/3), 0.4 × TTL on
  * ZooKeeper (a heartbeat credits contact that is up to TTL/2 old: see
- * `steadyLeadMs` in each backend) — less a fifteenth of the TTL for round
- * trips and late timers. A longer stop would begin on every heartbeat gap and
- * kill a healthy command. On etcd that is half the TTL.
+ * `steadyLeadMs` in each backend) — less room for round trips and late
+ * timers: a fifteenth of the TTL, at least 250 ms. A longer stop would begin
+ * on every heartbeat gap and kill a healthy command. On etcd, from a 4 s TTL
+ * up, that is half the TTL.
  */
 export function maxStopMs(backend: Backend, ttlMs: number): number {
-  return Math.max(0, Math.floor(steadyLeadMs(backend, ttlMs) - ttlMs / 15));
+  return Math.max(0, Math.floor(steadyLeadMs(backend, ttlMs) - Math.max(roundTripRoomMs, ttlMs / 15)));
 }
 
+/** The least room kept for a heartbeat's round trip and late timers on a busy host. */
+const roundTripRoomMs = 250;
+
+/** etcd grants whole seconds (rounded up): the lease has that TTL, not the one asked for. */
 function steadyLeadMs(backend: Backend, ttlMs: number): number {
-  return backend === 'zk' ? zkSteadyLeadMs(ttlMs) : etcdSteadyLeadMs(ttlMs);
+  return backend === 'zk' ? zkSteadyLeadMs(ttlMs) : etcdSteadyLeadMs(Math.ceil(ttlMs / 1000) * 1000);
 }
 
 /** The longest `--grace` a TTL allows on a backend (see maxStopMs). */

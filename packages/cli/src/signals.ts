@@ -13,8 +13,9 @@
  *     (the command's group stopped, our entry removed) and then ends `elect`
  *     with 128 + n — never a new campaign.
  *
- * No signal is dropped and none is passed on to a group that has already
- * exited.
+ * So no signal is passed on to a group whose command `elect` knows has
+ * exited, and none is ignored after that. (One sent in the instant between
+ * the command's death and its exit event reaches only the dying process.)
  */
 import type { SignalSource } from './deps.js';
 import type { Logger } from './log.js';

@@ -66,11 +66,11 @@ export interface Leadership extends AsyncDisposable {
    */
   readonly deadline: number;
   /**
-   * The session timeout or lease TTL that `deadline` counts with: the one the
-   * server granted, which may differ from the one asked for (ZooKeeper keeps
-   * it between its minimum and maximum session timeout, and may shorten it
-   * on a reconnect; etcd raises a TTL below its minimum). Plan how long the
-   * work may take to stop against this, not against the one asked for.
+   * The session timeout or lease TTL that `deadline` counts with, which may
+   * differ from the one asked for: ZooKeeper grants a timeout between its
+   * minimum and maximum session timeout, and may shorten it on a reconnect;
+   * etcd leases have whole seconds (rounded up). Plan how long the work may
+   * take to stop against this, not against the one asked for.
    */
   readonly timeoutMs: number;
   /**

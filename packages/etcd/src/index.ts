@@ -12,4 +12,4 @@ export { connectEtcd, type EtcdConnection } from './connection.js';
 export type { EtcdElectionOptions } from './election.js';
 export type { EtcdConnectionOptions, EtcdTlsOptions } from './options.js';
 export { electionName } from './keys.js';
-export { steadyLeadMs } from './session.js';
+export { steadyLeadMs } from './pacing.js';

@@ -15,11 +15,12 @@
  * etcd3's own `lost` event comes ~2 × TTL after the last good keepalive, long
  * after the server gave the lease away; we never wait for it.
  */
-import { LossDeadline, StateMachine, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
+import { LossDeadline, StateMachine, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
 import { KeepAliveStream, KeepAliveTimeout } from './keepalive-stream.js';
 import { leaseHex } from './keys.js';
+import { keepAliveIntervalMs } from './pacing.js';
 
 export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
 
@@ -180,20 +181,4 @@ export class Session {
       cancel = this.timing.clock.schedule(finish, at - this.timing.clock.now());
     });
   }
-}
-
-/** A keepalive every TTL / 3 while answered (at least 100 ms apart). */
-function keepAliveIntervalMs(ttlMs: number): number {
-  return Math.max(100, Math.floor(ttlMs / 3));
-}
-
-/**
- * The least time a healthy lease keeps between now and its loss deadline,
- * round trips aside: about 0.57 × the TTL. A `signalAhead(lead)` with a
- * longer lead fires while nothing is wrong. In steady state the last
- * answered keepalive is at most one interval old when the next is answered,
- * and the deadline sits a margin before expiry.
- */
-export function steadyLeadMs(ttlMs: number, safetyMarginMs: number = defaultSafetyMarginMs(ttlMs)): number {
-  return ttlMs - safetyMarginMs - keepAliveIntervalMs(ttlMs);
 }

@@ -39,6 +39,7 @@
  */
 import { LossDeadline, LogEvent, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
 import { ZkClient, type ClientOptions } from './client.js';
+import { pacing } from './pacing.js';
 import { ZkCode, zkCode } from './errors.js';
 
 export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
@@ -261,32 +262,6 @@ export class Session {
  * longer timeout than the server allowed would leave no time at all: fall
  * back to the default for the granted one (and say so).
  */
-/** Heartbeat pace for a timeout: a beat every timeout / 6, credited one leader ping interval (≤ timeout / 4) later. */
-function pacing(timeoutMs: number): { intervalMs: number; relayMs: number; kickMs: number } {
-  return {
-    intervalMs: Math.max(10, Math.floor(timeoutMs / 6)),
-    relayMs: Math.ceil(timeoutMs / 4),
-    kickMs: Math.max(10, Math.floor(timeoutMs / 3)),
-  };
-}
-
-/**
- * The least time a healthy session keeps between now and its loss deadline,
- * round trips aside: about 0.4 × the timeout. A `signalAhead(lead)` with a
- * longer lead fires while nothing is wrong.
- *
- * An answered heartbeat credits the send time of the newest beat answered a
- * relay interval before it was sent, so in steady state (a beat every
- * interval, answered at once) the credited contact is ⌈relay / interval⌉
- * beats behind the newest, and one more interval passes before the next
- * answer moves it: contact up to (⌈relay / interval⌉ + 1) intervals old, half
- * the timeout, and the deadline a margin before expiry.
- */
-export function steadyLeadMs(timeoutMs: number, safetyMarginMs: number = defaultSafetyMarginMs(timeoutMs)): number {
-  const { intervalMs, relayMs } = pacing(timeoutMs);
-  return timeoutMs - safetyMarginMs - (Math.ceil(relayMs / intervalMs) + 1) * intervalMs;
-}
-
 function marginFor(timeoutMs: number, options: Pick<SessionOptions, 'safetyMarginMs' | 'logger'>): number {
   const asked = options.safetyMarginMs;
   if (asked === undefined) return defaultSafetyMarginMs(timeoutMs);

@@ -115,8 +115,10 @@ describe('resolveOptions', () => {
     expect(run({ backend: 'zk', election: 'j' }).graceMs).toBe(2_500);
     expect(run({ backend: 'zk', election: 'j', ttl: '60s' }).graceMs).toBe(3_000);
     expect(run({ backend: 'etcd', election: 'j', ttl: '2s' }).graceMs).toBe(500);
-    // zk at 2 s keeps 801 ms ahead: 801 − 133 − 300.
-    expect(run({ backend: 'zk', election: 'j', ttl: '2s' }).graceMs).toBe(367);
+    // zk at 2 s keeps 801 ms ahead: 801 − 250 (round trips, late timers) − 300.
+    expect(run({ backend: 'zk', election: 'j', ttl: '2s' }).graceMs).toBe(251);
+    // etcd's lease is whole seconds: 2.5 s asked is a 3 s lease.
+    expect(run({ backend: 'etcd', election: 'j', ttl: '2.5s', grace: '1.15s' }).graceMs).toBe(1_150);
   });
 
   it('refuses too short a TTL, a zero wait, and a missing command', () => {

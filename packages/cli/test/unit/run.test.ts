@@ -290,6 +290,25 @@ describe('run() with an in-memory backend', () => {
       expect(h.server.candidates('jobs')).toEqual([]);
     });
 
+    it('while the connection is being closed, after the command exited by itself', async () => {
+      const h = harness();
+      h.deps.connect = async (settings) => {
+        const connection = h.server.connect({ sessionTimeoutMs: settings.ttlMs, logger: settings.logger });
+        const close = connection.close.bind(connection);
+        connection.close = () => {
+          h.signals.send('SIGTERM');
+          return close();
+        };
+        h.connections.push(connection);
+        return connection;
+      };
+      const code = run(args('--id', 'a'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.processes.child?.exit(0);
+      await expect(code).resolves.toBe(143);
+      expect(h.server.candidates('jobs')).toEqual([]);
+    });
+
     it('SIGUSR1 and SIGUSR2 outside a term are ignored, and elect goes on', async () => {
       const h = harness();
       sendOn(h, 'SIGUSR2', (r) => r.event === 'lost');
@@ -331,8 +350,8 @@ describe('run() with an in-memory backend', () => {
     const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
     await until(() => h.processes.child !== undefined, 'the command to start');
     const warning = h.logs.find((r) => r.event === 'grace-shortened');
-    // On zk a 2 s session keeps its deadline 801 ms ahead at least: 801 − 2000/15 − 300 ms.
-    expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 367 });
+    // On zk a 2 s session keeps its deadline 801 ms ahead at least: 801 − 250 − 300 ms.
+    expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 251 });
     expect(h.logs.find((r) => r.event === 'elected' && r.component === undefined)?.ttlMs).toBe(2_000);
     // Heartbeats every 2 s / 3 keep the deadline 1.1-1.8 s ahead: a stop
     // planned for --grace 2s (+300 ms) would begin at once.
@@ -342,12 +361,14 @@ describe('run() with an in-memory backend', () => {
     }
     expect(h.processes.signalsSent()).toEqual([]);
     expect(h.processes.child?.exited).toBe(false);
-    // Cut off: the stop begins 367 + 300 ms before the deadline (last contact + 2 s − 200 ms margin).
-    h.connections[0]?.suspend();
-    for (let i = 0; i < 20 && h.processes.signalsSent().length === 0; i += 1) {
-      clock.advance(100);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    // Cut off: the stop begins 251 + 300 ms before the deadline, not earlier.
+    const connection = h.connections[0] as MemoryConnection;
+    connection.suspend();
+    const deadline = connection.session?.deadline.deadline as number;
+    clock.advance(deadline - 552 - clock.now());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.processes.signalsSent()).toEqual([]);
+    clock.advance(1);
     await until(() => h.processes.child?.exited === true, 'the command to be stopped');
     expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
     clock.advance(5_000);
