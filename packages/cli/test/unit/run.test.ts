@@ -24,6 +24,10 @@ interface Harness {
   stderr: string[];
   /** Called with each log record as it is written (synchronously, inside the write). */
   onLog: (record: Record<string, unknown>) => void;
+  /** The session timeout the server grants, as a ZooKeeper with a lower maxSessionTimeout would (default: --ttl). */
+  grantedMs: number | undefined;
+  /** Called with each new connection before `elect` gets it. */
+  onConnect: (connection: MemoryConnection) => void;
   deps: Partial<RunDeps>;
 }
 
@@ -46,6 +50,8 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     lines: [],
     stderr: [],
     onLog: () => {},
+    grantedMs: undefined,
+    onConnect: () => {},
     deps: {},
   };
   h.deps = {
@@ -74,7 +80,8 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     signals: h.signals,
     watchdog: async () => h.watchdog,
     connect: async (settings) => {
-      const connection = server.connect({ sessionTimeoutMs: settings.ttlMs, logger: settings.logger });
+      const connection = server.connect({ sessionTimeoutMs: h.grantedMs ?? settings.ttlMs, logger: settings.logger });
+      h.onConnect(connection);
       h.connections.push(connection);
       return connection;
     },
@@ -292,15 +299,12 @@ describe('run() with an in-memory backend', () => {
 
     it('while the connection is being closed, after the command exited by itself', async () => {
       const h = harness();
-      h.deps.connect = async (settings) => {
-        const connection = h.server.connect({ sessionTimeoutMs: settings.ttlMs, logger: settings.logger });
+      h.onConnect = (connection) => {
         const close = connection.close.bind(connection);
         connection.close = () => {
           h.signals.send('SIGTERM');
           return close();
         };
-        h.connections.push(connection);
-        return connection;
       };
       const code = run(args('--id', 'a'), h.deps);
       await until(() => h.processes.child !== undefined, 'the command to start');
@@ -342,11 +346,7 @@ describe('run() with an in-memory backend', () => {
     const clock = new ManualClock(1_000_000);
     const h = harness({}, clock);
     // As a ZooKeeper whose maxSessionTimeout is 2 s answers a request for 10 s.
-    h.deps.connect = async (settings) => {
-      const connection = h.server.connect({ sessionTimeoutMs: 2_000, logger: settings.logger });
-      h.connections.push(connection);
-      return connection;
-    };
+    h.grantedMs = 2_000;
     const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
     await until(() => h.processes.child !== undefined, 'the command to start');
     const warning = h.logs.find((r) => r.event === 'grace-shortened');
