@@ -48,7 +48,7 @@ describe("the leader's own node", () => {
     try {
       const hold = proxy.hold(existsOp, `${path}/`);
       const campaign = election.campaign({ id: 'first' });
-      await hold.holding; // our node is first; the exists that confirms it went out
+      await hold.holding; // our node is first; the server answered the exists that confirms it (its watch is set)
       const [node] = await children(admin, path);
       await remove(admin, `${path}/${node}`);
       await hold.notified;

@@ -7,7 +7,8 @@
  * the proxy, which forwards normally again.
  *
  * It can also hold (`hold()`): once a request of a given type on a given
- * path goes through, what the server says is kept back until `release()`,
+ * path goes through, what the server says — the answer to that request
+ * first — is kept back until `release()`,
  * which hands all of it to the client in one write — as a busy event loop
  * would read a reply and the notification behind it in one go.
  *
@@ -23,7 +24,13 @@ const notificationXid = -1;
 
 /** A hold on the server's answers (see `ReplyDropper.hold`). */
 export interface Hold {
-  /** Resolves once the matching request went through and answers are being held. */
+  /**
+   * Resolves once the server has answered the matching request (the answer is
+   * held): the server has done what the request asked — a watch it sets is in
+   * place — before the test goes on. Resolving when the request was merely
+   * written would race it: a write from another client could reach the
+   * server first.
+   */
   readonly holding: Promise<void>;
   /** Resolves once a watch notification is among the held answers. */
   readonly notified: Promise<void>;
@@ -35,6 +42,8 @@ interface HoldState {
   type: number;
   pathPrefix: string;
   active: boolean;
+  /** The matching request's xid, once it went through. */
+  xid?: number;
   held: Buffer[];
   scan: Buffer;
   onHolding: () => void;
@@ -107,11 +116,11 @@ export class ReplyDropper {
         if (hold && !hold.active && type === hold.type && size >= 12 && requestPath(frame).startsWith(hold.pathPrefix)) {
           this.pendingHold = undefined;
           hold.active = true;
+          hold.xid = frame.readInt32BE(4);
           hold.client = client;
           link.hold = hold;
         }
         upstream.write(frame);
-        if (link.hold === hold && hold?.active) hold.onHolding();
         if (this.armed && type === createOp) {
           this.armed = false;
           this.swallowed = true;
@@ -125,7 +134,9 @@ export class ReplyDropper {
         hold.held.push(chunk);
         hold.scan = Buffer.concat([hold.scan, chunk]);
         while (hold.scan.length >= 8 && hold.scan.length >= 4 + hold.scan.readInt32BE(0)) {
-          if (hold.scan.readInt32BE(4) === notificationXid) hold.onNotified();
+          const xid = hold.scan.readInt32BE(4);
+          if (xid === hold.xid) hold.onHolding();
+          if (xid === notificationXid) hold.onNotified();
           hold.scan = hold.scan.subarray(4 + hold.scan.readInt32BE(0));
         }
         return;
