@@ -20,6 +20,7 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
       connectTimeoutMs: s.connectTimeoutMs,
       ...(s.user === undefined ? {} : { auth: s.user }),
       logger: s.logger,
+      clock: s.clock,
     });
   }
   const { connectEtcd, electionName } = await import('@elect/etcd');
@@ -33,6 +34,7 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     ...(s.user === undefined ? {} : { username, password: rest.join(':') }),
     ...(s.tls === undefined ? {} : { tls: readTls(s.tls) }),
     logger: s.logger,
+    clock: s.clock,
   });
 };
 

@@ -3,7 +3,7 @@
  * tests pass fakes (a spawn that records, a signal source they can emit on).
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import type { Election, Logger as CoreLogger } from '@elect/core';
+import type { Clock, Election, Logger as CoreLogger } from '@elect/core';
 import type { LogSink } from './log.js';
 import type { Logger } from './log.js';
 import type { Backend } from './options.js';
@@ -40,6 +40,8 @@ export interface ConnectSettings {
   tls: { cacert?: string; cert?: string; key?: string } | undefined;
   /** For the backend's own records (see `backendLogger`). */
   logger: CoreLogger;
+  /** The connection's clock: the one `elect`'s own waits and deadlines run on. */
+  clock: Clock;
 }
 
 export type ConnectFn = (settings: ConnectSettings) => Promise<Connection>;
@@ -65,6 +67,8 @@ export interface RunDeps {
   hostname: string;
   pid: number;
   cwd: string;
+  /** Every wait and deadline of `elect` (core's monotonic clock; tests may pass a `ManualClock`). */
+  clock: Clock;
 }
 
 /** See watchdog.ts. */
@@ -87,4 +91,5 @@ export interface Watchdog {
   close(): void;
 }
 
-export type WatchdogFactory = (logger: Logger) => Promise<Watchdog>;
+/** Starts a watchdog that reads deadlines on `clock`. */
+export type WatchdogFactory = (logger: Logger, clock: Clock) => Promise<Watchdog>;

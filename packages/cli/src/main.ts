@@ -4,7 +4,7 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { ErrorCode, isElectError, type Election, type Logger as CoreLogger } from '@elect/core';
+import { ErrorCode, isElectError, systemClock, within, type Clock, type Election, type Logger as CoreLogger } from '@elect/core';
 import { parseArgs } from './args.js';
 import { connectBackend } from './backends.js';
 import { resolveCommand } from './command.js';
@@ -28,10 +28,11 @@ export function defaultDeps(): RunDeps {
     kill: (pid, signal) => process.kill(pid, signal),
     signals: process,
     connect: connectBackend,
-    watchdog: (logger) => startWatchdog(nodeSpawn, logger),
+    watchdog: (logger, clock) => startWatchdog(nodeSpawn, logger, clock),
     hostname: hostname(),
     pid: process.pid,
     cwd: process.cwd(),
+    clock: systemClock,
   };
 }
 
@@ -132,7 +133,7 @@ async function serve(
     }
     throw error;
   } finally {
-    await closeQuietly(logger, options.connectTimeoutMs, async () => {
+    await closeQuietly(logger, deps.clock, options.connectTimeoutMs, async () => {
       await election?.close();
       await connection.close();
     });
@@ -147,7 +148,7 @@ async function runElect(
   election: Election,
   signals: SignalRouter,
 ): Promise<number> {
-  const watchdog = await deps.watchdog(logger);
+  const watchdog = await deps.watchdog(logger, deps.clock);
   try {
     return await runRounds({ options, file, election, watchdog, deps, logger, signals });
   } finally {
@@ -174,6 +175,7 @@ async function connect(
     user: options.user,
     tls: options.tls,
     logger: forBackend,
+    clock: deps.clock,
   });
   const gaveUp = new Promise<'interrupted'>((resolve) => interrupted.addEventListener('abort', () => resolve('interrupted'), { once: true }));
   try {
@@ -194,15 +196,11 @@ async function connect(
   }
 }
 
-async function closeQuietly(logger: Logger, timeoutMs: number, close: () => Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+async function closeQuietly(logger: Logger, clock: Clock, timeoutMs: number, close: () => Promise<void>): Promise<void> {
   try {
-    const result = await Promise.race([close().then(() => 'closed' as const), timeout]);
-    if (result === 'timeout') logger.warn({ event: 'close-timeout' }, 'closing the connection timed out; the server will end the session/lease');
+    const result = await within(clock, close().then(() => 'closed' as const), timeoutMs);
+    if (result === undefined) logger.warn({ event: 'close-timeout' }, 'closing the connection timed out; the server will end the session/lease');
   } catch (error) {
     logger.warn({ err: error }, 'closing the connection failed; the server will end the session/lease');
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -11,7 +11,7 @@
  * up at once (our queue entry is removed); a cleanup is finished first, and
  * no new campaign follows. SIGUSR1/SIGUSR2 are ignored outside a term.
  */
-import { isElectError, runWhileLeader, systemClock, type Election, type Leadership, type LossReason } from '@elect/core';
+import { isElectError, pause, runWhileLeader, type Election, type Leadership, type LossReason } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -54,7 +54,7 @@ export async function runRounds(ctx: RunContext): Promise<number> {
     logger.warn({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; campaigning again`);
     // A short pause, so that a fault which ends every term at once (a server
     // granting a session too short for --grace) does not spin.
-    if (!(await pause(Math.min(1_000, o.ttlMs / 10), interrupted))) return interruptedCode(interrupted);
+    if (!(await pause(ctx.deps.clock, Math.min(1_000, o.ttlMs / 10), interrupted))) return interruptedCode(interrupted);
   }
 }
 
@@ -65,12 +65,13 @@ async function runRound(ctx: RunContext): Promise<Round> {
   // neither may stop it (signals are the command's then, and a signal after
   // its exit ends `elect` only after the cleanup: see runRounds).
   const giveUp = new AbortController();
-  const waitTimer = o.waitMs === undefined ? undefined : setTimeout(() => giveUp.abort(new Error('--wait expired')), o.waitMs);
+  const clock = ctx.deps.clock;
+  const cancelWait = o.waitMs === undefined ? undefined : clock.schedule(() => giveUp.abort(new Error('--wait expired')), o.waitMs);
   const onInterrupt = (): void => giveUp.abort(interrupted.reason);
   if (interrupted.aborted) onInterrupt();
   else interrupted.addEventListener('abort', onInterrupt, { once: true });
   const campaignOver = (): void => {
-    clearTimeout(waitTimer);
+    cancelWait?.();
     interrupted.removeEventListener('abort', onInterrupt);
   };
   let term: Promise<TermResult> | undefined;
@@ -97,6 +98,7 @@ async function runRound(ctx: RunContext): Promise<Round> {
         // Our task stops the command within grace + margin (plus a moment for
         // the kernel); past this runWhileLeader reports a stuck task.
         settleTimeoutMs: o.graceMs + stopMarginMs + 5_000,
+        clock,
       },
     );
   } catch (error) {
@@ -143,7 +145,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
   // The deadline is on core's monotonic clock (the one our connections use),
   // not the wall clock, which may be set at any time.
   logger.info(
-    { event: 'elected', deadlineInMs: Math.round(leadership.deadline - systemClock.now()), ttlMs: leadership.timeoutMs },
+    { event: 'elected', deadlineInMs: Math.round(leadership.deadline - deps.clock.now()), ttlMs: leadership.timeoutMs },
     'elected leader',
   );
   // The stop is planned against the TTL the server granted, which may be
@@ -183,6 +185,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     signals: ctx.signals.term,
     watchdog: ctx.watchdog,
     logger,
+    clock: deps.clock,
   });
 }
 
@@ -222,19 +225,4 @@ function isLoss(error: unknown): error is { reason: LossReason } & Error {
 
 function interruptedCode(signal: AbortSignal): number {
   return signalExitCode(signalNumber(signal.reason as NodeJS.Signals));
-}
-
-/** Resolves true after `ms`, false at once if `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (value: boolean): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(value);
-    };
-    const onAbort = (): void => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

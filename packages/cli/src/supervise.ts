@@ -14,7 +14,7 @@
  * leadership it ran under. The command starts only once the watchdog guards
  * its group (gate.ts), so it cannot outlive `elect` either.
  */
-import { systemClock } from '@elect/core';
+import { sleep, whenAborted, type Clock } from '@elect/core';
 import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
 import { spawnGated } from './gate.js';
@@ -45,6 +45,8 @@ export interface TermOptions {
   logger: Logger;
   /** Whether group `pgid` still has live members (default: `groupAlive`, which skips zombies). */
   groupAlive?: (pgid: number) => boolean;
+  /** The clock of `deadline` and of every wait here (core's clock). */
+  clock: Clock;
 }
 
 export type TermResult =
@@ -104,17 +106,17 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
   forwardSignals(true);
   // The watchdog follows the deadline; should we freeze, it kills the group then.
   let held = o.deadline();
-  const holding = setInterval(() => {
+  let stopHolding = o.clock.schedule(function hold() {
     held = o.deadline();
     o.watchdog.hold(held);
+    stopHolding = o.clock.schedule(hold, o.holdEveryMs);
   }, o.holdEveryMs);
-  holding.unref();
   try {
     await o.watchdog.arm(pgid, held);
     log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
     open();
-    const stopping = abortOf(o.stopSoon);
-    const first = await Promise.race([exit, stopping.promise]);
+    const stopping = whenAborted(o.stopSoon);
+    const first = await Promise.race([exit, stopping.promise.then(() => 'aborted' as const)]);
     stopping.dispose();
     if (first !== 'aborted' && killedAtDeadline(o, first, held)) {
       // We were not running when the deadline came (paused, or an event loop
@@ -137,7 +139,7 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
     log.info({ event: 'stopped', status }, `command stopped (status ${status})`);
     return { kind: 'stopped', status };
   } finally {
-    clearInterval(holding);
+    stopHolding();
     forwardSignals(false);
     o.watchdog.disarm();
   }
@@ -151,7 +153,7 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
  */
 function killedAtDeadline(o: TermOptions, exit: Exit, held: number): boolean {
   if ('error' in exit || exit.signal !== 'SIGKILL') return false;
-  return o.stopNow.aborted || held <= systemClock.now();
+  return o.stopNow.aborted || held <= o.clock.now();
 }
 
 /**
@@ -175,20 +177,21 @@ async function stopGroup(
     // A stopped (SIGSTOP / ^Z) process acts on SIGTERM only once continued.
     signalGroup(o.kill, pgid, 'SIGCONT');
   }
-  const until = performance.now() + o.graceMs;
+  const until = o.clock.now() + o.graceMs;
   for (;;) {
     await Promise.resolve();
     if (urgent.aborted) break;
     if (exited && !alive(pgid)) return exited;
-    const left = until - performance.now();
+    const left = until - o.clock.now();
     if (left <= 0) break;
     // Before the command exits we wait for its exit; after, only the rest of
     // its group is left, which we cannot wait on, so look again shortly.
-    const abort = abortOf(urgent);
-    const timer = delay(exited ? Math.min(groupPollMs, left) : left);
-    await Promise.race([exited ? timer.promise : exit, abort.promise, timer.promise]);
-    abort.dispose();
-    timer.cancel();
+    const timeUp = new AbortController();
+    const cancel = o.clock.schedule(() => timeUp.abort(), exited ? Math.min(groupPollMs, left) : left);
+    const woken = whenAborted(AbortSignal.any([urgent, timeUp.signal]));
+    await (exited ? woken.promise : Promise.race([exit, woken.promise]));
+    woken.dispose();
+    cancel();
   }
   log.warn({ event: 'stop', signal: 'SIGKILL' }, 'sending SIGKILL to the command\'s process group');
   signalGroup(o.kill, pgid, 'SIGKILL');
@@ -196,28 +199,11 @@ async function stopGroup(
   // SIGKILLed processes are gone within moments, but not at once: wait for the
   // last one, so that nothing of ours still holds a lock or a socket when the
   // caller resigns. Bounded, in case one is stuck in the kernel (state D).
-  const settled = performance.now() + killSettleMs;
-  while (alive(pgid) && performance.now() < settled) await delay(5).promise;
+  const settled = o.clock.now() + killSettleMs;
+  while (alive(pgid) && o.clock.now() < settled) await sleep(o.clock, 5);
   return result;
 }
 
 function statusOf(exit: Exit): number {
   return 'error' in exit ? 126 : exitStatus(exit.code, exit.signal);
-}
-
-function abortOf(signal: AbortSignal): { promise: Promise<'aborted'>; dispose: () => void } {
-  let dispose = (): void => {};
-  const promise = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) return resolve('aborted');
-    const listener = (): void => resolve('aborted');
-    signal.addEventListener('abort', listener, { once: true });
-    dispose = () => signal.removeEventListener('abort', listener);
-  });
-  return { promise, dispose };
-}
-
-function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return { promise, cancel: () => clearTimeout(timer) };
 }

@@ -40,7 +40,7 @@
  * are gone, not once the watchdog is.
  */
 import type { ChildProcess } from 'node:child_process';
-import { systemClock } from '@elect/core';
+import { systemClock, type Clock } from '@elect/core';
 import type { SpawnFn, Watchdog } from './deps.js';
 import type { Logger } from './log.js';
 
@@ -80,7 +80,7 @@ function line(pgid: number, leftMs: number | undefined): string {
   return `${pgid} ${(Math.max(0, leftMs) / 1000).toFixed(3)}\n`;
 }
 
-export async function startWatchdog(spawn: SpawnFn, logger: Logger): Promise<Watchdog> {
+export async function startWatchdog(spawn: SpawnFn, logger: Logger, clock: Clock = systemClock): Promise<Watchdog> {
   let armed = 0;
   /** When the armed group must be gone, on core's clock (undefined: only once `elect` dies). */
   let deadline: number | undefined;
@@ -90,7 +90,7 @@ export async function startWatchdog(spawn: SpawnFn, logger: Logger): Promise<Wat
 
   /** Resolves once the line has been handed to the kernel (or cannot be: see onExit). */
   const send = (): Promise<void> => {
-    const text = line(armed, deadline === undefined ? undefined : deadline - systemClock.now());
+    const text = line(armed, deadline === undefined ? undefined : deadline - clock.now());
     return new Promise((resolve) => {
       const stdin = proc.stdin;
       // A dead watchdog's pipe: the restart below tells the next one `armed`.

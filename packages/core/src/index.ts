@@ -26,6 +26,7 @@ export {
   type LossReason,
 } from './errors.js';
 export { systemClock, type Clock } from './clock.js';
+export { Backoff, pause, sleep, whenAborted, within, type BackoffOptions } from './wait.js';
 export { LossDeadline, defaultSafetyMarginMs, type LossDeadlineOptions } from './deadline.js';
 export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
 export { decodePayload, encodePayload } from './payload.js';
@@ -33,6 +34,7 @@ export {
   campaignOptions,
   candidateId,
   candidateValue,
+  clockOption,
   durationOption,
   isAbortSignal,
   knownKeys,

@@ -3,6 +3,7 @@
  * construction time with a message naming the option, before anything is
  * written to a server.
  */
+import { systemClock, type Clock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
 
 export interface DurationRule {
@@ -73,6 +74,16 @@ export function signalOption(value: unknown, name = 'signal'): AbortSignal | und
   if (value === undefined) return undefined;
   if (!isAbortSignal(value)) throw new InvalidOptionError(name, `must be an AbortSignal, got ${describe(value)}`);
   return value;
+}
+
+/** A `Clock` option (`now` and `schedule`), or the system clock when absent. */
+export function clockOption(value: unknown, name = 'clock'): Clock {
+  if (value === undefined) return systemClock;
+  const clock = value as Partial<Clock> | null;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.schedule !== 'function') {
+    throw new InvalidOptionError(name, `must be a Clock (now() and schedule()), got ${describe(value)}`);
+  }
+  return value as Clock;
 }
 
 /** Validated `campaign()` options: only known keys, a valid id, the value (defaulting to the id), the signal. */

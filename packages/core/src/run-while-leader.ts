@@ -4,10 +4,12 @@
  * run two at once. The CLI's `elect run` is this function with a task that
  * spawns a child process.
  */
+import type { Clock } from './clock.js';
 import type { Election, Leadership } from './contract.js';
 import { ErrorCode, InvalidOptionError, LeadershipLostError, TimeoutError, abortReason, isElectError } from './errors.js';
-import { candidateId, candidateValue, describe, durationOption, knownKeys, signalOption } from './options.js';
+import { candidateId, candidateValue, clockOption, describe, durationOption, knownKeys, signalOption } from './options.js';
 import { TaskLeadership } from './task-leadership.js';
+import { whenAborted, within } from './wait.js';
 
 export interface RunWhileLeaderOptions {
   /** The candidate id (see `CampaignOptions.id`). */
@@ -27,6 +29,8 @@ export interface RunWhileLeaderOptions {
    * lost, or `signal` aborted). Default 10 000 ms.
    */
   settleTimeoutMs?: number;
+  /** The clock `settleTimeoutMs` runs on. Default: core's monotonic clock (tests pass a `ManualClock`). */
+  clock?: Clock;
 }
 
 /**
@@ -102,6 +106,7 @@ interface Options {
   rejoin: boolean;
   signal: AbortSignal | undefined;
   settleTimeoutMs: number;
+  clock: Clock;
 }
 
 type Settled<T> = { ok: true; value: T; whileLeader: boolean } | { ok: false; error: unknown; whileLeader: boolean };
@@ -134,13 +139,13 @@ async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Optio
   if (first === 'aborted') {
     const reason = abortReason(opts.signal as AbortSignal, 'runWhileLeader');
     stop.abort(new LeadershipLostError('resigned', 'runWhileLeader was aborted: stopping the task before resigning', { cause: reason }));
-    const outcome = await within(settled, opts.settleTimeoutMs);
+    const outcome = await within(opts.clock, settled, opts.settleTimeoutMs);
     if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'runWhileLeader was aborted', reason) };
     await leadership.resign();
     return { kind: 'failed', error: reason };
   }
 
-  const outcome = await within(settled, opts.settleTimeoutMs);
+  const outcome = await within(opts.clock, settled, opts.settleTimeoutMs);
   const ended: unknown = leadership.signal.aborted ? leadership.signal.reason : undefined;
   if (!outcome) return { kind: 'failed', error: notStopped(opts.settleTimeoutMs, 'leadership was lost', ended) };
   // After the task settled, never before: our entry is not handed over while
@@ -181,29 +186,6 @@ function start<T>(task: LeaderTask<T>, view: TaskLeadership, leadership: Leaders
   );
 }
 
-function whenAborted(signal: AbortSignal): { promise: Promise<void>; dispose: () => void } {
-  let listener: () => void = () => {};
-  const promise = new Promise<void>((resolve) => {
-    listener = () => resolve();
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', listener, { once: true });
-  });
-  return { promise, dispose: () => signal.removeEventListener('abort', listener) };
-}
-
-/** `settled`, or undefined if it takes longer than `ms`. */
-async function within<T>(settled: Promise<Settled<T>>, ms: number): Promise<Settled<T> | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([settled, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function notStopped(ms: number, why: string, cause: unknown): TimeoutError {
   return new TimeoutError(
     `runWhileLeader: the task did not stop within ${ms} ms after ${why}; no other task was started. ` +
@@ -224,7 +206,7 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
   }
-  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'signal', 'settleTimeoutMs']);
+  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'signal', 'settleTimeoutMs', 'clock']);
   const o = options as Record<string, unknown>;
   if (o.rejoin !== undefined && typeof o.rejoin !== 'boolean') {
     throw new InvalidOptionError('rejoin', `must be a boolean, got ${describe(o.rejoin)}`);
@@ -236,5 +218,6 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
     signal: signalOption(o.signal),
     // setTimeout's ceiling: a longer wait would fire at once.
     settleTimeoutMs: durationOption('settleTimeoutMs', o.settleTimeoutMs, DEFAULT_SETTLE_TIMEOUT_MS, { min: 0, max: 2_147_483_647 }),
+    clock: clockOption(o.clock),
   };
 }

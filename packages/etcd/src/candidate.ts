@@ -13,6 +13,7 @@
  * ('deleted') from a revoked lease ('session-expired').
  */
 import {
+  Backoff,
   ClosedError,
   LeadershipHandle,
   LogEvent,
@@ -26,14 +27,13 @@ import {
   type LossReason,
   type StateMachine,
 } from '@elect/core';
-import { setTimeout as delay } from 'node:timers/promises';
 import { isLeaseNotFound, isTransient } from './errors.js';
 import { guardKey } from './guard.js';
-import type { Entry } from './kv.js';
+import type { ElectionScope, Entry } from './kv.js';
 import type { Session, SessionEnd, SessionState } from './session.js';
-import { waitForTurn, type WaitContext } from './wait.js';
+import { waitForTurn } from './wait.js';
 
-export interface CandidateContext extends WaitContext {
+export interface CandidateContext extends ElectionScope {
   name: string;
   /** A live session, waiting for the next one if the current one ended. */
   session(signal: AbortSignal): Promise<Session>;
@@ -156,7 +156,7 @@ export class Candidate {
     // We join again after our key vanished or our session ended: the key we
     // held is gone, and must not pass for the one this join creates.
     this.own = undefined;
-    let pause = 50;
+    const backoff = new Backoff({ maxMs: 1000 });
     for (;;) {
       signal.throwIfAborted();
       try {
@@ -177,12 +177,7 @@ export class Candidate {
         signal.throwIfAborted();
         if (!isTransient(error)) throw error;
       }
-      try {
-        await delay(pause, undefined, { signal, ref: false });
-      } catch {
-        signal.throwIfAborted();
-      }
-      pause = Math.min(pause * 2, 1000);
+      await backoff.wait(this.ctx.clock, signal);
     }
   }
 
@@ -268,7 +263,7 @@ export class Candidate {
     if (!this.own && this.joining) await this.withdrawUnanswered(this.joining);
     const own = this.own;
     if (!own) return;
-    let pause = 50;
+    const backoff = new Backoff({ maxMs: 1000 });
     while (!own.session.ended) {
       try {
         await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
@@ -276,8 +271,7 @@ export class Candidate {
       } catch (error) {
         if (!isTransient(error)) throw error;
       }
-      await delay(pause, undefined, { ref: false });
-      pause = Math.min(pause * 2, 1000);
+      await backoff.wait(this.ctx.clock);
     }
     if (this.own === own) this.own = undefined;
   }
@@ -294,7 +288,7 @@ export class Candidate {
     if (this.joining === joining) this.joining = undefined;
     if (this.own) return;
     this.ctx.logger.info({ event: 'campaign-withdraw', id: this.id, key: joining.key }, 'withdrawing a campaign key whose create was never answered');
-    let pause = 50;
+    const backoff = new Backoff({ maxMs: 1000 });
     while (!joining.session.ended) {
       try {
         await this.ctx.kv.removeOnLease(joining.key, joining.session.leaseId);
@@ -302,8 +296,7 @@ export class Candidate {
       } catch (error) {
         if (!isTransient(error)) throw error;
       }
-      await delay(pause, undefined, { ref: false });
-      pause = Math.min(pause * 2, 1000);
+      await backoff.wait(this.ctx.clock);
     }
   }
 

@@ -8,10 +8,10 @@
  * at its deadline may still exist on the server; the reaper revokes it so its
  * keys don't block the queue until the TTL runs out.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { ClosedError, ConnectionError, LogEvent, abortReason, isElectError, type Election } from '@elect/core';
+import { Backoff, ClosedError, ConnectionError, LogEvent, abortReason, isElectError, sleep, type Election } from '@elect/core';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
+import { holdProcess } from './hold.js';
 import { Endpoints } from './endpoints.js';
 import { isTransient } from './errors.js';
 import { KeySpace } from './keys.js';
@@ -37,7 +37,12 @@ export interface EtcdConnection extends AsyncDisposable {
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {
   const resolved = resolveOptions(options);
   const connection = new Connection(resolved);
-  await connection.start();
+  const release = holdProcess();
+  try {
+    await connection.start();
+  } finally {
+    release();
+  }
   return connection;
 }
 
@@ -45,6 +50,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   readonly endpoints: Endpoints;
   readonly keys: KeySpace;
   readonly logger;
+  readonly clock;
   readonly slots = new Map<string, Candidate>();
   private readonly reaper: LeaseReaper;
   private readonly elections = new Set<EtcdElection>();
@@ -60,7 +66,8 @@ class Connection implements EtcdConnection, ConnectionCore {
     this.endpoints = new Endpoints(options);
     this.keys = new KeySpace(options.namespace);
     this.logger = options.logger;
-    this.reaper = new LeaseReaper(this.endpoints, this.logger);
+    this.clock = options.clock;
+    this.reaper = new LeaseReaper(this.endpoints, this.logger, this.clock);
   }
 
   get leaseId(): string {
@@ -80,7 +87,8 @@ class Connection implements EtcdConnection, ConnectionCore {
     const { clock, connectTimeoutMs } = this.options;
     const until = clock.now() + connectTimeoutMs;
     let lastError: unknown;
-    for (let pause = 50; clock.now() < until; pause = Math.min(pause * 2, 500)) {
+    const backoff = new Backoff({ maxMs: 500 });
+    while (clock.now() < until) {
       try {
         this.install(await grantOnce(this.endpoints, this.options.ttlSeconds, clock, this.reaper, until));
         this.logger.info({ event: LogEvent.Connected, lease: this.leaseId, endpoints: this.options.hosts }, 'connected to etcd');
@@ -89,7 +97,7 @@ class Connection implements EtcdConnection, ConnectionCore {
         lastError = error;
         if (!isTransient(error)) break;
       }
-      await delay(Math.max(0, Math.min(pause, until - clock.now())));
+      await sleep(clock, Math.max(0, Math.min(backoff.take(), until - clock.now())));
     }
     // A grant that never answered may still have landed: one quick revoke, else the TTL cleans up.
     await this.shutdown(Math.min(1000, this.options.operationTimeoutMs));
@@ -183,7 +191,8 @@ class Connection implements EtcdConnection, ConnectionCore {
 
   /** Grants a new lease, retrying until it works or the connection closes. */
   private async replace(): Promise<void> {
-    for (let pause = 100; !this.closer.signal.aborted; pause = Math.min(pause * 2, 2000)) {
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
+    while (!this.closer.signal.aborted) {
       try {
         const granted = await grantOnce(this.endpoints, this.options.ttlSeconds, this.options.clock, this.reaper);
         if (this.closer.signal.aborted) {
@@ -198,7 +207,7 @@ class Connection implements EtcdConnection, ConnectionCore {
         this.logger[level]({ event: 'lease-grant-failed', err: String(error) }, 'could not grant a new lease; retrying');
       }
       try {
-        await delay(pause, undefined, { signal: this.closer.signal, ref: false });
+        await backoff.wait(this.clock, this.closer.signal);
       } catch {
         return;
       }

@@ -25,6 +25,7 @@ import {
   type ElectionEvent,
   type LeaderInfo,
   type Leadership,
+  type Clock,
   type Logger,
   type SignalOptions,
 } from '@elect/core';
@@ -32,6 +33,7 @@ import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
 import { ElectionKV, toCandidate } from './kv.js';
+import { holdProcess, holding } from './hold.js';
 import { observeLeaders } from './observe.js';
 import type { Session } from './session.js';
 
@@ -40,6 +42,7 @@ export interface ConnectionCore {
   readonly endpoints: Endpoints;
   readonly keys: KeySpace;
   readonly logger: Logger;
+  readonly clock: Clock;
   /** The campaign in progress per election name (wire prefix): one key per lease per election. */
   readonly slots: Map<string, Candidate>;
   session(signal: AbortSignal): Promise<Session>;
@@ -138,6 +141,7 @@ export class EtcdElection implements Election {
       keys: this.conn.keys,
       endpoints: this.conn.endpoints,
       logger: this.logger,
+      clock: this.conn.clock,
       closed: this.closer.signal,
       session: (signal) => this.conn.session(signal),
       emit: (event) => this.hub.emit(event),
@@ -186,37 +190,4 @@ export class EtcdElection implements Election {
       signal.removeEventListener('abort', onAbort);
     }
   }
-}
-
-/**
- * Keeps the process alive while someone awaits a campaign or the next value
- * of observe() / events(). gRPC holds the event loop only while it has a
- * connection: while etcd cannot be reached, what they wait on (the next
- * lease, a backoff) runs on unref'd timers, and a process with nothing else
- * to do would exit in the middle of its `await`. (ZooKeeper's client keeps
- * retrying on a socket that holds the loop, so that backend needs none.)
- */
-function holdProcess(): () => void {
-  const timer = setInterval(() => {}, 2 ** 30);
-  return () => clearInterval(timer);
-}
-
-/** `iterable`, holding the process while a `next()` is pending. */
-function holding<T>(iterable: AsyncIterable<T>): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      const inner = iterable[Symbol.asyncIterator]();
-      return {
-        async next(): Promise<IteratorResult<T>> {
-          const release = holdProcess();
-          try {
-            return await inner.next();
-          } finally {
-            release();
-          }
-        },
-        return: async (value?: unknown): Promise<IteratorResult<T>> => (await inner.return?.(value)) ?? { done: true, value: undefined },
-      };
-    },
-  };
 }

@@ -7,19 +7,17 @@
  * and ending it ends every other leadership on it with 'session-expired' and
  * sends waiting campaigns to a fresh lease.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import type { LossReason } from '@elect/core';
+import { sleep, type LossReason } from '@elect/core';
 import { isLeaseNotFound } from './errors.js';
-import type { Entry } from './kv.js';
+import type { ElectionScope, Entry } from './kv.js';
 import type { Session } from './session.js';
 import { watch } from './watch.js';
-import type { WaitContext } from './wait.js';
 
 /** How long the after-the-fact lease check may take. */
 const leaseCheckMs = 1000;
 
 /** Starts guarding `entry` (read at `revision`); returns the function that stops it. */
-export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, session: Session, lose: (reason: LossReason) => void): () => void {
+export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, session: Session, lose: (reason: LossReason) => void): () => void {
   const stop = new AbortController();
 
   const decide = async (): Promise<void> => {
@@ -32,7 +30,7 @@ export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, sessi
     let from = revision + 1n;
     while (!stop.signal.aborted) {
       try {
-        const changes = watch(ctx.endpoints, ctx.logger, { key: ctx.keys.wire(entry.key), fromRevision: from, deletesOnly: true, signal: stop.signal });
+        const changes = watch(ctx, { key: ctx.keys.wire(entry.key), fromRevision: from, deletesOnly: true, signal: stop.signal });
         for await (const batch of changes) {
           if (batch.events.some((e) => e.type === 'delete')) return await decide();
         }
@@ -48,7 +46,11 @@ export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, sessi
       } catch {
         // Transient trouble: the session's deadline covers the connection; try again shortly.
       }
-      await delay(200, undefined, { ref: false });
+      try {
+        await sleep(ctx.clock, 200, stop.signal);
+      } catch {
+        return; // stopped
+      }
     }
   };
 
@@ -57,7 +59,7 @@ export function guardKey(ctx: WaitContext, entry: Entry, revision: bigint, sessi
 }
 
 /** True while etcd still has the lease; false once it is gone (TTL ≤ 0). */
-async function leaseAlive(ctx: WaitContext, leaseId: string): Promise<boolean> {
+async function leaseAlive(ctx: ElectionScope, leaseId: string): Promise<boolean> {
   try {
     const res = await ctx.endpoints.pinned().client.leaseClient.leaseTimeToLive({ ID: leaseId }, { deadline: Date.now() + leaseCheckMs });
     return Number(res.TTL) > 0;

@@ -3,11 +3,19 @@
  * are guarded by its create revision (our fencing token), so a stale
  * candidate can never overwrite or delete an entry that is not its own.
  */
-import type { CandidateInfo } from '@elect/core';
-import { decodePayload } from '@elect/core';
+import { decodePayload, type CandidateInfo, type Clock, type Logger } from '@elect/core';
 import { CompareResult, CompareTarget, SortOrder, SortTarget, type ICompare, type IKeyValue } from 'etcd3';
 import type { Endpoints } from './endpoints.js';
 import type { KeySpace } from './keys.js';
+
+/** What everything working on one election shares: its reads and writes, the connection's members, and its clock. */
+export interface ElectionScope {
+  kv: ElectionKV;
+  keys: KeySpace;
+  endpoints: Endpoints;
+  logger: Logger;
+  clock: Clock;
+}
 
 export interface Entry {
   /** Key without the namespace. */

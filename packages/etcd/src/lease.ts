@@ -10,8 +10,7 @@
  * that would block the queue until the TTL runs out.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { Clock, Logger } from '@elect/core';
+import { Backoff, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';
@@ -72,6 +71,7 @@ export class LeaseReaper {
   constructor(
     private readonly endpoints: Endpoints,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   /** Leases to revoke, as far as we know. */
@@ -93,16 +93,16 @@ export class LeaseReaper {
 
   private async run(): Promise<void> {
     this.running = true;
-    let pause = 100;
+    // At most half a second between rounds: after an outage the abandoned
+    // leases' keys block the queue until they are revoked (etcd restores
+    // leases on restart), so we must not be asleep when the server returns.
+    const backoff = new Backoff({ initialMs: 100, maxMs: 500 });
     while (!this.stopped && this.pending.size > 0) {
       const before = this.pending.size;
       for (const id of [...this.pending]) await this.revoke(id);
       if (this.pending.size === 0 || this.stopped) break;
-      // At most half a second between rounds: after an outage the abandoned
-      // leases' keys block the queue until they are revoked (etcd restores
-      // leases on restart), so we must not be asleep when the server returns.
-      pause = this.pending.size < before ? 100 : Math.min(pause * 2, 500);
-      await delay(pause, undefined, { ref: false });
+      if (this.pending.size < before) backoff.reset();
+      await backoff.wait(this.clock);
     }
     this.running = false;
   }

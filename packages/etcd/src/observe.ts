@@ -12,30 +12,20 @@
  * last one yielded). Errors retrying cannot fix end the iteration with an
  * ElectError — never silently.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { Channel, isElectError, sameLeader, type LeaderInfo, type Logger } from '@elect/core';
-import type { Endpoints } from './endpoints.js';
+import { Backoff, Channel, isElectError, sameLeader, type LeaderInfo } from '@elect/core';
 import { isTransient, toElectError } from './errors.js';
-import type { KeySpace } from './keys.js';
-import { toCandidate, type ElectionKV, type Entry } from './kv.js';
+import { toCandidate, type ElectionKV, type ElectionScope, type Entry } from './kv.js';
 import { CompactedError, watch } from './watch.js';
 
-export interface ObserveContext {
-  kv: ElectionKV;
-  keys: KeySpace;
-  endpoints: Endpoints;
-  logger: Logger;
-}
-
 /** A stream of leaders: the current one first, then each change once, in order. */
-export function observeLeaders(ctx: ObserveContext, signal: AbortSignal | undefined): Channel<LeaderInfo | undefined> {
+export function observeLeaders(ctx: ElectionScope, signal: AbortSignal | undefined): Channel<LeaderInfo | undefined> {
   const stop = new AbortController();
   const channel = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => stop.abort() });
   void follow(ctx, channel, stop.signal).catch((error: unknown) => channel.fail(isElectError(error) ? error : toElectError(error, 'observe')));
   return channel;
 }
 
-async function follow(ctx: ObserveContext, channel: Channel<LeaderInfo | undefined>, stop: AbortSignal): Promise<void> {
+async function follow(ctx: ElectionScope, channel: Channel<LeaderInfo | undefined>, stop: AbortSignal): Promise<void> {
   let last: { leader: LeaderInfo | undefined } | undefined;
   const emit = (leader: LeaderInfo | undefined): void => {
     if (last !== undefined && sameLeader(last.leader, leader)) return;
@@ -49,7 +39,7 @@ async function follow(ctx: ObserveContext, channel: Channel<LeaderInfo | undefin
     emit(leaderOf(queue));
     try {
       const range = ctx.keys.prefixRange(ctx.kv.prefix);
-      for await (const batch of watch(ctx.endpoints, ctx.logger, { key: range.key, rangeEnd: range.range_end, fromRevision: read.revision + 1n, signal: stop })) {
+      for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: read.revision + 1n, signal: stop })) {
         for (const event of batch.events) {
           const key = ctx.keys.local(event.key);
           if (event.type === 'delete') queue.delete(key);
@@ -66,8 +56,8 @@ async function follow(ctx: ObserveContext, channel: Channel<LeaderInfo | undefin
 }
 
 /** The queue, retrying while the failure is transient; undefined once stopped. */
-async function readQueue(ctx: ObserveContext, stop: AbortSignal): Promise<Awaited<ReturnType<ElectionKV['list']>> | undefined> {
-  let pause = 50;
+async function readQueue(ctx: ElectionScope, stop: AbortSignal): Promise<Awaited<ReturnType<ElectionKV['list']>> | undefined> {
+  const backoff = new Backoff({ maxMs: 1000 });
   for (;;) {
     if (stop.aborted) return undefined;
     try {
@@ -76,11 +66,10 @@ async function readQueue(ctx: ObserveContext, stop: AbortSignal): Promise<Awaite
       if (!isTransient(error)) throw error;
     }
     try {
-      await delay(pause, undefined, { signal: stop, ref: false });
+      await backoff.wait(ctx.clock, stop);
     } catch {
       return undefined;
     }
-    pause = Math.min(pause * 2, 1000);
   }
 }
 

@@ -6,12 +6,9 @@
  * created by us, on our lease; Go's Campaign never re-checks and can declare
  * a candidate leader whose key is gone.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { LogEvent, type Logger } from '@elect/core';
-import type { Endpoints } from './endpoints.js';
+import { Backoff, LogEvent, sleep } from '@elect/core';
 import { isTransient } from './errors.js';
-import type { KeySpace } from './keys.js';
-import type { ElectionKV, Entry } from './kv.js';
+import type { ElectionKV, ElectionScope, Entry } from './kv.js';
 import { CompactedError, watch } from './watch.js';
 
 export type Turn =
@@ -20,16 +17,9 @@ export type Turn =
   /** Our key is gone (deleted, or its lease ended): campaign again with a fresh key. */
   | { readonly kind: 'gone' };
 
-export interface WaitContext {
-  kv: ElectionKV;
-  keys: KeySpace;
-  endpoints: Endpoints;
-  logger: Logger;
-}
-
 /** Resolves with our turn; rejects with the signal's reason when it aborts, or with a non-transient error. */
-export async function waitForTurn(ctx: WaitContext, own: Entry, signal: AbortSignal): Promise<Turn> {
-  let pause = 50;
+export async function waitForTurn(ctx: ElectionScope, own: Entry, signal: AbortSignal): Promise<Turn> {
+  const backoff = new Backoff({ maxMs: 1000 });
   for (;;) {
     signal.throwIfAborted();
     let position: Awaited<ReturnType<ElectionKV['position']>>;
@@ -37,11 +27,10 @@ export async function waitForTurn(ctx: WaitContext, own: Entry, signal: AbortSig
       position = await ctx.kv.position(own.key, own.createRevision);
     } catch (error) {
       if (!isTransient(error)) throw error;
-      await pauseFor(pause, signal);
-      pause = Math.min(pause * 2, 1000);
+      await backoff.wait(ctx.clock, signal);
       continue;
     }
-    pause = 50;
+    backoff.reset();
     const self = position.self;
     if (!self || self.createRevision !== own.createRevision || self.lease !== own.lease) return { kind: 'gone' };
     const ahead = position.predecessor;
@@ -53,11 +42,11 @@ export async function waitForTurn(ctx: WaitContext, own: Entry, signal: AbortSig
 }
 
 /** Resolves when `entry` is deleted (or the watch cannot tell any more: the caller re-reads either way). */
-async function deleted(ctx: WaitContext, entry: Entry, fromRevision: bigint, signal: AbortSignal): Promise<void> {
+async function deleted(ctx: ElectionScope, entry: Entry, fromRevision: bigint, signal: AbortSignal): Promise<void> {
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
   try {
-    for await (const batch of watch(ctx.endpoints, ctx.logger, {
+    for await (const batch of watch(ctx, {
       key: ctx.keys.wire(entry.key),
       fromRevision,
       deletesOnly: true,
@@ -69,16 +58,8 @@ async function deleted(ctx: WaitContext, entry: Entry, fromRevision: bigint, sig
     // Compaction: the delete may be among what was compacted; re-reading settles it.
     if (error instanceof CompactedError) return;
     if (!isTransient(error)) throw error;
-    await pauseFor(100, signal);
+    await sleep(ctx.clock, 100, signal);
   } finally {
     local.abort();
-  }
-}
-
-async function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal, ref: false });
-  } catch {
-    signal.throwIfAborted();
   }
 }

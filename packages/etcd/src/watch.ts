@@ -12,8 +12,7 @@
  * response's revision before the older events have arrived (a restart then
  * skips them) and backs off up to 30 s.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { BackendError, Channel, type Logger } from '@elect/core';
+import { Backoff, BackendError, Channel, type Clock, type Logger } from '@elect/core';
 import { castGrpcError, type IDuplexStream, type IEvent, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import type { Endpoints, Pinned } from './endpoints.js';
 import { isAuthTokenInvalid, isTransient, toElectError } from './errors.js';
@@ -53,22 +52,29 @@ export class CompactedError extends Error {
 
 type Stream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
-export function watch(endpoints: Endpoints, logger: Logger, spec: WatchSpec): Channel<WatchBatch> {
+/** What a watch needs from its connection. */
+export interface WatchScope {
+  endpoints: Endpoints;
+  logger: Logger;
+  clock: Clock;
+}
+
+export function watch(scope: WatchScope, spec: WatchSpec): Channel<WatchBatch> {
   // The stream stops when the caller's signal aborts or the consumer stops iterating.
   const stop = new AbortController();
   const channel = new Channel<WatchBatch>({ signal: spec.signal, onEnd: () => stop.abort() });
-  void run(endpoints, logger, { ...spec, signal: stop.signal }, channel);
+  void run(scope, { ...spec, signal: stop.signal }, channel);
   return channel;
 }
 
-async function run(endpoints: Endpoints, logger: Logger, spec: WatchSpec, channel: Channel<WatchBatch>): Promise<void> {
+async function run({ endpoints, logger, clock }: WatchScope, spec: WatchSpec, channel: Channel<WatchBatch>): Promise<void> {
   let next = spec.fromRevision;
-  let pause = 50;
+  const backoff = new Backoff({ maxMs: 1000 });
   while (!channel.isEnded) {
     const pinned = endpoints.pinned();
     const outcome = await session(pinned, spec, next, channel, (batch) => {
       next = batch.revision + 1n;
-      pause = 50;
+      backoff.reset();
     });
     if (outcome.kind === 'ended') return;
     if (outcome.kind === 'fatal') {
@@ -81,8 +87,11 @@ async function run(endpoints: Endpoints, logger: Logger, spec: WatchSpec, channe
       if (isTransient(outcome.error)) endpoints.failed(pinned, outcome.error);
       logger.debug({ event: 'watch-restart', err: String(outcome.error) }, 'watch stream broke; resuming');
     }
-    await delay(pause, undefined, { ref: false });
-    pause = Math.min(pause * 2, 1000);
+    try {
+      await backoff.wait(clock, spec.signal);
+    } catch {
+      return; // stopped
+    }
   }
 }
 

@@ -8,13 +8,15 @@
  * blip within the session changes nothing: the node is still ours.
  */
 import {
-  LogEvent,
   abortReason,
-  candidateStateMachine,
+  Backoff,
   type CandidateState,
+  candidateStateMachine,
   type Clock,
   type LeadershipHandle,
+  LogEvent,
   type Logger,
+  sleep,
   type StateMachine,
 } from '@elect/core';
 import type { ZkClient } from './client.js';
@@ -34,7 +36,6 @@ import { HeldLeadership, NodeWatch } from './leader.js';
 import { join } from './names.js';
 import { readOrder } from './queue.js';
 import type { Session } from './session.js';
-import { Backoff, sleep } from './util.js';
 import { Wake } from './wake.js';
 
 export interface CandidateContext extends CreateContext {
@@ -81,7 +82,7 @@ export class Candidate {
   /** Resolves with the leadership; rejects (after removing our node) on abort, close or a non-retryable error. */
   async run(): Promise<LeadershipHandle> {
     this.state.transition({ kind: 'campaigning' });
-    const backoff = new Backoff(1000);
+    const backoff = new Backoff({ maxMs: 1000 });
     try {
       for (;;) {
         const session = await this.ctx.source.session(this.stop);
@@ -222,6 +223,7 @@ export class Candidate {
   /** Runs a cleanup write on `session` through blips, for at most a few operation timeouts. */
   private async removeOn(session: Session, write: (client: ZkClient) => Promise<void>): Promise<void> {
     const never = new AbortController().signal;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 1600 });
     for (let attempt = 0; attempt < 5 && !session.isEnded; attempt += 1) {
       try {
         await onSession(session, never, write(session.client));
@@ -231,7 +233,7 @@ export class Candidate {
           this.logger.warn({ event: 'cleanup-failed', id: this.id, err: error });
           return;
         }
-        await sleep(this.clock, 100 * 2 ** attempt);
+        await backoff.wait(this.clock);
       }
     }
   }

@@ -14,14 +14,13 @@
  * was already given up at the deadline, and our fresh candidates queue behind
  * the stale node, never in front of it.
  */
-import { ClosedError, ConnectionError, SessionExpiredError, TimeoutError, abortReason, type Election } from '@elect/core';
+import { abortReason, Backoff, ClosedError, ConnectionError, type Election, SessionExpiredError, TimeoutError } from '@elect/core';
 import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
 import { ZkCode, isZk } from './errors.js';
 import { latchPath } from './names.js';
 import { resolveOptions, type ResolvedOptions, type ZooKeeperConnectionOptions } from './options.js';
 import { Session, type SessionOptions, type SessionStatus } from './session.js';
-import { Backoff } from './util.js';
 
 /** What an election needs from its connection. */
 export interface SessionSource {
@@ -178,7 +177,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
 
   /** Opens a fresh session, retrying until one opens or the connection closes. */
   private async reopen(): Promise<void> {
-    const backoff = new Backoff(Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)));
+    const backoff = new Backoff({ maxMs: Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)) });
     while (!this.closing.signal.aborted) {
       try {
         const session = await Session.open(this.sessionOptions());
@@ -209,7 +208,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     const { clock, logger } = this.options;
     const timeoutMs = stale.deadline.timeoutMs;
     const until = stale.deadline.lastContact + timeoutMs;
-    const backoff = new Backoff(Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)));
+    const backoff = new Backoff({ maxMs: Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)) });
     for (;;) {
       try {
         const client = await ZkClient.connect({ ...this.sessionOptions(), session: { id, password } });

@@ -13,12 +13,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
-import { abortReason, encodePayload, type Clock, type Logger } from '@elect/core';
+import { abortReason, Backoff, type Clock, encodePayload, type Logger } from '@elect/core';
 import type { ACL, ZkClient } from './client.js';
 import { ZkCode, isZk } from './errors.js';
 import { electionOrder, join, protectedPrefix } from './names.js';
 import type { Session } from './session.js';
-import { Backoff } from './util.js';
 
 export interface CreateContext {
   readonly dir: string;
@@ -89,7 +88,7 @@ export async function createProtected(
   const client = session.client;
   const prefix = protectedPrefix(randomUUID());
   const data = Buffer.from(encodePayload(payload.id, payload.value));
-  const backoff = new Backoff(1000);
+  const backoff = new Backoff({ maxMs: 1000 });
   let search = false;
   for (;;) {
     if (search) {

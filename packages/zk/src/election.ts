@@ -6,21 +6,22 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import {
-  Channel,
-  ClosedError,
-  TimeoutError,
-  candidateId,
-  candidateValue,
-  knownKeys,
   type CampaignOptions,
+  candidateId,
   type CandidateInfo,
   type CandidateState,
+  candidateValue,
+  Channel,
+  ClosedError,
   type Election,
   type ElectionEvent,
+  knownKeys,
   type LeaderInfo,
   type Leadership,
   type Logger,
   type SignalOptions,
+  sleep,
+  TimeoutError,
 } from '@elect/core';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { ZkClient } from './client.js';
@@ -30,7 +31,6 @@ import { ZkCode, isZk } from './errors.js';
 import { ancestors, defaultRoot } from './names.js';
 import { watchLeader } from './observer.js';
 import { readCandidates, readLeader } from './queue.js';
-import { sleep } from './util.js';
 
 export interface ZooKeeperElectionOptions {
   /** Overrides the connection's logger for this election. */

@@ -6,19 +6,20 @@
  * and remove.
  */
 import {
-  LeadershipHandle,
-  NotLeaderError,
-  encodePayload,
+  Backoff,
   type Clock,
+  encodePayload,
+  LeadershipHandle,
   type LeadershipLostError,
   type Logger,
   type LossReason,
+  NotLeaderError,
+  sleep,
 } from '@elect/core';
 import type { Event, Stat } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { tokenOf } from './queue.js';
-import { Backoff, sleep } from './util.js';
 
 export interface HeldOptions {
   id: string;
@@ -101,7 +102,7 @@ export class HeldLeadership {
 
   private async rewatch(): Promise<void> {
     const { session } = this.node;
-    const backoff = new Backoff(1000);
+    const backoff = new Backoff({ maxMs: 1000 });
     const stop = this.handle.signal;
     while (this.handle.isLeader && !session.isEnded) {
       try {
@@ -124,7 +125,7 @@ export class HeldLeadership {
    */
   async remove(): Promise<void> {
     const { session } = this.node;
-    const backoff = new Backoff(1000);
+    const backoff = new Backoff({ maxMs: 1000 });
     const never = new AbortController().signal;
     while (!session.isEnded) {
       try {

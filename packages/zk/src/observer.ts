@@ -7,12 +7,11 @@
  * Only observers (and `events()` subscribers) hold these watches; waiting
  * candidates watch their predecessor alone.
  */
-import { ElectError, sameLeader, type Clock, type LeaderInfo, type Logger } from '@elect/core';
+import { Backoff, type Clock, ElectError, type LeaderInfo, type Logger, sameLeader } from '@elect/core';
 import type { SessionSource } from './connection.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { toElectError } from './errors.js';
 import { readLeader } from './queue.js';
-import { Backoff } from './util.js';
 import { Wake } from './wake.js';
 
 export interface WatchContext {
@@ -33,7 +32,7 @@ export async function watchLeader(
   report: (leader: LeaderInfo | undefined) => void,
 ): Promise<void> {
   let last: { leader: LeaderInfo | undefined } | undefined;
-  const backoff = new Backoff(1000);
+  const backoff = new Backoff({ maxMs: 1000 });
   // One watcher function for the whole watch: the client registers a watch
   // on a path once per function, so re-reading after a wake does not add a
   // second listener for a watch that has not fired yet (a proclaim fires the

@@ -44,6 +44,7 @@ function term(script: string, graceMs = 2_000) {
     signals: new FakeSignals(),
     watchdog: new FakeWatchdog(),
     logger: quietLogger,
+    clock: systemClock,
   });
   return { soon, result };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { systemClock } from '@elect/core';
+import { ManualClock } from '@elect/core/testing';
 import { supervise, type TermOptions } from '../../src/supervise.js';
 import { FakeProcesses, FakeSignals, FakeWatchdog, quietLogger, type FakeGroupOptions } from './fakes.js';
 
@@ -27,6 +28,7 @@ function setup(group: FakeGroupOptions = {}) {
     watchdog,
     logger: quietLogger,
     groupAlive: (pgid) => processes.groupAlive(pgid),
+    clock: systemClock,
   };
   return { processes, signals, watchdog, soon, now, clock, options };
 }
@@ -124,13 +126,18 @@ describe('supervise', () => {
     expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
   });
 
-  it('escalates to SIGKILL after the grace period for a command that ignores SIGTERM', async () => {
+  it('escalates to SIGKILL after the grace period for a command that ignores SIGTERM, not a moment before', async () => {
     const { processes, soon, options } = setup({ ignoresTerm: true });
-    const term = supervise({ ...options, graceMs: 150 });
-    const started = performance.now();
+    const clock = new ManualClock();
+    const term = supervise({ ...options, graceMs: 150, clock, deadline: () => clock.now() + 60_000 });
     soon.abort();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+    clock.advance(149);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
+    clock.advance(1);
     await expect(term).resolves.toEqual({ kind: 'stopped', status: 137 });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
     expect(processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
   });
 
