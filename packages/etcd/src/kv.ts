@@ -1,10 +1,21 @@
 /**
- * The election's reads and writes, each one round trip. Writes to our own key
- * are guarded by its create revision (our fencing token), so a stale
- * candidate can never overwrite or delete an entry that is not its own.
+ * The election's reads and writes, each one round trip in the usual case.
+ * Writes to our own key are guarded by its create revision (our fencing
+ * token), so a stale candidate can never overwrite or delete an entry that is
+ * not its own.
+ *
+ * A candidate of election `name` is a key `name/<x>` with no further `/`:
+ * `name/<y>/<z>` belongs to the nested election `name/<y>`, which shares our
+ * key range (etcd has no directories, and Go's `concurrency.Election` mixes
+ * the two). Reads skip such keys; when a page of the range held only nested
+ * keys, the next page is read at the same revision, so a read is still one
+ * snapshot. A page ends between keys of different create revisions only if
+ * no two keys share one; keys written by one transaction do, but a candidate
+ * key is always created by a transaction of its own, so a page boundary
+ * never hides a candidate.
  */
 import { decodePayload, type CandidateInfo, type Clock, type Logger } from '@elect/core';
-import { CompareResult, CompareTarget, SortOrder, SortTarget, type ICompare, type IKeyValue } from 'etcd3';
+import { CompareResult, CompareTarget, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRangeRequest } from 'etcd3';
 import type { Endpoints } from './endpoints.js';
 import type { KeySpace } from './keys.js';
 
@@ -41,6 +52,9 @@ export function toCandidate(entry: Entry): CandidateInfo {
   return { id, value, token: entry.createRevision, key: entry.key };
 }
 
+/** How many keys a read fetches at a time when it must look past nested elections' keys. */
+const pageSize = 64;
+
 export class ElectionKV {
   /** `name/`, the prefix of every candidate key. */
   readonly prefix: string;
@@ -51,6 +65,11 @@ export class ElectionKV {
     name: string,
   ) {
     this.prefix = `${name}/`;
+  }
+
+  /** Whether `key` (without the namespace) is a candidate of this election, not of one nested in it. */
+  isCandidate(key: string): boolean {
+    return key.startsWith(this.prefix) && !key.includes('/', this.prefix.length);
   }
 
   /**
@@ -81,40 +100,54 @@ export class ElectionKV {
    * create revision below ours) and our own key, at the same revision.
    */
   async position(key: string, createRevision: bigint): Promise<{ revision: bigint; predecessor?: Entry; self?: Entry }> {
-    const range = this.keys.prefixRange(this.prefix);
+    const before = (below: bigint, limit: number): IRangeRequest => ({
+      ...this.keys.prefixRange(this.prefix),
+      sort_order: SortOrder.Descend,
+      sort_target: SortTarget.Create,
+      max_create_revision: (below - 1n).toString(),
+      limit,
+    });
     const res = await this.endpoints.unary('read predecessor', (c) =>
       c.kv.txn({
         compare: [],
-        success: [
-          {
-            request_range: {
-              ...range,
-              sort_order: SortOrder.Descend,
-              sort_target: SortTarget.Create,
-              max_create_revision: (createRevision - 1n).toString(),
-              limit: 1,
-            },
-          },
-          { request_range: { key: this.keys.wire(key) } },
-        ],
+        success: [{ request_range: before(createRevision, 1) }, { request_range: { key: this.keys.wire(key) } }],
         failure: [],
       }),
     );
-    const before = res.responses[0]?.response_range.kvs[0];
-    const self = res.responses[1]?.response_range.kvs[0];
-    return {
-      revision: BigInt(res.header.revision),
-      ...(before && { predecessor: toEntry(this.keys, before) }),
-      ...(self && { self: toEntry(this.keys, self) }),
-    };
+    const revision = BigInt(res.header.revision);
+    const selfKv = res.responses[1]?.response_range.kvs[0];
+    const self = selfKv && toEntry(this.keys, selfKv);
+    let page = res.responses[0]!.response_range;
+    for (;;) {
+      const entries = page.kvs.map((kv) => toEntry(this.keys, kv));
+      const predecessor = entries.find((entry) => this.isCandidate(entry.key));
+      if (predecessor || !page.more || entries.length === 0) return { revision, ...(predecessor && { predecessor }), ...(self && { self }) };
+      // Only nested elections' keys so far: look further down, at the same revision.
+      const lowest = entries[entries.length - 1]!.createRevision;
+      page = await this.endpoints.unary('read predecessor', (c) => c.kv.range({ ...before(lowest, pageSize), revision: revision.toString() }));
+    }
   }
 
-  /** Every candidate in election order (lowest create revision first), at one revision. */
+  /** Every candidate in election order (lowest create revision first), at most `limit` (0: all), at one revision. */
   async list(limit = 0): Promise<{ revision: bigint; entries: Entry[] }> {
-    const res = await this.endpoints.unary('read candidates', (c) =>
-      c.kv.range({ ...this.keys.prefixRange(this.prefix), sort_order: SortOrder.Ascend, sort_target: SortTarget.Create, limit }),
-    );
-    return { revision: BigInt(res.header.revision), entries: res.kvs.map((kv) => toEntry(this.keys, kv)) };
+    const range = (after: bigint, count: number): IRangeRequest => ({
+      ...this.keys.prefixRange(this.prefix),
+      sort_order: SortOrder.Ascend,
+      sort_target: SortTarget.Create,
+      min_create_revision: (after + 1n).toString(),
+      limit: count,
+    });
+    let page = await this.endpoints.unary('read candidates', (c) => c.kv.range(range(0n, limit)));
+    const revision = BigInt(page.header.revision);
+    const entries: Entry[] = [];
+    for (;;) {
+      const read = page.kvs.map((kv) => toEntry(this.keys, kv));
+      entries.push(...read.filter((entry) => this.isCandidate(entry.key)));
+      if (limit === 0 || entries.length >= limit || !page.more || read.length === 0) return { revision, entries: limit === 0 ? entries : entries.slice(0, limit) };
+      // Nested elections' keys took places in the page: read on, at the same revision.
+      const last = read[read.length - 1]!.createRevision;
+      page = await this.endpoints.unary('read candidates', (c) => c.kv.range({ ...range(last, pageSize), revision: revision.toString() }));
+    }
   }
 
   /** Writes `payload` to our key only while it is still the one we created. False: it is not ours any more. */

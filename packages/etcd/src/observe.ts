@@ -42,6 +42,7 @@ async function follow(ctx: ElectionScope, channel: Channel<LeaderInfo | undefine
       for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: read.revision + 1n, signal: stop })) {
         for (const event of batch.events) {
           const key = ctx.keys.local(event.key);
+          if (!ctx.kv.isCandidate(key)) continue; // a nested election's key
           if (event.type === 'delete') queue.delete(key);
           else queue.set(key, { key, createRevision: event.createRevision, value: event.value.toString(), lease: event.lease });
         }

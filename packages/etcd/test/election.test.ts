@@ -347,6 +347,43 @@ describe('etcd election on one member', () => {
     await expect(conn.election('fine').campaign({ id: 'x', bogus: 1 } as never)).rejects.toBeInstanceOf(InvalidOptionError);
     expect(await residue(client, 'fine')).toEqual([]);
   });
+
+  it('keeps nested names apart: keys of team/billing are not candidates of team, however many come first', async () => {
+    const team = uniqueName('team');
+    const billing = `${team}/billing`;
+    const [a, b, c] = await Promise.all([connect(), connect(), connect()]);
+    const lb = await a.election(billing).campaign({ id: 'billing' });
+    // Only team/billing campaigns: team has no leader and no candidate.
+    expect(await b.election(team).leader()).toBeUndefined();
+    expect(await b.election(team).candidates()).toEqual([]);
+    const stop = new AbortController();
+    const observed = new Queue<LeaderInfo | undefined>(c.election(team).observe({ signal: stop.signal }));
+    expect(await observed.next()).toBeUndefined();
+    // A write in the nested election is no change of team's leader.
+    await lb.proclaim('billing, again');
+    // More nested keys than one read fetches, before and after team's leader.
+    const nested = (from: number) => Array.from({ length: 70 }, (_, i) => `${team}/n${from + i}/x`);
+    for (const key of nested(0)) await client.put(key).value('not a candidate');
+    const lt = await withTimeout(b.election(team).campaign({ id: 'team' }), 10_000, 'team elected, with only nested keys ahead');
+    expect(await observed.next()).toMatchObject({ id: 'team', token: lt.token });
+    for (const key of nested(70)) await client.put(key).value('not a candidate');
+    const second = c.election(team).campaign({ id: 'second' });
+    expect(await waitCandidates(a, team, 2)).toEqual(['team', 'second']);
+    expect(await a.election(team).leader()).toMatchObject({ id: 'team', token: lt.token });
+    expect(await a.election(billing).leader()).toMatchObject({ id: 'billing', token: lb.token });
+    // The second candidate's predecessor is team's leader, behind 70 nested keys: it waits.
+    await quietFor(300);
+    expect(lt.isLeader).toBe(true);
+    await lt.resign();
+    const ls = await withTimeout(second, 10_000, 'the second team candidate elected');
+    expect(await observed.next()).toMatchObject({ id: 'second', token: ls.token });
+    await ls.resign();
+    expect(await observed.next()).toBeUndefined();
+    await lb.resign();
+    stop.abort();
+    expect(observed.drain()).toEqual([]);
+    await client.delete().prefix(`${team}/n`);
+  });
 });
 
 /** The queue's ids once it holds `count` candidates, read from the server (within a scaled budget). */

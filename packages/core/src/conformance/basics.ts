@@ -39,6 +39,25 @@ export function basics(s: Suite): void {
     await expect(leadership.proclaim('too late')).rejects.toMatchObject({ code: ErrorCode.NotLeader });
   });
 
+  s.test('a nested name is another election: a candidate of team/billing is none of team, and each elects its own leader', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const nested = `${name}/billing`;
+    const inner = await s.open(nested);
+    const lb = await within(inner.election.campaign({ id: 'billing' }), t.op, 'the nested election to elect');
+    const outer = await s.open(name);
+    expect(await outer.election.leader()).toBeUndefined();
+    expect(await outer.election.candidates()).toEqual([]);
+    const lt = await within(outer.election.campaign({ id: 'team' }), t.op, 'the outer election to elect beside the nested one');
+    expect(await outer.election.leader()).toMatchObject(info(lt));
+    expect(await inner.election.leader()).toMatchObject(info(lb));
+    expect(lb.isLeader && lt.isLeader).toBe(true);
+    await within(Promise.all([lt.resign(), lb.resign()]), t.op, 'both to resign');
+    expect(await backend.residue(nested)).toEqual([]);
+    // What holds the nested election's entries (a parent znode) is not a candidate.
+    expect((await backend.residue(name)).filter((entry) => !entry.startsWith('billing'))).toEqual([]);
+  });
+
   s.test('fencing tokens strictly increase across successive leaders', [], async () => {
     const { backend, t } = s;
     const name = backend.uniqueName();
