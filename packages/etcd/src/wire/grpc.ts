@@ -1,0 +1,277 @@
+/**
+ * gRPC over Node's own HTTP/2, as much of it as etcd's API needs: unary calls
+ * with a deadline, and bidirectional streams (Watch, LeaseKeepAlive). No
+ * compression, no service config, no load balancing: one member, one HTTP/2
+ * connection, opened on first use and again after it fails.
+ *
+ * The protocol (grpc/grpc's PROTOCOL-HTTP2.md): a POST to
+ * `/<package>.<Service>/<Method>` with `content-type: application/grpc` and
+ * `te: trailers`; each message in either direction is framed as one byte
+ * (compressed: 0) and a 4-byte big-endian length; the outcome is the
+ * `grpc-status` (and `grpc-message`, percent-encoded) trailer — or header,
+ * for a response that is only trailers.
+ */
+import http2 from 'node:http2';
+import type { SecureContextOptions } from 'node:tls';
+import { systemClock, type Clock } from '@elect/core';
+
+/** gRPC status codes we act on. */
+export const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  FAILED_PRECONDITION: 9,
+  RESOURCE_EXHAUSTED: 8,
+  PERMISSION_DENIED: 7,
+  UNAUTHENTICATED: 16,
+  UNAVAILABLE: 14,
+  INTERNAL: 13,
+} as const;
+
+/** A call that ended without an answer: a gRPC status from the server, or a transport failure (UNAVAILABLE). */
+export class GrpcError extends Error {
+  override name = 'GrpcError';
+  constructor(
+    readonly code: number,
+    readonly details: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${codeName(code)}: ${details}`, options);
+  }
+}
+
+export interface ChannelOptions {
+  /** TLS material; without it the channel speaks plain-text HTTP/2 (h2c). */
+  tls?: SecureContextOptions & { servername?: string };
+  clock?: Clock;
+}
+
+export interface CallOptions {
+  /** Milliseconds from now; the call fails with DEADLINE_EXCEEDED after it. */
+  timeoutMs?: number;
+  metadata?: Record<string, string>;
+}
+
+/** One bidirectional stream: write requests, read responses; it ends once, with an error or cleanly. */
+export interface Stream {
+  write(message: Buffer): void;
+  /** Half-closes our side (no more requests). */
+  end(): void;
+  /** Abandons the stream (RST_STREAM CANCEL). */
+  cancel(): void;
+  /** Each response, in order. */
+  onMessage(listener: (message: Buffer) => void): void;
+  /** Once, when the stream is over: undefined for a clean end (status OK). */
+  onEnd(listener: (error: GrpcError | undefined) => void): void;
+}
+
+export class Channel {
+  private session: http2.ClientHttp2Session | undefined;
+  private connected = false;
+  private closed = false;
+  private readonly clock: Clock;
+
+  constructor(
+    /** `host:port` */
+    private readonly address: string,
+    private readonly options: ChannelOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** One request, one answer. Rejects with a GrpcError. */
+  unary(path: string, request: Buffer, call: CallOptions = {}): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      let answer: Buffer | undefined;
+      const stream = this.open(path, call);
+      stream.onMessage((message) => (answer ??= message));
+      stream.onEnd((error) => {
+        if (error) reject(error);
+        else if (answer === undefined) reject(new GrpcError(Status.INTERNAL, `${path}: the server answered nothing`));
+        else resolve(answer);
+      });
+      stream.write(request);
+      stream.end();
+    });
+  }
+
+  /** A bidirectional stream (Watch, LeaseKeepAlive). */
+  stream(path: string, call: Omit<CallOptions, 'timeoutMs'> = {}): Stream {
+    return this.open(path, call);
+  }
+
+  /**
+   * Drops the connection: every call on it fails (UNAVAILABLE), the next call
+   * opens a new one. For a member that has gone silent: TCP may never say so.
+   */
+  reset(): void {
+    const session = this.session;
+    this.session = undefined;
+    this.connected = false;
+    session?.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.reset();
+  }
+
+  private connection(): http2.ClientHttp2Session {
+    if (this.closed) throw new GrpcError(Status.CANCELLED, 'the channel is closed');
+    const current = this.session;
+    if (current && !current.closed && !current.destroyed) return current;
+    const tls = this.options.tls;
+    const session = http2.connect(`${tls ? 'https' : 'http'}://${this.address}`, {
+      ...(tls ?? {}),
+      // etcd answers with large windows; ours should not make it wait.
+      settings: { initialWindowSize: 1 << 20 },
+    });
+    this.session = session;
+    this.connected = false;
+    session.on('connect', () => {
+      if (this.session === session) this.connected = true;
+    });
+    const drop = (): void => {
+      if (this.session === session) {
+        this.session = undefined;
+        this.connected = false;
+      }
+    };
+    // An error ends the session; each stream on it reports its own failure.
+    session.on('error', drop);
+    session.on('goaway', drop);
+    session.on('close', drop);
+    // An open connection keeps the process alive, as any client's would,
+    // until close(): a leader with nothing else to do stays leader.
+    return session;
+  }
+
+  private open(path: string, call: CallOptions): Stream {
+    const messageListeners: Array<(message: Buffer) => void> = [];
+    const endListeners: Array<(error: GrpcError | undefined) => void> = [];
+    let ended: { error: GrpcError | undefined } | undefined;
+    const finish = (error: GrpcError | undefined): void => {
+      if (ended) return;
+      ended = { error };
+      cancelTimer();
+      for (const listener of endListeners.splice(0)) listener(error);
+    };
+    let cancelTimer = (): void => {};
+
+    let request: http2.ClientHttp2Stream;
+    let wasConnected = false;
+    try {
+      const session = this.connection();
+      wasConnected = this.connected;
+      const headers: http2.OutgoingHttpHeaders = {
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...(call.timeoutMs !== undefined && { 'grpc-timeout': `${Math.max(1, Math.ceil(call.timeoutMs))}m` }),
+        ...call.metadata,
+      };
+      request = session.request(headers);
+    } catch (error) {
+      const failed = error instanceof GrpcError ? error : new GrpcError(Status.UNAVAILABLE, `No connection established: ${String(error)}`, { cause: error });
+      queueMicrotask(() => finish(failed));
+      return {
+        write: () => {},
+        end: () => {},
+        cancel: () => {},
+        onMessage: () => {},
+        onEnd: (listener) => (ended ? listener(ended.error) : endListeners.push(listener)),
+      };
+    }
+
+    if (call.timeoutMs !== undefined) {
+      cancelTimer = this.clock.schedule(() => {
+        finish(new GrpcError(Status.DEADLINE_EXCEEDED, `${path}: no answer within ${Math.round(call.timeoutMs as number)} ms`));
+        request.close(http2.constants.NGHTTP2_CANCEL);
+      }, call.timeoutMs);
+    }
+
+    let pending: Buffer = Buffer.alloc(0);
+    let status: { code: number; message: string } | undefined;
+    const readStatus = (headers: http2.IncomingHttpHeaders): void => {
+      const code = headers['grpc-status'];
+      if (code === undefined) return;
+      const text = headers['grpc-message'];
+      status = { code: Number(code), message: decodeMessage(Array.isArray(text) ? text.join(',') : (text ?? '')) };
+    };
+    request.on('response', (headers) => {
+      const httpStatus = headers[':status'];
+      if (httpStatus !== 200) {
+        finish(new GrpcError(Status.UNAVAILABLE, `${path}: HTTP status ${String(httpStatus)}`));
+        request.close(http2.constants.NGHTTP2_CANCEL);
+        return;
+      }
+      readStatus(headers); // a trailers-only answer
+    });
+    request.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const length = pending.readUInt32BE(1);
+        if (pending.length < 5 + length) break;
+        if (pending[0] !== 0) {
+          finish(new GrpcError(Status.INTERNAL, `${path}: a compressed message, which we never asked for`));
+          request.close(http2.constants.NGHTTP2_CANCEL);
+          return;
+        }
+        const message = pending.subarray(5, 5 + length);
+        pending = pending.subarray(5 + length);
+        if (!ended) for (const listener of messageListeners) listener(message);
+      }
+    });
+    request.on('trailers', readStatus);
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const prefix = wasConnected || this.connected ? '' : 'No connection established: ';
+      finish(new GrpcError(Status.UNAVAILABLE, `${prefix}${path}: ${error.message}`, { cause: error }));
+    });
+    request.on('close', () => {
+      if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message));
+      const code = request.rstCode;
+      const prefix = wasConnected || this.connected ? '' : 'No connection established: ';
+      finish(new GrpcError(code === http2.constants.NGHTTP2_CANCEL ? Status.CANCELLED : Status.UNAVAILABLE, `${prefix}${path}: stream closed (RST_STREAM ${String(code)})`));
+    });
+    request.on('end', () => {});
+    request.resume();
+
+    return {
+      write: (message) => {
+        if (ended || request.closed || request.writableEnded) return;
+        const frame = Buffer.allocUnsafe(5 + message.length);
+        frame[0] = 0;
+        frame.writeUInt32BE(message.length, 1);
+        message.copy(frame, 5);
+        request.write(frame);
+      },
+      end: () => {
+        if (!request.writableEnded && !request.destroyed) request.end();
+      },
+      cancel: () => {
+        finish(new GrpcError(Status.CANCELLED, `${path}: cancelled`));
+        if (!request.closed) request.close(http2.constants.NGHTTP2_CANCEL);
+      },
+      onMessage: (listener) => messageListeners.push(listener),
+      onEnd: (listener) => (ended ? listener(ended.error) : endListeners.push(listener)),
+    };
+  }
+}
+
+/** grpc-message is percent-encoded (PROTOCOL-HTTP2.md). */
+function decodeMessage(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function codeName(code: number): string {
+  const name = Object.entries(Status).find(([, value]) => value === code)?.[0];
+  return name ?? `status ${code}`;
+}
