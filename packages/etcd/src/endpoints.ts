@@ -6,18 +6,16 @@
  * a hung member accepts connections and answers nothing) we pin the next
  * member and every stream on the old one restarts there.
  *
- * etcd3 picks a random host per call and puts a 5 s circuit breaker on each;
- * with a 2-3 s TTL that alone can cost leadership. So each member gets its own
- * single-host etcd3 client with fault handling switched off, and the retry
- * policy is ours.
+ * Each member gets its own client (wire/client.ts: one HTTP/2 connection),
+ * and the retry policy is ours: no circuit breakers, no random host per call
+ * — with a 2-3 s TTL either can cost leadership.
  */
-import { noop } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
 import { isTransient, toElectError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
+import { MemberClient } from './wire/client.js';
 
 export interface Pinned {
-  readonly client: Etcd3;
+  readonly client: MemberClient;
   readonly host: string;
   readonly index: number;
   /** Aborted when this member is given up (streams on it must restart on the next one). */
@@ -25,7 +23,7 @@ export interface Pinned {
 }
 
 export class Endpoints {
-  private readonly clients: (Etcd3 | undefined)[];
+  private readonly clients: (MemberClient | undefined)[];
   private index = 0;
   private controller = new AbortController();
   private closed = false;
@@ -48,7 +46,7 @@ export class Endpoints {
     const index = this.index;
     let client = this.clients[index];
     if (client === undefined) {
-      client = new Etcd3(this.clientOptions(this.options.hosts[index]!));
+      client = this.client(this.options.hosts[index]!);
       this.clients[index] = client;
     }
     return { client, host: this.options.hosts[index]!, index, signal: this.controller.signal };
@@ -77,14 +75,11 @@ export class Endpoints {
 
   /**
    * etcd refused the auth token a stream was opened with (simple tokens
-   * expire after `--auth-token-ttl` unused). etcd3 fetches a new token only
-   * for unary calls; for streams we drop the cached one so the next stream
-   * authenticates again. (The token cache is internal to etcd3: reached by
-   * name, and harmless if it is not there.)
+   * expire after `--auth-token-ttl` unused): the next stream authenticates
+   * again. (Unary calls fetch a new token by themselves.)
    */
   authExpired(pinned: Pinned): void {
-    const pool = (pinned.client as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } }).pool;
-    pool?.authenticator?.invalidateMetadata?.();
+    pinned.client.invalidateToken();
   }
 
   /**
@@ -92,7 +87,7 @@ export class Endpoints {
    * while the failure is transient. Each attempt carries the operation
    * deadline (set through `defaultCallOptions`). Rejects with an ElectError.
    */
-  async unary<T>(what: string, call: (client: Etcd3) => Promise<T>): Promise<T> {
+  async unary<T>(what: string, call: (client: MemberClient) => Promise<T>): Promise<T> {
     let lastError: unknown;
     for (let attempt = 0; attempt < this.count; attempt++) {
       if (this.closed) break;
@@ -115,26 +110,13 @@ export class Endpoints {
     for (const client of this.clients) client?.close();
   }
 
-  private clientOptions(host: string): IOptions {
-    const { operationTimeoutMs, tls, auth, secure } = this.options;
-    return {
-      hosts: `${secure ? 'https' : 'http'}://${host}`,
-      ...(tls && { credentials: { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert } }),
-      ...(auth && { auth: { username: auth.username, password: auth.password } }),
-      // Every unary call gets a deadline; streams (keepalive, watch) are
-      // supervised by their own timers instead.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + operationTimeoutMs }),
-      faultHandling: { host: () => noop, global: noop },
-      grpcOptions: {
-        // A connection's own sockets, like a separate process would have: a
-        // fault on one connection must not leak into another in this process.
-        'grpc.use_local_subchannel_pool': 1,
-        // gRPC's default reconnect backoff grows to 2 minutes; a member that
-        // comes back must be usable again well within one TTL.
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.min_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 1000,
-      },
-    };
+  private client(host: string): MemberClient {
+    const { operationTimeoutMs, tls, auth, secure, clock } = this.options;
+    return new MemberClient(host, {
+      operationTimeoutMs,
+      clock,
+      ...(auth && { auth }),
+      ...(secure && { tls: { ...(tls?.ca && { ca: tls.ca }), ...(tls?.cert && { cert: tls.cert }), ...(tls?.key && { key: tls.key }) } }),
+    });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * etcd3 and gRPC errors mapped onto core's typed errors, so callers branch on
- * `code` and `retryable` instead of on a client library's class names.
+ * gRPC failures mapped onto core's typed errors, so callers branch on `code`
+ * and `retryable` instead of on status numbers and server messages.
  */
 import {
   BackendError,
@@ -10,35 +10,38 @@ import {
   TimeoutError,
   isElectError,
 } from '@elect/core';
-import {
-  ClientClosedError,
-  EtcdAuthenticationFailedError,
-  EtcdPermissionDeniedError,
-  GRPCDeadlineExceededError,
-  isRecoverableError,
-} from 'etcd3';
+import { ChannelClosedError, GrpcError, Status } from './wire/grpc.js';
 
 /**
- * True when the same call may succeed on another try or another member: the
- * network, a member that is down or hung, a raft leader election in progress.
- * etcd3 marks those "recoverable".
+ * gRPC statuses worth another try, here or on another member: the network or
+ * a member that is down, hung or busy, and a raft leader election in
+ * progress (etcd answers UNAVAILABLE or DEADLINE_EXCEEDED then). The same set
+ * the etcd3 client treats as recoverable.
  */
+const transientStatuses = new Set<number>([
+  Status.CANCELLED,
+  Status.UNKNOWN,
+  Status.DEADLINE_EXCEEDED,
+  Status.RESOURCE_EXHAUSTED,
+  Status.ABORTED,
+  Status.INTERNAL,
+  Status.UNAVAILABLE,
+]);
+
+/** True when the same call may succeed on another try or another member. */
 export function isTransient(error: unknown): boolean {
   if (isElectError(error)) return error.retryable;
-  return error instanceof Error && isRecoverableError(error);
+  return error instanceof GrpcError && !(error instanceof ChannelClosedError) && transientStatuses.has(error.code);
 }
 
 /** The ElectError for a failed call to etcd; `what` names the call. */
 export function toElectError(error: unknown, what: string): ElectError {
   if (isElectError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof GRPCDeadlineExceededError) {
+  if (error instanceof GrpcError && error.code === Status.DEADLINE_EXCEEDED) {
     return new TimeoutError(`${what}: no answer from etcd within the operation timeout`, { cause: error });
   }
-  if (error instanceof ClientClosedError) return new ClosedError(`${what}: the connection is closed`, { cause: error });
-  if (error instanceof EtcdAuthenticationFailedError || error instanceof EtcdPermissionDeniedError) {
-    return new BackendError(`${what}: ${message}`, { cause: error, retryable: false });
-  }
+  if (error instanceof ChannelClosedError) return new ClosedError(`${what}: the connection is closed`, { cause: error });
   if (isTransient(error)) return new ConnectionError(`${what}: ${message}`, { cause: error });
   return new BackendError(`${what}: ${message}`, { cause: error, retryable: false });
 }

@@ -61,7 +61,7 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
 /** True while etcd still has the lease; false once it is gone (TTL ≤ 0). */
 async function leaseAlive(ctx: ElectionScope, leaseId: string): Promise<boolean> {
   try {
-    const res = await ctx.endpoints.pinned().client.leaseClient.leaseTimeToLive({ ID: leaseId }, { deadline: Date.now() + leaseCheckMs });
+    const res = await ctx.endpoints.pinned().client.leaseTimeToLive({ ID: leaseId }, leaseCheckMs);
     return Number(res.TTL) > 0;
   } catch (error) {
     if (isLeaseNotFound(error)) return false;

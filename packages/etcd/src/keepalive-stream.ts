@@ -5,9 +5,10 @@
  * arrived (the server renewed the lease no earlier than that).
  */
 import type { Clock } from '@elect/core';
-import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
+import type { MemberClient, TypedStream } from './wire/client.js';
+import type { LeaseKeepAliveResponse } from './wire/messages.js';
 
-type Stream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
+type Stream = TypedStream<{ ID: string }, LeaseKeepAliveResponse>;
 
 export class KeepAliveTimeout extends Error {
   override name = 'KeepAliveTimeout';
@@ -18,14 +19,13 @@ export class KeepAliveStream {
   private failure: unknown;
 
   private constructor(private readonly stream: Stream) {
-    stream.on('data', (res) => this.settle(undefined, Number(res.TTL)));
-    stream.on('error', (error) => this.settle(error));
-    stream.on('end', () => this.settle(new Error('keepalive stream ended')));
+    stream.onMessage((res) => this.settle(undefined, Number(res.TTL)));
+    stream.onEnd((error) => this.settle(error ?? new Error('keepalive stream ended')));
   }
 
   /** Opens a stream on `client`, giving up after `timeoutMs` (opening may wait for an auth token). */
-  static async open(client: Etcd3, clock: Clock, timeoutMs: number): Promise<KeepAliveStream> {
-    const opening = client.leaseClient.leaseKeepAlive();
+  static async open(client: MemberClient, clock: Clock, timeoutMs: number): Promise<KeepAliveStream> {
+    const opening = client.leaseKeepAlive();
     try {
       return new KeepAliveStream(await withTimeout(opening, clock, timeoutMs, 'opening a keepalive stream'));
     } catch (error) {
@@ -52,14 +52,7 @@ export class KeepAliveStream {
 
   close(): void {
     this.settle(new Error('keepalive stream closed'));
-    // end() first: etcd3 treats an error on a still-writable stream as a
-    // member failure and tears down every channel to that member.
-    try {
-      this.stream.end();
-      this.stream.cancel();
-    } catch {
-      // already gone
-    }
+    this.stream.cancel();
   }
 
   private settle(error: unknown, ttl?: number): void {

@@ -15,7 +15,7 @@
  * never hides a candidate.
  */
 import { decodePayload, type CandidateInfo, type Clock, type Logger } from '@elect/core';
-import { CompareResult, CompareTarget, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRangeRequest } from 'etcd3';
+import { CompareResult, CompareTarget, SortOrder, SortTarget, type Compare, type KeyValue, type RangeRequest, type RangeResponse } from './wire/messages.js';
 import type { Endpoints } from './endpoints.js';
 import type { KeySpace } from './keys.js';
 
@@ -37,7 +37,7 @@ export interface Entry {
   readonly lease: string;
 }
 
-export function toEntry(keys: KeySpace, kv: IKeyValue): Entry {
+export function toEntry(keys: KeySpace, kv: KeyValue): Entry {
   return {
     key: keys.local(kv.key),
     createRevision: BigInt(kv.create_revision),
@@ -80,7 +80,7 @@ export class ElectionKV {
   async create(key: string, payload: string, lease: string): Promise<{ entry: Entry; created: boolean }> {
     const wire = this.keys.wire(key);
     const res = await this.endpoints.unary('campaign', (c) =>
-      c.kv.txn({
+      c.txn({
         compare: [createRevisionIs(wire, 0n)],
         success: [{ request_put: { key: wire, value: Buffer.from(payload), lease } }],
         failure: [{ request_range: { key: wire } }],
@@ -89,7 +89,7 @@ export class ElectionKV {
     if (res.succeeded) {
       return { entry: { key, createRevision: BigInt(res.header.revision), value: payload, lease }, created: true };
     }
-    const kv = res.responses[0]?.response_range.kvs[0];
+    const kv = res.responses[0]?.response_range?.kvs[0];
     // The key vanished between compare and read: impossible in one txn, but never trust it.
     if (!kv) throw new Error(`campaign: ${key} neither created nor found`);
     return { entry: toEntry(this.keys, kv), created: false };
@@ -100,7 +100,7 @@ export class ElectionKV {
    * create revision below ours) and our own key, at the same revision.
    */
   async position(key: string, createRevision: bigint): Promise<{ revision: bigint; predecessor?: Entry; self?: Entry }> {
-    const before = (below: bigint, limit: number): IRangeRequest => ({
+    const before = (below: bigint, limit: number): RangeRequest => ({
       ...this.keys.prefixRange(this.prefix),
       sort_order: SortOrder.Descend,
       sort_target: SortTarget.Create,
@@ -108,36 +108,36 @@ export class ElectionKV {
       limit,
     });
     const res = await this.endpoints.unary('read predecessor', (c) =>
-      c.kv.txn({
+      c.txn({
         compare: [],
         success: [{ request_range: before(createRevision, 1) }, { request_range: { key: this.keys.wire(key) } }],
         failure: [],
       }),
     );
     const revision = BigInt(res.header.revision);
-    const selfKv = res.responses[1]?.response_range.kvs[0];
+    const selfKv = res.responses[1]?.response_range?.kvs[0];
     const self = selfKv && toEntry(this.keys, selfKv);
-    let page = res.responses[0]!.response_range;
+    let page: RangeResponse = res.responses[0]?.response_range ?? { header: res.header, kvs: [], more: false, count: '0' };
     for (;;) {
       const entries = page.kvs.map((kv) => toEntry(this.keys, kv));
       const predecessor = entries.find((entry) => this.isCandidate(entry.key));
       if (predecessor || !page.more || entries.length === 0) return { revision, ...(predecessor && { predecessor }), ...(self && { self }) };
       // Only nested elections' keys so far: look further down, at the same revision.
       const lowest = entries[entries.length - 1]!.createRevision;
-      page = await this.endpoints.unary('read predecessor', (c) => c.kv.range({ ...before(lowest, pageSize), revision: revision.toString() }));
+      page = await this.endpoints.unary('read predecessor', (c) => c.range({ ...before(lowest, pageSize), revision: revision.toString() }));
     }
   }
 
   /** Every candidate in election order (lowest create revision first), at most `limit` (0: all), at one revision. */
   async list(limit = 0): Promise<{ revision: bigint; entries: Entry[] }> {
-    const range = (after: bigint, count: number): IRangeRequest => ({
+    const range = (after: bigint, count: number): RangeRequest => ({
       ...this.keys.prefixRange(this.prefix),
       sort_order: SortOrder.Ascend,
       sort_target: SortTarget.Create,
       min_create_revision: (after + 1n).toString(),
       limit: count,
     });
-    let page = await this.endpoints.unary('read candidates', (c) => c.kv.range(range(0n, limit)));
+    let page = await this.endpoints.unary('read candidates', (c) => c.range(range(0n, limit)));
     const revision = BigInt(page.header.revision);
     const entries: Entry[] = [];
     for (;;) {
@@ -146,7 +146,7 @@ export class ElectionKV {
       if (limit === 0 || entries.length >= limit || !page.more || read.length === 0) return { revision, entries: limit === 0 ? entries : entries.slice(0, limit) };
       // Nested elections' keys took places in the page: read on, at the same revision.
       const last = read[read.length - 1]!.createRevision;
-      page = await this.endpoints.unary('read candidates', (c) => c.kv.range({ ...range(last, pageSize), revision: revision.toString() }));
+      page = await this.endpoints.unary('read candidates', (c) => c.range({ ...range(last, pageSize), revision: revision.toString() }));
     }
   }
 
@@ -154,7 +154,7 @@ export class ElectionKV {
   async proclaim(key: string, token: bigint, payload: string, lease: string): Promise<boolean> {
     const wire = this.keys.wire(key);
     const res = await this.endpoints.unary('proclaim', (c) =>
-      c.kv.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_put: { key: wire, value: Buffer.from(payload), lease } }], failure: [] }),
+      c.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_put: { key: wire, value: Buffer.from(payload), lease } }], failure: [] }),
     );
     return res.succeeded;
   }
@@ -167,7 +167,7 @@ export class ElectionKV {
   async removeOnLease(key: string, lease: string): Promise<void> {
     const wire = this.keys.wire(key);
     await this.endpoints.unary('withdraw', (c) =>
-      c.kv.txn({ compare: [leaseIs(wire, lease)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
+      c.txn({ compare: [leaseIs(wire, lease)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
     );
   }
 
@@ -175,16 +175,16 @@ export class ElectionKV {
   async remove(key: string, token: bigint): Promise<void> {
     const wire = this.keys.wire(key);
     await this.endpoints.unary('resign', (c) =>
-      c.kv.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
+      c.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
     );
   }
 }
 
 /** True when `key` exists with `lease` (a key that does not exist has lease 0). */
-function leaseIs(key: Buffer, lease: string): ICompare {
+function leaseIs(key: Buffer, lease: string): Compare {
   return { key, target: CompareTarget.Lease, result: CompareResult.Equal, lease };
 }
 
-function createRevisionIs(key: Buffer, revision: bigint): ICompare {
+function createRevisionIs(key: Buffer, revision: bigint): Compare {
   return { key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: revision.toString() };
 }

@@ -35,12 +35,10 @@ export interface Granted {
 export async function grantOnce(endpoints: Endpoints, ttlSeconds: number, clock: Clock, reaper: LeaseReaper, until?: number): Promise<Granted> {
   const leaseId = newLeaseId();
   const sentAt = clock.now();
-  const options = until === undefined ? undefined : { deadline: Date.now() + Math.max(1, until - sentAt) };
+  // The call's deadline is the operation timeout, or less when `until` is nearer.
+  const timeoutMs = until === undefined ? undefined : Math.max(1, until - sentAt);
   try {
-    await endpoints.unary('lease grant', (client) =>
-      // Explicit options replace the default deadline only when they are the shorter one.
-      client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: leaseId }, options && shorter(options, endpoints.operationTimeoutMs)),
-    );
+    await endpoints.unary('lease grant', (client) => client.leaseGrant({ TTL: ttlSeconds, ID: leaseId }, timeoutMs));
     return { leaseId, sentAt };
   } catch (error) {
     if (!neverSent(error)) reaper.add(leaseId);
@@ -48,15 +46,10 @@ export async function grantOnce(endpoints: Endpoints, ttlSeconds: number, clock:
   }
 }
 
-function shorter(options: { deadline: number }, operationTimeoutMs: number): { deadline: number } {
-  return { deadline: Math.min(options.deadline, Date.now() + operationTimeoutMs) };
-}
-
 /** Revokes once (within `budgetMs` if given); a lease that is already gone counts as revoked. */
 export async function revokeOnce(endpoints: Endpoints, leaseId: string, budgetMs?: number): Promise<void> {
-  const options = budgetMs === undefined ? undefined : { deadline: Date.now() + Math.min(budgetMs, endpoints.operationTimeoutMs) };
   try {
-    await endpoints.unary('lease revoke', (client) => client.leaseClient.leaseRevoke({ ID: leaseId }, options));
+    await endpoints.unary('lease revoke', (client) => client.leaseRevoke({ ID: leaseId }, budgetMs));
   } catch (error) {
     if (isLeaseNotFound(error) || isLeaseNotFound((error as { cause?: unknown }).cause)) return;
     throw error;

@@ -13,9 +13,10 @@
  * skips them) and backs off up to 30 s.
  */
 import { Backoff, BackendError, Channel, type Clock, type Logger } from '@elect/core';
-import { castGrpcError, type IDuplexStream, type IEvent, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import type { Endpoints, Pinned } from './endpoints.js';
 import { isAuthTokenInvalid, isTransient, toElectError } from './errors.js';
+import type { TypedStream } from './wire/client.js';
+import { WatchFilter, type WatchEvent as WireEvent, type WatchRequest, type WatchResponse } from './wire/messages.js';
 
 export interface WatchEvent {
   readonly type: 'put' | 'delete';
@@ -50,7 +51,7 @@ export class CompactedError extends Error {
   }
 }
 
-type Stream = IDuplexStream<IWatchRequest, IWatchResponse>;
+type Stream = TypedStream<WatchRequest, WatchResponse>;
 
 /** What a watch needs from its connection. */
 export interface WatchScope {
@@ -113,9 +114,8 @@ async function session(
 ): Promise<Outcome> {
   let stream: Stream;
   try {
-    stream = await pinned.client.watchClient.watch();
-  } catch (raw) {
-    const error = raw instanceof Error ? castGrpcError(raw) : raw;
+    stream = await pinned.client.watch();
+  } catch (error) {
     if (isAuthTokenInvalid(error)) return { kind: 'auth', error };
     return isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') };
   }
@@ -126,14 +126,7 @@ async function session(
       done = true;
       spec.signal.removeEventListener('abort', onStop);
       pinned.signal.removeEventListener('abort', onSwitch);
-      // end() before cancel(): etcd3 treats an error on a writable stream as
-      // a member failure and resets every channel to it.
-      try {
-        stream.end();
-        stream.cancel();
-      } catch {
-        // already gone
-      }
+      stream.cancel();
       resolve(outcome);
     };
     const onStop = (): void => finish({ kind: 'ended' });
@@ -143,7 +136,7 @@ async function session(
     spec.signal.addEventListener('abort', onStop, { once: true });
     pinned.signal.addEventListener('abort', onSwitch, { once: true });
 
-    stream.on('data', (res) => {
+    stream.onMessage((res) => {
       if (done) return;
       if (res.canceled) {
         const compacted = BigInt(res.compact_revision || '0');
@@ -160,29 +153,23 @@ async function session(
         delivered(batch);
       }
     });
-    stream.on('error', (raw) => {
-      const error = castGrpcError(raw);
+    stream.onEnd((error) => {
+      if (error === undefined) return finish({ kind: 'broken', error: new Error('watch stream ended') });
       if (isAuthTokenInvalid(error)) return finish({ kind: 'auth', error });
-      finish(isTransient(error) || isBenign(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') });
+      finish(isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') });
     });
-    stream.on('end', () => finish({ kind: 'broken', error: new Error('watch stream ended') }));
     stream.write({
       create_request: {
         key: spec.key,
         ...(spec.rangeEnd && { range_end: spec.rangeEnd }),
         start_revision: from.toString(),
-        ...(spec.deletesOnly && { filters: [0 /* NOPUT */] }),
+        ...(spec.deletesOnly && { filters: [WatchFilter.NoPut] }),
       },
     });
   });
 }
 
-/** Errors that break a stream without saying anything about the request. */
-function isBenign(error: unknown): boolean {
-  return error instanceof Error && /RST_STREAM|Stream removed|ECONNRESET|socket hang up/i.test(error.message);
-}
-
-function* batches(events: readonly IEvent[]): Generator<WatchBatch> {
+function* batches(events: readonly WireEvent[]): Generator<WatchBatch> {
   let current: WatchEvent[] = [];
   let revision = -1n;
   for (const ev of events) {
@@ -197,14 +184,14 @@ function* batches(events: readonly IEvent[]): Generator<WatchBatch> {
   if (current.length > 0) yield { revision, events: current };
 }
 
-function toEvent(ev: IEvent): WatchEvent {
+function toEvent(ev: WireEvent): WatchEvent {
   const kv = ev.kv;
   return {
-    type: String(ev.type).toLowerCase() === 'delete' ? 'delete' : 'put',
+    type: ev.type === 'Delete' ? 'delete' : 'put',
     key: kv.key,
-    value: kv.value ?? Buffer.alloc(0),
-    createRevision: BigInt(kv.create_revision || '0'),
-    modRevision: BigInt(kv.mod_revision || '0'),
-    lease: kv.lease || '0',
+    value: kv.value,
+    createRevision: BigInt(kv.create_revision),
+    modRevision: BigInt(kv.mod_revision),
+    lease: kv.lease,
   };
 }

@@ -242,11 +242,11 @@ describe('etcd election on one member', () => {
     // key on another connection, has itself elected is a race between two
     // clients: an operator's deletion ends leadership on the server first.)
     type LeaseCalls = { leaseTimeToLive: (...args: unknown[]) => Promise<unknown> };
-    const leaseClient = (a as unknown as { endpoints: { pinned(): { client: { leaseClient: LeaseCalls } } } }).endpoints.pinned().client.leaseClient;
-    const ask = leaseClient.leaseTimeToLive.bind(leaseClient);
+    const member = (a as unknown as { endpoints: { pinned(): { client: LeaseCalls } } }).endpoints.pinned().client;
+    const ask = member.leaseTimeToLive.bind(member);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    leaseClient.leaseTimeToLive = async (...args: unknown[]) => {
+    member.leaseTimeToLive = async (...args: unknown[]) => {
       await held;
       return await ask(...args);
     };

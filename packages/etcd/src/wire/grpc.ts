@@ -24,8 +24,9 @@ export const Status = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   FAILED_PRECONDITION: 9,
-  RESOURCE_EXHAUSTED: 8,
   PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  ABORTED: 10,
   UNAUTHENTICATED: 16,
   UNAVAILABLE: 14,
   INTERNAL: 13,
@@ -40,6 +41,14 @@ export class GrpcError extends Error {
     options?: { cause?: unknown },
   ) {
     super(`${codeName(code)}: ${details}`, options);
+  }
+}
+
+/** A call on a channel we closed: it never went out. */
+export class ChannelClosedError extends GrpcError {
+  override name = 'ChannelClosedError';
+  constructor() {
+    super(Status.CANCELLED, 'the channel is closed');
   }
 }
 
@@ -120,7 +129,7 @@ export class Channel {
   }
 
   private connection(): http2.ClientHttp2Session {
-    if (this.closed) throw new GrpcError(Status.CANCELLED, 'the channel is closed');
+    if (this.closed) throw new ChannelClosedError();
     const current = this.session;
     if (current && !current.closed && !current.destroyed) return current;
     const tls = this.options.tls;
