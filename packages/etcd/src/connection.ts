@@ -2,7 +2,9 @@
  * `connectEtcd`: members, one session (lease) at a time, and the elections
  * that share them.
  *
- * The session is replaced, never revived: when it ends (loss deadline, lease
+ * Connecting only checks that a member answers (and takes our credentials):
+ * reads, observers and events need no lease. The first campaign opens the
+ * session. It is replaced, never revived: when it ends (loss deadline, lease
  * gone) a fresh lease is granted in the background, campaigns still waiting
  * join again on it, and leaderships on the old one stay lost. A lease given up
  * at its deadline may still exist on the server; the reaper revokes it so its
@@ -20,7 +22,11 @@ import { marginFor, resolveOptions, type EtcdConnectionOptions, type ResolvedOpt
 import { Session, type SessionState } from './session.js';
 
 export interface EtcdConnection extends AsyncDisposable {
-  /** The current lease id in lowercase hex (the `<lease hex>` of our keys); it changes when a lost lease is replaced. */
+  /**
+   * The current lease id in lowercase hex (the `<lease hex>` of our keys); it
+   * changes when a lost lease is replaced. Empty until the first campaign
+   * has been granted one.
+   */
   readonly leaseId: string;
   /** An election named `name` (the key prefix `etcdctl elect name` uses). Throws `InvalidOptionError` for a bad name. */
   election(name: string, options?: EtcdElectionOptions): Election;
@@ -29,10 +35,11 @@ export interface EtcdConnection extends AsyncDisposable {
 }
 
 /**
- * Connects: grants the lease within `connectTimeoutMs` and starts keeping it
- * alive. Rejects with `InvalidOptionError` for bad options (before any
- * network traffic) and with `ConnectionError` when no member grants a lease
- * in time (or refuses our credentials).
+ * Connects: a member must answer (and accept our credentials) within
+ * `connectTimeoutMs`. No lease yet: the first campaign grants it. Rejects
+ * with `InvalidOptionError` for bad options (before any network traffic) and
+ * with `ConnectionError` when no member answers in time (or one refuses our
+ * credentials).
  */
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {
   const resolved = resolveOptions(options);
@@ -59,6 +66,8 @@ class Connection implements EtcdConnection, ConnectionCore {
   /** The hex ids of the leases this connection was granted, the newest 256. */
   private readonly ownHexes: string[] = [];
   private changed = deferred();
+  /** The grant in progress (the first one, or a replacement). */
+  private granting: Promise<void> | undefined;
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
 
@@ -90,8 +99,8 @@ class Connection implements EtcdConnection, ConnectionCore {
     const backoff = new Backoff({ maxMs: 500 });
     while (clock.now() < until) {
       try {
-        this.install(await grantOnce(this.endpoints, this.options.ttlSeconds, clock, this.reaper, until));
-        this.logger.info({ event: LogEvent.Connected, lease: this.leaseId, endpoints: this.options.hosts }, 'connected to etcd');
+        await this.endpoints.unary('connect', (client) => client.status(Math.max(1, until - clock.now())));
+        this.logger.info({ event: LogEvent.Connected, endpoints: this.options.hosts }, 'connected to etcd');
         return;
       } catch (error) {
         lastError = error;
@@ -99,7 +108,6 @@ class Connection implements EtcdConnection, ConnectionCore {
       }
       await sleep(clock, Math.max(0, Math.min(backoff.take(), until - clock.now())));
     }
-    // A grant that never answered may still have landed: one quick revoke, else the TTL cleans up.
     await this.shutdown(Math.min(1000, this.options.operationTimeoutMs));
     const detail = lastError instanceof Error ? lastError.message : String(lastError ?? 'timed out');
     throw new ConnectionError(`could not connect to etcd at ${this.options.hosts.join(',')} within ${connectTimeoutMs} ms: ${detail}`, {
@@ -122,6 +130,7 @@ class Connection implements EtcdConnection, ConnectionCore {
       if (signal.aborted) throw abortReason(signal);
       const session = this.current;
       if (session && !session.ended) return session;
+      if (session === undefined) this.grant(); // the first campaign opens the session
       const changed = this.changed.promise;
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -186,7 +195,12 @@ class Connection implements EtcdConnection, ConnectionCore {
     if (state.kind !== 'ended' || state.reason === 'closed') return;
     // Given up at the deadline: the lease may still exist on the server.
     if (state.reason === 'deadline') this.reaper.add(session.leaseId);
-    if (this.current === session) void this.replace();
+    if (this.current === session) this.grant();
+  }
+
+  /** Starts granting a lease, unless a grant is under way. */
+  private grant(): void {
+    this.granting ??= this.replace().finally(() => (this.granting = undefined));
   }
 
   /** Grants a new lease, retrying until it works or the connection closes. */
@@ -199,8 +213,9 @@ class Connection implements EtcdConnection, ConnectionCore {
           await revokeOnce(this.endpoints, granted.leaseId).catch(() => {});
           return;
         }
+        const first = this.ownHexes.length === 0;
         this.install(granted);
-        this.logger.info({ event: 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
+        this.logger.info({ event: first ? 'session-opened' : 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
         return;
       } catch (error) {
         const level = isElectError(error) && error.retryable ? 'debug' : 'warn';

@@ -181,8 +181,9 @@ describe('answers held back (requests land, replies do not come)', () => {
       await proxy.close();
     });
     const leader = await (await direct()).election(name).campaign({ id: 'a' });
-    // A KV call first: gRPC opens the KV service's connection lazily, and a
-    // connection opened while replies are held never becomes ready.
+    // Our session first (the first campaign grants the lease): what is held
+    // back must be the create's answer, not the grant's.
+    await (await conn.election(`${name}-warm`).campaign({ id: 'warm' })).resign();
     expect((await conn.election(name).candidates()).map((c) => c.id)).toEqual(['a']);
     proxy.holdReplies();
     const abort = new AbortController();

@@ -7,7 +7,7 @@ import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { scaled, startEtcd, withTimeout, type Cluster } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, residue, revokeHex, uniqueName } from './support/harness.js';
+import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -49,6 +49,24 @@ describe('etcd election on one member', () => {
     expect(leadership.token).toBe(BigInt(kv.kvs[0]!.create_revision));
     await leadership.resign();
     expect(await residue(client, name)).toEqual([]);
+  });
+
+  it('connects without a lease: reads and observers need none, and the first campaign grants it', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    expect(conn.leaseId).toBe('');
+    expect(await conn.election(name).leader()).toBeUndefined();
+    expect(await conn.election(name).candidates()).toEqual([]);
+    const stop = new AbortController();
+    const seen = new Queue<LeaderInfo | undefined>(conn.election(name).observe({ signal: stop.signal }));
+    expect(await seen.next()).toBeUndefined();
+    expect(await leases(client)).toEqual([]);
+    const leadership = await conn.election(name).campaign({ id: 'a' });
+    expect(conn.leaseId).toMatch(/^[0-9a-f]+$/);
+    expect(await leases(client)).toEqual([conn.leaseId]);
+    expect(await seen.next()).toMatchObject({ id: 'a', token: leadership.token });
+    stop.abort();
+    await leadership.resign();
   });
 
   it('queues by create revision and hands over on resign with a greater token', async () => {

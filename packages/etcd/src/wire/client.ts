@@ -1,7 +1,7 @@
 /**
  * The etcd v3 calls elect makes, to one member: KV Range and Txn; Lease
- * Grant, Revoke, TimeToLive and the KeepAlive stream; the Watch stream; and
- * Auth Authenticate for a user and password, whose token goes with every
+ * Grant, Revoke, TimeToLive and the KeepAlive stream; the Watch stream;
+ * Maintenance Status (to check a member answers); and Auth Authenticate for a user and password, whose token goes with every
  * call as etcd expects (metadata `token`).
  *
  * A token etcd no longer accepts (simple tokens expire unused; a restarted
@@ -70,6 +70,11 @@ export class MemberClient {
 
   leaseTimeToLive(request: { ID: string; keys?: boolean }, timeoutMs?: number): Promise<LeaseTimeToLiveResponse> {
     return this.call('/etcdserverpb.Lease/LeaseTimeToLive', encode.leaseTimeToLive(request), decode.leaseTimeToLive, timeoutMs);
+  }
+
+  /** The member's status: any member that answers it serves us (no quorum, no key permission needed). */
+  status(timeoutMs?: number): Promise<HeaderOnly> {
+    return this.call('/etcdserverpb.Maintenance/Status', Buffer.alloc(0), decode.status, timeoutMs);
   }
 
   /** Opens a LeaseKeepAlive stream (after authenticating, if we must). */

@@ -437,6 +437,8 @@ export const decode = {
   watch: watchResponse,
   leaseGrant: leaseGrantResponse,
   leaseRevoke: numbers<HeaderOnly>({}),
+  /** Maintenance Status: only the header is of use to us. */
+  status: numbers<HeaderOnly>({}),
   leaseKeepAlive: numbers<LeaseKeepAliveResponse>({ 2: 'ID', 3: 'TTL' }),
   leaseTimeToLive: leaseTimeToLiveResponse,
   authenticate: authenticateResponse,

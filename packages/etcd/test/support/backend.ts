@@ -47,7 +47,10 @@ async function open(cluster: Cluster, client: Etcd3, name: string, options: Open
     let closing: Promise<void> | undefined;
     return {
       election,
-      expire: () => revokeHex(client, conn.leaseId),
+      // A connection that never campaigned has no lease, and nothing to expire.
+      expire: async () => {
+        if (conn.leaseId !== '') await revokeHex(client, conn.leaseId);
+      },
       cut: async () => proxies.blackhole(),
       heal: async () => proxies.heal(),
       close: () =>
