@@ -190,7 +190,9 @@ export class Candidate {
     } catch {
       return;
     }
-    const session = record.event === 'connected' || record.event === 'session-replaced' ? (record.session ?? record.lease) : undefined;
+    // zk names its session on connecting; etcd its lease when the first campaign opens it.
+    const opened = record.event === 'connected' || record.event === 'session-opened' || record.event === 'session-replaced';
+    const session = opened ? (record.session ?? record.lease) : undefined;
     if (typeof session === 'string') {
       this.session = session;
       this.sessions.add(session);

@@ -16,13 +16,15 @@ import { backends, ttlMs, useScratch, useServer, type Backend, type ServerHandle
 
 /** Ends the session (zk) or revokes the lease (etcd) that `elect` logged when it connected. */
 async function endSessionOnServer(backend: Backend, server: ServerHandle, elect: Elect): Promise<void> {
-  const connected = await elect.waitLog((r) => r.component === backend && r.event === 'connected', 'the connected record');
   if (backend === 'zk') {
+    const connected = await elect.waitLog((r) => r.component === backend && r.event === 'connected', 'the connected record');
     await expireSessionById(server.connect, connected.session as string);
     return;
   }
+  // The first campaign opened the session (the lease).
+  const opened = await elect.waitLog((r) => r.component === backend && r.event === 'session-opened', 'the session-opened record');
   // etcd's JSON gateway: lease ids are int64, in decimal.
-  const id = BigInt.asIntN(64, BigInt(`0x${connected.lease as string}`)).toString();
+  const id = BigInt.asIntN(64, BigInt(`0x${opened.lease as string}`)).toString();
   const response = await fetch(`${server.cluster.endpoints[0]}/v3/lease/revoke`, { method: 'POST', body: JSON.stringify({ ID: id }) });
   expect(response.ok).toBe(true);
 }
