@@ -2,7 +2,8 @@
 # The project's test command (README; CI runs exactly this), from a fresh
 # clone on a fresh Debian/Ubuntu machine, as root: install pnpm, the servers
 # and a private Docker engine, build the offline images, then install, build,
-# lint, typecheck, run every test twice (servers as processes, then in
+# lint, typecheck, check the packages as a user installs them (pack, install
+# outside the workspace, import, type-check), run every test twice (servers as processes, then in
 # containers), then a short chaos soak. Any failing step fails the run; the
 # engine this run started is stopped on the way out.
 set -euo pipefail
@@ -82,6 +83,7 @@ step "offline images" bash docker/build-images.sh
 step "build" pnpm build
 step "lint" pnpm lint
 step "typecheck" pnpm typecheck
+step "packages install clean" pnpm check:packages
 # Every temp dir a test makes starts with "elect-" and is removed by the test.
 temp_dirs() { find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'elect-*' ! -path "$results" | sort; }
 temp_before=$(mktemp)
