@@ -61,11 +61,13 @@ export class Candidate {
     readonly id: string,
     private value: string,
     private readonly signal: AbortSignal | undefined,
+    /** This connection's slot in the election: our key is `name/<lease hex>`, or `name/<lease hex>-<slot>` for slot > 0. */
+    private readonly slot = 0,
   ) {
     this.machine = candidateStateMachine((next, previous) => this.changed(next, previous));
   }
 
-  /** True while campaigning or leading: the slot of this connection in this election is taken. */
+  /** True while campaigning or leading: our slot is taken. */
   get active(): boolean {
     const kind = this.machine.state.kind;
     return kind === 'campaigning' || kind === 'leader' || kind === 'suspended';
@@ -151,7 +153,7 @@ export class Candidate {
 
   /** Go's Campaign transaction, retried while the failure is transient (it is idempotent). */
   private async join(session: Session, signal: AbortSignal): Promise<Entry> {
-    const key = `${this.ctx.kv.prefix}${session.hex}`;
+    const key = `${this.ctx.kv.prefix}${session.hex}${this.slot === 0 ? '' : `-${this.slot}`}`;
     const payload = encodePayload(this.id, this.value);
     // We join again after our key vanished or our session ended: the key we
     // held is gone, and must not pass for the one this join creates.

@@ -58,7 +58,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   readonly keys: KeySpace;
   readonly logger;
   readonly clock;
-  readonly slots = new Map<string, Candidate>();
+  readonly slots = new Map<string, Candidate[]>();
   private readonly reaper: LeaseReaper;
   private readonly elections = new Set<EtcdElection>();
   private current: Session | undefined;
@@ -84,12 +84,12 @@ class Connection implements EtcdConnection, ConnectionCore {
   }
 
   /**
-   * Whether `key` (`<name>/<lease hex>`) is on a lease of this connection:
+   * Whether `key` (`<name>/<lease hex>[-<slot>]`) is on a lease of this connection:
    * ours, whatever our candidates know of it yet (a create not answered) or
    * still (a key resigned but still seen by a reading taken before).
    */
   owns(key: string): boolean {
-    return this.ownHexes.includes(key.slice(key.lastIndexOf('/') + 1));
+    return this.ownHexes.includes(key.slice(key.lastIndexOf('/') + 1).replace(/-\d+$/, ''));
   }
 
   async start(): Promise<void> {

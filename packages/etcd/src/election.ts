@@ -2,13 +2,13 @@
  * `Election` on etcd: one election name on one connection. Candidates,
  * observers and event listeners share the connection's lease and members.
  *
- * One key per lease per election, as in Go (`name/<lease hex>`): a connection
- * holds at most one campaign or leadership in each election at a time. A
- * second concurrent `campaign()` on the same connection and name is rejected
- * with `InvalidOptionError` (option `campaign`) before anything is written;
- * run a second candidate on a second connection (as a second process would).
- * A campaign after the previous one ended is fine (that is what
- * `runWhileLeader`'s rejoin does).
+ * A candidate's key is `name/<lease hex>`, as in Go and etcdctl. Go allows
+ * one per lease; we allow any number of concurrent campaigns on one
+ * connection: each takes a slot — the lowest one no running campaign of this
+ * connection holds in this election — and slot n > 0 writes
+ * `name/<lease hex>-<n>`. Go and etcdctl peers queue with those keys like
+ * any other (they order by create revision). A slot freed by a resign is
+ * reused only after that resign's delete is done.
  */
 import {
   ClosedError,
@@ -43,8 +43,8 @@ export interface ConnectionCore {
   readonly keys: KeySpace;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** The campaign in progress per election name (wire prefix): one key per lease per election. */
-  readonly slots: Map<string, Candidate>;
+  /** Per election (wire prefix), the last candidate in each slot (see the file comment). */
+  readonly slots: Map<string, Candidate[]>;
   session(signal: AbortSignal): Promise<Session>;
   forget(election: EtcdElection): void;
   /** Whether a candidate key is on one of this connection's leases. */
@@ -82,17 +82,14 @@ export class EtcdElection implements Election {
     const { id, value, signal } = campaignOptions(options);
     if (this.closing) throw new ClosedError(`election ${this.name} is closed`);
     if (signal?.aborted) throw abortReason(signal, `${id}: the campaign`);
-    const slot = this.conn.keys.wire(this.kv.prefix).toString('hex');
-    const previous = this.conn.slots.get(slot);
-    if (previous?.active) {
-      throw new InvalidOptionError(
-        'campaign',
-        `this connection already campaigns or leads in election "${this.name}" (as "${previous.id}"); ` +
-          'etcd elections use one key per lease, so open another connection for another candidate',
-      );
-    }
-    const candidate = new Candidate(this.context(), id, value, signal);
-    this.conn.slots.set(slot, candidate);
+    const wire = this.conn.keys.wire(this.kv.prefix).toString('hex');
+    const slots = this.conn.slots.get(wire) ?? [];
+    this.conn.slots.set(wire, slots);
+    const free = slots.findIndex((holder) => !holder.active);
+    const slot = free < 0 ? slots.length : free;
+    const previous = slots[slot];
+    const candidate = new Candidate(this.context(), id, value, signal, slot);
+    slots[slot] = candidate;
     this.mine.add(candidate);
     const release = holdProcess();
     try {

@@ -141,19 +141,36 @@ describe('etcd election on one member', () => {
     await la.resign();
   });
 
-  it('allows one campaign per connection and election at a time, and a new one after resign', async () => {
+  it('runs many candidates on one connection: each its own key, queued and handed over like any other', async () => {
     const name = uniqueName();
     const conn = await connect();
+    const other = await connect();
     const election = conn.election(name);
     const first = await election.campaign({ id: 'one' });
-    await expect(election.campaign({ id: 'two' })).rejects.toBeInstanceOf(InvalidOptionError);
-    await expect(conn.election(name).campaign({ id: 'two' })).rejects.toThrow(/one key per lease/);
-    // Another election on the same connection is fine.
-    const other = await conn.election(`${name}-other`).campaign({ id: 'one' });
+    // One at a time, so that the queue's order is known.
+    const second = election.campaign({ id: 'two' });
+    await waitCandidates(other, name, 2);
+    const third = conn.election(name).campaign({ id: 'three' });
+    await waitCandidates(other, name, 3);
+    const outsider = other.election(name).campaign({ id: 'outsider' });
+    expect(await waitCandidates(other, name, 4)).toEqual(['one', 'two', 'three', 'outsider']);
+    const keys = (await other.election(name).candidates()).map((c) => c.key);
+    expect(keys.slice(0, 3)).toEqual([`${name}/${conn.leaseId}`, `${name}/${conn.leaseId}-1`, `${name}/${conn.leaseId}-2`]);
     await first.resign();
-    const again = await election.campaign({ id: 'again' });
-    expect(again.token).toBeGreaterThan(first.token);
-    await Promise.all([again.resign(), other.resign()]);
+    const l2 = await second;
+    expect(l2.token).toBeGreaterThan(first.token);
+    // Slot 0 is free again: a new campaign takes it, behind everyone queued.
+    const again = election.campaign({ id: 'again' });
+    expect(await waitCandidates(other, name, 4)).toEqual(['two', 'three', 'outsider', 'again']);
+    expect((await other.election(name).candidates())[3]?.key).toBe(`${name}/${conn.leaseId}`);
+    await l2.resign();
+    const l3 = await third;
+    await l3.resign();
+    await (await outsider).resign();
+    const la = await again;
+    expect(la.token).toBeGreaterThan(l3.token);
+    await la.resign();
+    expect(await residue(client, name)).toEqual([]);
   });
 
   it('proclaims through a guarded write; a resigned leader cannot proclaim', async () => {

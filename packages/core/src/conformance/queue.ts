@@ -42,6 +42,30 @@ export function queue(s: Suite): void {
     expect(await backend.residue(name)).toEqual([]);
   });
 
+  s.test('candidates sharing one connection queue like any others: each has its own entry, one leads at a time, in order', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const shared = await s.open(name);
+    const monitor = new OneLeader();
+    const ids = ['first', 'second', 'third'];
+    const campaigns: Array<Promise<Leadership>> = [];
+    for (const [i, id] of ids.entries()) {
+      // One at a time, so that the queue's order is known.
+      campaigns.push(monitor.watch(shared.election.campaign({ id })));
+      await queued(shared.election, (q) => q.length === i + 1, t.op, `${id} to be queued`);
+    }
+    const order = await shared.election.candidates();
+    expect(order.map((c) => c.id)).toEqual(ids);
+    expect(new Set(order.map((c) => c.key)).size).toBe(ids.length);
+    for (const [i, id] of ids.entries()) {
+      const leadership = await within(campaigns[i]!, t.op, `${id} to lead`);
+      expect(leadership).toMatchObject({ id, key: order[i]!.key, token: order[i]!.token });
+      expect(monitor.violations).toEqual([]);
+      await within(leadership.resign(), t.op, `${id} to resign`);
+    }
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
   s.test(`no herd: with ${WAITERS} waiting candidates, each leadership change wakes at most one of them`, [], async () => {
     const { backend, t } = s;
     const name = backend.uniqueName();
