@@ -139,10 +139,16 @@ export interface Election {
   /** The queue in election order (the first one leads). */
   candidates(options?: SignalOptions): Promise<CandidateInfo[]>;
   /**
-   * Leader changes: first the current leader (or undefined), then every change
-   * once and in order, including "no leader" (undefined) and value changes.
-   * Ends when `signal` aborts or the election closes; throws an `ElectError`
-   * when it cannot go on (it never ends silently on failure).
+   * Leader changes: first the current leader (or undefined), then each change
+   * once and in order, including "no leader" (undefined) and value changes:
+   * never a leader twice in a row, never one that did not lead, and the last
+   * value yielded is the leader as of the backend's latest reading. How fine
+   * the changes are depends on the backend: etcd yields every change, by
+   * revision; ZooKeeper's one-shot watches see the state when they are
+   * re-read, so changes quicker than a round trip may arrive merged into the
+   * last of them (A → B → C yields A, C). Ends when `signal` aborts or the
+   * election closes; throws an `ElectError` when it cannot go on (it never
+   * ends silently on failure).
    */
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined>;
   /** This election's state events (`elected`, `lost`, `suspended`, `resumed`, `leader`) from now on. */
