@@ -7,10 +7,9 @@
 import zookeeper from 'node-zookeeper-client';
 import {
   type CampaignOptions,
-  candidateId,
+  campaignOptions,
   type CandidateInfo,
   type CandidateState,
-  candidateValue,
   Channel,
   ClosedError,
   type Election,
@@ -91,12 +90,9 @@ export class ZooKeeperElection implements Election {
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
-    if (typeof options !== 'object' || options === null) throw new TypeError('campaign() takes { id, value?, signal? }');
-    knownKeys('campaign()', options, ['id', 'value', 'signal']);
-    const id = candidateId(options.id);
-    const value = options.value === undefined ? id : candidateValue(options.value);
+    const { id, value, signal } = campaignOptions(options);
     if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
-    const stop = options.signal ? AbortSignal.any([this.closing.signal, options.signal]) : this.closing.signal;
+    const stop = signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal;
     const candidate = new Candidate(this.ctx, id, value, stop);
     const run = candidate.run();
     this.campaigns.set(candidate, run);

@@ -128,6 +128,10 @@ export function basics(s: Suite): void {
     const name = backend.uniqueName();
     const a = await s.open(name);
     const bad: [unknown, string][] = [
+      [null, 'options'],
+      ['an-id', 'options'],
+      [{ id: 'ok', signal: 'soon' }, 'signal'],
+      [{ id: 'ok', priority: 1 }, 'priority'],
       [{ id: '' }, 'id'],
       [{ id: 'line\nbreak' }, 'id'],
       [{ id: 'nul\0byte' }, 'id'],
