@@ -6,12 +6,12 @@
  * nothing that happens to its session afterwards (the connection revoking
  * the lease) may tell it that it lost.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { ClosedError, LeadershipLostError, type Election, type ElectionEvent } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, type Cluster } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, admin, eventually, expectClean, residue, uniqueName } from './support/harness.js';
+import { scaled, type Cluster } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -19,14 +19,9 @@ let cluster: Cluster;
 let client: Etcd3;
 const open: EtcdConnection[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

@@ -6,12 +6,12 @@
  * after the restart (etcd restores leases) the abandoned lease is revoked so
  * its key cannot block the queue.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import type { Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, type Cluster, type Member } from '@elect/test';
-import { RecordingLogger, aborted, admin, eventually, expectClean, leases, residue, uniqueName } from './support/harness.js';
+import { scaled, type Cluster, type Member } from '@elect/test';
+import { RecordingLogger, aborted, eventually, expectClean, leases, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(120_000));
 
@@ -22,14 +22,9 @@ let cluster: Cluster;
 let client: Etcd3;
 const open: EtcdConnection[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 3 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 3 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

@@ -7,12 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { type ElectionEvent } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, startProxy, type Cluster, type Proxy } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, leases, residue, uniqueName } from './support/harness.js';
+import { scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -20,14 +20,9 @@ let cluster: Cluster;
 let client: Etcd3;
 const cleanup: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

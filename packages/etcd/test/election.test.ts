@@ -2,12 +2,12 @@
  * The election on one real etcd member: layout, queue order, handoff, herd,
  * abort, proclaim, observe, close, namespace — and nothing left behind.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, withTimeout, type Cluster } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, aborted, admin, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName } from './support/harness.js';
+import { scaled, withTimeout, type Cluster } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -15,14 +15,9 @@ let cluster: Cluster;
 let client: Etcd3;
 const open: EtcdConnection[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

@@ -3,13 +3,13 @@
  * (`name/<lease hex>` = proposal), one queue in create-revision order across
  * both, and observers on each side that see the other side's leaders.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import type { LeaderInfo, Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, type Cluster } from '@elect/test';
+import { scaled, type Cluster } from '@elect/test';
 import { Etcdctl } from './support/etcdctl.js';
-import { Queue, TTL_MS, admin, eventually, residue, uniqueName } from './support/harness.js';
+import { Queue, TTL_MS, eventually, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(90_000));
 
@@ -18,14 +18,9 @@ let client: Etcd3;
 const open: EtcdConnection[] = [];
 const tools: Etcdctl[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

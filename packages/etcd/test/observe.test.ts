@@ -5,12 +5,12 @@
  * delivered (nothing skipped, nothing repeated), or — when that revision has
  * been compacted away — from a fresh read of the queue.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { sameLeader, type LeaderInfo } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, startEtcd, startProxy, type Cluster, type Proxy } from '@elect/test';
-import { Queue, RecordingLogger, TTL_MS, admin, eventually, expectClean, residue, uniqueName } from './support/harness.js';
+import { scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
+import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -18,14 +18,9 @@ let cluster: Cluster;
 let client: Etcd3;
 const cleanup: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  client = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  client?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  client = admin;
 });
 
 afterEach(async () => {

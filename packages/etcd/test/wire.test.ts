@@ -4,13 +4,13 @@
  * arrives, every field we read is what the server holds, and each failure
  * comes back as the gRPC status etcd gives it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
-import { freePort, scaled, startEtcd, startProxy, withTimeout, type Cluster } from '@elect/test';
+import { freePort, scaled, startProxy, withTimeout, type Cluster } from '@elect/test';
 import { MemberClient, type TypedStream } from '../src/wire/client.js';
 import { GrpcError, Status } from '../src/wire/grpc.js';
 import { CompareResult, CompareTarget, SortOrder, SortTarget, WatchFilter, type WatchRequest, type WatchResponse } from '../src/wire/messages.js';
-import { admin, uniqueName } from './support/harness.js';
+import { uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -18,14 +18,9 @@ let cluster: Cluster;
 let etcd3: Etcd3;
 const clients: MemberClient[] = [];
 
-beforeAll(async () => {
-  cluster = await startEtcd({ size: 1 });
-  etcd3 = admin(cluster.endpoints);
-});
-
-afterAll(async () => {
-  etcd3?.close();
-  await cluster?.close();
+useEtcd({ size: 1 }, (started, admin) => {
+  cluster = started;
+  etcd3 = admin;
 });
 
 afterEach(() => {

@@ -3,10 +3,11 @@
  * that looks at the server: residue, leases, revokes), a logger that records
  * what the backend logs, event queues, and one timing scale.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { noop } from 'cockatiel';
 import type { ElectionEvent, Logger } from '@elect/core';
-import { scaled, type Cluster } from '@elect/test';
+import { scaled, startEtcd, type Cluster, type EtcdOptions } from '@elect/test';
 
 /** A TTL short enough for fault tests, long enough for a loaded 2-core machine. */
 export const TTL_MS = 3000;
@@ -17,6 +18,24 @@ export function admin(endpoints: readonly string[]): Etcd3 {
     hosts: [...endpoints],
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + scaled(3000) }),
     faultHandling: { host: () => noop },
+  });
+}
+
+/**
+ * The etcd a test file runs against, and an admin client on it: started
+ * before the file's tests (handed over through `ready`), stopped after them.
+ */
+export function useEtcd(options: EtcdOptions, ready: (cluster: Cluster, admin: Etcd3) => void): void {
+  let cluster: Cluster | undefined;
+  let client: Etcd3 | undefined;
+  beforeAll(async () => {
+    cluster = await startEtcd(options);
+    client = admin(cluster.endpoints);
+    ready(cluster, client);
+  });
+  afterAll(async () => {
+    client?.close();
+    await cluster?.close();
   });
 }
 
