@@ -32,14 +32,8 @@ export interface MemberClientOptions extends ChannelOptions {
   auth?: { username: string; password: string };
 }
 
-/** A typed stream: requests in, responses out. */
-export interface TypedStream<Req, Res> {
-  write(request: Req): void;
-  end(): void;
-  cancel(): void;
-  onMessage(listener: (response: Res) => void): void;
-  onEnd(listener: (error: GrpcError | undefined) => void): void;
-}
+/** A stream of etcd messages (decoded), requests in, responses out. */
+export type TypedStream<Req, Res> = Stream<Req, Res>;
 
 export class MemberClient {
   private readonly channel: Channel;

@@ -65,14 +65,14 @@ export interface CallOptions {
 }
 
 /** One bidirectional stream: write requests, read responses; it ends once, with an error or cleanly. */
-export interface Stream {
-  write(message: Buffer): void;
+export interface Stream<Req = Buffer, Res = Buffer> {
+  write(request: Req): void;
   /** Half-closes our side (no more requests). */
   end(): void;
   /** Abandons the stream (RST_STREAM CANCEL). */
   cancel(): void;
   /** Each response, in order. */
-  onMessage(listener: (message: Buffer) => void): void;
+  onMessage(listener: (response: Res) => void): void;
   /** Once, when the stream is over: undefined for a clean end (status OK). */
   onEnd(listener: (error: GrpcError | undefined) => void): void;
 }
