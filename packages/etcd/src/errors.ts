@@ -57,8 +57,5 @@ export function neverSent(error: unknown): boolean {
   return /No connection established|ECONNREFUSED/.test(text);
 }
 
-/** etcd refused the auth token (expired simple token, or restarted server). */
-export function isAuthTokenInvalid(error: unknown): boolean {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.includes('invalid auth token');
-}
+/** etcd refused the auth token (see wire/client.ts): authenticate again and retry. */
+export { isInvalidToken as isAuthTokenInvalid } from './wire/client.js';

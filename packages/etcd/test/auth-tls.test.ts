@@ -4,12 +4,15 @@
  * (certificates made here with openssl).
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { ConnectionError, ErrorCode, isElectError, type LeaderInfo } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
-import { scaled, startEtcd, startProxy, type Cluster } from '@elect/test';
+import { scaled, startEtcd, startEtcdProcess, startProxy, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName } from './support/harness.js';
 import { makeCertificates, startTlsEtcd, type Certificates, type TlsMember } from './support/tls.js';
 
@@ -120,6 +123,68 @@ describe('password auth', () => {
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as ConnectionError).retryable).toBe(false);
     expect(Date.now() - started).toBeLessThan(scaled(5000));
+  });
+});
+
+describe('users and roles changed while connected', () => {
+  let cluster: Cluster;
+  let root: Etcd3;
+  let etcdctl: (...args: string[]) => Promise<unknown>;
+
+  let keys: string;
+
+  beforeAll(async () => {
+    // JWT tokens carry the auth revision they were issued at (simple tokens are
+    // checked against the current one), so only they can grow old. The member
+    // runs as a local process here in both runtimes: it reads the keys from disk.
+    keys = fs.mkdtempSync(path.join(os.tmpdir(), 'elect-etcd-jwt-'));
+    await run('openssl', ['genrsa', '-out', path.join(keys, 'jwt.key'), '2048']);
+    await run('openssl', ['rsa', '-in', path.join(keys, 'jwt.key'), '-pubout', '-out', path.join(keys, 'jwt.pub')]);
+    cluster = await startEtcdProcess({
+      size: 1,
+      extraArgs: [`--auth-token=jwt,pub-key=${path.join(keys, 'jwt.pub')},priv-key=${path.join(keys, 'jwt.key')},sign-method=RS256,ttl=10m`],
+    });
+    const endpoint = cluster.endpoints[0]!;
+    etcdctl = (...args) => run('etcdctl', [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+    await etcdctl('user', 'add', 'root:rootpw');
+    await etcdctl('user', 'grant-role', 'root', 'root');
+    await etcdctl('role', 'add', 'elector');
+    await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
+    await etcdctl('user', 'add', 'elector:secret');
+    await etcdctl('user', 'grant-role', 'elector', 'elector');
+    await etcdctl('auth', 'enable');
+    root = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+  });
+
+  afterAll(async () => {
+    root?.close();
+    await cluster?.close();
+    fs.rmSync(keys, { recursive: true, force: true });
+  });
+
+  it('a token issued before a user was added ("revision of auth store is old"): calls and new watches authenticate again', async () => {
+    const name = `app/${uniqueName()}`;
+    const logger = new RecordingLogger();
+    const conn = await connectEtcd({ endpoints: cluster.endpoints[0]!, ttlMs: TTL_MS, username: 'elector', password: 'secret', logger });
+    try {
+      const election = conn.election(name);
+      const a = await election.campaign({ id: 'a' });
+      // Any change to users or roles moves etcd's auth revision past our token's.
+      await etcdctl('--user=root:rootpw', 'user', 'add', `other-${uniqueName()}:pw`);
+      // A write (the second candidate's campaign transaction) and a new watch, both on the old token.
+      const b = election.campaign({ id: 'b' });
+      await eventually(async () => (await residue(root, name)).length === 2, 'b to queue');
+      const seen = new Queue<LeaderInfo | undefined>(conn.election(name).observe());
+      expect((await seen.next())?.id).toBe('a');
+      await a.resign();
+      expect((await b).isLeader).toBe(true);
+      expect((await seen.next())?.id).toBe('b');
+      await (await b).resign();
+      expect(await seen.next()).toBeUndefined();
+    } finally {
+      await conn.close();
+    }
+    await expectClean(root, 'app/');
   });
 });
 

@@ -4,11 +4,15 @@
  * Maintenance Status (to check a member answers); and Auth Authenticate for a user and password, whose token goes with every
  * call as etcd expects (metadata `token`).
  *
- * A token etcd no longer accepts (simple tokens expire unused; a restarted
- * member forgets them) is fetched again once for a unary call; a stream
- * opened with it is refused, and the caller opens another, which
- * authenticates afresh (see `invalidateToken`).
+ * A token etcd no longer accepts is fetched again once for a unary call; a
+ * stream opened with it is refused, and the caller opens another, which
+ * authenticates afresh (see `invalidateToken`). etcd refuses a token when a
+ * simple token expired unused or a restarted member forgot it ("invalid auth
+ * token"), when users or roles changed since it was issued ("revision of auth
+ * store is old"), and when it never reached the server ("user name is
+ * empty") — the three errors on which Go's clientv3 also authenticates again.
  */
+import { systemClock, type Clock } from '@elect/core';
 import { Channel, GrpcError, Status, type CallOptions, type ChannelOptions, type Stream } from './grpc.js';
 import {
   decode,
@@ -37,13 +41,17 @@ export type TypedStream<Req, Res> = Stream<Req, Res>;
 
 export class MemberClient {
   private readonly channel: Channel;
+  private readonly clock: Clock;
   private token: Promise<string> | undefined;
+  /** The token `token` resolved to, once it has. */
+  private current: string | undefined;
 
   constructor(
     readonly host: string,
     private readonly options: MemberClientOptions,
   ) {
     this.channel = new Channel(host, options);
+    this.clock = options.clock ?? systemClock;
   }
 
   range(request: RangeRequest): Promise<RangeResponse> {
@@ -66,9 +74,18 @@ export class MemberClient {
     return this.call('/etcdserverpb.Lease/LeaseTimeToLive', encode.leaseTimeToLive(request), decode.leaseTimeToLive, timeoutMs);
   }
 
-  /** The member's status: any member that answers it serves us (no quorum, no key permission needed). */
-  status(timeoutMs?: number): Promise<HeaderOnly> {
-    return this.call('/etcdserverpb.Maintenance/Status', Buffer.alloc(0), decode.status, timeoutMs);
+  /**
+   * Whether the member answers (no quorum, no key permission needed): its
+   * status. With auth on, etcd 3.6 (and 3.5.28) let only root read it; a
+   * member that refuses us that, after taking our credentials, has answered.
+   */
+  async status(timeoutMs?: number): Promise<void> {
+    try {
+      await this.call('/etcdserverpb.Maintenance/Status', Buffer.alloc(0), decode.status, timeoutMs);
+    } catch (error) {
+      if (error instanceof GrpcError && error.code === Status.PERMISSION_DENIED && this.options.auth) return;
+      throw error;
+    }
   }
 
   /** Opens a LeaseKeepAlive stream (after authenticating, if we must). */
@@ -76,14 +93,27 @@ export class MemberClient {
     return typed(this.channel.stream('/etcdserverpb.Lease/LeaseKeepAlive', await this.metadata()), encode.leaseKeepAlive, decode.leaseKeepAlive);
   }
 
-  /** Opens a Watch stream (after authenticating, if we must). */
+  /**
+   * Opens a Watch stream (after authenticating, if we must). `hasleader`:
+   * a member without a raft leader refuses it, and cancels it when it loses
+   * its leader ("etcdserver: no leader") — it could not tell us of changes
+   * the rest of the cluster makes, so the watch moves to another member.
+   */
   async watch(): Promise<TypedStream<WatchRequest, WatchResponse>> {
-    return typed(this.channel.stream('/etcdserverpb.Watch/Watch', await this.metadata()), encode.watch, decode.watch);
+    const { metadata } = await this.metadata();
+    return typed(this.channel.stream('/etcdserverpb.Watch/Watch', { metadata: { ...metadata, hasleader: 'true' } }), encode.watch, decode.watch);
   }
 
-  /** The token was refused: the next call or stream authenticates again. */
-  invalidateToken(): void {
-    this.token = undefined;
+  /**
+   * A token was refused: the next call or stream authenticates again. Only
+   * the token `refused` is dropped (when given): a newer one fetched by
+   * another call in the meantime stays.
+   */
+  invalidateToken(refused?: string): void {
+    if (refused === undefined || this.current === refused) {
+      this.token = undefined;
+      this.current = undefined;
+    }
   }
 
   /** Drops the connection: calls on it fail, the next one reconnects (a member gone silent). */
@@ -97,23 +127,33 @@ export class MemberClient {
 
   private async call<T>(path: string, request: Buffer, decoder: (b: Buffer) => T, timeoutMs?: number): Promise<T> {
     const timeout = Math.min(timeoutMs ?? Infinity, this.options.operationTimeoutMs);
+    const until = this.clock.now() + timeout;
+    const first = await this.metadata();
     try {
-      return decoder(await this.channel.unary(path, request, { timeoutMs: timeout, ...(await this.metadata()) }));
+      return decoder(await this.channel.unary(path, request, { timeoutMs: Math.max(1, until - this.clock.now()), ...first }));
     } catch (error) {
       if (!isInvalidToken(error) || !this.options.auth) throw error;
-      this.invalidateToken();
-      return decoder(await this.channel.unary(path, request, { timeoutMs: timeout, ...(await this.metadata()) }));
+      this.invalidateToken(first.metadata?.token);
+      // Once more with a fresh token, within what is left of the same deadline.
+      const again = await this.metadata();
+      return decoder(await this.channel.unary(path, request, { timeoutMs: Math.max(1, until - this.clock.now()), ...again }));
     }
   }
 
   private async metadata(): Promise<Pick<CallOptions, 'metadata'>> {
     const auth = this.options.auth;
     if (!auth) return {};
-    this.token ??= this.authenticate(auth).catch((error: unknown) => {
-      this.token = undefined;
-      throw error;
-    });
-    return { metadata: { token: await this.token } };
+    const token = (this.token ??= this.authenticate(auth).then(
+      (value) => {
+        if (this.token === token) this.current = value;
+        return value;
+      },
+      (error: unknown) => {
+        if (this.token === token) this.token = undefined;
+        throw error;
+      },
+    ));
+    return { metadata: { token: await token } };
   }
 
   private async authenticate(auth: { username: string; password: string }): Promise<string> {
@@ -135,7 +175,11 @@ function typed<Req, Res>(stream: Stream, encoder: (r: Req) => Buffer, decoder: (
   };
 }
 
-/** etcd refused our auth token (expired, or the member restarted). */
+/** The server messages of a refused token (see the top of this file). */
+const refusedToken = ['invalid auth token', 'revision of auth store is old', 'user name is empty'];
+
+/** etcd refused our auth token: `error` is a GrpcError, an error caused by one, or a watch's cancel reason. */
 export function isInvalidToken(error: unknown): boolean {
-  return error instanceof GrpcError && error.code === Status.UNAUTHENTICATED && error.details.includes('invalid auth token');
+  const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error);
+  return refusedToken.some((message) => text.includes(message));
 }
