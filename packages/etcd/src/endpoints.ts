@@ -13,6 +13,7 @@
 import { isTransient, toElectError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { MemberClient } from './wire/client.js';
+import { GrpcError } from './wire/grpc.js';
 
 export interface Pinned {
   readonly client: MemberClient;
@@ -41,27 +42,34 @@ export class Endpoints {
     return this.options.hosts.length;
   }
 
-  /** The member in use now. */
+  /** The member in use now. After `close()`, its calls fail at once (ClosedError). */
   pinned(): Pinned {
     const index = this.index;
     let client = this.clients[index];
     if (client === undefined) {
       client = this.client(this.options.hosts[index]!);
-      this.clients[index] = client;
+      if (this.closed) client.close();
+      else this.clients[index] = client;
     }
     return { client, host: this.options.hosts[index]!, index, signal: this.controller.signal };
   }
 
   /**
-   * `pinned` failed us: move to the next member, unless someone already did.
-   * With a single member there is nowhere to go; its streams recover on
-   * their own when it answers again.
+   * `pinned` failed us: drop its connection (a silent one may never say it
+   * is dead) and move to the next member, unless someone already did. With
+   * a single member the next call dials it again.
    */
   failed(pinned: Pinned, cause: unknown): void {
-    if (this.closed || pinned.index !== this.index || this.count === 1) return;
-    this.index = (this.index + 1) % this.count;
+    if (this.closed || pinned.index !== this.index) return;
+    // A status the member sent proves the connection works; anything else may be a dead one.
+    if (!(cause instanceof GrpcError && cause.fromServer)) pinned.client.reset();
     const previous = this.controller;
     this.controller = new AbortController();
+    if (this.count === 1) {
+      previous.abort(cause);
+      return;
+    }
+    this.index = (this.index + 1) % this.count;
     // While every member is down we go round in circles: say so once in a while, not every lap.
     const now = Date.now();
     const level = now - this.lastWarned > 5000 ? 'warn' : 'debug';
@@ -74,9 +82,9 @@ export class Endpoints {
   }
 
   /**
-   * etcd refused the auth token a stream was opened with (simple tokens
-   * expire after `--auth-token-ttl` unused): the next stream authenticates
-   * again. (Unary calls fetch a new token by themselves.)
+   * etcd refused the auth token a stream was opened with (a simple token
+   * expired after `--auth-token-ttl` unused, or users or roles changed): the
+   * next stream authenticates again. (Unary calls do that by themselves.)
    */
   authExpired(pinned: Pinned): void {
     pinned.client.invalidateToken();
@@ -85,7 +93,7 @@ export class Endpoints {
   /**
    * One unary call, on the pinned member, then on each other member in turn
    * while the failure is transient. Each attempt carries the operation
-   * deadline (set through `defaultCallOptions`). Rejects with an ElectError.
+   * deadline (MemberClient's `operationTimeoutMs`). Rejects with an ElectError.
    */
   async unary<T>(what: string, call: (client: MemberClient) => Promise<T>): Promise<T> {
     let lastError: unknown;
@@ -115,6 +123,9 @@ export class Endpoints {
     return new MemberClient(host, {
       operationTimeoutMs,
       clock,
+      // A silent member under a watch or keepalive is found within two operation timeouts.
+      pingEveryMs: operationTimeoutMs,
+      pingTimeoutMs: operationTimeoutMs,
       ...(auth && { auth }),
       ...(secure && { tls: { ...(tls?.ca && { ca: tls.ca }), ...(tls?.cert && { cert: tls.cert }), ...(tls?.key && { key: tls.key }) } }),
     });

@@ -8,15 +8,17 @@
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
-import type { Leadership } from '@elect/core';
+import type { LeaderInfo, Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { scaled, type Cluster, type Member } from '@elect/test';
-import { RecordingLogger, aborted, eventually, expectClean, leases, residue, uniqueName, useEtcd } from './support/harness.js';
+import { Queue, RecordingLogger, aborted, eventually, expectClean, leases, residue, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(120_000));
 
 /** Long enough to ride out a raft leader election (~1-2 s) on a loaded machine. */
 const TTL = 5000;
+/** The connections' operation timeout: also how often a connection pings, and how long it waits for the answer. */
+const OPERATION_MS = 2000;
 
 let cluster: Cluster;
 let client: Etcd3;
@@ -41,7 +43,7 @@ afterEach(async () => {
 async function pinnedTo(first: Member, logger = new RecordingLogger()): Promise<EtcdConnection> {
   const rest = cluster.members.filter((m) => m !== first);
   const endpoints = [first, ...rest].map((m) => `http://${m.clientAddress}`);
-  const conn = await connectEtcd({ endpoints, ttlMs: TTL, operationTimeoutMs: 2000, logger });
+  const conn = await connectEtcd({ endpoints, ttlMs: TTL, operationTimeoutMs: OPERATION_MS, logger });
   open.push(conn);
   return conn;
 }
@@ -117,6 +119,27 @@ describe('etcd 3-member cluster faults', () => {
     await woke.resign();
     await leadership.resign();
     await (await campaign).resign();
+  });
+
+  it('SIGSTOP the member an observer is pinned to (no lease, no keepalive): its pings go unanswered, it moves on and sees the next leader', async () => {
+    const name = uniqueName();
+    const target = await follower();
+    const logger = new RecordingLogger();
+    const observer = await pinnedTo(target, logger);
+    const holder = await pinnedTo(cluster.members.find((m) => m !== target)!);
+    const held = await holder.election(name).campaign({ id: 'first' });
+    const seen = new Queue<LeaderInfo | undefined>(observer.election(name).observe());
+    expect((await seen.next())?.id).toBe('first');
+    await target.pause();
+    // The observer's only traffic is its watch: nothing but the connection's own pings can tell it the member is gone.
+    const queued = holder.election(name).campaign({ id: 'second' });
+    await eventually(async () => (await residue(client, name)).length === 2, 'the second candidate to queue');
+    await eventually(() => logger.count('endpoint-failover') > 0, 'the observer to leave the silent member', scaled(OPERATION_MS * 4));
+    await held.resign();
+    const next = await queued;
+    expect((await seen.next())?.id).toBe('second');
+    await next.resign();
+    expect(await seen.next()).toBeUndefined();
   });
 
   it('SIGSTOP the raft leader: leadership holds through the raft election', async () => {

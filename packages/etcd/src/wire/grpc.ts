@@ -23,24 +23,28 @@ export const Status = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
-  FAILED_PRECONDITION: 9,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   ABORTED: 10,
-  UNAUTHENTICATED: 16,
-  UNAVAILABLE: 14,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** A call that ended without an answer: a gRPC status from the server, or a transport failure (UNAVAILABLE). */
 export class GrpcError extends Error {
   override name = 'GrpcError';
+  /** The server sent this status: the connection itself works. */
+  readonly fromServer: boolean;
   constructor(
     readonly code: number,
     readonly details: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; fromServer?: boolean },
   ) {
     super(`${codeName(code)}: ${details}`, options);
+    this.fromServer = options?.fromServer ?? false;
   }
 }
 
@@ -56,6 +60,16 @@ export interface ChannelOptions {
   /** TLS material; without it the channel speaks plain-text HTTP/2 (h2c). */
   tls?: SecureContextOptions & { servername?: string };
   clock?: Clock;
+  /**
+   * Liveness of the connection itself: while a stream is open, an HTTP/2
+   * PING every `pingEveryMs`; no acknowledgement within `pingTimeoutMs`, or
+   * no connection within `pingTimeoutMs` of dialling, and the connection is
+   * dropped (every call on it fails, UNAVAILABLE). A member that is stopped
+   * or cut off answers nothing and TCP may never say so; a watch alone would
+   * wait on it for ever. Leave both out for no pings.
+   */
+  pingEveryMs?: number;
+  pingTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -140,10 +154,12 @@ export class Channel {
     });
     this.session = session;
     this.connected = false;
+    const stopPings = this.watchLiveness(session);
     session.on('connect', () => {
       if (this.session === session) this.connected = true;
     });
     const drop = (): void => {
+      stopPings();
       if (this.session === session) {
         this.session = undefined;
         this.connected = false;
@@ -151,12 +167,81 @@ export class Channel {
     };
     // An error ends the session; each stream on it reports its own failure.
     session.on('error', drop);
-    session.on('goaway', drop);
     session.on('close', drop);
+    // The server is going away: new calls go to a new connection, the streams
+    // still open finish here, and then this one closes.
+    session.on('goaway', () => {
+      drop();
+      if (!session.closed && !session.destroyed) session.close();
+    });
     // An open connection keeps the process alive, as any client's would,
     // until close(): a leader with nothing else to do stays leader.
     return session;
   }
+
+  /**
+   * Dials with a deadline, then pings while any stream is open; a silent
+   * connection is destroyed (see `pingEveryMs`). Returns the function that stops it.
+   */
+  private watchLiveness(session: http2.ClientHttp2Session): () => void {
+    const { pingEveryMs, pingTimeoutMs } = this.options;
+    if (pingEveryMs === undefined || pingTimeoutMs === undefined) return () => {};
+    let cancel = (): void => {};
+    let stopped = false;
+    const dead = (): void => {
+      stopped = true;
+      if (this.session === session) this.reset();
+      else session.destroy();
+    };
+    const next = (): void => {
+      if (stopped) return;
+      cancel = this.clock.schedule(() => {
+        if (stopped || session.destroyed || session.closed) return;
+        if (!this.busy(session)) return next();
+        let answered = false;
+        const cancelTimeout = this.clock.schedule(() => {
+          if (!answered) dead();
+        }, pingTimeoutMs);
+        cancel = () => cancelTimeout();
+        const sent = session.ping((error) => {
+          answered = true;
+          cancelTimeout();
+          if (error) return; // the session is ending: its streams report that
+          next();
+        });
+        if (!sent) {
+          cancelTimeout();
+          next();
+        }
+      }, pingEveryMs);
+    };
+    // A connection that never completes (a dropped SYN, a TLS handshake left hanging).
+    cancel = this.clock.schedule(() => {
+      if (stopped || session.destroyed || session.closed) return;
+      if (!this.isConnected(session)) return dead();
+      next();
+    }, pingTimeoutMs);
+    session.once('connect', () => {
+      if (stopped) return;
+      cancel();
+      next();
+    });
+    return () => {
+      stopped = true;
+      cancel();
+    };
+  }
+
+  private isConnected(session: http2.ClientHttp2Session): boolean {
+    return !session.connecting && !session.destroyed;
+  }
+
+  /** Whether streams are open on `session` (pings are needed only then). */
+  private busy(session: http2.ClientHttp2Session): boolean {
+    return (this.streams.get(session) ?? 0) > 0;
+  }
+
+  private readonly streams = new WeakMap<http2.ClientHttp2Session, number>();
 
   private open(path: string, call: CallOptions): Stream {
     const messageListeners: Array<(message: Buffer) => void> = [];
@@ -184,6 +269,8 @@ export class Channel {
         ...call.metadata,
       };
       request = session.request(headers);
+      this.streams.set(session, (this.streams.get(session) ?? 0) + 1);
+      request.once('close', () => this.streams.set(session, (this.streams.get(session) ?? 1) - 1));
     } catch (error) {
       const failed = error instanceof GrpcError ? error : new GrpcError(Status.UNAVAILABLE, `No connection established: ${String(error)}`, { cause: error });
       queueMicrotask(() => finish(failed));
@@ -209,12 +296,13 @@ export class Channel {
       const code = headers['grpc-status'];
       if (code === undefined) return;
       const text = headers['grpc-message'];
-      status = { code: Number(code), message: decodeMessage(Array.isArray(text) ? text.join(',') : (text ?? '')) };
+      const number = Number(code);
+      status = { code: Number.isInteger(number) ? number : Status.UNKNOWN, message: decodeMessage(Array.isArray(text) ? text.join(',') : (text ?? '')) };
     };
     request.on('response', (headers) => {
       const httpStatus = headers[':status'];
       if (httpStatus !== 200) {
-        finish(new GrpcError(Status.UNAVAILABLE, `${path}: HTTP status ${String(httpStatus)}`));
+        finish(new GrpcError(fromHttpStatus(Number(httpStatus)), `${path}: HTTP status ${String(httpStatus)}`));
         request.close(http2.constants.NGHTTP2_CANCEL);
         return;
       }
@@ -232,7 +320,14 @@ export class Channel {
         }
         const message = pending.subarray(5, 5 + length);
         pending = pending.subarray(5 + length);
-        if (!ended) for (const listener of messageListeners) listener(message);
+        try {
+          if (!ended) for (const listener of messageListeners) listener(message);
+        } catch (error) {
+          // A message we cannot read (a listener decodes it): the stream is of no more use.
+          finish(new GrpcError(Status.INTERNAL, `${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+          request.close(http2.constants.NGHTTP2_CANCEL);
+          return;
+        }
       }
     });
     request.on('trailers', readStatus);
@@ -241,7 +336,7 @@ export class Channel {
       finish(new GrpcError(Status.UNAVAILABLE, `${prefix}${path}: ${error.message}`, { cause: error }));
     });
     request.on('close', () => {
-      if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message));
+      if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message, { fromServer: true }));
       const code = request.rstCode;
       const prefix = wasConnected || this.connected ? '' : 'No connection established: ';
       finish(new GrpcError(code === http2.constants.NGHTTP2_CANCEL ? Status.CANCELLED : Status.UNAVAILABLE, `${prefix}${path}: stream closed (RST_STREAM ${String(code)})`));
@@ -268,6 +363,27 @@ export class Channel {
       onMessage: (listener) => messageListeners.push(listener),
       onEnd: (listener) => (ended ? listener(ended.error) : endListeners.push(listener)),
     };
+  }
+}
+
+/** The gRPC status for an HTTP status other than 200 (grpc/grpc's http-grpc-status-mapping.md). */
+function fromHttpStatus(status: number): number {
+  switch (status) {
+    case 400:
+      return Status.INTERNAL;
+    case 401:
+      return Status.UNAUTHENTICATED;
+    case 403:
+      return Status.PERMISSION_DENIED;
+    case 404:
+      return Status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Status.UNAVAILABLE;
+    default:
+      return Status.UNKNOWN;
   }
 }
 
