@@ -10,7 +10,7 @@
  * at its deadline may still exist on the server; the reaper revokes it so its
  * keys don't block the queue until the TTL runs out.
  */
-import { Backoff, ClosedError, ConnectionError, LogEvent, abortReason, isElectError, sleep, type Election } from '@elect/core';
+import { Backoff, ClosedError, ConnectionError, LogEvent, abortReason, sleep, type Election } from '@elect/core';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';
@@ -68,6 +68,8 @@ class Connection implements EtcdConnection, ConnectionCore {
   private changed = deferred();
   /** The grant in progress (the first one, or a replacement). */
   private granting: Promise<void> | undefined;
+  /** Why the last grant gave up (an error retrying cannot fix); cleared when the next one starts. */
+  private grantRefused: unknown;
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
 
@@ -123,14 +125,22 @@ class Connection implements EtcdConnection, ConnectionCore {
     return election;
   }
 
-  /** A live session; waits for the replacement while a lost one is being replaced. */
+  /**
+   * A live session; waits for the replacement while a lost one is being
+   * replaced. Rejects with the grant's error when etcd refuses to grant a
+   * lease for a reason retrying cannot fix (e.g. permission denied); the
+   * next call tries again.
+   */
   async session(signal: AbortSignal): Promise<Session> {
+    let refused = this.grantRefused;
     for (;;) {
       if (this.closing) throw new ClosedError('the etcd connection is closed');
       if (signal.aborted) throw abortReason(signal);
       const session = this.current;
       if (session && !session.ended) return session;
-      if (session === undefined) this.grant(); // the first campaign opens the session
+      if (this.grantRefused !== refused) throw this.grantRefused;
+      refused = undefined;
+      this.grant(); // the first campaign opens the session; a refused grant is tried again
       const changed = this.changed.promise;
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -200,7 +210,9 @@ class Connection implements EtcdConnection, ConnectionCore {
 
   /** Starts granting a lease, unless a grant is under way. */
   private grant(): void {
-    this.granting ??= this.replace().finally(() => (this.granting = undefined));
+    if (this.granting) return;
+    this.grantRefused = undefined;
+    this.granting = this.replace().finally(() => (this.granting = undefined));
   }
 
   /** Grants a new lease, retrying until it works or the connection closes. */
@@ -218,8 +230,14 @@ class Connection implements EtcdConnection, ConnectionCore {
         this.logger.info({ event: first ? 'session-opened' : 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
         return;
       } catch (error) {
-        const level = isElectError(error) && error.retryable ? 'debug' : 'warn';
-        this.logger[level]({ event: 'lease-grant-failed', err: String(error) }, 'could not grant a new lease; retrying');
+        if (!isTransient(error)) {
+          // Retrying will not help: the campaigns waiting for it fail with this error.
+          this.logger.warn({ event: 'lease-grant-failed', err: String(error) }, 'etcd refuses to grant a lease');
+          this.grantRefused = error;
+          this.wake();
+          return;
+        }
+        this.logger.debug({ event: 'lease-grant-failed', err: String(error) }, 'could not grant a new lease; retrying');
       }
       try {
         await backoff.wait(this.clock, this.closer.signal);

@@ -6,9 +6,15 @@
  * lease: if the lease is gone (revoked, expired), the whole session is over,
  * and ending it ends every other leadership on it with 'session-expired' and
  * sends waiting campaigns to a fresh lease.
+ *
+ * A guard that can no longer see our key — etcd refuses the read for good
+ * (our permission on the prefix was revoked, our password changed) — gives
+ * leadership up as if the key were gone: it may be, and nobody would tell us.
+ * Transient trouble is the session's business: its deadline covers the
+ * connection, and the guard reads again.
  */
 import { sleep, type LossReason } from '@elect/core';
-import { isLeaseNotFound } from './errors.js';
+import { isLeaseNotFound, isTransient } from './errors.js';
 import type { ElectionScope, Entry } from './kv.js';
 import type { Session } from './session.js';
 import { watch } from './watch.js';
@@ -20,8 +26,11 @@ const leaseCheckMs = 1000;
 export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, session: Session, lose: (reason: LossReason) => void): () => void {
   const stop = new AbortController();
 
-  const decide = async (): Promise<void> => {
+  const decide = async (blind?: unknown): Promise<void> => {
     if (stop.signal.aborted) return;
+    if (blind !== undefined) {
+      ctx.logger.warn({ event: 'guard-blind', key: entry.key, err: String(blind) }, 'etcd refuses to show us our key; giving leadership up');
+    }
     lose('deleted');
     if ((await leaseAlive(ctx, session.leaseId).catch(() => undefined)) === false) session.expire();
   };
@@ -43,8 +52,9 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
         const position = await ctx.kv.position(entry.key, entry.createRevision);
         if (position.self?.createRevision !== entry.createRevision) return await decide();
         from = position.revision + 1n;
-      } catch {
-        // Transient trouble: the session's deadline covers the connection; try again shortly.
+      } catch (error) {
+        if (!isTransient(error)) return await decide(error);
+        // Transient: try again shortly.
       }
       try {
         await sleep(ctx.clock, 200, stop.signal);
