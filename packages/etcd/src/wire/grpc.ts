@@ -93,7 +93,6 @@ export interface Stream<Req = Buffer, Res = Buffer> {
 
 export class Channel {
   private session: http2.ClientHttp2Session | undefined;
-  private connected = false;
   private closed = false;
   private readonly clock: Clock;
 
@@ -133,7 +132,6 @@ export class Channel {
   reset(): void {
     const session = this.session;
     this.session = undefined;
-    this.connected = false;
     session?.destroy();
   }
 
@@ -153,17 +151,10 @@ export class Channel {
       settings: { initialWindowSize: 1 << 20 },
     });
     this.session = session;
-    this.connected = false;
     const stopPings = this.watchLiveness(session);
-    session.on('connect', () => {
-      if (this.session === session) this.connected = true;
-    });
     const drop = (): void => {
       stopPings();
-      if (this.session === session) {
-        this.session = undefined;
-        this.connected = false;
-      }
+      if (this.session === session) this.session = undefined;
     };
     // An error ends the session; each stream on it reports its own failure.
     session.on('error', drop);
@@ -256,10 +247,10 @@ export class Channel {
     let cancelTimer = (): void => {};
 
     let request: http2.ClientHttp2Stream;
-    let wasConnected = false;
+    // Whether this request may have left us: its stream got an id on a connected session.
+    let mayHaveSent = false;
     try {
       const session = this.connection();
-      wasConnected = this.connected;
       const headers: http2.OutgoingHttpHeaders = {
         ':method': 'POST',
         ':path': path,
@@ -269,6 +260,7 @@ export class Channel {
         ...call.metadata,
       };
       request = session.request(headers);
+      request.once('ready', () => (mayHaveSent = true));
       this.streams.set(session, (this.streams.get(session) ?? 0) + 1);
       request.once('close', () => this.streams.set(session, (this.streams.get(session) ?? 1) - 1));
     } catch (error) {
@@ -332,13 +324,13 @@ export class Channel {
     });
     request.on('trailers', readStatus);
     request.on('error', (error: NodeJS.ErrnoException) => {
-      const prefix = wasConnected || this.connected ? '' : 'No connection established: ';
+      const prefix = mayHaveSent ? '' : 'No connection established: ';
       finish(new GrpcError(Status.UNAVAILABLE, `${prefix}${path}: ${error.message}`, { cause: error }));
     });
     request.on('close', () => {
       if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message, { fromServer: true }));
       const code = request.rstCode;
-      const prefix = wasConnected || this.connected ? '' : 'No connection established: ';
+      const prefix = mayHaveSent ? '' : 'No connection established: ';
       finish(new GrpcError(code === http2.constants.NGHTTP2_CANCEL ? Status.CANCELLED : Status.UNAVAILABLE, `${prefix}${path}: stream closed (RST_STREAM ${String(code)})`));
     });
     request.on('end', () => {});

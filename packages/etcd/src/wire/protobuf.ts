@@ -152,7 +152,8 @@ export function decodeVarint(buffer: Buffer, start: number): [bigint, number] {
   for (let at = start; at < buffer.length; at += 1) {
     const byte = buffer[at]!;
     result |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return [result, at + 1];
+    // A 10th byte carries one bit of a 64-bit value; anything above it is dropped, as protobuf does.
+    if ((byte & 0x80) === 0) return [result & mask64, at + 1];
     shift += 7n;
     if (shift > 63n) throw new Error('protobuf: varint longer than 10 bytes');
   }
