@@ -15,7 +15,7 @@ import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';
 import { Endpoints } from './endpoints.js';
-import { isTransient } from './errors.js';
+import { isRefusal, isTransient } from './errors.js';
 import { KeySpace } from './keys.js';
 import { LeaseReaper, grantOnce, revokeOnce, type Granted } from './lease.js';
 import { marginFor, resolveOptions, type EtcdConnectionOptions, type ResolvedOptions } from './options.js';
@@ -212,7 +212,10 @@ class Connection implements EtcdConnection, ConnectionCore {
   private grant(): void {
     if (this.granting) return;
     this.grantRefused = undefined;
-    this.granting = this.replace().finally(() => (this.granting = undefined));
+    const granting: Promise<void> = this.replace().finally(() => {
+      if (this.granting === granting) this.granting = undefined;
+    });
+    this.granting = granting;
   }
 
   /** Grants a new lease, retrying until it works or the connection closes. */
@@ -230,9 +233,10 @@ class Connection implements EtcdConnection, ConnectionCore {
         this.logger.info({ event: first ? 'session-opened' : 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
         return;
       } catch (error) {
-        if (!isTransient(error)) {
+        if (isRefusal(error)) {
           // Retrying will not help: the campaigns waiting for it fail with this error.
           this.logger.warn({ event: 'lease-grant-failed', err: String(error) }, 'etcd refuses to grant a lease');
+          this.granting = undefined; // before waking: a campaign woken now may start the next grant
           this.grantRefused = error;
           this.wake();
           return;

@@ -13,7 +13,14 @@
 import { isTransient, toElectError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { MemberClient } from './wire/client.js';
-import { GrpcError } from './wire/grpc.js';
+
+/**
+ * How often a connection with streams open pings (HTTP/2 PING). etcd, like
+ * every grpc-go server, sends GOAWAY "too_many_pings" to a client that pings
+ * more often than `--grpc-keepalive-min-time` (5 s by default) three times;
+ * grpc-go's own clients never ping more often than every 10 s.
+ */
+export const pingEveryMs = 10_000;
 
 export interface Pinned {
   readonly client: MemberClient;
@@ -55,21 +62,17 @@ export class Endpoints {
   }
 
   /**
-   * `pinned` failed us: drop its connection (a silent one may never say it
-   * is dead) and move to the next member, unless someone already did. With
-   * a single member the next call dials it again.
+   * `pinned` failed us: move to the next member, unless someone already did
+   * (a stale report changes nothing), and drop the connection to the one we
+   * leave. With a single member there is nowhere to go: its streams recover
+   * on their own, and a connection gone silent is found by its pings.
    */
   failed(pinned: Pinned, cause: unknown): void {
-    if (this.closed || pinned.index !== this.index) return;
-    // A status the member sent proves the connection works; anything else may be a dead one.
-    if (!(cause instanceof GrpcError && cause.fromServer)) pinned.client.reset();
+    if (this.closed || pinned.signal !== this.controller.signal || this.count === 1) return;
+    pinned.client.reset();
+    this.index = (this.index + 1) % this.count;
     const previous = this.controller;
     this.controller = new AbortController();
-    if (this.count === 1) {
-      previous.abort(cause);
-      return;
-    }
-    this.index = (this.index + 1) % this.count;
     // While every member is down we go round in circles: say so once in a while, not every lap.
     const now = Date.now();
     const level = now - this.lastWarned > 5000 ? 'warn' : 'debug';
@@ -123,8 +126,7 @@ export class Endpoints {
     return new MemberClient(host, {
       operationTimeoutMs,
       clock,
-      // A silent member under a watch or keepalive is found within two operation timeouts.
-      pingEveryMs: operationTimeoutMs,
+      pingEveryMs,
       pingTimeoutMs: operationTimeoutMs,
       ...(auth && { auth }),
       ...(secure && { tls: { ...(tls?.ca && { ca: tls.ca }), ...(tls?.cert && { cert: tls.cert }), ...(tls?.key && { key: tls.key }) } }),

@@ -46,9 +46,37 @@ export function toElectError(error: unknown, what: string): ElectError {
   return new BackendError(`${what}: ${message}`, { cause: error, retryable: false });
 }
 
+/**
+ * etcd refuses us, not the moment: permission denied, credentials it will
+ * not take. Other failures of a call that cannot fail by its content (a
+ * lease grant) are worth another try, even when not transient — a grant
+ * retried after an answer was lost finds "lease already exists".
+ */
+export function isRefusal(error: unknown): boolean {
+  const grpc = grpcErrorOf(error);
+  if (grpc === undefined) return false;
+  return (
+    grpc.code === Status.PERMISSION_DENIED ||
+    grpc.code === Status.UNAUTHENTICATED ||
+    /authentication failed|user name is empty/.test(grpc.details)
+  );
+}
+
+function grpcErrorOf(error: unknown): GrpcError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof GrpcError) return e;
+  }
+  return undefined;
+}
+
 /** etcd says the lease does not exist (revoked or expired). */
 export function isLeaseNotFound(error: unknown): boolean {
   return error instanceof Error && error.message.includes('requested lease not found');
+}
+
+/** etcd already has a lease with the id a grant asked for. */
+export function isLeaseExists(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('lease already exists');
 }
 
 /** The request cannot have reached etcd: no connection was ever established for it. */

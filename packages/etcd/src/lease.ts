@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { Backoff, type Clock, type Logger } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
-import { isLeaseNotFound, neverSent } from './errors.js';
+import { isLeaseExists, isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';
 
 /** A random positive int63 (etcd refuses 0 and negative ids). */
@@ -37,8 +37,20 @@ export async function grantOnce(endpoints: Endpoints, ttlSeconds: number, clock:
   const sentAt = clock.now();
   // The call's deadline is the operation timeout, or less when `until` is nearer.
   const timeoutMs = until === undefined ? undefined : Math.max(1, until - sentAt);
+  let attempts = 0;
   try {
-    await endpoints.unary('lease grant', (client) => client.leaseGrant({ TTL: ttlSeconds, ID: leaseId }, timeoutMs));
+    await endpoints.unary('lease grant', async (client) => {
+      attempts += 1;
+      try {
+        return await client.leaseGrant({ TTL: ttlSeconds, ID: leaseId }, timeoutMs);
+      } catch (error) {
+        // A retry of ours whose earlier attempt was applied, answer lost: the
+        // id is a random 63-bit number of our choosing, so the lease is ours.
+        // Its TTL started no earlier than the first attempt was sent.
+        if (attempts > 1 && isLeaseExists(error)) return undefined;
+        throw error;
+      }
+    });
     return { leaseId, sentAt };
   } catch (error) {
     if (!neverSent(error)) reaper.add(leaseId);

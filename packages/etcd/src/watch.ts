@@ -116,7 +116,7 @@ async function session(
   try {
     stream = await pinned.client.watch();
   } catch (error) {
-    if (isAuthTokenInvalid(error)) return { kind: 'auth', error };
+    if (refusedToken(pinned, error)) return { kind: 'auth', error };
     return isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') };
   }
   return await new Promise<Outcome>((resolve) => {
@@ -143,7 +143,7 @@ async function session(
         if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });
         const reason = res.cancel_reason || 'watch canceled by the server';
         const error = new BackendError(`watch: ${reason}`, { retryable: false });
-        if (isAuthTokenInvalid(reason)) return finish({ kind: 'auth', error });
+        if (refusedToken(pinned, reason)) return finish({ kind: 'auth', error });
         // Any other cancel without compaction is etcd refusing the watch (e.g. permission denied).
         return finish({ kind: 'fatal', error });
       }
@@ -155,7 +155,7 @@ async function session(
     });
     stream.onEnd((error) => {
       if (error === undefined) return finish({ kind: 'broken', error: new Error('watch stream ended') });
-      if (isAuthTokenInvalid(error)) return finish({ kind: 'auth', error });
+      if (refusedToken(pinned, error)) return finish({ kind: 'auth', error });
       finish(isTransient(error) ? { kind: 'broken', error } : { kind: 'fatal', error: toElectError(error, 'watch') });
     });
     stream.write({
@@ -167,6 +167,11 @@ async function session(
       },
     });
   });
+}
+
+/** etcd refused the token we sent (without credentials we sent none, and another won't help). */
+function refusedToken(pinned: Pinned, error: unknown): boolean {
+  return pinned.client.authenticates && isAuthTokenInvalid(error);
 }
 
 function* batches(events: readonly WireEvent[]): Generator<WatchBatch> {

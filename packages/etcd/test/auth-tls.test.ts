@@ -170,12 +170,15 @@ describe('users and roles changed while connected', () => {
       const election = conn.election(name);
       const a = await election.campaign({ id: 'a' });
       // Any change to users or roles moves etcd's auth revision past our token's.
-      await etcdctl('--user=root:rootpw', 'user', 'add', `other-${uniqueName()}:pw`);
-      // A write (the second candidate's campaign transaction) and a new watch, both on the old token.
-      const b = election.campaign({ id: 'b' });
-      await eventually(async () => (await residue(root, name)).length === 2, 'b to queue');
+      const bump = (): Promise<unknown> => etcdctl('--user=root:rootpw', 'user', 'add', `other-${uniqueName()}:pw`);
+      await bump();
+      // A new watch on the old token...
       const seen = new Queue<LeaderInfo | undefined>(conn.election(name).observe());
       expect((await seen.next())?.id).toBe('a');
+      await bump();
+      // ...and a write (the second candidate's campaign transaction) on the next old one.
+      const b = election.campaign({ id: 'b' });
+      await eventually(async () => (await residue(root, name)).length === 2, 'b to queue');
       await a.resign();
       expect((await b).isLeader).toBe(true);
       expect((await seen.next())?.id).toBe('b');

@@ -17,8 +17,10 @@ jest.setTimeout(scaled(120_000));
 
 /** Long enough to ride out a raft leader election (~1-2 s) on a loaded machine. */
 const TTL = 5000;
-/** The connections' operation timeout: also how often a connection pings, and how long it waits for the answer. */
+/** The connections' operation timeout: also how long a connection waits for the answer to a ping. */
 const OPERATION_MS = 2000;
+/** How often a connection with streams open pings (packages/etcd/src/endpoints.ts `pingEveryMs`, kept above etcd's 5 s minimum). */
+const PING_EVERY_MS = 10_000;
 
 let cluster: Cluster;
 let client: Etcd3;
@@ -130,11 +132,15 @@ describe('etcd 3-member cluster faults', () => {
     const held = await holder.election(name).campaign({ id: 'first' });
     const seen = new Queue<LeaderInfo | undefined>(observer.election(name).observe());
     expect((await seen.next())?.id).toBe('first');
+    const before = logger.count('endpoint-failover');
     await target.pause();
     // The observer's only traffic is its watch: nothing but the connection's own pings can tell it the member is gone.
     const queued = holder.election(name).campaign({ id: 'second' });
     await eventually(async () => (await residue(client, name)).length === 2, 'the second candidate to queue');
-    await eventually(() => logger.count('endpoint-failover') > 0, 'the observer to leave the silent member', scaled(OPERATION_MS * 4));
+    const pingedOut = (): boolean =>
+      logger.records.some((r) => r.fields.event === 'endpoint-failover' && String(r.fields.err).includes('no answer to a ping'));
+    await eventually(pingedOut, 'the observer to leave the silent member for want of a ping answer', scaled(PING_EVERY_MS + OPERATION_MS * 2));
+    expect(logger.count('endpoint-failover')).toBeGreaterThan(before);
     await held.resign();
     const next = await queued;
     expect((await seen.next())?.id).toBe('second');

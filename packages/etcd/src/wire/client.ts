@@ -12,7 +12,7 @@
  * store is old"), and when it never reached the server ("user name is
  * empty") — the three errors on which Go's clientv3 also authenticates again.
  */
-import { systemClock, type Clock } from '@elect/core';
+import { systemClock, within, type Clock } from '@elect/core';
 import { Channel, GrpcError, Status, type CallOptions, type ChannelOptions, type Stream } from './grpc.js';
 import {
   decode,
@@ -29,6 +29,9 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from './messages.js';
+
+/** A call with less time than this left is not sent: it could only time out, its outcome unknown. */
+const minimumCallMs = 10;
 
 export interface MemberClientOptions extends ChannelOptions {
   /** Every unary call's deadline. */
@@ -125,19 +128,46 @@ export class MemberClient {
     this.channel.close();
   }
 
+  /** Whether calls carry a token (a user and password were given). */
+  get authenticates(): boolean {
+    return this.options.auth !== undefined;
+  }
+
+  /**
+   * One unary call within one deadline, authentication included: a token
+   * etcd refuses is fetched again and the call sent once more, in what is
+   * left of it. Too little left to be worth sending fails here, unsent.
+   */
   private async call<T>(path: string, request: Buffer, decoder: (b: Buffer) => T, timeoutMs?: number): Promise<T> {
     const timeout = Math.min(timeoutMs ?? Infinity, this.options.operationTimeoutMs);
     const until = this.clock.now() + timeout;
-    const first = await this.metadata();
-    try {
-      return decoder(await this.channel.unary(path, request, { timeoutMs: Math.max(1, until - this.clock.now()), ...first }));
-    } catch (error) {
-      if (!isInvalidToken(error) || !this.options.auth) throw error;
-      this.invalidateToken(first.metadata?.token);
-      // Once more with a fresh token, within what is left of the same deadline.
-      const again = await this.metadata();
-      return decoder(await this.channel.unary(path, request, { timeoutMs: Math.max(1, until - this.clock.now()), ...again }));
-    }
+    const send = async (): Promise<{ answer: Buffer } | { refused: string | undefined; error: unknown }> => {
+      const token = await this.tokenWithin(path, until);
+      const left = until - this.clock.now();
+      if (left < minimumCallMs) throw new GrpcError(Status.DEADLINE_EXCEEDED, `${path}: no time left to send it (deadline ${Math.round(timeout)} ms)`);
+      try {
+        return { answer: await this.channel.unary(path, request, { timeoutMs: left, ...(token !== undefined && { metadata: { token } }) }) };
+      } catch (error) {
+        if (token === undefined || !isInvalidToken(error)) throw error;
+        return { refused: token, error };
+      }
+    };
+    const first = await send();
+    if ('answer' in first) return decoder(first.answer);
+    this.invalidateToken(first.refused);
+    const again = await send();
+    if ('answer' in again) return decoder(again.answer);
+    throw again.error;
+  }
+
+  /** The token (none without auth), waiting for it at most until `until`. */
+  private async tokenWithin(path: string, until: number): Promise<string | undefined> {
+    if (!this.options.auth) return undefined;
+    const pending = this.metadata();
+    pending.catch(() => {});
+    const got = await within(this.clock, pending, Math.max(0, until - this.clock.now()));
+    if (got === undefined) throw new GrpcError(Status.DEADLINE_EXCEEDED, `${path}: no auth token within the deadline`);
+    return got.metadata?.token;
   }
 
   private async metadata(): Promise<Pick<CallOptions, 'metadata'>> {

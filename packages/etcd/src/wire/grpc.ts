@@ -30,21 +30,19 @@ export const Status = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
 } as const;
 
 /** A call that ended without an answer: a gRPC status from the server, or a transport failure (UNAVAILABLE). */
 export class GrpcError extends Error {
   override name = 'GrpcError';
-  /** The server sent this status: the connection itself works. */
-  readonly fromServer: boolean;
   constructor(
     readonly code: number,
     readonly details: string,
-    options?: { cause?: unknown; fromServer?: boolean },
+    options?: { cause?: unknown },
   ) {
     super(`${codeName(code)}: ${details}`, options);
-    this.fromServer = options?.fromServer ?? false;
   }
 }
 
@@ -159,11 +157,11 @@ export class Channel {
     // An error ends the session; each stream on it reports its own failure.
     session.on('error', drop);
     session.on('close', drop);
-    // The server is going away: new calls go to a new connection, the streams
-    // still open finish here, and then this one closes.
+    // The server is going away: new calls go to a new connection; the streams
+    // still open finish on this one (Node closes it after them), and it is
+    // pinged until then — a member may go silent after saying goodbye.
     session.on('goaway', () => {
-      drop();
-      if (!session.closed && !session.destroyed) session.close();
+      if (this.session === session) this.session = undefined;
     });
     // An open connection keeps the process alive, as any client's would,
     // until close(): a leader with nothing else to do stays leader.
@@ -179,10 +177,11 @@ export class Channel {
     if (pingEveryMs === undefined || pingTimeoutMs === undefined) return () => {};
     let cancel = (): void => {};
     let stopped = false;
-    const dead = (): void => {
+    const dead = (why: string): void => {
       stopped = true;
-      if (this.session === session) this.reset();
-      else session.destroy();
+      if (this.session === session) this.session = undefined;
+      // Every stream on it fails with this error (UNAVAILABLE, transient: callers move on).
+      session.destroy(new Error(why));
     };
     const next = (): void => {
       if (stopped) return;
@@ -191,7 +190,7 @@ export class Channel {
         if (!this.busy(session)) return next();
         let answered = false;
         const cancelTimeout = this.clock.schedule(() => {
-          if (!answered) dead();
+          if (!answered) dead(`no answer to a ping within ${pingTimeoutMs} ms`);
         }, pingTimeoutMs);
         cancel = () => cancelTimeout();
         const sent = session.ping((error) => {
@@ -209,7 +208,7 @@ export class Channel {
     // A connection that never completes (a dropped SYN, a TLS handshake left hanging).
     cancel = this.clock.schedule(() => {
       if (stopped || session.destroyed || session.closed) return;
-      if (!this.isConnected(session)) return dead();
+      if (!this.isConnected(session)) return dead(`not connected within ${pingTimeoutMs} ms`);
       next();
     }, pingTimeoutMs);
     session.once('connect', () => {
@@ -260,7 +259,9 @@ export class Channel {
         ...call.metadata,
       };
       request = session.request(headers);
-      request.once('ready', () => (mayHaveSent = true));
+      // On a connected session the stream gets its id (and 'ready') inside request().
+      if (!request.pending) mayHaveSent = true;
+      else request.once('ready', () => (mayHaveSent = true));
       this.streams.set(session, (this.streams.get(session) ?? 0) + 1);
       request.once('close', () => this.streams.set(session, (this.streams.get(session) ?? 1) - 1));
     } catch (error) {
@@ -315,8 +316,10 @@ export class Channel {
         try {
           if (!ended) for (const listener of messageListeners) listener(message);
         } catch (error) {
-          // A message we cannot read (a listener decodes it): the stream is of no more use.
-          finish(new GrpcError(Status.INTERNAL, `${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+          // A message we cannot read (listeners decode it), or a listener's own
+          // failure: the stream is of no more use, and the same message would
+          // come again on another (DATA_LOSS is no status worth a retry).
+          finish(new GrpcError(Status.DATA_LOSS, `${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
           request.close(http2.constants.NGHTTP2_CANCEL);
           return;
         }
@@ -328,7 +331,7 @@ export class Channel {
       finish(new GrpcError(Status.UNAVAILABLE, `${prefix}${path}: ${error.message}`, { cause: error }));
     });
     request.on('close', () => {
-      if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message, { fromServer: true }));
+      if (status) return finish(status.code === Status.OK ? undefined : new GrpcError(status.code, status.message));
       const code = request.rstCode;
       const prefix = mayHaveSent ? '' : 'No connection established: ';
       finish(new GrpcError(code === http2.constants.NGHTTP2_CANCEL ? Status.CANCELLED : Status.UNAVAILABLE, `${prefix}${path}: stream closed (RST_STREAM ${String(code)})`));
