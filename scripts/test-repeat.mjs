@@ -130,7 +130,9 @@ if (failures.size === 0) {
 process.exitCode = failedRuns === 0 ? 0 : 1;
 
 function firstLine(message = '') {
-  // Jest messages start with the matcher's text; skip colour codes and blank lines.
+  // Jest messages start with the matcher's text and its diff, then the stack:
+  // keep the first lines (the diff says what differed), without colour codes.
   const text = message.replaceAll(`${String.fromCharCode(27)}[`, '\0').replace(/\0[0-9;]*m/g, '');
-  return (text.split('\n').find((l) => l.trim() !== '') ?? '').trim().slice(0, 300);
+  const kept = text.split('\n').filter((l) => l.trim() !== '').slice(0, 14);
+  return kept.map((l) => l.trimEnd().slice(0, 300)).join('\n          ');
 }
