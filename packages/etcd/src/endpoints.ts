@@ -63,13 +63,14 @@ export class Endpoints {
 
   /**
    * `pinned` failed us: move to the next member, unless someone already did
-   * (a stale report changes nothing), and drop the connection to the one we
-   * leave. With a single member there is nowhere to go: its streams recover
-   * on their own, and a connection gone silent is found by its pings.
+   * (a stale report changes nothing). The connection to the member we leave
+   * stays: a dead one fails its calls at their deadlines and its streams at
+   * their pings. (Destroying it here, with calls still on it, sent
+   * candidates into a busy loop in the 3-member chaos soak.) With a single
+   * member there is nowhere to go: its streams recover on their own.
    */
   failed(pinned: Pinned, cause: unknown): void {
     if (this.closed || pinned.signal !== this.controller.signal || this.count === 1) return;
-    pinned.client.reset();
     this.index = (this.index + 1) % this.count;
     const previous = this.controller;
     this.controller = new AbortController();
