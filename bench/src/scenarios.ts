@@ -1,0 +1,205 @@
+/**
+ * The scenarios, each run for one tool on a fresh election, with its own
+ * candidate processes, all stopped at the end. Times are taken with
+ * `performance.now()` in this process: the trigger (the signal sent, the
+ * processes spawned) and the arrival of the next candidate's "leading" line
+ * on its stdout pipe.
+ */
+import type { Janitor } from '@elect/test';
+import { type Line, Proc, lines, nextLine, usage } from './proc.js';
+import type { Servers } from './servers.js';
+import { TTL_MS, type Tool, electionName } from './tools.js';
+
+export interface Context {
+  servers: Servers;
+  janitor: Janitor;
+  /** Pause after a queue is complete before measuring at rest (ms). */
+  settleMs: number;
+  /** Window over which idle CPU is measured (ms). */
+  idleWindowMs: number;
+  log(message: string): void;
+}
+
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms));
+
+class Group {
+  readonly procs = new Set<Proc>();
+  /** The most recent line of any of this group's processes. */
+  last: Line | undefined;
+  readonly #onLine = (line: Line): void => {
+    if (this.procs.has(line.proc) && this.tool.leads(line.text, this.election)) this.last = line;
+  };
+
+  constructor(
+    readonly ctx: Context,
+    readonly tool: Tool,
+    readonly election: string,
+  ) {
+    lines.on('line', this.#onLine);
+  }
+
+  start(candidates = 1): Proc {
+    const proc = new Proc(this.tool.spawn(this.election, candidates), this.ctx.janitor, candidates, this.tool.title);
+    this.procs.add(proc);
+    return proc;
+  }
+
+  /** The next "leading" line of this group after `since` (a single-candidate process leads once: its first line). */
+  async next(since: number, timeoutMs: number, not?: Proc): Promise<Line> {
+    return await nextLine(since, timeoutMs, (line) => {
+      if (!this.procs.has(line.proc) || line.proc === not || !this.tool.leads(line.text, this.election)) return false;
+      return line.proc.candidates > 1 || line.proc.output.find((earlier) => this.tool.leads(earlier.text, this.election)) === line;
+    });
+  }
+
+  /** Ends one leadership gracefully: `resign` on stdin for a multi-candidate process, else the tool's SIGTERM. */
+  stopLeader(proc: Proc): void {
+    if (proc.candidates > 1) proc.tell('resign');
+    else proc.signal('SIGTERM', this.tool.stopTarget);
+  }
+
+  async close(): Promise<void> {
+    lines.off('line', this.#onLine);
+    const procs = [...this.procs];
+    for (const proc of procs) proc.tree();
+    for (const proc of procs) proc.signal('SIGTERM', this.tool.stopTarget);
+    await Promise.all(procs.map((proc) => proc.waitExit(5000)));
+    this.procs.clear();
+  }
+}
+
+export interface Handoffs {
+  /** SIGTERM (or SIGKILL) → the next leader's line, ms. */
+  latency: number[];
+  /** SIGTERM → the old leader's process exited, ms (graceful only). */
+  exit: number[];
+}
+
+/**
+ * 3 candidates, each its own process. `count` times: end the leader (SIGTERM
+ * to it, or SIGKILL to its process group for `crash`, at a random point of
+ * its keepalive cycle), time until another candidate prints, then start a
+ * replacement and wait until the queue holds 3 again.
+ */
+export async function handoffs(ctx: Context, tool: Tool, how: 'graceful' | 'crash', count: number): Promise<Handoffs> {
+  const group = new Group(ctx, tool, electionName(tool, how));
+  const result: Handoffs = { latency: [], exit: [] };
+  try {
+    const since = performance.now();
+    const firstProc = group.start();
+    let leader = (await group.next(since, 30_000)).proc;
+    if (leader !== firstProc) throw new Error('the first candidate did not lead');
+    group.start();
+    group.start();
+    await ctx.servers.waitQueued(tool.backend, group.election, 3, 30_000);
+    for (let i = 0; i < count; i++) {
+      if (how === 'crash') await sleep(Math.random() * (TTL_MS / 3));
+      leader.tree(); // note what it started, outside the timed window
+      const started = performance.now();
+      if (how === 'graceful') group.stopLeader(leader);
+      else leader.kill();
+      const next = await group.next(started, how === 'graceful' ? 20_000 : 3 * TTL_MS + 10_000, leader);
+      result.latency.push(next.at - started);
+      await leader.waitExit(10_000);
+      if (how === 'graceful') result.exit.push(leader.exitedAt - started);
+      group.procs.delete(leader);
+      leader = next.proc;
+      group.start();
+      await ctx.servers.waitQueued(tool.backend, group.election, 3, 30_000);
+    }
+  } finally {
+    await group.close();
+  }
+  return result;
+}
+
+export interface ColdStart {
+  /** Spawn → first "leading" line, ms, one sample per repetition. */
+  firstLeader: number[];
+  /** Per candidate, after the queue is complete and settled (3 candidates only, first repetition). */
+  rssMiB: number[];
+  cpuToSettleMs: number[];
+  /** CPU while waiting or leading at rest, % of one core. */
+  idleCpuPct: number[];
+}
+
+/** `candidates` processes spawned at once on a fresh election: time to the first "leading" line; with 3, also RSS and CPU. */
+export async function coldStart(ctx: Context, tool: Tool, candidates: number, repetitions: number): Promise<ColdStart> {
+  const result: ColdStart = { firstLeader: [], rssMiB: [], cpuToSettleMs: [], idleCpuPct: [] };
+  for (let rep = 0; rep < repetitions; rep++) {
+    const group = new Group(ctx, tool, electionName(tool, `cold${candidates}`));
+    try {
+      const started = performance.now();
+      for (let i = 0; i < candidates; i++) group.start();
+      result.firstLeader.push((await group.next(started, 30_000)).at - started);
+      if (rep > 0 || candidates < 3) continue;
+      await ctx.servers.waitQueued(tool.backend, group.election, candidates, 30_000);
+      await sleep(ctx.settleMs);
+      const before = [...group.procs].map((proc) => ({ proc, use: usage(proc), at: performance.now() }));
+      await sleep(ctx.idleWindowMs);
+      for (const { proc, use, at } of before) {
+        const now = usage(proc);
+        result.rssMiB.push(now.rssMiB);
+        result.cpuToSettleMs.push(use.cpuMs);
+        result.idleCpuPct.push((100 * (now.cpuMs - use.cpuMs)) / (performance.now() - at));
+      }
+    } finally {
+      await group.close();
+    }
+  }
+  return result;
+}
+
+export interface Herd {
+  candidates: number;
+  processes: number;
+  /** Spawn of all → the first "leading" line, ms. */
+  firstLeaderMs: number;
+  /** Server-side watches fired (ZooKeeper) / events sent to watchers (etcd) per leadership change. */
+  wakes: number[];
+  /** Watches the server holds with the whole queue at rest. */
+  held: number;
+  /** Leadership change → the next leader's line, ms. */
+  latency: number[];
+}
+
+/**
+ * `candidates` on one election (a multi-candidate program: at most 20
+ * processes; otherwise one process each), all spawned at once. Once the whole
+ * queue is in, `changes` times: end the current leadership gracefully, wait
+ * for the next leader's line and a settle time, and read how many wakes the
+ * server counted in between.
+ */
+export async function herd(ctx: Context, tool: Tool, candidates: number, changes: number): Promise<Herd> {
+  const group = new Group(ctx, tool, electionName(tool, `herd${candidates}`));
+  try {
+    const sizes: number[] = [];
+    if (tool.multi) {
+      const perProcess = Math.max(50, Math.ceil(candidates / 20));
+      for (let left = candidates; left > 0; left -= perProcess) sizes.push(Math.min(perProcess, left));
+    } else {
+      for (let i = 0; i < candidates; i++) sizes.push(1);
+    }
+    const started = performance.now();
+    for (const size of sizes) group.start(size);
+    const first = await group.next(started, 120_000);
+    const result: Herd = { candidates, processes: sizes.length, firstLeaderMs: first.at - started, wakes: [], held: NaN, latency: [] };
+    await ctx.servers.waitQueued(tool.backend, group.election, candidates, 300_000);
+    await sleep(ctx.settleMs);
+    result.held = (await ctx.servers.wakes(tool.backend)).held;
+    for (let i = 0; i < changes && group.last !== undefined; i++) {
+      const leading = group.last;
+      leading.proc.tree();
+      const before = await ctx.servers.wakes(tool.backend);
+      const changed = performance.now();
+      group.stopLeader(leading.proc);
+      const next = await group.next(changed, 20_000, leading.proc.candidates > 1 ? undefined : leading.proc);
+      result.latency.push(next.at - changed);
+      await sleep(ctx.settleMs);
+      result.wakes.push((await ctx.servers.wakes(tool.backend)).fired - before.fired);
+    }
+    return result;
+  } finally {
+    await group.close();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The servers every tool runs against (the harness's, as local processes: a
+ * standalone ZooKeeper with tickTime 200 and one etcd member), a queue reader
+ * (elect's own `candidates()`, which reads the wire layout Curator and
+ * etcdctl share), and the servers' own counters of watches fired.
+ */
+import type { Election } from '@elect/core';
+import { connectEtcd } from '@elect/etcd';
+import { type Cluster, fourLetter, startEtcdProcess, startZooKeeperProcess } from '@elect/test';
+import { connectZooKeeper } from '@elect/zk';
+import type { Backend } from './tools.js';
+
+interface Connection {
+  election(name: string): Election;
+  close(): Promise<void>;
+}
+
+export class Servers {
+  private constructor(
+    readonly zk: Cluster | undefined,
+    readonly etcd: Cluster | undefined,
+    readonly readers: Partial<Record<Backend, Connection>>,
+  ) {}
+
+  static async start(backends: readonly Backend[]): Promise<Servers> {
+    const [zk, etcd] = await Promise.all([
+      backends.includes('zk') ? startZooKeeperProcess({ size: 1, tickTimeMs: 200 }) : undefined,
+      backends.includes('etcd') ? startEtcdProcess({ size: 1 }) : undefined,
+    ]);
+    const readers: Partial<Record<Backend, Connection>> = {};
+    if (zk) readers.zk = await connectZooKeeper({ connectString: zk.connectString, sessionTimeoutMs: 10_000 });
+    if (etcd) readers.etcd = await connectEtcd({ endpoints: etcd.connectString, ttlMs: 10_000 });
+    return new Servers(zk, etcd, readers);
+  }
+
+  connect(backend: Backend): string {
+    const cluster = backend === 'zk' ? this.zk : this.etcd;
+    if (!cluster) throw new Error(`no ${backend} server started`);
+    return cluster.connectString;
+  }
+
+  /** How many candidates are queued in `election` (leader included). */
+  async queued(backend: Backend, election: string): Promise<number> {
+    const reader = this.readers[backend];
+    if (!reader) throw new Error(`no ${backend} server started`);
+    const handle = reader.election(election);
+    try {
+      return (await handle.candidates()).length;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Polls until `election` holds `count` candidates; rejects after `timeoutMs`. */
+  async waitQueued(backend: Backend, election: string, count: number, timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    let seen = 0;
+    while (performance.now() < until) {
+      seen = await this.queued(backend, election);
+      if (seen === count) return;
+      await new Promise((resolve) => setTimeout(resolve, count > 100 ? 100 : 10));
+    }
+    throw new Error(`${election}: ${seen} of ${count} candidates queued after ${timeoutMs} ms`);
+  }
+
+  /**
+   * Server-side wakes so far: ZooKeeper counts, per event, how many watches
+   * it fired (`mntr`'s zk_sum_node_{created,deleted,changed,children}_watch_count);
+   * etcd counts the events it sent to watchers (etcd_debugging_mvcc_events_total).
+   * Also the watches held right now (zk_watch_count / etcd_debugging_mvcc_watcher_total).
+   */
+  async wakes(backend: Backend): Promise<{ fired: number; held: number }> {
+    if (backend === 'zk') {
+      const mntr = await fourLetter(this.zk!.members[0]!, 'mntr');
+      const value = (key: string): number => Number(new RegExp(`^${key}\\s+(\\d+)`, 'm').exec(mntr)?.[1] ?? NaN);
+      const fired = ['created', 'deleted', 'changed', 'children'].reduce((sum, kind) => sum + value(`zk_sum_node_${kind}_watch_count`), 0);
+      return { fired, held: value('zk_watch_count') };
+    }
+    const text = await (await fetch(`${this.etcd!.endpoints[0]}/metrics`)).text();
+    const value = (key: string): number => Number(new RegExp(`^${key} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { fired: value('etcd_debugging_mvcc_events_total'), held: value('etcd_debugging_mvcc_watcher_total') };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(Object.values(this.readers).map((reader) => reader.close()));
+    await Promise.allSettled([this.zk?.close(), this.etcd?.close()]);
+  }
+}
