@@ -182,7 +182,8 @@ function rows(options: Options, measured: Array<{ tool: Tool; result: ToolResult
     row('CPU per candidate at rest (mean of 3)', '%', (r) => samples(r.cold3?.idleCpuPct, mean));
     for (const [key, size] of [['herd', options.herd], ['herdLarge', options.herdLarge]] as const) {
       if (size === undefined) continue;
-      row(`wakes per leadership change, ${size} candidates (max)`, '', (r) => samples(r[key]?.wakes, max));
+      row(`candidates woken per leadership change, ${size} candidates (max)`, '', (r) => samples(r[key]?.othersWoken, max));
+      if (backend === 'zk') row(`watches fired per change, server total, ${size} candidates (max)`, '', (r) => samples(r[key]?.wakes, max));
       row(`watches held at rest, ${size} candidates`, '', (r) => (r[key] ? { value: r[key].held } : undefined));
       row(`first leader of ${size} fresh candidates`, 'ms', (r) => (r[key] ? { value: r[key].firstLeaderMs } : undefined));
       row(`handoff with ${size} queued (median)`, 'ms', (r) => samples(r[key]?.latency, median));
@@ -239,8 +240,9 @@ async function main(): Promise<number> {
     );
     console.log(table(rows(options, measured)));
     console.log(
-      '\nWakes: ZooKeeper counts the watches it fired (mntr zk_sum_node_*_watch_count); etcd the events it sent to watchers ' +
-        '(etcd_debugging_mvcc_events_total); per change, read before the leader is ended and after the next prints plus a settle time. ' +
+      '\nWoken: ZooKeeper: the watches of sessions other than the leaving leader\'s on its znode or on the latch path (wchc, just before the change); ' +
+        'etcd: the events the server sent to watchers (etcd_debugging_mvcc_events_total) from just before the change until the next leader printed plus a settle time. ' +
+        'Watches fired, server total: the same window on ZooKeeper\'s own counters (mntr zk_sum_node_*_watch_count), which include a watch the leaving leader holds on its own znode. ' +
         'RSS and CPU: the candidate process and all it started except the payload (`sleep`), from /proc.',
     );
     for (const note of notes) console.log(`\n- ${note}`);

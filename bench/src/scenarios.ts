@@ -157,6 +157,8 @@ export interface Herd {
   firstLeaderMs: number;
   /** Server-side watches fired (ZooKeeper) / events sent to watchers (etcd) per leadership change. */
   wakes: number[];
+  /** ZooKeeper: watches of candidates other than the leaving leader that the change fires (from `wchc`); etcd: as `wakes`. */
+  othersWoken: number[];
   /** Watches the server holds with the whole queue at rest. */
   held: number;
   /** Leadership change → the next leader's line, ms. */
@@ -183,20 +185,23 @@ export async function herd(ctx: Context, tool: Tool, candidates: number, changes
     const started = performance.now();
     for (const size of sizes) group.start(size);
     const first = await group.next(started, 120_000);
-    const result: Herd = { candidates, processes: sizes.length, firstLeaderMs: first.at - started, wakes: [], held: NaN, latency: [] };
+    const result: Herd = { candidates, processes: sizes.length, firstLeaderMs: first.at - started, wakes: [], othersWoken: [], held: NaN, latency: [] };
     await ctx.servers.waitQueued(tool.backend, group.election, candidates, 300_000);
     await sleep(ctx.settleMs);
     result.held = (await ctx.servers.wakes(tool.backend)).held;
     for (let i = 0; i < changes && group.last !== undefined; i++) {
       const leading = group.last;
       leading.proc.tree();
+      const others = tool.backend === 'zk' ? await ctx.servers.othersWatching(group.election) : undefined;
       const before = await ctx.servers.wakes(tool.backend);
       const changed = performance.now();
       group.stopLeader(leading.proc);
       const next = await group.next(changed, 20_000, leading.proc.candidates > 1 ? undefined : leading.proc);
       result.latency.push(next.at - changed);
       await sleep(ctx.settleMs);
-      result.wakes.push((await ctx.servers.wakes(tool.backend)).fired - before.fired);
+      const fired = (await ctx.servers.wakes(tool.backend)).fired - before.fired;
+      result.wakes.push(fired);
+      result.othersWoken.push(others ?? fired);
     }
     return result;
   } finally {

@@ -8,6 +8,7 @@ import type { Election } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
 import { type Cluster, fourLetter, startEtcdProcess, startZooKeeperProcess } from '@elect/test';
 import { connectZooKeeper } from '@elect/zk';
+import zookeeper from 'node-zookeeper-client';
 import type { Backend } from './tools.js';
 
 interface Connection {
@@ -20,6 +21,8 @@ export class Servers {
     readonly zk: Cluster | undefined,
     readonly etcd: Cluster | undefined,
     readonly readers: Partial<Record<Backend, Connection>>,
+    /** A plain client for what elect's API does not show: a znode's owner session. */
+    readonly raw: zookeeper.Client | undefined,
   ) {}
 
   static async start(backends: readonly Backend[]): Promise<Servers> {
@@ -30,7 +33,14 @@ export class Servers {
     const readers: Partial<Record<Backend, Connection>> = {};
     if (zk) readers.zk = await connectZooKeeper({ connectString: zk.connectString, sessionTimeoutMs: 10_000 });
     if (etcd) readers.etcd = await connectEtcd({ endpoints: etcd.connectString, ttlMs: 10_000 });
-    return new Servers(zk, etcd, readers);
+    let raw: zookeeper.Client | undefined;
+    if (zk) {
+      raw = zookeeper.createClient(zk.connectString, { sessionTimeout: 10_000 });
+      const connected = new Promise<void>((resolve) => raw!.once('connected', () => resolve()));
+      raw.connect();
+      await connected;
+    }
+    return new Servers(zk, etcd, readers, raw);
   }
 
   connect(backend: Backend): string {
@@ -81,7 +91,33 @@ export class Servers {
     return { fired: value('etcd_debugging_mvcc_events_total'), held: value('etcd_debugging_mvcc_watcher_total') };
   }
 
+  /**
+   * ZooKeeper: how many watches of *other* sessions ending the current leader
+   * will fire — watches on the leader's znode or on the latch path's children,
+   * held by sessions other than the one that owns the leader's znode (`wchc`).
+   * The server's own counter (`wakes()`) also counts a watch the leaving
+   * leader may hold on its own znode, which wakes no other candidate.
+   */
+  async othersWatching(election: string): Promise<number> {
+    const [leader] = await this.readers.zk!.election(election).candidates();
+    if (leader === undefined) return NaN;
+    const stat = await new Promise<zookeeper.Stat | undefined>((resolve, reject) =>
+      this.raw!.exists(leader.key, (error, found) => (error ? reject(error) : resolve(found ?? undefined))),
+    );
+    if (stat === undefined) return NaN;
+    const owner = BigInt(`0x${stat.ephemeralOwner.toString('hex')}`);
+    const wchc = await fourLetter(this.zk!.members[0]!, 'wchc');
+    let woken = 0;
+    let session: bigint | undefined;
+    for (const line of wchc.split('\n')) {
+      if (/^0x[0-9a-f]+\s*$/i.test(line)) session = BigInt(line.trim());
+      else if (session !== owner && (line.trim() === leader.key || line.trim() === election)) woken++;
+    }
+    return woken;
+  }
+
   async close(): Promise<void> {
+    this.raw?.close();
     await Promise.allSettled(Object.values(this.readers).map((reader) => reader.close()));
     await Promise.allSettled([this.zk?.close(), this.etcd?.close()]);
   }
