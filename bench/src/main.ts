@@ -123,13 +123,18 @@ interface ToolResult {
   errors: string[];
 }
 
+/** Set once the bench is interrupted: no further step starts. */
+let interrupting = false;
+
 async function measure(ctx: Context, options: Options, tool: Tool): Promise<ToolResult> {
   const result: ToolResult = { errors: [] };
   const step = async (what: string, run: () => Promise<void>): Promise<void> => {
+    if (interrupting) return;
     ctx.log(`${tool.title} (${tool.backend}): ${what}`);
     try {
       await run();
     } catch (error) {
+      if (interrupting) return;
       result.errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
       ctx.log(`  failed: ${String(error)}`);
       await stopAll();
@@ -207,6 +212,7 @@ async function main(): Promise<number> {
   janitor.removeAtEnd(dir);
   let servers: Servers | undefined;
   const interrupted = (): void => {
+    interrupting = true;
     log('interrupted: stopping everything');
     void stopAll(1000)
       .then(() => servers?.close())

@@ -1,6 +1,8 @@
 /**
  * The servers every tool runs against (the harness's, as local processes: a
- * standalone ZooKeeper with tickTime 200 and one etcd member), a queue reader
+ * standalone ZooKeeper with tickTime 200 — and no limit on connections from
+ * one address, as every candidate connects from 127.0.0.1 — and one etcd
+ * member), a queue reader
  * (elect's own `candidates()`, which reads the wire layout Curator and
  * etcdctl share), and the servers' own counters of watches fired.
  */
@@ -27,7 +29,7 @@ export class Servers {
 
   static async start(backends: readonly Backend[]): Promise<Servers> {
     const [zk, etcd] = await Promise.all([
-      backends.includes('zk') ? startZooKeeperProcess({ size: 1, tickTimeMs: 200 }) : undefined,
+      backends.includes('zk') ? startZooKeeperProcess({ size: 1, tickTimeMs: 200, maxClientConnections: 0 }) : undefined,
       backends.includes('etcd') ? startEtcdProcess({ size: 1 }) : undefined,
     ]);
     const readers: Partial<Record<Backend, Connection>> = {};

@@ -55,6 +55,12 @@ export interface ZooKeeperOptions {
   /** Server tick; session timeouts are clamped to [minSessionTimeoutMs, maxSessionTimeoutMs]. */
   tickTimeMs?: number;
   minSessionTimeoutMs?: number;
+  /**
+   * `maxClientCnxns`: connections a member accepts from one client address
+   * (ZooKeeper's default: 60; 0 = no limit). Everything here connects from
+   * 127.0.0.1, so many sessions at once (a herd of candidates) need more.
+   */
+  maxClientConnections?: number;
   maxSessionTimeoutMs?: number;
   /** Settings that differ between members, in member order (e.g. one member granting longer sessions). */
   members?: ReadonlyArray<{ maxSessionTimeoutMs?: number } | undefined>;

@@ -134,6 +134,7 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
     'forceSync=no',
     'preAllocSize=4096',
     `cnxTimeout=${ensemble.cnxTimeoutMs}`,
+    ...(options.maxClientConnections === undefined ? [] : [`maxClientCnxns=${options.maxClientConnections}`]),
   ];
   if (peers.length > 1) {
     for (const p of peers) lines.push(`server.${p.id}=${p.host}:${p.quorumPort}:${p.electionPort}`);

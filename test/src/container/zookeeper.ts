@@ -56,6 +56,7 @@ async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {
     'forceSync=no',
     'preAllocSize=4096',
     `cnxTimeout=${ensemble.cnxTimeoutMs}`,
+    ...(opts.maxClientConnections === undefined ? [] : [`maxClientCnxns=${opts.maxClientConnections}`]),
   ];
 
   const members: MemberPlan[] = servers.map((s, index) => ({
