@@ -61,7 +61,7 @@ function ratio(row: Row, tool: ToolName): string {
   const peers = PEERS.map((peer) => row.cells[peer]?.value).filter((v): v is number => v !== undefined && Number.isFinite(v));
   if (ours === undefined || !Number.isFinite(ours) || peers.length === 0) return '';
   const best = Math.min(...peers);
-  if (best === 0) return ours === 0 ? '1.00' : '∞';
+  if (best === 0) return ours === 0 ? '1.00' : '– (peer 0)';
   return (ours / best).toFixed(2);
 }
 

@@ -69,7 +69,7 @@ export function compileCurator(dir: string): { classpath: string } | { missing: 
   const classpath = jars.join(':');
   const source = path.join(root, 'bench', 'java', 'LatchCandidate.java');
   try {
-    execFileSync('javac', ['-nowarn', '-cp', classpath, '-d', dir, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('javac', ['-J-XX:-UsePerfData', '-nowarn', '-cp', classpath, '-d', dir, source], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     return { missing: `javac failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}` };
   }
@@ -91,7 +91,8 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
       multi: true,
       stopTarget: 'pid',
       leads: saysLeading,
-      spawn: (election, n) => ({ command: 'java', args: ['-cp', curatorClasspath, 'LatchCandidate', servers.zk, election, String(TTL_MS), String(n)], env: ENV }),
+      // The JVM's defaults, except no perf-data file in /tmp (it would outlive the run).
+      spawn: (election, n) => ({ command: 'java', args: ['-XX:-UsePerfData', '-cp', curatorClasspath, 'LatchCandidate', servers.zk, election, String(TTL_MS), String(n)], env: ENV }),
     });
   }
   list.push(
