@@ -23,6 +23,23 @@ const run = promisify(execFile);
 /** The members' `--auth-token-ttl` (seconds, etcd's unit): a simple token unused that long is invalid. */
 const TOKEN_TTL_S = 1;
 
+/**
+ * Users and roles for a member without them, then auth on: root (password
+ * rootpw) and `elector` (password secret), who may read and write `app/`.
+ */
+async function enableAuth(endpoint: string): Promise<{ root: Etcd3; etcdctl: (...args: string[]) => Promise<unknown> }> {
+  const etcdctl = (...args: string[]): Promise<unknown> => run('etcdctl', [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  await etcdctl('user', 'add', 'root:rootpw');
+  await etcdctl('user', 'grant-role', 'root', 'root');
+  await etcdctl('role', 'add', 'elector');
+  await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
+  await etcdctl('user', 'add', 'elector:secret');
+  await etcdctl('user', 'grant-role', 'elector', 'elector');
+  await etcdctl('auth', 'enable');
+  const root = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+  return { root, etcdctl };
+}
+
 describe('password auth', () => {
   let cluster: Cluster;
   let root: Etcd3;
@@ -31,16 +48,7 @@ describe('password auth', () => {
   beforeAll(async () => {
     // Tokens expire after TOKEN_TTL_S unused, so every test also rides through re-authentication.
     cluster = await startEtcd({ size: 1, extraArgs: [`--auth-token-ttl=${TOKEN_TTL_S}`] });
-    const etcdctl = (...args: string[]): Promise<unknown> =>
-      run('etcdctl', [`--endpoints=${endpoint()}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
-    await etcdctl('user', 'add', 'root:rootpw');
-    await etcdctl('user', 'grant-role', 'root', 'root');
-    await etcdctl('role', 'add', 'elector');
-    await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
-    await etcdctl('user', 'add', 'elector:secret');
-    await etcdctl('user', 'grant-role', 'elector', 'elector');
-    await etcdctl('auth', 'enable');
-    root = new Etcd3({ hosts: endpoint(), auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+    ({ root } = await enableAuth(endpoint()));
   });
 
   afterAll(async () => {
@@ -144,16 +152,7 @@ describe('users and roles changed while connected', () => {
       size: 1,
       extraArgs: [`--auth-token=jwt,pub-key=${path.join(keys, 'jwt.pub')},priv-key=${path.join(keys, 'jwt.key')},sign-method=RS256,ttl=10m`],
     });
-    const endpoint = cluster.endpoints[0]!;
-    etcdctl = (...args) => run('etcdctl', [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
-    await etcdctl('user', 'add', 'root:rootpw');
-    await etcdctl('user', 'grant-role', 'root', 'root');
-    await etcdctl('role', 'add', 'elector');
-    await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
-    await etcdctl('user', 'add', 'elector:secret');
-    await etcdctl('user', 'grant-role', 'elector', 'elector');
-    await etcdctl('auth', 'enable');
-    root = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+    ({ root, etcdctl } = await enableAuth(cluster.endpoints[0]!));
   });
 
   afterAll(async () => {
