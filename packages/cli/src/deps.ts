@@ -60,6 +60,8 @@ export interface RunDeps {
   stderrIsTTY: boolean;
   spawn: SpawnFn;
   kill: KillFn;
+  /** Whether process group `pgid` still has live members (default: `groupAlive` over `kill` and /proc). */
+  groupAlive?: (pgid: number) => boolean;
   signals: SignalSource;
   connect: ConnectFn;
   /** Starts the watchdog that kills the child's group if `elect` dies. */

@@ -14,7 +14,7 @@ import { candidates, leader, observe } from './inspect.js';
 import { backendLogger, createLogger, type Logger } from './log.js';
 import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
-import { runRounds } from './run-command.js';
+import { runWhileElected } from './run-command.js';
 import { SignalRouter } from './signals.js';
 import { startWatchdog } from './watchdog.js';
 
@@ -150,7 +150,7 @@ async function runElect(
 ): Promise<number> {
   const watchdog = await deps.watchdog(logger, deps.clock);
   try {
-    return await runRounds({ options, file, election, watchdog, deps, logger, signals });
+    return await runWhileElected({ options, file, election, watchdog, deps, logger, signals });
   } finally {
     watchdog.close();
   }

@@ -1,17 +1,19 @@
 /**
  * `elect run`: campaign, run the command while leader, and turn whatever
- * happens into an exit code. One round is one campaign plus one term (see
- * supervise.ts); with `--rejoin` a round that lost leadership is followed by
- * another.
+ * happens into an exit code. It is `runWhileLeader` (core) with one task: a
+ * term of the command (supervise.ts). A term that ends with the command
+ * stopped because leadership was ending is a loss: with `--rejoin`
+ * runWhileLeader campaigns again after a short pause, else `elect` exits 75.
  *
  * Signals (signals.ts): while the command runs they are passed on to its
  * process group (supervise.ts). At any other moment — connecting,
- * campaigning, between rounds, cleaning up after the command — SIGINT,
- * SIGTERM, SIGHUP and SIGQUIT end `elect` with 128 + n: a campaign is given
- * up at once (our queue entry is removed); a cleanup is finished first, and
- * no new campaign follows. SIGUSR1/SIGUSR2 are ignored outside a term.
+ * campaigning, between terms, cleaning up after the command — SIGINT,
+ * SIGTERM, SIGHUP and SIGQUIT end `elect` with 128 + n: `interrupted` aborts,
+ * which gives up a campaign at once (our queue entry is removed), or ends a
+ * cleanup with SIGKILL instead of the grace period; no new campaign follows.
+ * SIGUSR1/SIGUSR2 are ignored outside a term.
  */
-import { isElectError, pause, runWhileLeader, type Election, type Leadership, type LossReason } from '@elect/core';
+import { ErrorCode, LeadershipLostError, isElectError, runWhileLeader, type Election, type Leadership } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -20,11 +22,6 @@ import { graceFor, stopMarginMs, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
 import type { SignalRouter } from './signals.js';
 import { supervise, type TermResult } from './supervise.js';
-
-type Round =
-  | { kind: 'done'; code: number }
-  /** Leadership ended under the command (it was stopped): rejoin or exit 75. */
-  | { kind: 'lost'; reason: string };
 
 export interface RunContext {
   options: RunOptions;
@@ -38,108 +35,78 @@ export interface RunContext {
   signals: SignalRouter;
 }
 
-/** Runs rounds until one ends the process; returns the exit code. */
-export async function runRounds(ctx: RunContext): Promise<number> {
-  const { options: o, logger } = ctx;
-  const { interrupted } = ctx.signals;
-  for (;;) {
-    const round = await runRound(ctx);
-    // A signal that was not the command's ends `elect`, whatever the round did.
-    if (round.kind === 'done') return interrupted.aborted ? interruptedCode(interrupted) : round.code;
-    if (interrupted.aborted || !o.rejoin) {
-      const code = interrupted.aborted ? interruptedCode(interrupted) : ExitCode.LeadershipLost;
-      logger.error({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; exiting ${code}`);
-      return code;
-    }
-    logger.warn({ event: 'lost', reason: round.reason }, `leadership lost (${round.reason}); the command was stopped; campaigning again`);
-    // A short pause, so that a fault which ends every term at once (a server
-    // granting a session too short for --grace) does not spin.
-    if (!(await pause(ctx.deps.clock, Math.min(1_000, o.ttlMs / 10), interrupted))) return interruptedCode(interrupted);
-  }
-}
+/** A term's end: the command exited, could not start, or was stopped because leadership was ending (`loss` says why). */
+type Term = Exclude<TermResult, { kind: 'stopped' }> | { kind: 'stopped'; status: number; loss: LeadershipLostError };
 
-async function runRound(ctx: RunContext): Promise<Round> {
+/** Campaigns and runs terms until one ends `elect`; returns the exit code. */
+export async function runWhileElected(ctx: RunContext): Promise<number> {
   const { options: o, logger } = ctx;
   const { interrupted } = ctx.signals;
-  // What ends the campaign: --wait, or a signal. Once the command has started
-  // neither may stop it (signals are the command's then, and a signal after
-  // its exit ends `elect` only after the cleanup: see runRounds).
-  const giveUp = new AbortController();
-  const clock = ctx.deps.clock;
-  const cancelWait = o.waitMs === undefined ? undefined : clock.schedule(() => giveUp.abort(new Error('--wait expired')), o.waitMs);
-  const onInterrupt = (): void => giveUp.abort(interrupted.reason);
-  if (interrupted.aborted) onInterrupt();
-  else interrupted.addEventListener('abort', onInterrupt, { once: true });
-  const campaignOver = (): void => {
-    cancelWait?.();
-    interrupted.removeEventListener('abort', onInterrupt);
-  };
-  let term: Promise<TermResult> | undefined;
-  let ended: TermResult | undefined;
-  let lossReason: LossReason | undefined;
-  let held: Leadership | undefined;
-  logger.info({ event: 'campaigning', waitMs: o.waitMs }, 'campaigning');
+  // The term in progress, should runWhileLeader give up waiting for it.
+  let running: Promise<Term> | undefined;
+  let last: Term | undefined;
   try {
-    await runWhileLeader(
+    const ended = await runWhileLeader(
       ctx.election,
-      async (leadership: Leadership) => {
-        campaignOver();
-        if (giveUp.signal.aborted) return;
-        held = leadership;
-        term = runTerm(ctx, leadership);
-        ended = await term;
-        lossReason = reasonOf(leadership);
+      async (leadership) => {
+        running = runTerm(ctx, leadership);
+        last = await running;
+        running = undefined;
+        if (last.kind !== 'stopped') return last;
+        logger.warn({ event: 'lost', reason: last.loss.reason }, `leadership lost (${last.loss.reason}); the command was stopped`);
+        throw last.loss; // runWhileLeader's loss path: rejoin, or reject with it
       },
       {
         id: o.id,
         ...(o.value === undefined ? {} : { value: o.value }),
-        signal: giveUp.signal,
-        rejoin: false,
-        // Our task stops the command within grace + margin (plus a moment for
+        rejoin: o.rejoin,
+        // A short pause, so that a fault which ends every term at once (a
+        // server granting a session too short for --grace) does not spin.
+        rejoinDelayMs: Math.min(1_000, o.ttlMs / 10),
+        ...(o.waitMs === undefined ? {} : { campaignTimeoutMs: o.waitMs }),
+        signal: interrupted,
+        // The term stops the command within grace + margin (plus a moment for
         // the kernel); past this runWhileLeader reports a stuck task.
         settleTimeoutMs: o.graceMs + stopMarginMs + 5_000,
-        clock,
+        clock: ctx.deps.clock,
+        logger,
       },
     );
-  } catch (error) {
-    // Whatever runWhileLeader decided, the command must be gone before we
-    // exit or campaign again.
-    if (term) ended = await term;
-    if (ended?.kind === 'exited' || ended?.kind === 'failed') {
-      logger.warn({ err: error }, 'could not resign cleanly after the command ended; the server will drop our entry when the session/lease ends');
-    } else if (ended?.kind === 'stopped') {
-      if (isLoss(error)) return { kind: 'lost', reason: error.reason };
-      // runWhileLeader gave up waiting for the stop (it took longer than
-      // settleTimeoutMs) and left our entry: remove it now that the command is gone.
-      await held?.resign().catch((cause: unknown) => logger.warn({ err: cause }, 'could not remove our entry'));
-      return { kind: 'lost', reason: lossReason ?? (error as Error).message };
-    } else if (interrupted.aborted) {
-      return { kind: 'done', code: interruptedCode(interrupted) };
-    } else if (giveUp.signal.aborted) {
-      logger.error({ event: 'wait-expired', waitMs: o.waitMs }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
-      return { kind: 'done', code: ExitCode.WaitExpired };
-    } else {
-      throw error;
-    }
-  } finally {
-    campaignOver();
-  }
-  if (ended === undefined) {
-    // The task saw the campaign given up just as it won.
-    if (interrupted.aborted) return { kind: 'done', code: interruptedCode(interrupted) };
-    logger.error({ event: 'wait-expired' }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
-    return { kind: 'done', code: ExitCode.WaitExpired };
-  }
-  if (ended.kind === 'failed') return { kind: 'done', code: ended.code };
-  if (ended.kind === 'exited') {
+    if (interrupted.aborted) return interruptedCode(interrupted);
+    if (ended.kind === 'failed') return ended.code;
     logger.info({ event: 'done', status: ended.status }, `resigned; exiting with the command's status ${ended.status}`);
-    return { kind: 'done', code: ended.status };
+    return ended.status;
+  } catch (error) {
+    if (running) {
+      // runWhileLeader gave up waiting for the stop and left our entry: the
+      // command must be gone before we exit; closing the election then
+      // removes the entry.
+      await running;
+      logger.error({ err: error, event: 'exit', code: ExitCode.LeadershipLost }, `the command took too long to stop; exiting ${ExitCode.LeadershipLost}`);
+      return interrupted.aborted ? interruptedCode(interrupted) : ExitCode.LeadershipLost;
+    }
+    if (interrupted.aborted) return interruptedCode(interrupted);
+    if (isElectError(error) && error.code === ErrorCode.Timeout && !error.retryable) {
+      // campaignTimeoutMs: no term was running (that was the case above).
+      logger.error({ event: 'wait-expired', waitMs: o.waitMs }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
+      return ExitCode.WaitExpired;
+    }
+    if (last?.kind === 'exited' || last?.kind === 'failed') {
+      // The command ended by itself; leadership ended or could not be
+      // handed back cleanly after that. Its status is what we report.
+      logger.warn({ err: error }, 'could not resign cleanly after the command ended; the server will drop our entry when the session/lease ends');
+      return last.kind === 'exited' ? last.status : last.code;
+    }
+    if (isLoss(error)) {
+      logger.error({ event: 'exit', code: ExitCode.LeadershipLost, reason: error.reason }, `leadership lost (${error.reason}); exiting ${ExitCode.LeadershipLost}`);
+      return ExitCode.LeadershipLost;
+    }
+    throw error;
   }
-  return { kind: 'lost', reason: lossReason ?? 'the loss deadline was near' };
 }
 
 /** One term: the command runs under `leadership` until it exits or leadership ends. */
-async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermResult> {
+async function runTerm(ctx: RunContext, leadership: Leadership): Promise<Term> {
   const { options: o, deps } = ctx;
   const logger = ctx.logger.child({ token: leadership.token.toString() });
   // The deadline is on core's monotonic clock (the one our connections use),
@@ -167,9 +134,9 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
       { event: 'deadline-too-close', graceMs },
       'the loss deadline is already closer than --grace: the granted session timeout / TTL is too short for it; not starting the command',
     );
-    return { kind: 'stopped', status: 0 };
+    return { kind: 'stopped', status: 0, loss: lossOf(stopSoon) };
   }
-  return supervise({
+  const result = await supervise({
     file: ctx.file,
     argv0: o.argv[0],
     args: o.argv.slice(1),
@@ -182,11 +149,13 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<TermRes
     holdEveryMs: watchdogHoldMs(leadership.timeoutMs, graceMs),
     spawn: deps.spawn,
     kill: deps.kill,
+    ...(deps.groupAlive ? { groupAlive: deps.groupAlive } : {}),
     signals: ctx.signals.term,
     watchdog: ctx.watchdog,
     logger,
     clock: deps.clock,
   });
+  return result.kind === 'stopped' ? { ...result, loss: lossOf(stopSoon) } : result;
 }
 
 /**
@@ -214,13 +183,17 @@ export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions, leadership: Pick
   };
 }
 
-function reasonOf(leadership: Leadership): LossReason | undefined {
-  const reason: unknown = leadership.signal.reason;
-  return isLoss(reason) ? reason.reason : undefined;
+/** Why the stop began: `signalAhead`'s reason (leadership about to end, or ended), or the watchdog's deadline. */
+function lossOf(stopSoon: AbortSignal): LeadershipLostError {
+  const reason: unknown = stopSoon.reason;
+  if (isLoss(reason)) return reason;
+  // The watchdog killed the command at the deadline before our own timer
+  // fired (we were paused): the loss is the deadline's.
+  return new LeadershipLostError('deadline', 'the loss deadline passed before elect could act (was it paused?)');
 }
 
-function isLoss(error: unknown): error is { reason: LossReason } & Error {
-  return isElectError(error) && error.code === 'ELECT_LEADERSHIP_LOST';
+function isLoss(error: unknown): error is LeadershipLostError {
+  return isElectError(error) && error.code === ErrorCode.LeadershipLost;
 }
 
 function interruptedCode(signal: AbortSignal): number {

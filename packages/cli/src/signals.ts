@@ -9,9 +9,9 @@
  *   - at any other moment (connecting, campaigning, between rounds, cleaning
  *     up after the command) SIGUSR1 and SIGUSR2 are ignored, and any other
  *     signal ends `elect`: `interrupted` aborts with the signal's name. That
- *     gives up a campaign at once; after a term it lets the cleanup finish
- *     (the command's group stopped, our entry removed) and then ends `elect`
- *     with 128 + n — never a new campaign.
+ *     gives up a campaign at once; after a term it cuts the cleanup short
+ *     (what the command left in its group gets SIGKILL; our entry is removed)
+ *     and then ends `elect` with 128 + n — never a new campaign.
  *
  * So no signal is passed on to a group whose command `elect` knows has
  * exited, and none is ignored after that. (One sent in the instant between

@@ -5,6 +5,7 @@
  */
 import { systemClock, type Clock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
 
 export interface DurationRule {
   min?: number;
@@ -103,4 +104,14 @@ export function readOptions(where: string, options: unknown): AbortSignal | unde
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', `must be an object, got ${describe(options)}`);
   knownKeys(where, options, ['signal']);
   return signalOption((options as { signal?: unknown }).signal);
+}
+
+/** A `Logger` (debug / info / warn / error), or `silentLogger` when none is given. */
+export function loggerOption(value: unknown): Logger {
+  if (value === undefined) return silentLogger;
+  const methods = ['debug', 'info', 'warn', 'error'] as const;
+  if (typeof value !== 'object' || value === null || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    throw new InvalidOptionError('logger', `must have debug, info, warn and error methods, got ${describe(value)}`);
+  }
+  return value as Logger;
 }

@@ -7,9 +7,10 @@
 import type { Clock } from './clock.js';
 import type { Election, Leadership } from './contract.js';
 import { ErrorCode, InvalidOptionError, LeadershipLostError, TimeoutError, abortReason, isElectError } from './errors.js';
-import { candidateId, candidateValue, clockOption, describe, durationOption, knownKeys, signalOption } from './options.js';
+import type { Logger } from './logger.js';
+import { candidateId, candidateValue, clockOption, describe, durationOption, knownKeys, loggerOption, signalOption } from './options.js';
 import { TaskLeadership } from './task-leadership.js';
-import { whenAborted, within } from './wait.js';
+import { sleep, whenAborted, within } from './wait.js';
 
 export interface RunWhileLeaderOptions {
   /** The candidate id (see `CampaignOptions.id`). */
@@ -22,6 +23,17 @@ export interface RunWhileLeaderOptions {
    * rejecting. Default false.
    */
   rejoin?: boolean;
+  /**
+   * With `rejoin`, how long to pause between a loss and the next campaign, so
+   * that a fault which ends every term at once does not spin. Default 0.
+   */
+  rejoinDelayMs?: number;
+  /**
+   * Give up a campaign (the first, and each rejoin) not won within this long:
+   * reject with a `TimeoutError` (`retryable: false`), leaving nothing behind.
+   * Default: wait for as long as it takes.
+   */
+  campaignTimeoutMs?: number;
   /** Stops everything: aborts the campaign, or stops the task and resigns. */
   signal?: AbortSignal;
   /**
@@ -31,6 +43,8 @@ export interface RunWhileLeaderOptions {
   settleTimeoutMs?: number;
   /** The clock `settleTimeoutMs` runs on. Default: core's monotonic clock (tests pass a `ManualClock`). */
   clock?: Clock;
+  /** Where each campaign and rejoin is recorded (events `campaigning`, `rejoining`). Default: nowhere. */
+  logger?: Logger;
 }
 
 /**
@@ -54,8 +68,8 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
  * - **On loss** (deadline, session expiry, entry deleted, election closed)
  *   the task's `leadership.signal` aborts with a `LeadershipLostError`; we wait
  *   up to `settleTimeoutMs` for the task to settle, remove what is left of our
- *   entry, then campaign again if `rejoin` is set and the loss is retryable,
- *   else reject with a `LeadershipLostError` whose `reason` says why (its
+ *   entry, then — after `rejoinDelayMs` — campaign again if `rejoin` is set
+ *   and the loss is retryable, else reject with a `LeadershipLostError` whose `reason` says why (its
  *   `cause` is the task's own error when the task failed with another one).
  *   A task that rejects with a `LeadershipLostError` while still leader — it
  *   stopped early on `signalAhead()` and rethrew that signal's reason — is
@@ -64,6 +78,8 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
  *   campaign leaves nothing behind); while the task runs, aborts the task's
  *   signal first, waits for it to settle, only then resigns — so our entry is
  *   never handed over while our task still runs — and rejects with `AbortError`.
+ * - **Rejects with `TimeoutError`** (`retryable: false`) when a campaign is
+ *   not won within `campaignTimeoutMs`; nothing is left behind.
  * - **Rejects with `TimeoutError`** when the task does not settle within
  *   `settleTimeoutMs` after being told to stop. No second task is started,
  *   and we do not resign for it: the caller must stop the task by other means
@@ -92,11 +108,36 @@ export const DEFAULT_SETTLE_TIMEOUT_MS = 10_000;
 export async function runWhileLeader<T>(election: Election, task: LeaderTask<T>, options: RunWhileLeaderOptions): Promise<T> {
   const opts = validate(election, task, options);
   for (;;) {
-    const leadership = await election.campaign({ id: opts.id, ...(opts.value === undefined ? {} : { value: opts.value }), ...(opts.signal ? { signal: opts.signal } : {}) });
+    const leadership = await campaign(election, opts);
     const term = await serve(leadership, task, opts);
     if (term.kind === 'done') return term.value;
     if (term.kind === 'failed') throw term.error;
     // 'rejoin': the task has settled and our entry is gone; campaign again.
+    opts.logger.warn(
+      { event: 'rejoining', reason: term.loss.reason, delayMs: opts.rejoinDelayMs },
+      `leadership lost (${term.loss.reason}); campaigning again${opts.rejoinDelayMs > 0 ? ` in ${opts.rejoinDelayMs} ms` : ''}`,
+    );
+    if (opts.rejoinDelayMs > 0) await sleep(opts.clock, opts.rejoinDelayMs, opts.signal);
+  }
+}
+
+/** One campaign, given up after `campaignTimeoutMs` if that is set. */
+async function campaign(election: Election, opts: Options): Promise<Leadership> {
+  opts.logger.info({ event: 'campaigning' }, `campaigning as ${opts.id}`);
+  const base = { id: opts.id, ...(opts.value === undefined ? {} : { value: opts.value }) };
+  const limit = opts.campaignTimeoutMs;
+  if (limit === undefined) return election.campaign({ ...base, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const timeUp = new AbortController();
+  const cancel = opts.clock.schedule(() => timeUp.abort(), limit);
+  try {
+    return await election.campaign({ ...base, signal: opts.signal ? AbortSignal.any([opts.signal, timeUp.signal]) : timeUp.signal });
+  } catch (error) {
+    if (timeUp.signal.aborted && !opts.signal?.aborted) {
+      throw new TimeoutError(`runWhileLeader: not elected within ${limit} ms (campaignTimeoutMs); the campaign was given up`, { cause: error, retryable: false });
+    }
+    throw error;
+  } finally {
+    cancel();
   }
 }
 
@@ -104,13 +145,16 @@ interface Options {
   id: string;
   value: string | undefined;
   rejoin: boolean;
+  rejoinDelayMs: number;
+  campaignTimeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   settleTimeoutMs: number;
   clock: Clock;
+  logger: Logger;
 }
 
 type Settled<T> = { ok: true; value: T; whileLeader: boolean } | { ok: false; error: unknown; whileLeader: boolean };
-type Term<T> = { kind: 'done'; value: T } | { kind: 'failed'; error: unknown } | { kind: 'rejoin' };
+type Term<T> = { kind: 'done'; value: T } | { kind: 'failed'; error: unknown } | { kind: 'rejoin'; loss: LeadershipLostError };
 
 /** One term of office: runs the task once and decides what comes next. */
 async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Options): Promise<Term<T>> {
@@ -160,7 +204,7 @@ async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Optio
     return outcome.ok ? { kind: 'done', value: outcome.value } : { kind: 'failed', error: outcome.error };
   }
   const loss = underTask ? ended : declared;
-  if (opts.rejoin && isElectError(loss) && loss.retryable) return { kind: 'rejoin' };
+  if (opts.rejoin && isLoss(loss) && loss.retryable) return { kind: 'rejoin', loss };
   if (!isLoss(loss) || outcome.ok || outcome.error === loss) return { kind: 'failed', error: loss };
   return {
     kind: 'failed',
@@ -206,7 +250,7 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
   }
-  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'signal', 'settleTimeoutMs', 'clock']);
+  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'rejoinDelayMs', 'campaignTimeoutMs', 'signal', 'settleTimeoutMs', 'clock', 'logger']);
   const o = options as Record<string, unknown>;
   if (o.rejoin !== undefined && typeof o.rejoin !== 'boolean') {
     throw new InvalidOptionError('rejoin', `must be a boolean, got ${describe(o.rejoin)}`);
@@ -215,9 +259,13 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
     id: candidateId(o.id),
     value: o.value === undefined ? undefined : candidateValue(o.value),
     rejoin: o.rejoin === true,
+    rejoinDelayMs: durationOption('rejoinDelayMs', o.rejoinDelayMs, 0, { min: 0, max: 2_147_483_647 }),
+    campaignTimeoutMs:
+      o.campaignTimeoutMs === undefined ? undefined : durationOption('campaignTimeoutMs', o.campaignTimeoutMs, 0, { min: 1, max: 2_147_483_647 }),
     signal: signalOption(o.signal),
     // setTimeout's ceiling: a longer wait would fire at once.
     settleTimeoutMs: durationOption('settleTimeoutMs', o.settleTimeoutMs, DEFAULT_SETTLE_TIMEOUT_MS, { min: 0, max: 2_147_483_647 }),
     clock: clockOption(o.clock),
+    logger: loggerOption(o.logger),
   };
 }

@@ -263,6 +263,88 @@ describe('runWhileLeader: the caller aborts', () => {
   });
 });
 
+describe('runWhileLeader: pacing the campaigns', () => {
+  /** Records what runWhileLeader logs: event names, in order. */
+  function recorder(): { events: string[]; logger: { debug(f: object): void; info(f: object): void; warn(f: object): void; error(f: object): void } } {
+    const events: string[] = [];
+    const push = (fields: object): void => void events.push(String((fields as { event?: unknown }).event));
+    return { events, logger: { debug: push, info: push, warn: push, error: push } };
+  }
+
+  it('rejoinDelayMs: the next campaign waits that long on the clock after a loss, and says why', async () => {
+    const clock = new ManualClock(0);
+    const { connection, election } = open(clock);
+    const { task, state } = controllable('resolve');
+    const { events, logger } = recorder();
+    const running = runWhileLeader(election, (l) => (state.started < 1 ? task(l) : 'second term'), { id: 'w', rejoin: true, rejoinDelayMs: 500, clock, logger });
+    await flush();
+    connection.expire();
+    await flush();
+    expect(events).toEqual(['campaigning', 'rejoining']);
+    expect(server.keys('jobs')).toEqual([]); // nothing queued during the pause
+    clock.advance(499);
+    await flush();
+    expect(server.keys('jobs')).toEqual([]);
+    clock.advance(1);
+    await expect(running).resolves.toBe('second term');
+    expect(events).toEqual(['campaigning', 'rejoining', 'campaigning']);
+  });
+
+  it('an abort during the pause rejects with AbortError, and no campaign follows', async () => {
+    const clock = new ManualClock(0);
+    const { connection, election } = open(clock);
+    const { task, state } = controllable('resolve');
+    const controller = new AbortController();
+    const running = runWhileLeader(election, task, { id: 'w', rejoin: true, rejoinDelayMs: 500, clock, signal: controller.signal });
+    await flush();
+    connection.expire();
+    await flush();
+    controller.abort();
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    clock.advance(1_000);
+    await flush();
+    expect(state.started).toBe(1);
+    expect(server.keys('jobs')).toEqual([]);
+  });
+
+  it('campaignTimeoutMs: a campaign not won in time rejects with TimeoutError and leaves nothing', async () => {
+    const clock = new ManualClock(0);
+    const { election } = open(clock);
+    const holder = await election.campaign({ id: 'holder' });
+    let started = 0;
+    const running = runWhileLeader(election, () => void started++, { id: 'w', campaignTimeoutMs: 300, clock });
+    await flush();
+    expect(server.keys('jobs')).toHaveLength(2);
+    clock.advance(300);
+    await expect(running).rejects.toMatchObject({ name: 'TimeoutError', retryable: false, message: expect.stringMatching(/not elected within 300 ms/) });
+    expect(server.keys('jobs')).toEqual([holder.key]);
+    expect(started).toBe(0);
+  });
+
+  it('campaignTimeoutMs applies to each campaign on its own: a rejoin gets the whole time again', async () => {
+    const clock = new ManualClock(0);
+    const { connection, election } = open(clock);
+    const { task, state } = controllable('resolve');
+    const running = runWhileLeader(election, task, { id: 'w', rejoin: true, campaignTimeoutMs: 300, clock });
+    await flush();
+    clock.advance(250); // the first term runs past the first campaign's limit: no matter
+    await flush();
+    const other = server.connect({ sessionTimeoutMs: 1000 }).election('jobs');
+    const queued = other.campaign({ id: 'other' });
+    await flush();
+    connection.expire(); // our term ends; other leads; our rejoin queues behind it
+    const holder = await queued;
+    await flush();
+    expect(state.started).toBe(1);
+    clock.advance(299);
+    await flush();
+    expect(server.keys('jobs')).toHaveLength(2);
+    clock.advance(1);
+    await expect(running).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(server.keys('jobs')).toEqual([holder.key]);
+  });
+});
+
 describe('runWhileLeader: validation', () => {
   it('rejects bad arguments with InvalidOptionError naming them, before anything is written', async () => {
     const { election } = open();
@@ -272,6 +354,9 @@ describe('runWhileLeader: validation', () => {
       [election, () => 1, { id: 'w', rejoin: 'yes' }, 'rejoin'],
       [election, () => 1, { id: 'w', signal: 'stop' }, 'signal'],
       [election, () => 1, { id: 'w', settleTimeoutMs: -1 }, 'settleTimeoutMs'],
+      [election, () => 1, { id: 'w', rejoinDelayMs: -1 }, 'rejoinDelayMs'],
+      [election, () => 1, { id: 'w', campaignTimeoutMs: 0 }, 'campaignTimeoutMs'],
+      [election, () => 1, { id: 'w', logger: console.log }, 'logger'],
       [election, () => 1, { id: 'w', settleTimeout: 5 }, 'settleTimeout'],
       [election, () => 1, undefined, 'options'],
       [election, 'not a function', { id: 'w' }, 'task'],

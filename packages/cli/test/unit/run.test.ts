@@ -77,6 +77,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     stderrIsTTY: false,
     spawn: h.processes.spawn,
     kill: h.processes.kill,
+    groupAlive: (pgid) => h.processes.groupAlive(pgid),
     signals: h.signals,
     watchdog: async () => h.watchdog,
     connect: async (settings) => {
@@ -294,6 +295,18 @@ describe('run() with an in-memory backend', () => {
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(129);
       expect(h.processes.signalsSent()).toEqual([]);
+      expect(h.server.candidates('jobs')).toEqual([]);
+    });
+
+    it('while stopping what the command left behind: the cleanup is cut short (SIGKILL), then 128 + n', async () => {
+      // Leftovers that ignore SIGTERM would otherwise get the whole --grace (30 s here).
+      const h = harness({ leftovers: 'ignore-term' });
+      sendOn(h, 'SIGTERM', (r) => r.event === 'leftovers');
+      const code = run(args('--id', 'a', '--grace', '30s', '--ttl', '200s'), h.deps);
+      await until(() => h.processes.child !== undefined, 'the command to start');
+      h.processes.child?.exit(0);
+      await expect(code).resolves.toBe(143);
+      expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
       expect(h.server.candidates('jobs')).toEqual([]);
     });
 
