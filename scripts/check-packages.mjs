@@ -89,6 +89,7 @@ try {
   const entries = {
     '@elect/core': ['runWhileLeader', 'LeadershipLostError', 'systemClock'],
     '@elect/core/testing': ['MemoryServer', 'ManualClock'],
+    '@elect/core/backend': ['LossDeadline', 'LeadershipHandle', 'candidateStateMachine'],
     '@elect/zk': ['connectZooKeeper', 'latchPath'],
     '@elect/etcd': ['connectEtcd', 'electionName'],
     '@elect/cli': ['run', 'parseDuration'],
@@ -105,6 +106,7 @@ try {
     [
       "import { runWhileLeader, LeadershipLostError, type Election, type Leadership } from '@elect/core';",
       "import { MemoryServer, ManualClock } from '@elect/core/testing';",
+      "import { LossDeadline } from '@elect/core/backend';",
       "import { connectZooKeeper, type ZooKeeperConnectionOptions } from '@elect/zk';",
       "import { connectEtcd, type EtcdConnection } from '@elect/etcd';",
       "import { steadyLeadMs } from '@elect/zk/pacing';",
@@ -117,6 +119,7 @@ try {
       'export const lost = new LeadershipLostError("deadline", "gone");',
       'export const server = new MemoryServer();',
       'export const lead: number = steadyLeadMs(10_000);',
+      'export type Deadline = LossDeadline;',
       'export const cli: (argv: readonly string[]) => Promise<number> = run;',
       '',
     ].join('\n'),

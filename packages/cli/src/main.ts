@@ -4,7 +4,7 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { ErrorCode, isElectError, systemClock, within, type Clock, type Election, type Logger as CoreLogger } from '@elect/core';
+import { ErrorCode, isElectError, systemClock, type Clock, type Election, type Logger as CoreLogger, within } from '@elect/core';
 import { parseArgs } from './args.js';
 import { connectBackend } from './backends.js';
 import { resolveCommand } from './command.js';

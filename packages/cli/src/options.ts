@@ -10,7 +10,7 @@
  * do test harnesses (`ELECT_TEST_TIMING`). Unknown `ELECT_*` variables are
  * ignored.
  */
-import { candidateId, candidateValue } from '@elect/core';
+import { candidateId, candidateValue } from '@elect/core/backend';
 import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd/pacing';
 import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk/pacing';
 import { formatDuration, parseDuration } from './duration.js';

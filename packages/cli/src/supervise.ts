@@ -14,7 +14,7 @@
  * leadership it ran under. The command starts only once the watchdog guards
  * its group (gate.ts), so it cannot outlive `elect` either.
  */
-import { sleep, whenAborted, type Clock } from '@elect/core';
+import { type Clock, sleep, whenAborted } from '@elect/core';
 import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
 import { spawnGated } from './gate.js';

@@ -1,3 +1,9 @@
+/**
+ * `@elect/core`: the election contract as its users see it — `Election`,
+ * `Leadership` with its fencing token and signal, the typed errors,
+ * `runWhileLeader`. What backends are built from is in `@elect/core/backend`;
+ * the in-memory backend for tests is `@elect/core/testing`.
+ */
 export type {
   CampaignOptions,
   CandidateInfo,
@@ -27,25 +33,7 @@ export {
 } from './errors.js';
 export { systemClock, type Clock } from './clock.js';
 export { Backoff, pause, sleep, whenAborted, within, type BackoffOptions } from './wait.js';
-export { LossDeadline, defaultSafetyMarginMs, type LossDeadlineOptions } from './deadline.js';
-export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
-export { decodePayload, encodePayload } from './payload.js';
-export {
-  campaignOptions,
-  candidateId,
-  candidateValue,
-  clockOption,
-  durationOption,
-  isAbortSignal,
-  knownKeys,
-  readOptions,
-  signalOption,
-  textOption,
-  type DurationRule,
-} from './options.js';
-export { StateMachine, candidateEdges, candidateStateMachine } from './state.js';
-export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
-export { LogEvent, silentLogger, type Logger } from './logger.js';
+export { silentLogger, type Logger } from './logger.js';
 export {
   DEFAULT_SETTLE_TIMEOUT_MS,
   runWhileLeader,

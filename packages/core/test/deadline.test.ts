@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { LossDeadline, defaultSafetyMarginMs, isElectError } from '@elect/core';
+import { isElectError } from '@elect/core';
+import { LossDeadline, defaultSafetyMarginMs } from '@elect/core/backend';
 import { ManualClock } from '@elect/core/testing';
 
 function setup(timeoutMs = 1000, safetyMarginMs = 100) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { LeadershipHandle, LossDeadline, type LeadershipLostError } from '@elect/core';
+import { type LeadershipLostError } from '@elect/core';
+import { LeadershipHandle, LossDeadline } from '@elect/core/backend';
 import { ManualClock } from '@elect/core/testing';
 
 function setup(overrides: { remove?: () => Promise<void>; proclaim?: (value: string) => Promise<void> } = {}) {

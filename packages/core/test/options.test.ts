@@ -10,7 +10,7 @@ import {
   knownKeys,
   readOptions,
   textOption,
-} from '@elect/core';
+} from '@elect/core/backend';
 
 const invalid = (option: string) => expect.objectContaining({ name: 'InvalidOptionError', code: 'ELECT_INVALID_OPTION', option });
 

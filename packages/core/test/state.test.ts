@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { StateMachine, candidateStateMachine, type CandidateState } from '@elect/core';
+import { type CandidateState } from '@elect/core';
+import { StateMachine, candidateStateMachine } from '@elect/core/backend';
 
 describe('StateMachine', () => {
   it('moves along legal edges and notifies only on change', () => {

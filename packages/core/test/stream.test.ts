@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Channel, Hub, sameLeader, type CandidateInfo } from '@elect/core';
+import { type CandidateInfo } from '@elect/core';
+import { Channel, Hub, sameLeader } from '@elect/core/backend';
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

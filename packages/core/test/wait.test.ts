@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AbortError, Backoff, ElectError, pause, runWhileLeader, sleep, whenAborted, within } from '@elect/core';
+import { AbortError, ElectError, runWhileLeader, Backoff, pause, sleep, whenAborted, within } from '@elect/core';
 import { ManualClock, MemoryServer } from '@elect/core/testing';
 
 /** Lets every settled promise run its reactions. */

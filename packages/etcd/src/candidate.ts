@@ -13,20 +13,22 @@
  * ('deleted') from a revoked lease ('session-expired').
  */
 import {
-  Backoff,
   ClosedError,
-  LeadershipHandle,
-  LogEvent,
   NotLeaderError,
   abortReason,
-  candidateStateMachine,
-  encodePayload,
   type CandidateState,
   type ElectionEvent,
   type LeadershipLostError,
   type LossReason,
-  type StateMachine,
+  Backoff,
 } from '@elect/core';
+import {
+  LeadershipHandle,
+  LogEvent,
+  candidateStateMachine,
+  encodePayload,
+  type StateMachine,
+} from '@elect/core/backend';
 import { isLeaseNotFound, isTransient } from './errors.js';
 import { guardKey } from './guard.js';
 import type { ElectionScope, Entry } from './kv.js';

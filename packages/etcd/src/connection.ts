@@ -10,7 +10,8 @@
  * at its deadline may still exist on the server; the reaper revokes it so its
  * keys don't block the queue until the TTL runs out.
  */
-import { Backoff, ClosedError, ConnectionError, LogEvent, abortReason, sleep, type Election } from '@elect/core';
+import { ClosedError, ConnectionError, abortReason, type Election, Backoff, sleep } from '@elect/core';
+import { LogEvent } from '@elect/core/backend';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';

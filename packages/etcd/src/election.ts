@@ -12,15 +12,10 @@
  */
 import {
   ClosedError,
-  Hub,
   InvalidOptionError,
   abortReason,
-  campaignOptions,
-  knownKeys,
-  readOptions,
   type CampaignOptions,
   type CandidateInfo,
-  type Channel,
   type Election,
   type ElectionEvent,
   type LeaderInfo,
@@ -29,6 +24,13 @@ import {
   type Logger,
   type SignalOptions,
 } from '@elect/core';
+import {
+  Hub,
+  campaignOptions,
+  knownKeys,
+  readOptions,
+  type Channel,
+} from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';

@@ -13,7 +13,7 @@
  * Transient trouble is the session's business: its deadline covers the
  * connection, and the guard reads again.
  */
-import { sleep, type LossReason } from '@elect/core';
+import { type LossReason, sleep } from '@elect/core';
 import { isLeaseNotFound, isTransient } from './errors.js';
 import type { ElectionScope, Entry } from './kv.js';
 import type { Session } from './session.js';

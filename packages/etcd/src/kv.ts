@@ -14,7 +14,8 @@
  * key is always created by a transaction of its own, so a page boundary
  * never hides a candidate.
  */
-import { decodePayload, type CandidateInfo, type Clock, type Logger } from '@elect/core';
+import { type CandidateInfo, type Clock, type Logger } from '@elect/core';
+import { decodePayload } from '@elect/core/backend';
 import { CompareResult, CompareTarget, SortOrder, SortTarget, type Compare, type KeyValue, type RangeRequest, type RangeResponse } from './wire/messages.js';
 import type { Endpoints } from './endpoints.js';
 import type { KeySpace } from './keys.js';

@@ -10,7 +10,7 @@
  * that would block the queue until the TTL runs out.
  */
 import { randomBytes } from 'node:crypto';
-import { Backoff, type Clock, type Logger } from '@elect/core';
+import { type Clock, type Logger, Backoff } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isLeaseExists, isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';

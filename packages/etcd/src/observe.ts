@@ -12,7 +12,8 @@
  * last one yielded). Errors retrying cannot fix end the iteration with an
  * ElectError — never silently.
  */
-import { Backoff, Channel, isElectError, sameLeader, type LeaderInfo } from '@elect/core';
+import { isElectError, type LeaderInfo, Backoff } from '@elect/core';
+import { Channel, sameLeader } from '@elect/core/backend';
 import { isTransient, toElectError } from './errors.js';
 import { toCandidate, type ElectionKV, type ElectionScope, type Entry } from './kv.js';
 import { CompactedError, watch } from './watch.js';

@@ -5,14 +5,12 @@
  */
 import {
   InvalidOptionError,
-  defaultSafetyMarginMs,
-  durationOption,
-  knownKeys,
   silentLogger,
   systemClock,
   type Clock,
   type Logger,
 } from '@elect/core';
+import { defaultSafetyMarginMs, durationOption, knownKeys } from '@elect/core/backend';
 
 export interface EtcdTlsOptions {
   /** CA certificate(s) that signed the server's certificate (PEM). Omit to trust the system's roots. */

@@ -4,7 +4,7 @@
  * a caller can plan (`elect` checks `--grace`) without loading the etcd
  * client and its protocol definitions (`@elect/etcd/pacing`).
  */
-import { defaultSafetyMarginMs } from '@elect/core';
+import { defaultSafetyMarginMs } from '@elect/core/backend';
 
 /** A keepalive every TTL / 3 while answered (at least 100 ms apart). */
 export function keepAliveIntervalMs(ttlMs: number): number {

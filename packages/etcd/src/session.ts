@@ -15,7 +15,8 @@
  * etcd3's own `lost` event comes ~2 × TTL after the last good keepalive, long
  * after the server gave the lease away; we never wait for it.
  */
-import { LossDeadline, StateMachine, type Clock, type Logger } from '@elect/core';
+import { type Clock, type Logger } from '@elect/core';
+import { LossDeadline, StateMachine } from '@elect/core/backend';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
 import { KeepAliveStream, KeepAliveTimeout } from './keepalive-stream.js';

@@ -6,7 +6,8 @@
  * created by us, on our lease; Go's Campaign never re-checks and can declare
  * a candidate leader whose key is gone.
  */
-import { Backoff, LogEvent, sleep } from '@elect/core';
+import { Backoff, sleep } from '@elect/core';
+import { LogEvent } from '@elect/core/backend';
 import { isTransient } from './errors.js';
 import type { ElectionKV, ElectionScope, Entry } from './kv.js';
 import { CompactedError, watch } from './watch.js';

@@ -12,7 +12,8 @@
  * response's revision before the older events have arrived (a restart then
  * skips them) and backs off up to 30 s.
  */
-import { Backoff, BackendError, Channel, type Clock, type Logger } from '@elect/core';
+import { BackendError, type Clock, type Logger, Backoff } from '@elect/core';
+import { Channel } from '@elect/core/backend';
 import type { Endpoints, Pinned } from './endpoints.js';
 import { isAuthTokenInvalid, isTransient, toElectError } from './errors.js';
 import type { TypedStream } from './wire/client.js';

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
-import { sameLeader, type LeaderInfo } from '@elect/core';
+import { type LeaderInfo } from '@elect/core';
+import { sameLeader } from '@elect/core/backend';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName, useEtcd } from './support/harness.js';

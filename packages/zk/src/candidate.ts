@@ -7,18 +7,8 @@
  * campaign re-enters on the connection's next session with a fresh node. A
  * blip within the session changes nothing: the node is still ours.
  */
-import {
-  abortReason,
-  Backoff,
-  type CandidateState,
-  candidateStateMachine,
-  type Clock,
-  type LeadershipHandle,
-  LogEvent,
-  type Logger,
-  sleep,
-  type StateMachine,
-} from '@elect/core';
+import { abortReason, type CandidateState, type Clock, type Logger, Backoff, sleep } from '@elect/core';
+import { candidateStateMachine, type LeadershipHandle, LogEvent, type StateMachine } from '@elect/core/backend';
 import type { ZkClient } from './client.js';
 import type { SessionSource } from './connection.js';
 import {

@@ -14,7 +14,7 @@
  * was already given up at the deadline, and our fresh candidates queue behind
  * the stale node, never in front of it.
  */
-import { abortReason, Backoff, ClosedError, ConnectionError, type Election, SessionExpiredError, TimeoutError } from '@elect/core';
+import { abortReason, ClosedError, ConnectionError, type Election, SessionExpiredError, TimeoutError, Backoff } from '@elect/core';
 import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
 import { ZkCode, isZk } from './errors.js';

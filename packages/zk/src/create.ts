@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
-import { abortReason, Backoff, type Clock, encodePayload, type Logger } from '@elect/core';
+import { abortReason, type Clock, type Logger, Backoff } from '@elect/core';
+import { encodePayload } from '@elect/core/backend';
 import type { ACL, ZkClient } from './client.js';
 import { ZkCode, isZk } from './errors.js';
 import { electionOrder, join, protectedPrefix } from './names.js';

@@ -7,21 +7,19 @@
 import zookeeper from 'node-zookeeper-client';
 import {
   type CampaignOptions,
-  campaignOptions,
   type CandidateInfo,
   type CandidateState,
-  Channel,
   ClosedError,
   type Election,
   type ElectionEvent,
-  knownKeys,
   type LeaderInfo,
   type Leadership,
   type Logger,
   type SignalOptions,
-  sleep,
   TimeoutError,
+  sleep,
 } from '@elect/core';
+import { campaignOptions, Channel, knownKeys } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { ZkClient } from './client.js';
 import type { SessionSource } from './connection.js';

@@ -6,16 +6,15 @@
  * and remove.
  */
 import {
-  Backoff,
   type Clock,
-  encodePayload,
-  LeadershipHandle,
   type LeadershipLostError,
   type Logger,
   type LossReason,
   NotLeaderError,
+  Backoff,
   sleep,
 } from '@elect/core';
+import { encodePayload, LeadershipHandle } from '@elect/core/backend';
 import type { Event, Stat } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';

@@ -7,7 +7,8 @@
  * Only observers (and `events()` subscribers) hold these watches; waiting
  * candidates watch their predecessor alone.
  */
-import { Backoff, type Clock, ElectError, type LeaderInfo, type Logger, sameLeader } from '@elect/core';
+import { type Clock, ElectError, type LeaderInfo, type Logger, Backoff } from '@elect/core';
+import { sameLeader } from '@elect/core/backend';
 import type { SessionSource } from './connection.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { toElectError } from './errors.js';

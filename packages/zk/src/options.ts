@@ -7,14 +7,12 @@ import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
 import {
   InvalidOptionError,
-  durationOption,
-  knownKeys,
   silentLogger,
   systemClock,
-  textOption,
   type Clock,
   type Logger,
 } from '@elect/core';
+import { durationOption, knownKeys, textOption } from '@elect/core/backend';
 import { validatePath } from './names.js';
 
 /** One ACL entry, in ZooKeeper's own terms (`setAcl /path digest:bob:HASH:cdrwa`). */

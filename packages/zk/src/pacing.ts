@@ -4,7 +4,7 @@
  * core, so that a caller can plan (`elect` checks `--grace`) without loading
  * the ZooKeeper client (`@elect/zk/pacing`).
  */
-import { defaultSafetyMarginMs } from '@elect/core';
+import { defaultSafetyMarginMs } from '@elect/core/backend';
 
 /** Heartbeat pace for a timeout: a beat every timeout / 6, credited one leader ping interval (≤ timeout / 4) later. */
 export function pacing(timeoutMs: number): { intervalMs: number; relayMs: number; kickMs: number } {

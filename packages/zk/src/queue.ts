@@ -4,7 +4,8 @@
  * our requests; a node that vanished between listing and reading is skipped,
  * and a missing latch path is an empty queue.
  */
-import { decodePayload, type CandidateInfo, type LeaderInfo } from '@elect/core';
+import { type CandidateInfo, type LeaderInfo } from '@elect/core';
+import { decodePayload } from '@elect/core/backend';
 import type { Event, Stat, ZkClient } from './client.js';
 import { ZkCode, isZk } from './errors.js';
 import { electionOrder, join } from './names.js';

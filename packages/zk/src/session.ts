@@ -37,7 +37,8 @@
  * library retries — another server of the ensemble, or the same one once it
  * answers; it never would on its own.
  */
-import { LossDeadline, LogEvent, defaultSafetyMarginMs, type Clock, type Logger } from '@elect/core';
+import { type Clock, type Logger } from '@elect/core';
+import { LossDeadline, LogEvent, defaultSafetyMarginMs } from '@elect/core/backend';
 import { ZkClient, type ClientOptions } from './client.js';
 import { pacing } from './pacing.js';
 import { ZkCode, zkCode } from './errors.js';

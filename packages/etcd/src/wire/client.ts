@@ -12,7 +12,7 @@
  * store is old"), and when it never reached the server ("user name is
  * empty") — the three errors on which Go's clientv3 also authenticates again.
  */
-import { systemClock, within, type Clock } from '@elect/core';
+import { systemClock, type Clock, within } from '@elect/core';
 import { Channel, GrpcError, Status, type CallOptions, type ChannelOptions, type Stream } from './grpc.js';
 import {
   decode,

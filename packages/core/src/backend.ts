@@ -1,0 +1,29 @@
+/**
+ * `@elect/core/backend`: what a backend is built from. Users of an election
+ * need none of it (they import `@elect/core`); the ZooKeeper and etcd
+ * backends, the in-memory backend and any third backend share these, so that
+ * each rule — the loss deadline, the states a candidate moves through, how
+ * options are checked — exists once. (The waits on the injected clock,
+ * `sleep`, `pause`, `within`, `Backoff`, are `@elect/core`'s: users' code
+ * waits through them too.)
+ */
+export { LossDeadline, defaultSafetyMarginMs, type LossDeadlineOptions } from './deadline.js';
+export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
+export { decodePayload, encodePayload } from './payload.js';
+export {
+  campaignOptions,
+  candidateId,
+  candidateValue,
+  clockOption,
+  durationOption,
+  isAbortSignal,
+  knownKeys,
+  loggerOption,
+  readOptions,
+  signalOption,
+  textOption,
+  type DurationRule,
+} from './options.js';
+export { StateMachine, candidateEdges, candidateStateMachine } from './state.js';
+export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
+export { LogEvent } from './logger.js';
