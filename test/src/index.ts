@@ -45,3 +45,4 @@ export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './ne
 export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';
 export { freePort, freePorts, isPortClash } from './ports.js';
 export { Janitor } from './janitor.js';
+export { type LogRecord, RecordingLogger, uniqueName } from './kit.js';

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { noop } from 'cockatiel';
-import type { ElectionEvent, Logger } from '@elect/core';
-import { scaled, startEtcd, type Cluster, type EtcdOptions } from '@elect/test';
+import type { ElectionEvent } from '@elect/core';
+import { scaled, startEtcd, waitUntil, type Cluster, type EtcdOptions } from '@elect/test';
+
+export { type LogRecord, RecordingLogger, uniqueName } from '@elect/test';
 
 /** A TTL short enough for fault tests, long enough for a loaded 2-core machine. */
 export const TTL_MS = 3000;
@@ -55,19 +57,9 @@ export async function revokeHex(client: Etcd3, hex: string): Promise<void> {
   await client.leaseClient.leaseRevoke({ ID: BigInt(`0x${hex}`).toString() });
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 10_000): Promise<T> {
-  const until = Date.now() + scaled(ms);
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** `waitUntil` (the harness's) with the arguments these tests pass. */
+export function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 10_000): Promise<T> {
+  return waitUntil(probe, { what, timeoutMs: ms });
 }
 
 /** No key under `name/` and (unless told otherwise) no lease at all remain. */
@@ -75,37 +67,6 @@ export async function expectClean(client: Etcd3, name: string, options: { ignore
   await eventually(async () => (await residue(client, name)).length === 0, `no keys left under ${name}/`);
   const ignore = options.ignoreLeases ?? (() => false);
   await eventually(async () => (await leases(client)).filter((l) => !ignore(l)).length === 0, 'no leases of ours left');
-}
-
-export interface LogRecord {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  message: string | undefined;
-}
-
-/** Records what the backend logs; tests count `wake` records and wait for events through it. */
-export class RecordingLogger implements Logger {
-  readonly records: LogRecord[] = [];
-  constructor(private readonly echo = process.env.ELECT_TEST_LOG === '1') {}
-  debug(fields: object, message?: string): void {
-    this.add('debug', fields, message);
-  }
-  info(fields: object, message?: string): void {
-    this.add('info', fields, message);
-  }
-  warn(fields: object, message?: string): void {
-    this.add('warn', fields, message);
-  }
-  error(fields: object, message?: string): void {
-    this.add('error', fields, message);
-  }
-  count(event: string): number {
-    return this.records.filter((r) => r.fields.event === event).length;
-  }
-  private add(level: LogRecord['level'], fields: object, message: string | undefined): void {
-    this.records.push({ level, fields: fields as Record<string, unknown>, message });
-    if (this.echo) console.log(new Date().toISOString(), level, JSON.stringify(fields), message ?? '');
-  }
 }
 
 /** Pulls events from an iterable into a queue that tests await one at a time. */
@@ -176,13 +137,6 @@ export const eventOf =
 export function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
-
-/** Unique election names per test file run. */
-let counter = 0;
-export function uniqueName(prefix = 'elect-test'): string {
-  counter += 1;
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
 }
 
 export type { Cluster };

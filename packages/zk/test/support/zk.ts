@@ -5,8 +5,9 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import { scaled, startZooKeeper, type Cluster } from '@elect/test';
-import type { Logger } from '@elect/core';
 import { connectZooKeeper, type ZooKeeperConnection, type ZooKeeperConnectionOptions } from '@elect/zk';
+
+export { type LogRecord, RecordingLogger, uniqueName } from '@elect/test';
 
 /** Session timeout for tests: long enough for a loaded 2-core box, short enough for quick failovers. */
 export const sessionTimeoutMs = scaled(4000);
@@ -23,38 +24,6 @@ export function connect(connectString: string, options: Partial<ZooKeeperConnect
     operationTimeoutMs: scaled(3000),
     ...options,
   });
-}
-
-let counter = 0;
-/** A fresh election name per test. */
-export function uniqueName(prefix = 'zk-test'): string {
-  counter += 1;
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
-}
-
-export interface LogRecord {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: { event?: string; [key: string]: unknown };
-}
-
-/** A Logger that keeps every record, for counting wakes and the like. */
-export class RecordingLogger implements Logger {
-  readonly records: LogRecord[] = [];
-  debug(fields: object): void {
-    this.records.push({ level: 'debug', fields: fields as LogRecord['fields'] });
-  }
-  info(fields: object): void {
-    this.records.push({ level: 'info', fields: fields as LogRecord['fields'] });
-  }
-  warn(fields: object): void {
-    this.records.push({ level: 'warn', fields: fields as LogRecord['fields'] });
-  }
-  error(fields: object): void {
-    this.records.push({ level: 'error', fields: fields as LogRecord['fields'] });
-  }
-  count(event: string): number {
-    return this.records.filter((record) => record.fields.event === event).length;
-  }
 }
 
 /** A plain client of the raw library, for looking at the server from outside. */
