@@ -26,4 +26,5 @@ export {
 } from './options.js';
 export { StateMachine, candidateEdges, candidateStateMachine } from './state.js';
 export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
+export { ElectionEvents, transitionEvent, type LeaderReadings } from './events.js';
 export { LogEvent } from './logger.js';

@@ -100,11 +100,17 @@ export class Channel<T> implements AsyncIterable<T> {
 export class Hub<T> {
   private readonly channels = new Set<Channel<T>>();
 
+  /** `onIdle` is called each time the last channel ends. */
+  constructor(private readonly options: { onIdle?: () => void } = {}) {}
+
   subscribe(signal?: AbortSignal): Channel<T> {
     // With an already-aborted signal the channel ends inside its own
     // constructor, before `channel` is assigned: onEnd must not touch it then.
     const ref: { channel?: Channel<T> } = {};
-    const channel = new Channel<T>({ signal, onEnd: () => ref.channel && this.channels.delete(ref.channel) });
+    const onEnd = (): void => {
+      if (ref.channel && this.channels.delete(ref.channel) && this.channels.size === 0) this.options.onIdle?.();
+    };
+    const channel = new Channel<T>({ signal, onEnd });
     ref.channel = channel;
     if (!channel.isEnded) this.channels.add(channel);
     return channel;

@@ -17,7 +17,6 @@ import {
   NotLeaderError,
   abortReason,
   type CandidateState,
-  type ElectionEvent,
   type LeadershipLostError,
   type LossReason,
   Backoff,
@@ -41,7 +40,8 @@ export interface CandidateContext extends ElectionScope {
   session(signal: AbortSignal): Promise<Session>;
   /** Aborted when the election closes. */
   closed: AbortSignal;
-  emit(event: ElectionEvent): void;
+  /** Our state machine's every move (the election turns it into events: core's `ElectionEvents`). */
+  transition(id: string, next: CandidateState, previous: CandidateState, loss?: LeadershipLostError): void;
 }
 
 const noop = (): void => {};
@@ -50,6 +50,8 @@ const lossFor: Record<SessionEnd, LossReason> = { deadline: 'deadline', 'session
 
 export class Candidate {
   readonly machine: StateMachine<CandidateState>;
+  /** Why leadership ended, once it has (for the `lost` event). */
+  private loss: LeadershipLostError | undefined;
   private own: { entry: Entry; session: Session } | undefined;
   /** A create sent whose answer has not come (yet): it may have been applied. */
   private joining: { key: string; session: Session; settled: Promise<void> } | undefined;
@@ -247,8 +249,8 @@ export class Candidate {
       { event: LogEvent.Lost, id: this.id, token: String(handle.token), reason: error.reason },
       `leadership lost: ${error.reason}`,
     );
+    this.loss = error;
     this.machine.transition({ kind: 'lost', reason: error.reason });
-    this.ctx.emit({ type: 'lost', id: this.id, token: handle.token, reason: error.reason, error });
   }
 
   /**
@@ -317,11 +319,7 @@ export class Candidate {
   private changed(next: CandidateState, previous: CandidateState): void {
     if (next.kind === 'leader' && previous.kind === 'campaigning') {
       this.ctx.logger.info({ event: LogEvent.Elected, id: this.id, token: String(next.token) }, 'elected');
-      this.ctx.emit({ type: 'elected', id: this.id, token: next.token });
-    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
-      this.ctx.emit({ type: 'resumed' });
-    } else if (next.kind === 'suspended') {
-      this.ctx.emit({ type: 'suspended', deadline: next.deadline });
     }
+    this.ctx.transition(this.id, next, previous, this.loss);
   }
 }

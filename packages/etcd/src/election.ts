@@ -24,13 +24,7 @@ import {
   type Logger,
   type SignalOptions,
 } from '@elect/core';
-import {
-  Hub,
-  campaignOptions,
-  knownKeys,
-  readOptions,
-  type Channel,
-} from '@elect/core/backend';
+import { ElectionEvents, campaignOptions, knownKeys, readOptions } from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
@@ -63,9 +57,12 @@ export class EtcdElection implements Election {
   private readonly kv: ElectionKV;
   private readonly logger: Logger;
   private readonly closer = new AbortController();
-  private readonly hub = new Hub<ElectionEvent>();
   private readonly mine = new Set<Candidate>();
-  private feed: AbortController | undefined;
+  /** 'leader' events come from an observer that runs while anyone listens; a key is ours by its lease. */
+  private readonly events_ = new ElectionEvents({
+    leaders: (signal) => observeLeaders(this.context(), AbortSignal.any([signal, this.closer.signal])),
+    isOurs: (key) => this.conn.owns(key),
+  });
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -117,17 +114,15 @@ export class EtcdElection implements Election {
   }
 
   events(options?: SignalOptions): AsyncIterable<ElectionEvent> {
-    const channel: Channel<ElectionEvent> = this.hub.subscribe(readOptions('events()', options));
-    if (!this.closing) this.startFeed();
-    return holding(channel);
+    return holding(this.events_.subscribe(readOptions('events()', options)));
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closer.abort(new ClosedError(`election ${this.name} is closed`));
-      this.feed?.abort();
+      this.events_.endFeed();
       await Promise.all([...this.mine].map((c) => c.close()));
-      this.hub.close();
+      this.events_.close();
       this.conn.forget(this);
     })();
     return this.closing;
@@ -143,35 +138,8 @@ export class EtcdElection implements Election {
       clock: this.conn.clock,
       closed: this.closer.signal,
       session: (signal) => this.conn.session(signal),
-      emit: (event) => this.hub.emit(event),
+      transition: (id, next, previous, loss) => this.events_.transition(id, next, previous, loss),
     };
-  }
-
-  /** 'leader' events come from an internal observer that runs while anyone listens. */
-  private startFeed(): void {
-    if (this.feed) return;
-    const feed = new AbortController();
-    this.feed = feed;
-    void (async () => {
-      let first = true;
-      try {
-        for await (const leader of observeLeaders(this.context(), AbortSignal.any([feed.signal, this.closer.signal]))) {
-          if (this.hub.size === 0) break;
-          // The first reading is the state, not a change; our own election is
-          // reported as `elected`. A key is ours by its lease: a reading may
-          // show it before our candidate has its create's answer, or after
-          // the candidate let go (a reading taken before its resign).
-          const ours = leader !== undefined && this.conn.owns(leader.key);
-          if (!first && !ours) this.hub.emit({ type: 'leader', leader });
-          first = false;
-        }
-      } catch (error) {
-        this.hub.fail(error);
-      } finally {
-        feed.abort();
-        if (this.feed === feed) this.feed = undefined;
-      }
-    })();
   }
 
   private async read<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {

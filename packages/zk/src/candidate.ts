@@ -10,7 +10,7 @@
 import { abortReason, type CandidateState, type Clock, type Logger, Backoff, sleep } from '@elect/core';
 import { candidateStateMachine, type LeadershipHandle, LogEvent, type StateMachine } from '@elect/core/backend';
 import type { ZkClient } from './client.js';
-import type { SessionSource } from './connection.js';
+import type { SessionSource } from './source.js';
 import {
   SessionEndedSignal,
   createProtected,
@@ -24,9 +24,8 @@ import {
 import { ZkCode, isZk } from './errors.js';
 import { HeldLeadership, NodeWatch } from './leader.js';
 import { join } from './names.js';
-import { readOrder } from './queue.js';
 import type { Session } from './session.js';
-import { Wake } from './wake.js';
+import { waitForTurn } from './turn.js';
 
 export interface CandidateContext extends CreateContext {
   readonly source: SessionSource;
@@ -78,7 +77,14 @@ export class Candidate {
         const session = await this.ctx.source.session(this.stop);
         try {
           if (this.node?.session !== session) this.node = await this.enter(session);
-          const held = await this.awaitTurn(session);
+          const first = await waitForTurn(session, this.node, {
+            dir: this.ctx.dir,
+            stop: this.stop,
+            logger: this.logger,
+            id: this.id,
+            moved: (node) => (this.node = node),
+          });
+          const held = first && (await this.confirm(session, first));
           if (held) return held.handle;
           this.node = undefined; // gone or not ours: re-enter with a fresh node
         } catch (error) {
@@ -107,45 +113,6 @@ export class Candidate {
       };
       create.then(settle, settle);
     });
-  }
-
-  /** Waits until our node is first; undefined when it vanished or turned out not to be ours. */
-  private async awaitTurn(session: Session): Promise<HeldLeadership | undefined> {
-    const client = session.client;
-    for (;;) {
-      const node = this.node as OwnNode;
-      const order = await onSession(session, this.stop, readOrder(client, this.ctx.dir));
-      const mine = order.filter((child) => child.startsWith(node.prefix));
-      if (mine.length > 1 || (mine.length === 1 && mine[0] !== node.name)) {
-        // Two nodes with our uuid: a create we thought lost landed after all.
-        // Keep the earliest (it holds our place), delete the rest, read again.
-        const kept = await onSession(session, this.stop, findOwn(client, this.ctx.dir, node.prefix));
-        if (kept !== undefined && kept !== node.name) this.node = { ...node, name: kept, path: join(this.ctx.dir, kept) };
-        this.logger.warn({ event: 'duplicate-node', id: this.id, kept, dropped: mine.filter((child) => child !== kept) });
-        continue;
-      }
-      const index = order.indexOf(node.name);
-      if (index < 0) {
-        this.logger.info({ event: 'node-gone', id: this.id, path: node.path });
-        return undefined;
-      }
-      if (index === 0) return this.confirm(session, node);
-      const predecessor = join(this.ctx.dir, order[index - 1] as string);
-      const wake = new Wake(session, this.stop);
-      const watching = await onSession(session, this.stop, watchNode(client, predecessor, wake.watcher)).catch((error: unknown) => {
-        wake.cancel();
-        throw error;
-      });
-      if (!watching) {
-        wake.cancel(); // the predecessor left already: read again
-        continue;
-      }
-      const reason = await wake.reason;
-      // A stop ends the wait without re-reading: not a wake in the herd sense.
-      if (reason === 'stop') throw abortReason(this.stop);
-      this.logger.debug({ event: LogEvent.Wake, id: this.id, reason, predecessor });
-      if (reason === 'session') throw new SessionEndedSignal(session.id);
-    }
   }
 
   /** First in the queue: lead only if the node is still there and owned by this very session. */
@@ -226,17 +193,6 @@ export class Candidate {
         await backoff.wait(this.clock);
       }
     }
-  }
-}
-
-/** Sets a watch on an existing node (getData: a missing node leaves no watch behind). False when it is gone. */
-async function watchNode(client: ZkClient, path: string, watcher: () => void): Promise<boolean> {
-  try {
-    await client.getData(path, watcher);
-    return true;
-  } catch (error) {
-    if (isZk(error, ZkCode.NoNode)) return false;
-    throw error;
   }
 }
 

@@ -21,21 +21,7 @@ import { ZkCode, isZk } from './errors.js';
 import { latchPath } from './names.js';
 import { resolveOptions, type ResolvedOptions, type ZooKeeperConnectionOptions } from './options.js';
 import { Session, type SessionOptions, type SessionStatus } from './session.js';
-
-/** What an election needs from its connection. */
-export interface SessionSource {
-  readonly options: ResolvedOptions;
-  /** The current session, or undefined between one ending and the next opening. */
-  readonly current: Session | undefined;
-  /**
-   * A live session: the current one, or the next one once it opens. Rejects
-   * with `ClosedError` after close, with the signal's reason on abort, and
-   * with `TimeoutError` after `timeoutMs` when given.
-   */
-  session(signal?: AbortSignal, timeoutMs?: number): Promise<Session>;
-  /** Status changes of whichever session is current. */
-  onStatus(listener: (status: SessionStatus, session: Session) => void): () => void;
-}
+import type { SessionSource } from './source.js';
 
 export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   readonly options: ResolvedOptions;

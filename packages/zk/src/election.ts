@@ -8,7 +8,6 @@ import zookeeper from 'node-zookeeper-client';
 import {
   type CampaignOptions,
   type CandidateInfo,
-  type CandidateState,
   ClosedError,
   type Election,
   type ElectionEvent,
@@ -19,10 +18,10 @@ import {
   TimeoutError,
   sleep,
 } from '@elect/core';
-import { campaignOptions, Channel, knownKeys } from '@elect/core/backend';
+import { campaignOptions, Channel, ElectionEvents, knownKeys } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { ZkClient } from './client.js';
-import type { SessionSource } from './connection.js';
+import type { SessionSource } from './source.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { ancestors, defaultRoot } from './names.js';
@@ -46,11 +45,10 @@ export class ZooKeeperElection implements Election {
   private readonly campaigns = new Map<Candidate, Promise<Leadership>>();
   /** Name prefixes of the nodes our candidates made, the newest OWN_PREFIXES_KEPT. */
   private readonly ownPrefixes: string[] = [];
-  private readonly channels = new Set<Channel<ElectionEvent>>();
+  private readonly events_: ElectionEvents;
   private readonly observers = new Set<Channel<LeaderInfo | undefined>>();
   private readonly closing = new AbortController();
   private readonly createdParents = new Set<string>();
-  private leaderEvents: AbortController | undefined;
   private closed: Promise<void> | undefined;
   private readonly unsubscribe: () => void;
   private readonly onClosed: () => void;
@@ -71,12 +69,23 @@ export class ZooKeeperElection implements Election {
       logger,
       operationTimeoutMs: source.options.operationTimeoutMs,
       ensureParents: (client) => this.ensureParents(client),
-      changed: (candidate, next, previous) => this.changed(candidate, next, previous),
+      changed: (candidate, next, previous) => this.events_.transition(candidate.id, next, previous, candidate.leadership?.signal.reason),
       entering: (prefix) => {
         this.ownPrefixes.push(prefix);
         if (this.ownPrefixes.length > OWN_PREFIXES_KEPT) this.ownPrefixes.shift();
       },
     };
+    this.events_ = new ElectionEvents({
+      leaders: (signal) => this.readings(signal),
+      // A node is ours by the uuid in its name, known before its create is
+      // sent: a reading may show it before the candidate has its create's
+      // answer, or after the candidate let go (a reading taken before its
+      // resign deleted the node).
+      isOurs: (key) => {
+        const name = key.slice(key.lastIndexOf('/') + 1);
+        return this.ownPrefixes.some((prefix) => name.startsWith(prefix));
+      },
+    });
     // Connection trouble matters to a leader (it leads on until its
     // deadline); its state machine turns it into suspended / resumed events.
     this.unsubscribe = source.onStatus((status) => {
@@ -111,34 +120,18 @@ export class ZooKeeperElection implements Election {
   }
 
   observe(options: SignalOptions = {}): AsyncIterable<LeaderInfo | undefined> {
-    const stop = new AbortController();
-    const channel = new Channel<LeaderInfo | undefined>({ signal: options.signal, onEnd: () => stop.abort() });
     if (this.closing.signal.aborted) {
+      const channel = new Channel<LeaderInfo | undefined>();
       channel.fail(new ClosedError(`the election ${this.name} is closed`));
       return channel;
     }
+    const channel = this.readings(options.signal);
     this.observers.add(channel);
-    const signal = AbortSignal.any([stop.signal, this.closing.signal]);
-    watchLeader(this.ctx, signal, (leader) => channel.push(leader)).then(
-      () => channel.close(),
-      (error: unknown) => channel.fail(error),
-    );
     return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
   }
 
   events(options: SignalOptions = {}): AsyncIterable<ElectionEvent> {
-    const channel: Channel<ElectionEvent> = new Channel<ElectionEvent>({
-      signal: options.signal,
-      onEnd: () => {
-        this.channels.delete(channel);
-        if (this.channels.size === 0) this.leaderEvents?.abort();
-      },
-    });
-    if (this.closing.signal.aborted) channel.close();
-    else {
-      this.channels.add(channel);
-      this.startLeaderEvents();
-    }
+    const channel = this.events_.subscribe(options.signal);
     return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
   }
 
@@ -156,51 +149,28 @@ export class ZooKeeperElection implements Election {
       await leadership.resign();
     });
     await Promise.allSettled(work);
-    for (const channel of [...this.observers, ...this.channels]) channel.close();
-    this.leaderEvents?.abort();
+    for (const channel of this.observers) channel.close();
+    this.events_.close();
     this.unsubscribe();
     await this.tidy().catch(() => {});
     this.onClosed();
   }
 
-  private changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void {
-    if (next.kind === 'leader' && previous.kind === 'campaigning') {
-      this.emit({ type: 'elected', id: candidate.id, token: next.token });
-    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
-      this.emit({ type: 'resumed' });
-    } else if (next.kind === 'suspended') {
-      this.emit({ type: 'suspended', deadline: next.deadline });
-    } else if (next.kind === 'lost' && (previous.kind === 'leader' || previous.kind === 'suspended')) {
-      const error = candidate.leadership?.signal.reason;
-      this.emit({ type: 'lost', id: candidate.id, token: previous.token, reason: next.reason, error });
-    }
-  }
-
-  private emit(event: ElectionEvent): void {
-    for (const channel of this.channels) channel.push(event);
-  }
-
-  /** `leader` events need a leader watch, held only while someone listens. */
-  private startLeaderEvents(): void {
-    if (this.leaderEvents && !this.leaderEvents.signal.aborted) return;
-    const stop = new AbortController();
-    this.leaderEvents = stop;
-    let first = true;
-    const signal = AbortSignal.any([stop.signal, this.closing.signal]);
-    watchLeader(this.ctx, signal, (leader) => {
-      // The first reading is the state when listening began, not a change;
-      // our own candidates leading are reported as `elected`, not as `leader`.
-      // A node is ours by the uuid in its name, known before its create is
-      // sent: a reading may show it before the candidate has its create's
-      // answer, or after the candidate let go (a reading taken before its
-      // resign deleted the node).
-      const name = leader?.key.slice(leader.key.lastIndexOf('/') + 1);
-      const ours = name !== undefined && this.ownPrefixes.some((prefix) => name.startsWith(prefix));
-      if (!first && !ours) this.emit({ type: 'leader', leader });
-      first = false;
-    }).catch((error: unknown) => {
-      for (const channel of this.channels) channel.fail(error);
+  /** Leader readings (observer.ts) until `signal` aborts, the reader stops, or the election closes. */
+  private readings(signal?: AbortSignal): Channel<LeaderInfo | undefined> {
+    const ended = new AbortController();
+    const channel = new Channel<LeaderInfo | undefined>({
+      signal,
+      onEnd: () => {
+        ended.abort();
+        this.observers.delete(channel);
+      },
     });
+    watchLeader(this.ctx, AbortSignal.any([ended.signal, this.closing.signal]), (leader) => channel.push(leader)).then(
+      () => channel.close(),
+      (error: unknown) => channel.fail(error),
+    );
+    return channel;
   }
 
   /** One read on a live session, retried through blips within one operation timeout. */

@@ -9,7 +9,7 @@
  */
 import { type Clock, ElectError, type LeaderInfo, type Logger, Backoff } from '@elect/core';
 import { sameLeader } from '@elect/core/backend';
-import type { SessionSource } from './connection.js';
+import type { SessionSource } from './source.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { toElectError } from './errors.js';
 import { readLeader } from './queue.js';

@@ -9,11 +9,11 @@
 import type { LeadershipHandle } from '../leadership.js';
 import { ClosedError, ErrorCode, abortReason, isElectError } from '../errors.js';
 import { LogEvent } from '../logger.js';
-import type { ClientSession, MemoryConnection } from './connection.js';
+import type { ClientSession, ConnectionLink } from './link.js';
 import type { Store } from './store.js';
 
 export interface CampaignContext {
-  readonly conn: MemoryConnection;
+  readonly conn: ConnectionLink;
   readonly name: string;
   readonly id: string;
   readonly payload: string;
@@ -97,7 +97,7 @@ function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {
  * queue must be re-read (session lost or replaced, healed). Rejects when
  * `stop` aborts or the connection closes.
  */
-export function waitForDeletion(conn: MemoryConnection, key: string, stop: AbortSignal): Promise<void> {
+export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
     let cancelWatch: () => void = () => {};
@@ -133,7 +133,7 @@ export function waitForDeletion(conn: MemoryConnection, key: string, stop: Abort
  * while the server cannot be reached it waits for the next connection event,
  * so it is bounded by the session's loss deadline.
  */
-export async function removeEntry(conn: MemoryConnection, key: string, session: ClientSession): Promise<void> {
+export async function removeEntry(conn: ConnectionLink, key: string, session: ClientSession): Promise<void> {
   for (;;) {
     if (conn.isClosed || !session.live) return;
     try {

@@ -19,30 +19,17 @@ import { ClosedError, ConnectionError, abortReason } from '../errors.js';
 import { LogEvent, type Logger } from '../logger.js';
 import { connectionSettings, type MemoryConnectionOptions } from './connection-options.js';
 import { MemoryElection } from './election.js';
+import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import type { Sink, Store } from './store.js';
 
-/** One session as the client sees it. `live` turns false once, when the client learns or decides it is gone. */
-export interface ClientSession {
-  readonly id: number;
-  readonly deadline: LossDeadline;
-  live: boolean;
-}
-
-/** What a connection tells the elections built on it. */
-export type ConnectionEvent =
-  | { readonly type: 'session' }
-  | { readonly type: 'session-lost'; readonly session: ClientSession; readonly reason: 'deadline' | 'session-expired' }
-  | { readonly type: 'suspended'; readonly deadline: number }
-  | { readonly type: 'resumed' }
-  | { readonly type: 'resync' }
-  | { readonly type: 'closed' };
+export type { ClientSession, ConnectionEvent } from './link.js';
 
 /**
  * One client of a `MemoryServer`, with its own session: what a separate
  * process would have. Elections on it share that session. Made by
  * `MemoryServer#connect()`; members marked internal serve its elections.
  */
-export class MemoryConnection {
+export class MemoryConnection implements ConnectionLink {
   readonly sessionTimeoutMs: number;
   readonly safetyMarginMs: number;
   readonly heartbeatIntervalMs: number;

@@ -12,9 +12,10 @@ import { LogEvent } from '../logger.js';
 import { campaignOptions, candidateValue, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
-import { Channel, Hub, sameLeader } from '../stream.js';
+import { ElectionEvents } from '../events.js';
+import { Channel } from '../stream.js';
 import { campaignLoop, removeEntry } from './campaign.js';
-import type { ClientSession, ConnectionEvent, MemoryConnection } from './connection.js';
+import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import { observeLeader } from './observe.js';
 import type { Store } from './store.js';
 
@@ -30,7 +31,9 @@ export class MemoryElection implements Election {
   readonly name: string;
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
-  private readonly hub = new Hub<ElectionEvent>();
+  private readonly events_: ElectionEvents;
+  /** Where the leader readings go while someone listens to `events()`. */
+  private readonly feeds = new Set<Channel<LeaderInfo | undefined>>();
   private readonly campaigns = new Set<Promise<unknown>>();
   private readonly held = new Map<LeadershipHandle, Held>();
   /** Keys of our entries, waiting or leading: a leader among them is us, not a `leader` event. */
@@ -41,10 +44,19 @@ export class MemoryElection implements Election {
 
   /** @internal Use `MemoryConnection#election()`. */
   constructor(
-    private readonly conn: MemoryConnection,
+    private readonly conn: ConnectionLink,
     name: string,
   ) {
     this.name = textOption('name', name, 1024);
+    this.events_ = new ElectionEvents({
+      leaders: (signal) => {
+        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => this.feeds.delete(feed) });
+        if (this.lastLeader) feed.push(this.lastLeader.leader);
+        if (!feed.isEnded) this.feeds.add(feed);
+        return feed;
+      },
+      isOurs: (key) => this.ownKeys.has(key),
+    });
     this.offConnection = conn.on((event) => this.onConnection(event));
     this.watchLeader();
   }
@@ -54,7 +66,13 @@ export class MemoryElection implements Election {
     this.assertOpen();
     if (signal?.aborted) throw abortReason(signal, 'The campaign');
     const stop = signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
-    const machine = candidateStateMachine((next, previous) => this.stateChanged(id, next, previous));
+    let loss: LeadershipLostError | undefined;
+    const machine = candidateStateMachine((next, previous) => {
+      if (next.kind === 'leader' && previous.kind === 'campaigning') {
+        this.conn.logger.info({ event: LogEvent.Elected, election: this.name, id, token: String(next.token) }, 'elected');
+      }
+      this.events_.transition(id, next, previous, loss);
+    });
     machine.transition({ kind: 'campaigning' });
     const run = campaignLoop(
       {
@@ -62,7 +80,7 @@ export class MemoryElection implements Election {
         name: this.name,
         id,
         payload: encodePayload(id, value),
-        claim: (store, key, token, session) => this.claim(store, { id, value, key, token, session, machine }),
+        claim: (store, key, token, session) => this.claim(store, { id, value, key, token, session, machine, lost: (error) => (loss = error) }),
         entry: (key, present) => (present ? this.ownKeys.add(key) : this.ownKeys.delete(key)),
       },
       stop,
@@ -100,7 +118,7 @@ export class MemoryElection implements Election {
       else ended.close();
       return ended;
     }
-    return this.hub.subscribe(signal);
+    return this.events_.subscribe(signal);
   }
 
   close(): Promise<void> {
@@ -117,10 +135,13 @@ export class MemoryElection implements Election {
     await Promise.allSettled([...this.campaigns, ...removals]);
     this.cancelLeaderWatch();
     this.offConnection();
-    this.hub.close();
+    this.events_.close();
   }
 
-  private claim(store: Store, c: { id: string; value: string; key: string; token: bigint; session: ClientSession; machine: StateMachine<CandidateState> }): LeadershipHandle {
+  private claim(
+    store: Store,
+    c: { id: string; value: string; key: string; token: bigint; session: ClientSession; machine: StateMachine<CandidateState>; lost: (error: LeadershipLostError) => void },
+  ): LeadershipHandle {
     const { id, key, token, session, machine } = c;
     let cancelWatch: () => void = () => {};
     const handle: LeadershipHandle = new LeadershipHandle({
@@ -140,6 +161,7 @@ export class MemoryElection implements Election {
         cancelWatch();
         this.held.delete(handle);
         this.ownKeys.delete(key);
+        c.lost(error);
         this.lost(id, token, machine, error);
       },
     });
@@ -153,18 +175,6 @@ export class MemoryElection implements Election {
     machine.transition({ kind: 'lost', reason: error.reason });
     const level = error.reason === 'resigned' || error.reason === 'closed' ? 'info' : 'warn';
     this.conn.logger[level]({ event: LogEvent.Lost, election: this.name, id, token: String(token), reason: error.reason }, error.message);
-    this.hub.emit({ type: 'lost', id, token, reason: error.reason, error });
-  }
-
-  private stateChanged(id: string, next: CandidateState, previous: CandidateState): void {
-    if (next.kind === 'leader' && previous.kind === 'campaigning') {
-      this.conn.logger.info({ event: LogEvent.Elected, election: this.name, id, token: String(next.token) }, 'elected');
-      this.hub.emit({ type: 'elected', id, token: next.token });
-    } else if (next.kind === 'leader' && previous.kind === 'suspended') {
-      this.hub.emit({ type: 'resumed' });
-    } else if (next.kind === 'suspended') {
-      this.hub.emit({ type: 'suspended', deadline: next.deadline });
-    }
   }
 
   private onConnection(event: ConnectionEvent): void {
@@ -188,7 +198,7 @@ export class MemoryElection implements Election {
         break;
       case 'closed':
         for (const [handle] of held) handle.lose('closed');
-        this.hub.fail(new ClosedError('the connection was closed'));
+        this.events_.fail(new ClosedError('the connection was closed'));
         break;
       case 'session':
         break;
@@ -208,13 +218,8 @@ export class MemoryElection implements Election {
   }
 
   private leaderChanged(leader: LeaderInfo | undefined): void {
-    const previous = this.lastLeader;
-    if (previous && sameLeader(previous.leader, leader)) return;
     this.lastLeader = { leader };
-    if (!previous) return;
-    // Our own election is reported as `elected`, not as `leader`.
-    if (leader && this.ownKeys.has(leader.key)) return;
-    this.hub.emit({ type: 'leader', leader });
+    for (const feed of this.feeds) feed.push(leader);
   }
 
   private beginRead(where: string, options: SignalOptions | undefined): void {

@@ -8,14 +8,14 @@
 import type { LeaderInfo } from '../contract.js';
 import { ClosedError, ErrorCode, isElectError } from '../errors.js';
 import { Channel, sameLeader } from '../stream.js';
-import type { MemoryConnection } from './connection.js';
+import type { ConnectionLink } from './link.js';
 
 /**
  * Ends normally when `signal` aborts or `electionClosed` aborts; throws
  * `ClosedError` from the consumer's loop when the connection closes under it.
  */
 export function observeLeader(
-  conn: MemoryConnection,
+  conn: ConnectionLink,
   name: string,
   signal: AbortSignal | undefined,
   electionClosed: AbortSignal,

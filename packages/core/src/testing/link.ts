@@ -1,0 +1,44 @@
+/**
+ * What an in-memory election needs from its connection, and what the
+ * connection tells it. The connection (connection.ts) implements it and
+ * makes elections; elections (election.ts, campaign.ts, observe.ts) know
+ * only this, so neither side imports the other.
+ */
+import type { LossDeadline } from '../deadline.js';
+import type { Logger } from '../logger.js';
+import type { Sink, Store } from './store.js';
+
+/** One session as the client sees it. `live` turns false once, when the client learns or decides it is gone. */
+export interface ClientSession {
+  readonly id: number;
+  readonly deadline: LossDeadline;
+  live: boolean;
+}
+
+/** What a connection tells the elections built on it. */
+export type ConnectionEvent =
+  | { readonly type: 'session' }
+  | { readonly type: 'session-lost'; readonly session: ClientSession; readonly reason: 'deadline' | 'session-expired' }
+  | { readonly type: 'suspended'; readonly deadline: number }
+  | { readonly type: 'resumed' }
+  | { readonly type: 'resync' }
+  | { readonly type: 'closed' };
+
+export interface ConnectionLink {
+  readonly logger: Logger;
+  readonly isClosed: boolean;
+  /** Delivers a server notification unless the network is cut. */
+  readonly deliver: Sink;
+  /** Subscribes to connection events; returns the unsubscribe function. */
+  on(listener: (event: ConnectionEvent) => void): () => void;
+  /** One request: runs on the server now, its answer arrives asynchronously. */
+  call<T>(request: (store: Store) => T): Promise<T>;
+  /** A request whose answer is used at once (watch registration with its initial read). */
+  callSync<T>(request: (store: Store) => T): T;
+  /** Resolves with the next connection event; rejects when `stop` aborts. */
+  nextEvent(stop?: AbortSignal): Promise<ConnectionEvent>;
+  /** A live session on a reachable server; waits for one. */
+  ready(stop: AbortSignal): Promise<ClientSession>;
+  /** The server answered that `session` is gone. */
+  sessionExpired(session: ClientSession): void;
+}
