@@ -7,7 +7,7 @@
  * `sleep`, `pause`, `within`, `Backoff`, are `@elect/core`'s: users' code
  * waits through them too.)
  */
-export { LossDeadline, defaultSafetyMarginMs, type LossDeadlineOptions } from './deadline.js';
+export { LossDeadline, defaultSafetyMarginMs, safetyMarginFor, type LossDeadlineOptions } from './deadline.js';
 export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
 export { decodePayload, encodePayload } from './payload.js';
 export {

@@ -20,6 +20,7 @@
  */
 import { systemClock, type Clock } from './clock.js';
 import { InvalidOptionError, LeadershipLostError } from './errors.js';
+import type { Logger } from './logger.js';
 
 export interface LossDeadlineOptions {
   /** Session timeout or lease TTL as the server applies it. */
@@ -36,6 +37,21 @@ export interface LossDeadlineOptions {
 /** The default safety margin for a timeout: a tenth of it, at least 100 ms and never more than a third. */
 export function defaultSafetyMarginMs(timeoutMs: number): number {
   return Math.min(Math.max(100, Math.round(timeoutMs / 10)), Math.floor(timeoutMs / 3));
+}
+
+/**
+ * The safety margin for the timeout the server granted, one rule for every
+ * backend: the margin asked for, if it is shorter than the granted timeout;
+ * else — a margin chosen for a longer timeout than the server allowed would
+ * leave no time at all — the default for the granted one, and `logger` hears
+ * of it (event `safety-margin`).
+ */
+export function safetyMarginFor(grantedMs: number, askedMs: number | undefined, logger?: Logger): number {
+  if (askedMs === undefined) return defaultSafetyMarginMs(grantedMs);
+  if (askedMs < grantedMs) return askedMs;
+  const margin = defaultSafetyMarginMs(grantedMs);
+  logger?.warn({ event: 'safety-margin', asked: askedMs, timeoutMs: grantedMs, using: margin }, 'the server granted a timeout shorter than the safety margin');
+  return margin;
 }
 
 interface Ahead {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isElectError } from '@elect/core';
-import { LossDeadline, defaultSafetyMarginMs } from '@elect/core/backend';
+import { LossDeadline, defaultSafetyMarginMs, safetyMarginFor } from '@elect/core/backend';
 import { ManualClock } from '@elect/core/testing';
 
 function setup(timeoutMs = 1000, safetyMarginMs = 100) {
@@ -165,5 +165,25 @@ describe('LossDeadline', () => {
     expect(defaultSafetyMarginMs(10_000)).toBe(1000);
     expect(defaultSafetyMarginMs(600)).toBe(100);
     expect(defaultSafetyMarginMs(150)).toBe(50);
+  });
+});
+
+describe('safetyMarginFor: one rule for the margin, given the asked margin and the granted timeout', () => {
+  const warnings: object[] = [];
+  const logger = { debug: () => {}, info: () => {}, warn: (fields: object) => void warnings.push(fields), error: () => {} };
+
+  it('the asked margin when it is shorter than the granted timeout; the default when none was asked', () => {
+    expect(safetyMarginFor(10_000, 500, logger)).toBe(500);
+    expect(safetyMarginFor(10_000, undefined, logger)).toBe(defaultSafetyMarginMs(10_000));
+    expect(warnings).toEqual([]);
+  });
+
+  it('a margin no shorter than the granted timeout would leave no time: the default for the granted one, and a warning', () => {
+    expect(safetyMarginFor(2_000, 3_000, logger)).toBe(defaultSafetyMarginMs(2_000));
+    expect(safetyMarginFor(2_000, 2_000, logger)).toBe(defaultSafetyMarginMs(2_000));
+    expect(warnings).toEqual([
+      { event: 'safety-margin', asked: 3_000, timeoutMs: 2_000, using: 200 },
+      { event: 'safety-margin', asked: 2_000, timeoutMs: 2_000, using: 200 },
+    ]);
   });
 });

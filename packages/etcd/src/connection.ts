@@ -11,7 +11,7 @@
  * keys don't block the queue until the TTL runs out.
  */
 import { ClosedError, ConnectionError, abortReason, type Election, Backoff, sleep } from '@elect/core';
-import { LogEvent } from '@elect/core/backend';
+import { LogEvent, safetyMarginFor } from '@elect/core/backend';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';
@@ -19,7 +19,7 @@ import { Endpoints } from './endpoints.js';
 import { isRefusal, isTransient } from './errors.js';
 import { KeySpace } from './keys.js';
 import { LeaseReaper, grantOnce, revokeOnce, type Granted } from './lease.js';
-import { marginFor, resolveOptions, type EtcdConnectionOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type EtcdConnectionOptions, type ResolvedOptions } from './options.js';
 import { Session, type SessionState } from './session.js';
 
 export interface EtcdConnection extends AsyncDisposable {
@@ -189,7 +189,7 @@ class Connection implements EtcdConnection, ConnectionCore {
     const ttlMs = this.options.ttlSeconds * 1000;
     const session = new Session(granted.leaseId, granted.sentAt, this.endpoints, {
       ttlMs,
-      safetyMarginMs: marginFor(this.options, ttlMs),
+      safetyMarginMs: safetyMarginFor(ttlMs, this.options.safetyMarginMs, this.logger),
       operationTimeoutMs: this.options.operationTimeoutMs,
       clock: this.options.clock,
       logger: this.logger,

@@ -10,7 +10,7 @@ import {
   type Clock,
   type Logger,
 } from '@elect/core';
-import { defaultSafetyMarginMs, durationOption, knownKeys } from '@elect/core/backend';
+import { durationOption, knownKeys } from '@elect/core/backend';
 
 export interface EtcdTlsOptions {
   /** CA certificate(s) that signed the server's certificate (PEM). Omit to trust the system's roots. */
@@ -97,11 +97,6 @@ export function resolveOptions(options: EtcdConnectionOptions): ResolvedOptions 
     logger: loggerOption(options.logger),
     clock: options.clock ?? systemClock,
   };
-}
-
-/** The margin for a granted TTL: the caller's, else core's default. */
-export function marginFor(resolved: ResolvedOptions, ttlMs: number): number {
-  return Math.min(resolved.safetyMarginMs ?? defaultSafetyMarginMs(ttlMs), ttlMs - 1);
 }
 
 function endpointsOption(value: unknown, tls: boolean): { hosts: string[]; secure: boolean } {

@@ -38,7 +38,7 @@
  * answers; it never would on its own.
  */
 import { type Clock, type Logger } from '@elect/core';
-import { LossDeadline, LogEvent, defaultSafetyMarginMs } from '@elect/core/backend';
+import { LossDeadline, LogEvent, safetyMarginFor } from '@elect/core/backend';
 import { ZkClient, type ClientOptions } from './client.js';
 import { pacing } from './pacing.js';
 import { ZkCode, zkCode } from './errors.js';
@@ -88,7 +88,7 @@ export class Session {
     // from when it received our request: the moment we sent it is safe.
     this.deadline = new LossDeadline({
       timeoutMs,
-      safetyMarginMs: marginFor(timeoutMs, options),
+      safetyMarginMs: safetyMarginFor(timeoutMs, options.safetyMarginMs, options.logger),
       clock: this.clock,
       lastContact: firstContact,
       onExpire: () => this.end('deadline'),
@@ -113,7 +113,7 @@ export class Session {
   /** A reconnect granted `timeoutMs`: a shorter one applies at once. */
   private follow(timeoutMs: number): void {
     if (this.isEnded || !(timeoutMs > 0) || timeoutMs >= this.deadline.timeoutMs) return;
-    const margin = marginFor(timeoutMs, { safetyMarginMs: this.safetyMarginMs, logger: this.logger });
+    const margin = safetyMarginFor(timeoutMs, this.safetyMarginMs, this.logger);
     this.logger.warn({ event: 'session-timeout-shortened', session: this.id, fromMs: this.deadline.timeoutMs, toMs: timeoutMs });
     this.deadline.shorten(timeoutMs, margin);
     this.pace(timeoutMs);
@@ -256,18 +256,4 @@ export class Session {
     this.current = status;
     for (const listener of [...this.listeners]) listener(status);
   }
-}
-
-/**
- * The safety margin for the timeout the server granted. A margin chosen for a
- * longer timeout than the server allowed would leave no time at all: fall
- * back to the default for the granted one (and say so).
- */
-function marginFor(timeoutMs: number, options: Pick<SessionOptions, 'safetyMarginMs' | 'logger'>): number {
-  const asked = options.safetyMarginMs;
-  if (asked === undefined) return defaultSafetyMarginMs(timeoutMs);
-  if (asked < timeoutMs) return asked;
-  const margin = defaultSafetyMarginMs(timeoutMs);
-  options.logger.warn({ event: 'safety-margin', asked, timeoutMs, using: margin }, 'the server granted a session timeout shorter than the safety margin');
-  return margin;
 }

@@ -8,6 +8,17 @@ import { connectZooKeeper } from '@elect/zk';
 import { Elect, electOnce, waitQueued, workerScript } from '../support/elect.js';
 import { backends, useScratch, useServer } from '../support/server.js';
 
+/**
+ * The inspections below read an election whose leader must not change under
+ * them: if `a` stopped leading, say so with its log rather than with a
+ * puzzling difference in what `elect leader` printed.
+ */
+function assertLeading(e: Elect): void {
+  if (e.exit !== undefined || e.events('stop').length > 0 || e.events('lost').length > 0) {
+    throw new Error(`${e.name} stopped leading while the test inspected the election:\n${e.transcript()}`);
+  }
+}
+
 describe.each(backends)('%s: inspection', (backend) => {
   const server = useServer(backend);
   const scratch = useScratch();
@@ -28,9 +39,11 @@ describe.each(backends)('%s: inspection', (backend) => {
     await b.waitLog((r) => r.event === 'campaigning' && r.component === undefined, 'b to campaign');
 
     const text = await electOnce(['leader', ...server.args(election)]);
+    assertLeading(a);
     expect(text.exit.code).toBe(0);
     expect(text.stdout).toEqual([`a\t${token}\thttp://a:8080`]);
     const json = await electOnce(['leader', ...server.args(election), '--json']);
+    assertLeading(a);
     expect(JSON.parse(json.stdout[0] as string)).toEqual({ id: 'a', value: 'http://a:8080', token, key: expect.any(String) });
 
     await waitQueued(server.args(election), ['a', 'b']);
@@ -38,6 +51,7 @@ describe.each(backends)('%s: inspection', (backend) => {
     expect(queue.map((c) => c.id)).toEqual(['a', 'b']);
     expect(BigInt(queue[1]?.token as string)).toBeGreaterThan(BigInt(token));
     const lines = (await electOnce(['candidates', ...server.args(election)])).stdout;
+    assertLeading(a);
     expect(lines.map((l) => l.split('\t')[0])).toEqual(['a', 'b']);
   });
 
