@@ -44,6 +44,9 @@ export const defaults = {
  */
 export const stopMarginMs = 300;
 
+/** The longest wait a timer can take (2³¹ − 1 ms, about 24.8 days). */
+const maxTimerMs = 2_147_483_647;
+
 /**
  * The longest `--grace` + margin a TTL allows on a backend. The stop begins
  * that long before the loss deadline, so it must be shorter than the time a
@@ -185,6 +188,8 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
   }
   const waitMs = duration(raw('wait'));
   if (waitMs !== undefined && waitMs <= 0) throw new UsageError('--wait must be more than 0 (leave it out to wait for as long as it takes)');
+  // A timer's ceiling: a longer wait would fire at once.
+  if (waitMs !== undefined && waitMs > maxTimerMs) throw new UsageError(`--wait may be at most 596h (2147483647ms, a timer's limit); leave it out to wait for as long as it takes`);
   return {
     ...common,
     command,

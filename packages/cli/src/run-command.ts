@@ -13,7 +13,7 @@
  * cleanup with SIGKILL instead of the grace period; no new campaign follows.
  * SIGUSR1/SIGUSR2 are ignored outside a term.
  */
-import { ErrorCode, LeadershipLostError, isElectError, runWhileLeader, type Election, type Leadership } from '@elect/core';
+import { ErrorCode, LeadershipLostError, isCampaignTimeout, isElectError, runWhileLeader, type Election, type Leadership } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -44,17 +44,27 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
   const { interrupted } = ctx.signals;
   // The term in progress, should runWhileLeader give up waiting for it.
   let running: Promise<Term> | undefined;
+  // How the last term ended when no campaign follows it: what to report if
+  // runWhileLeader then rejects (our entry could not be removed, say).
   let last: Term | undefined;
   try {
     const ended = await runWhileLeader(
       ctx.election,
       async (leadership) => {
+        last = undefined;
         running = runTerm(ctx, leadership);
-        last = await running;
+        const term = await running;
         running = undefined;
-        if (last.kind !== 'stopped') return last;
-        logger.warn({ event: 'lost', reason: last.loss.reason }, `leadership lost (${last.loss.reason}); the command was stopped`);
-        throw last.loss; // runWhileLeader's loss path: rejoin, or reject with it
+        // Leadership ended under the command: we stopped it — or, with
+        // --rejoin, it exited just as leadership went (then it runs again).
+        const loss = term.kind === 'stopped' ? term.loss : o.rejoin && !leadership.isLeader ? lossOf(leadership.signal) : undefined;
+        if (loss === undefined) {
+          last = term;
+          return term;
+        }
+        if (!o.rejoin) last = term;
+        logger.warn({ event: 'lost', reason: loss.reason }, `leadership lost (${loss.reason}); the command ${term.kind === 'stopped' ? 'was stopped' : 'had exited'}`);
+        throw loss; // runWhileLeader's loss path: rejoin, or reject with it
       },
       {
         id: o.id,
@@ -86,8 +96,7 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
       return interrupted.aborted ? interruptedCode(interrupted) : ExitCode.LeadershipLost;
     }
     if (interrupted.aborted) return interruptedCode(interrupted);
-    if (isElectError(error) && error.code === ErrorCode.Timeout && !error.retryable) {
-      // campaignTimeoutMs: no term was running (that was the case above).
+    if (isCampaignTimeout(error)) {
       logger.error({ event: 'wait-expired', waitMs: o.waitMs }, `not elected within --wait; exiting ${ExitCode.WaitExpired}`);
       return ExitCode.WaitExpired;
     }
@@ -99,6 +108,12 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
     }
     if (isLoss(error)) {
       logger.error({ event: 'exit', code: ExitCode.LeadershipLost, reason: error.reason }, `leadership lost (${error.reason}); exiting ${ExitCode.LeadershipLost}`);
+      return ExitCode.LeadershipLost;
+    }
+    // The command was stopped, but our entry could not be removed, or the
+    // stop took too long for runWhileLeader (it settled just as it gave up).
+    if (last?.kind === 'stopped' || (isElectError(error) && error.code === ErrorCode.Timeout && !error.retryable)) {
+      logger.error({ err: error, event: 'exit', code: ExitCode.LeadershipLost }, `the command was stopped, but not cleanly; exiting ${ExitCode.LeadershipLost}`);
       return ExitCode.LeadershipLost;
     }
     throw error;
@@ -183,9 +198,9 @@ export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions, leadership: Pick
   };
 }
 
-/** Why the stop began: `signalAhead`'s reason (leadership about to end, or ended), or the watchdog's deadline. */
-function lossOf(stopSoon: AbortSignal): LeadershipLostError {
-  const reason: unknown = stopSoon.reason;
+/** Why the stop began: the signal's reason (leadership about to end, or ended), or the watchdog's deadline. */
+function lossOf(signal: AbortSignal): LeadershipLostError {
+  const reason: unknown = signal.reason;
   if (isLoss(reason)) return reason;
   // The watchdog killed the command at the deadline before our own timer
   // fired (we were paused): the loss is the deadline's.

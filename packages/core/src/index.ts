@@ -36,6 +36,7 @@ export { Backoff, pause, sleep, whenAborted, within, type BackoffOptions } from 
 export { silentLogger, type Logger } from './logger.js';
 export {
   DEFAULT_SETTLE_TIMEOUT_MS,
+  isCampaignTimeout,
   runWhileLeader,
   type LeaderTask,
   type RunWhileLeaderOptions,

@@ -113,12 +113,24 @@ export async function runWhileLeader<T>(election: Election, task: LeaderTask<T>,
     if (term.kind === 'done') return term.value;
     if (term.kind === 'failed') throw term.error;
     // 'rejoin': the task has settled and our entry is gone; campaign again.
+    if (opts.signal?.aborted) throw abortReason(opts.signal, 'runWhileLeader');
     opts.logger.warn(
       { event: 'rejoining', reason: term.loss.reason, delayMs: opts.rejoinDelayMs },
       `leadership lost (${term.loss.reason}); campaigning again${opts.rejoinDelayMs > 0 ? ` in ${opts.rejoinDelayMs} ms` : ''}`,
     );
     if (opts.rejoinDelayMs > 0) await sleep(opts.clock, opts.rejoinDelayMs, opts.signal);
   }
+}
+
+const campaignTimeouts = new WeakSet<object>();
+
+/**
+ * True when `error` is runWhileLeader's rejection for a campaign not won
+ * within `campaignTimeoutMs` (as opposed to a task that did not settle in
+ * time, or a backend's own timeout).
+ */
+export function isCampaignTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && campaignTimeouts.has(error);
 }
 
 /** One campaign, given up after `campaignTimeoutMs` if that is set. */
@@ -133,7 +145,9 @@ async function campaign(election: Election, opts: Options): Promise<Leadership> 
     return await election.campaign({ ...base, signal: opts.signal ? AbortSignal.any([opts.signal, timeUp.signal]) : timeUp.signal });
   } catch (error) {
     if (timeUp.signal.aborted && !opts.signal?.aborted) {
-      throw new TimeoutError(`runWhileLeader: not elected within ${limit} ms (campaignTimeoutMs); the campaign was given up`, { cause: error, retryable: false });
+      const timeout = new TimeoutError(`runWhileLeader: not elected within ${limit} ms (campaignTimeoutMs); the campaign was given up`, { cause: error, retryable: false });
+      campaignTimeouts.add(timeout);
+      throw timeout;
     }
     throw error;
   } finally {

@@ -1,6 +1,6 @@
 // runWhileLeader on the in-memory backend: every way a term of office ends.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { LeadershipLostError, runWhileLeader, type Election, type Leadership } from '@elect/core';
+import { LeadershipLostError, isCampaignTimeout, runWhileLeader, type Election, type Leadership } from '@elect/core';
 import { ManualClock, MemoryServer, type MemoryConnection } from '@elect/core/testing';
 
 let server: MemoryServer;
@@ -140,6 +140,7 @@ describe('runWhileLeader: leadership is lost', () => {
     const error = await running.catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'TimeoutError', code: 'ELECT_TIMEOUT', retryable: false, cause: expect.objectContaining({ reason: 'session-expired' }) });
     expect((error as Error).message).toMatch(/did not stop within 30 ms after leadership was lost; no other task was started/);
+    expect(isCampaignTimeout(error)).toBe(false);
     await flush();
     expect(state.started).toBe(1);
   });
@@ -316,7 +317,9 @@ describe('runWhileLeader: pacing the campaigns', () => {
     await flush();
     expect(server.keys('jobs')).toHaveLength(2);
     clock.advance(300);
-    await expect(running).rejects.toMatchObject({ name: 'TimeoutError', retryable: false, message: expect.stringMatching(/not elected within 300 ms/) });
+    const error = await running.catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'TimeoutError', retryable: false, message: expect.stringMatching(/not elected within 300 ms/) });
+    expect(isCampaignTimeout(error)).toBe(true);
     expect(server.keys('jobs')).toEqual([holder.key]);
     expect(started).toBe(0);
   });

@@ -126,7 +126,7 @@ export class ZooKeeperElection implements Election {
       return channel;
     }
     const channel = this.readings(options.signal);
-    this.observers.add(channel);
+    if (!channel.isEnded) this.observers.add(channel);
     return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
   }
 
@@ -159,13 +159,18 @@ export class ZooKeeperElection implements Election {
   /** Leader readings (observer.ts) until `signal` aborts, the reader stops, or the election closes. */
   private readings(signal?: AbortSignal): Channel<LeaderInfo | undefined> {
     const ended = new AbortController();
+    // With an already-aborted signal the channel ends inside its own
+    // constructor, before `channel` is assigned: onEnd must not touch it then.
+    const ref: { channel?: Channel<LeaderInfo | undefined> } = {};
     const channel = new Channel<LeaderInfo | undefined>({
       signal,
       onEnd: () => {
         ended.abort();
-        this.observers.delete(channel);
+        if (ref.channel) this.observers.delete(ref.channel);
       },
     });
+    ref.channel = channel;
+    if (channel.isEnded) return channel;
     watchLeader(this.ctx, AbortSignal.any([ended.signal, this.closing.signal]), (leader) => channel.push(leader)).then(
       () => channel.close(),
       (error: unknown) => channel.fail(error),

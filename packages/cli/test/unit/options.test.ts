@@ -124,6 +124,7 @@ describe('resolveOptions', () => {
   it('refuses too short a TTL, a zero wait, and a missing command', () => {
     expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '1s' }))).toMatch(/--ttl 1s is too short/);
     expect(usage(() => run({ backend: 'zk', election: 'j', wait: '0' }))).toMatch(/--wait must be more than 0/);
+    expect(usage(() => run({ backend: 'zk', election: 'j', wait: '720h' }))).toMatch(/--wait may be at most 596h/);
     expect(usage(() => resolveOptions('run', { backend: 'zk', election: 'j' }, {}, host))).toMatch(/^no command given: put it after `--`/);
   });
 

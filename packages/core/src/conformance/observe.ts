@@ -45,7 +45,7 @@ export function observe(s: Suite): void {
     expect(repeats(seen.seen)).toEqual([]);
   });
 
-  s.test('observe() and events() end when their signal aborts, and when the election closes', [], async () => {
+  s.test('observe() and events() end when their signal aborts (at once if it has), and when the election closes', [], async () => {
     const { backend, t } = s;
     const name = backend.uniqueName();
     const o = await s.open(name);
@@ -54,6 +54,9 @@ export function observe(s: Suite): void {
     expect(await aborted.value(t.op, 'the first observation')).toBeUndefined();
     stop.abort();
     await aborted.end(t.op, 'observe() to end after its signal aborted');
+    // A signal that has aborted already: they end at once, with nothing delivered.
+    await s.record(o.election.observe({ signal: stop.signal })).end(t.op, 'observe() with an aborted signal to end at once');
+    await s.record(o.election.events({ signal: stop.signal })).end(t.op, 'events() with an aborted signal to end at once');
 
     const closing = s.record(o.election.observe());
     expect(await closing.value(t.op, 'the first observation')).toBeUndefined();

@@ -50,7 +50,9 @@ export class MemoryElection implements Election {
     this.name = textOption('name', name, 1024);
     this.events_ = new ElectionEvents({
       leaders: (signal) => {
-        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => this.feeds.delete(feed) });
+        const ref: { feed?: Channel<LeaderInfo | undefined> } = {};
+        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => ref.feed && this.feeds.delete(ref.feed) });
+        ref.feed = feed;
         if (this.lastLeader) feed.push(this.lastLeader.leader);
         if (!feed.isEnded) this.feeds.add(feed);
         return feed;
