@@ -33,9 +33,14 @@ describe.each(backends)('%s: inspection', (backend) => {
     expect(noneJson.exit.code).toBe(1);
     expect(noneJson.stdout).toEqual(['null']);
 
-    const a = new Elect('a', [...server.args(election, '--id', 'a', '--value', 'http://a:8080'), '--', workerScript], s.env);
+    // a must lead throughout. At --ttl 4s the default --grace (1 s) starts
+    // the stop after a stall of the server's answers of under a second
+    // (measured: a 900 ms SIGSTOP of ZooKeeper stops it); --grace 100ms
+    // keeps a healthy leader through stalls of 1.2 s, as the default --ttl
+    // 10s does, so a loaded machine cannot move the leader under the test.
+    const a = new Elect('a', [...server.args(election, '--id', 'a', '--value', 'http://a:8080', '--grace', '100ms'), '--', workerScript], s.env);
     const token = (await a.waitLine(/^start a /, 'a to lead')).split(' ')[2] as string;
-    const b = new Elect('b', [...server.args(election, '--id', 'b'), '--', workerScript], s.env);
+    const b = new Elect('b', [...server.args(election, '--id', 'b', '--grace', '100ms'), '--', workerScript], s.env);
     await b.waitLog((r) => r.event === 'campaigning' && r.component === undefined, 'b to campaign');
 
     const text = await electOnce(['leader', ...server.args(election)]);
