@@ -5,11 +5,15 @@
  */
 import type { CandidateInfo } from './contract.js';
 
-export interface ChannelOptions {
+export interface ChannelOptions<T = unknown> {
   /** Ends the iteration (without error) when aborted. */
   signal?: AbortSignal | undefined;
-  /** Called once when the channel ends for any reason (release watches here). */
-  onEnd?: () => void;
+  /**
+   * Called once, with the channel, when it ends for any reason (release
+   * watches here). With an already-aborted signal that is inside the
+   * constructor: use the argument, not a variable the constructor assigns.
+   */
+  onEnd?: (channel: Channel<T>) => void;
 }
 
 export class Channel<T> implements AsyncIterable<T> {
@@ -19,11 +23,11 @@ export class Channel<T> implements AsyncIterable<T> {
   private readonly waiters: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void }[] = [];
   private ended = false;
   private error: { value: unknown } | undefined;
-  private readonly onEnd: (() => void) | undefined;
+  private readonly onEnd: ((channel: Channel<T>) => void) | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly abortListener = (): void => this.close();
 
-  constructor(options: ChannelOptions = {}) {
+  constructor(options: ChannelOptions<T> = {}) {
     this.onEnd = options.onEnd;
     this.signal = options.signal;
     if (this.signal?.aborted) this.close();
@@ -56,7 +60,7 @@ export class Channel<T> implements AsyncIterable<T> {
     this.ended = true;
     this.error = error;
     this.signal?.removeEventListener('abort', this.abortListener);
-    this.onEnd?.();
+    this.onEnd?.(this);
     // Waiters exist only when the buffer is empty: the first one gets the
     // error (once), the rest see the end.
     for (const waiter of this.waiters.splice(0)) {
@@ -104,14 +108,10 @@ export class Hub<T> {
   constructor(private readonly options: { onIdle?: () => void } = {}) {}
 
   subscribe(signal?: AbortSignal): Channel<T> {
-    // With an already-aborted signal the channel ends inside its own
-    // constructor, before `channel` is assigned: onEnd must not touch it then.
-    const ref: { channel?: Channel<T> } = {};
-    const onEnd = (): void => {
-      if (ref.channel && this.channels.delete(ref.channel) && this.channels.size === 0) this.options.onIdle?.();
+    const onEnd = (ended: Channel<T>): void => {
+      if (this.channels.delete(ended) && this.channels.size === 0) this.options.onIdle?.();
     };
     const channel = new Channel<T>({ signal, onEnd });
-    ref.channel = channel;
     if (!channel.isEnded) this.channels.add(channel);
     return channel;
   }

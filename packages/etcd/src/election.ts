@@ -59,7 +59,7 @@ export class EtcdElection implements Election {
   private readonly closer = new AbortController();
   private readonly mine = new Set<Candidate>();
   /** 'leader' events come from an observer that runs while anyone listens; a key is ours by its lease. */
-  private readonly events_ = new ElectionEvents({
+  private readonly electionEvents = new ElectionEvents({
     leaders: (signal) => observeLeaders(this.context(), AbortSignal.any([signal, this.closer.signal])),
     isOurs: (key) => this.conn.owns(key),
   });
@@ -114,15 +114,15 @@ export class EtcdElection implements Election {
   }
 
   events(options?: SignalOptions): AsyncIterable<ElectionEvent> {
-    return holding(this.events_.subscribe(readOptions('events()', options)));
+    return holding(this.electionEvents.subscribe(readOptions('events()', options)));
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closer.abort(new ClosedError(`election ${this.name} is closed`));
-      this.events_.endFeed();
+      this.electionEvents.endFeed();
       await Promise.all([...this.mine].map((c) => c.close()));
-      this.events_.close();
+      this.electionEvents.close();
       this.conn.forget(this);
     })();
     return this.closing;
@@ -138,7 +138,7 @@ export class EtcdElection implements Election {
       clock: this.conn.clock,
       closed: this.closer.signal,
       session: (signal) => this.conn.session(signal),
-      transition: (id, next, previous, loss) => this.events_.transition(id, next, previous, loss),
+      transition: (id, next, previous, loss) => this.electionEvents.transition(id, next, previous, loss),
     };
   }
 

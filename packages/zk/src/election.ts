@@ -45,7 +45,7 @@ export class ZooKeeperElection implements Election {
   private readonly campaigns = new Map<Candidate, Promise<Leadership>>();
   /** Name prefixes of the nodes our candidates made, the newest OWN_PREFIXES_KEPT. */
   private readonly ownPrefixes: string[] = [];
-  private readonly events_: ElectionEvents;
+  private readonly electionEvents: ElectionEvents;
   private readonly observers = new Set<Channel<LeaderInfo | undefined>>();
   private readonly closing = new AbortController();
   private readonly createdParents = new Set<string>();
@@ -69,13 +69,13 @@ export class ZooKeeperElection implements Election {
       logger,
       operationTimeoutMs: source.options.operationTimeoutMs,
       ensureParents: (client) => this.ensureParents(client),
-      changed: (candidate, next, previous) => this.events_.transition(candidate.id, next, previous, candidate.leadership?.signal.reason),
+      changed: (candidate, next, previous) => this.electionEvents.transition(candidate.id, next, previous, candidate.leadership?.signal.reason),
       entering: (prefix) => {
         this.ownPrefixes.push(prefix);
         if (this.ownPrefixes.length > OWN_PREFIXES_KEPT) this.ownPrefixes.shift();
       },
     };
-    this.events_ = new ElectionEvents({
+    this.electionEvents = new ElectionEvents({
       leaders: (signal) => this.readings(signal),
       // A node is ours by the uuid in its name, known before its create is
       // sent: a reading may show it before the candidate has its create's
@@ -131,7 +131,7 @@ export class ZooKeeperElection implements Election {
   }
 
   events(options: SignalOptions = {}): AsyncIterable<ElectionEvent> {
-    const channel = this.events_.subscribe(options.signal);
+    const channel = this.electionEvents.subscribe(options.signal);
     return { [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
   }
 
@@ -150,7 +150,7 @@ export class ZooKeeperElection implements Election {
     });
     await Promise.allSettled(work);
     for (const channel of this.observers) channel.close();
-    this.events_.close();
+    this.electionEvents.close();
     this.unsubscribe();
     await this.tidy().catch(() => {});
     this.onClosed();
@@ -159,17 +159,13 @@ export class ZooKeeperElection implements Election {
   /** Leader readings (observer.ts) until `signal` aborts, the reader stops, or the election closes. */
   private readings(signal?: AbortSignal): Channel<LeaderInfo | undefined> {
     const ended = new AbortController();
-    // With an already-aborted signal the channel ends inside its own
-    // constructor, before `channel` is assigned: onEnd must not touch it then.
-    const ref: { channel?: Channel<LeaderInfo | undefined> } = {};
     const channel = new Channel<LeaderInfo | undefined>({
       signal,
-      onEnd: () => {
+      onEnd: (gone) => {
         ended.abort();
-        if (ref.channel) this.observers.delete(ref.channel);
+        this.observers.delete(gone);
       },
     });
-    ref.channel = channel;
     if (channel.isEnded) return channel;
     watchLeader(this.ctx, AbortSignal.any([ended.signal, this.closing.signal]), (leader) => channel.push(leader)).then(
       () => channel.close(),

@@ -31,7 +31,7 @@ export class MemoryElection implements Election {
   readonly name: string;
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
-  private readonly events_: ElectionEvents;
+  private readonly electionEvents: ElectionEvents;
   /** Where the leader readings go while someone listens to `events()`. */
   private readonly feeds = new Set<Channel<LeaderInfo | undefined>>();
   private readonly campaigns = new Set<Promise<unknown>>();
@@ -48,11 +48,9 @@ export class MemoryElection implements Election {
     name: string,
   ) {
     this.name = textOption('name', name, 1024);
-    this.events_ = new ElectionEvents({
+    this.electionEvents = new ElectionEvents({
       leaders: (signal) => {
-        const ref: { feed?: Channel<LeaderInfo | undefined> } = {};
-        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => ref.feed && this.feeds.delete(ref.feed) });
-        ref.feed = feed;
+        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: (ended) => this.feeds.delete(ended) });
         if (this.lastLeader) feed.push(this.lastLeader.leader);
         if (!feed.isEnded) this.feeds.add(feed);
         return feed;
@@ -73,7 +71,7 @@ export class MemoryElection implements Election {
       if (next.kind === 'leader' && previous.kind === 'campaigning') {
         this.conn.logger.info({ event: LogEvent.Elected, election: this.name, id, token: String(next.token) }, 'elected');
       }
-      this.events_.transition(id, next, previous, loss);
+      this.electionEvents.transition(id, next, previous, loss);
     });
     machine.transition({ kind: 'campaigning' });
     const run = campaignLoop(
@@ -120,7 +118,7 @@ export class MemoryElection implements Election {
       else ended.close();
       return ended;
     }
-    return this.events_.subscribe(signal);
+    return this.electionEvents.subscribe(signal);
   }
 
   close(): Promise<void> {
@@ -137,7 +135,7 @@ export class MemoryElection implements Election {
     await Promise.allSettled([...this.campaigns, ...removals]);
     this.cancelLeaderWatch();
     this.offConnection();
-    this.events_.close();
+    this.electionEvents.close();
   }
 
   private claim(
@@ -200,7 +198,7 @@ export class MemoryElection implements Election {
         break;
       case 'closed':
         for (const [handle] of held) handle.lose('closed');
-        this.events_.fail(new ClosedError('the connection was closed'));
+        this.electionEvents.fail(new ClosedError('the connection was closed'));
         break;
       case 'session':
         break;
