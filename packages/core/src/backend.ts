@@ -28,3 +28,5 @@ export { StateMachine, candidateEdges, candidateStateMachine } from './state.js'
 export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
 export { ElectionEvents, transitionEvent, type LeaderReadings } from './events.js';
 export { LogEvent } from './logger.js';
+export { Liveness, followSession, type LivenessOptions, type SessionEnd, type SessionStatus } from './liveness.js';
+export { SessionSlot, type SessionSlotOptions, type SlotSession } from './slot.js';

@@ -18,7 +18,6 @@ import {
   abortReason,
   type CandidateState,
   type LeadershipLostError,
-  type LossReason,
   Backoff,
 } from '@elect/core';
 import {
@@ -26,12 +25,13 @@ import {
   LogEvent,
   candidateStateMachine,
   encodePayload,
+  followSession,
   type StateMachine,
 } from '@elect/core/backend';
 import { isLeaseNotFound, isTransient } from './errors.js';
 import { guardKey } from './guard.js';
 import type { ElectionScope, Entry } from './kv.js';
-import type { Session, SessionEnd, SessionState } from './session.js';
+import type { Session } from './session.js';
 import { waitForTurn } from './wait.js';
 
 export interface CandidateContext extends ElectionScope {
@@ -45,8 +45,6 @@ export interface CandidateContext extends ElectionScope {
 }
 
 const noop = (): void => {};
-
-const lossFor: Record<SessionEnd, LossReason> = { deadline: 'deadline', 'session-expired': 'session-expired', closed: 'closed' };
 
 export class Candidate {
   readonly machine: StateMachine<CandidateState>;
@@ -193,7 +191,7 @@ export class Candidate {
       value: this.value,
       token: entry.createRevision,
       key: entry.key,
-      deadline: session.deadline,
+      deadline: session.liveness.deadline,
       backend: {
         remove: () => this.removeOwn(),
         proclaim: (value) => this.proclaim(value),
@@ -202,23 +200,15 @@ export class Candidate {
     });
     this.handle = handle;
     this.machine.transition({ kind: 'leader', token: entry.createRevision });
-    const offSession = session.onChange((state) => this.sessionChanged(state));
     const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => handle.lose(reason));
+    // (At once too: the session may have changed since our last read.)
+    const offSession = followSession(session.liveness, this.machine, (reason) => handle.lose(reason));
     this.stopGuard = () => {
       offSession();
       stopKey();
     };
-    // The session may have changed between our last read and now.
-    this.sessionChanged(session.state);
+    if (!handle.isLeader) this.stopGuard(); // lost at once: `lost()` ran before there was a guard to stop
     return handle;
-  }
-
-  private sessionChanged(state: SessionState): void {
-    const handle = this.handle;
-    if (!handle?.isLeader) return;
-    if (state.kind === 'ended') handle.lose(lossFor[state.reason]);
-    else if (state.kind === 'suspended') this.machine.transition({ kind: 'suspended', token: handle.token, deadline: state.deadline });
-    else this.machine.transition({ kind: 'leader', token: handle.token });
   }
 
   private async proclaim(value: string): Promise<void> {

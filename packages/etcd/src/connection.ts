@@ -10,17 +10,17 @@
  * at its deadline may still exist on the server; the reaper revokes it so its
  * keys don't block the queue until the TTL runs out.
  */
-import { ClosedError, ConnectionError, abortReason, type Election, Backoff, sleep } from '@elect/core';
-import { LogEvent, safetyMarginFor } from '@elect/core/backend';
+import { ClosedError, ConnectionError, type Election, Backoff, sleep } from '@elect/core';
+import { LogEvent, SessionSlot } from '@elect/core/backend';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';
 import { Endpoints } from './endpoints.js';
 import { isRefusal, isTransient } from './errors.js';
 import { KeySpace } from './keys.js';
-import { LeaseReaper, grantOnce, revokeOnce, type Granted } from './lease.js';
+import { LeaseReaper, grantOnce, revokeOnce } from './lease.js';
 import { resolveOptions, type EtcdConnectionOptions, type ResolvedOptions } from './options.js';
-import { Session, type SessionState } from './session.js';
+import { Session } from './session.js';
 
 export interface EtcdConnection extends AsyncDisposable {
   /**
@@ -62,16 +62,10 @@ class Connection implements EtcdConnection, ConnectionCore {
   readonly slots = new Map<string, Candidate[]>();
   private readonly reaper: LeaseReaper;
   private readonly elections = new Set<EtcdElection>();
-  private current: Session | undefined;
+  private readonly slot: SessionSlot<Session>;
   private lastHex = '';
   /** The hex ids of the leases this connection was granted, the newest 256. */
   private readonly ownHexes: string[] = [];
-  private changed = deferred();
-  /** The grant in progress (the first one, or a replacement). */
-  private granting: Promise<void> | undefined;
-  /** Why the last grant gave up (an error retrying cannot fix); cleared when the next one starts. */
-  private grantRefused: unknown;
-  private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -80,10 +74,38 @@ class Connection implements EtcdConnection, ConnectionCore {
     this.logger = options.logger;
     this.clock = options.clock;
     this.reaper = new LeaseReaper(this.endpoints, this.logger, this.clock);
+    const { ttlSeconds, safetyMarginMs, operationTimeoutMs, clock, logger } = options;
+    const timing = { ttlMs: ttlSeconds * 1000, safetyMarginMs, operationTimeoutMs, clock, logger };
+    this.slot = new SessionSlot<Session>({
+      open: async () => {
+        const granted = await grantOnce(this.endpoints, ttlSeconds, clock, this.reaper);
+        return new Session(granted.leaseId, granted.sentAt, this.endpoints, timing);
+      },
+      // Given up at the deadline: the lease may still exist on the server.
+      retire: (session, reason) => {
+        if (reason === 'deadline') this.reaper.add(session.leaseId);
+      },
+      discard: async (session) => {
+        session.liveness.end('closed');
+        await revokeOnce(this.endpoints, session.leaseId).catch(() => {});
+      },
+      isRefusal,
+      backoff: { initialMs: 100, maxMs: 2000 },
+      what: 'etcd lease',
+      closed: () => new ClosedError('the etcd connection is closed'),
+      clock,
+      logger,
+      opened: (session, first) => {
+        this.lastHex = session.hex;
+        this.ownHexes.push(session.hex);
+        if (this.ownHexes.length > 256) this.ownHexes.shift();
+        logger.info({ event: first ? 'session-opened' : 'session-replaced', lease: session.hex }, 'granted a fresh lease');
+      },
+    });
   }
 
   get leaseId(): string {
-    return this.current?.hex ?? this.lastHex;
+    return this.slot.current?.hex ?? this.lastHex;
   }
 
   /**
@@ -127,31 +149,14 @@ class Connection implements EtcdConnection, ConnectionCore {
   }
 
   /**
-   * A live session; waits for the replacement while a lost one is being
-   * replaced. Rejects with the grant's error when etcd refuses to grant a
-   * lease for a reason retrying cannot fix (e.g. permission denied); the
-   * next call tries again.
+   * A live session; the first call opens it, and while a lost one is being
+   * replaced, waits for the replacement. Rejects with the grant's error when
+   * etcd refuses to grant a lease for a reason retrying cannot fix (e.g.
+   * permission denied); the next call tries again.
    */
-  async session(signal: AbortSignal): Promise<Session> {
-    let refused = this.grantRefused;
-    for (;;) {
-      if (this.closing) throw new ClosedError('the etcd connection is closed');
-      if (signal.aborted) throw abortReason(signal);
-      const session = this.current;
-      if (session && !session.ended) return session;
-      if (this.grantRefused !== refused) throw this.grantRefused;
-      refused = undefined;
-      this.grant(); // the first campaign opens the session; a refused grant is tried again
-      const changed = this.changed.promise;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        signal.addEventListener('abort', done, { once: true });
-        void changed.then(done);
-      });
-    }
+  session(signal: AbortSignal): Promise<Session> {
+    if (this.closing) return Promise.reject(new ClosedError('the etcd connection is closed'));
+    return this.slot.get(signal);
   }
 
   forget(election: EtcdElection): void {
@@ -173,97 +178,12 @@ class Connection implements EtcdConnection, ConnectionCore {
 
   /** Stops the keepalive and revokes what we hold, waiting at most `budgetMs` for etcd. */
   private async shutdown(budgetMs: number): Promise<void> {
-    this.closer.abort();
-    const session = this.current;
-    this.current = undefined;
-    this.wake();
+    const session = this.slot.close();
     if (session) {
-      session.close();
+      session.liveness.end('closed');
       this.reaper.add(session.leaseId);
     }
     await this.reaper.flush(budgetMs);
     this.endpoints.close();
   }
-
-  private install(granted: Granted): void {
-    const ttlMs = this.options.ttlSeconds * 1000;
-    const session = new Session(granted.leaseId, granted.sentAt, this.endpoints, {
-      ttlMs,
-      safetyMarginMs: safetyMarginFor(ttlMs, this.options.safetyMarginMs, this.logger),
-      operationTimeoutMs: this.options.operationTimeoutMs,
-      clock: this.options.clock,
-      logger: this.logger,
-    });
-    session.onChange((state) => this.sessionChanged(session, state));
-    this.current = session;
-    this.lastHex = session.hex;
-    this.ownHexes.push(session.hex);
-    if (this.ownHexes.length > 256) this.ownHexes.shift();
-    this.wake();
-  }
-
-  private sessionChanged(session: Session, state: SessionState): void {
-    if (state.kind !== 'ended' || state.reason === 'closed') return;
-    // Given up at the deadline: the lease may still exist on the server.
-    if (state.reason === 'deadline') this.reaper.add(session.leaseId);
-    if (this.current === session) this.grant();
-  }
-
-  /** Starts granting a lease, unless a grant is under way. */
-  private grant(): void {
-    if (this.granting) return;
-    this.grantRefused = undefined;
-    const granting: Promise<void> = this.replace().finally(() => {
-      if (this.granting === granting) this.granting = undefined;
-    });
-    this.granting = granting;
-  }
-
-  /** Grants a new lease, retrying until it works or the connection closes. */
-  private async replace(): Promise<void> {
-    const backoff = new Backoff({ initialMs: 100, maxMs: 2000 });
-    while (!this.closer.signal.aborted) {
-      try {
-        const granted = await grantOnce(this.endpoints, this.options.ttlSeconds, this.options.clock, this.reaper);
-        if (this.closer.signal.aborted) {
-          await revokeOnce(this.endpoints, granted.leaseId).catch(() => {});
-          return;
-        }
-        const first = this.ownHexes.length === 0;
-        this.install(granted);
-        this.logger.info({ event: first ? 'session-opened' : 'session-replaced', lease: this.leaseId }, 'granted a fresh lease');
-        return;
-      } catch (error) {
-        if (isRefusal(error)) {
-          // Retrying will not help: the campaigns waiting for it fail with this error.
-          this.logger.warn({ event: 'lease-grant-failed', err: String(error) }, 'etcd refuses to grant a lease');
-          this.granting = undefined; // before waking: a campaign woken now may start the next grant
-          this.grantRefused = error;
-          this.wake();
-          return;
-        }
-        this.logger.debug({ event: 'lease-grant-failed', err: String(error) }, 'could not grant a new lease; retrying');
-      }
-      try {
-        await backoff.wait(this.clock, this.closer.signal);
-      } catch {
-        return;
-      }
-    }
-  }
-
-  /** Wakes everyone waiting in `session()`. */
-  private wake(): void {
-    const { resolve } = this.changed;
-    this.changed = deferred();
-    resolve();
-  }
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = (): void => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }

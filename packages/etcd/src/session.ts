@@ -1,13 +1,14 @@
 /**
- * A session: one lease, kept alive by our own loop, and the loss deadline it
- * drives. Like Go's `concurrency.Session` it is separate from any election;
- * unlike etcd3's `Lease`, it decides loss on our clock:
+ * A session: one lease, kept alive by our own loop, which drives core's
+ * `Liveness` (the states and the loss deadline). Like Go's
+ * `concurrency.Session` it is separate from any election; unlike etcd3's
+ * `Lease`, it decides loss on our clock:
  *
  *   - every keepalive is sent with nothing else in flight, and when its answer
  *     arrives the deadline moves to the moment it was *sent*
  *     (`LossDeadline.contact(sentAt)`);
  *   - a keepalive that errs or stays unanswered makes the session
- *     `suspended`; an answer before the deadline makes it `alive` again;
+ *     `suspended`; an answer before the deadline makes it `live` again;
  *   - at the deadline the session ends (`deadline`) whatever happens next —
  *     it is never revived, a fresh lease replaces it;
  *   - an answer with TTL ≤ 0 (the lease is gone) ends it (`session-expired`).
@@ -16,29 +17,17 @@
  * after the server gave the lease away; we never wait for it.
  */
 import { type Clock, type Logger } from '@elect/core';
-import { LossDeadline, StateMachine } from '@elect/core/backend';
+import { Liveness } from '@elect/core/backend';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
 import { KeepAliveStream, KeepAliveTimeout } from './keepalive-stream.js';
 import { leaseHex } from './keys.js';
 import { keepAliveIntervalMs } from './pacing.js';
 
-export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
-
-export type SessionState =
-  | { readonly kind: 'alive' }
-  | { readonly kind: 'suspended'; readonly deadline: number }
-  | { readonly kind: 'ended'; readonly reason: SessionEnd };
-
-const edges = {
-  alive: ['suspended', 'ended'],
-  suspended: ['alive', 'ended'],
-  ended: [],
-} as const;
-
 export interface SessionTiming {
   ttlMs: number;
-  safetyMarginMs: number;
+  /** The safety margin asked for (see `safetyMarginFor`). */
+  safetyMarginMs: number | undefined;
   /** Upper bound for waiting on one keepalive answer. */
   operationTimeoutMs: number;
   clock: Clock;
@@ -47,10 +36,7 @@ export interface SessionTiming {
 
 export class Session {
   readonly hex: string;
-  readonly deadline: LossDeadline;
-  private readonly machine: StateMachine<SessionState>;
-  private readonly controller = new AbortController();
-  private readonly listeners = new Set<(state: SessionState, previous: SessionState) => void>();
+  readonly liveness: Liveness;
   private stream: KeepAliveStream | undefined;
   private wakeLoop: () => void = () => {};
 
@@ -65,66 +51,35 @@ export class Session {
     private readonly timing: SessionTiming,
   ) {
     this.hex = leaseHex(leaseId);
-    this.machine = new StateMachine<SessionState>({ kind: 'alive' }, edges, (next, previous) => {
-      for (const listener of this.listeners) listener(next, previous);
-    });
-    this.deadline = new LossDeadline({
+    this.liveness = new Liveness({
       timeoutMs: timing.ttlMs,
       safetyMarginMs: timing.safetyMarginMs,
+      openedAt: grantedAt,
       clock: timing.clock,
-      lastContact: grantedAt,
-      onExpire: () => this.end('deadline'),
+      logger: timing.logger,
+      label: { lease: this.hex },
+    });
+    this.liveness.onStatus((status) => {
+      if (status.kind !== 'ended') return;
+      this.stream?.close();
+      this.stream = undefined;
+      this.wakeLoop();
     });
     void this.keepAlive();
   }
 
-  get state(): SessionState {
-    return this.machine.state;
-  }
-
   get ended(): boolean {
-    return this.machine.state.kind === 'ended';
+    return this.liveness.isEnded;
   }
 
   /** Aborted when the session ends; `reason` is the `SessionEnd`. */
   get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  onChange(listener: (state: SessionState, previous: SessionState) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.liveness.signal;
   }
 
   /** The server told us (another way) that the lease is gone. */
   expire(): void {
-    this.end('session-expired');
-  }
-
-  /** Ends the session because its owner closes it (the caller revokes the lease). */
-  close(): void {
-    this.end('closed');
-  }
-
-  private end(reason: SessionEnd): void {
-    if (this.ended) return;
-    if (reason !== 'deadline') this.deadline.stop();
-    this.stream?.close();
-    this.stream = undefined;
-    this.wakeLoop();
-    const level = reason === 'closed' ? 'info' : 'warn';
-    this.timing.logger[level]({ event: reason === 'closed' ? 'session-closed' : reason, lease: this.hex }, `lease ${this.hex} ended: ${reason}`);
-    this.machine.transition({ kind: 'ended', reason });
-    this.controller.abort(reason);
-  }
-
-  private suspend(cause: unknown): void {
-    if (this.machine.state.kind !== 'alive') return;
-    this.timing.logger.warn(
-      { event: 'suspended', lease: this.hex, deadline: this.deadline.deadline, err: String(cause) },
-      'no keepalive answer from etcd; leadership holds until the loss deadline',
-    );
-    this.machine.transition({ kind: 'suspended', deadline: this.deadline.deadline });
+    this.liveness.end('session-expired');
   }
 
   /** The loop: one keepalive in flight, every TTL/3 while answered, faster while not. */
@@ -142,23 +97,20 @@ export class Session {
         const ttl = await this.stream.ping(this.leaseId, clock, answerTimeout);
         if (this.ended) break;
         if (ttl <= 0) {
-          this.end('session-expired');
+          this.expire();
           break;
         }
-        this.deadline.contact(sentAt);
-        if (this.machine.state.kind === 'suspended' && !this.deadline.expired) {
-          this.timing.logger.info({ event: 'resumed', lease: this.hex }, 'etcd answered keepalives again');
-          this.machine.transition({ kind: 'alive' });
-        }
+        this.liveness.contact(sentAt);
+        this.liveness.resume();
       } catch (error) {
         this.stream?.close();
         this.stream = undefined;
         if (this.ended) break;
         if (isLeaseNotFound(error)) {
-          this.end('session-expired');
+          this.expire();
           break;
         }
-        this.suspend(error);
+        this.liveness.suspend(String(error));
         if (isAuthTokenInvalid(error)) this.endpoints.authExpired(pinned);
         // Silence or a transport error: try the next member — at once after
         // silence (we already waited), shortly after a fast error.

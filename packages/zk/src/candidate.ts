@@ -138,20 +138,8 @@ export class Candidate {
     this.held = held;
     this.logger.info({ event: LogEvent.Elected, id: this.id, path: node.path, token: String(held.handle.token) });
     this.state.transition({ kind: 'leader', token: held.handle.token });
-    const status = session.status;
-    if (status.kind === 'suspended') this.suspended(status.deadline);
+    held.follow(this.state);
     return held;
-  }
-
-  /** Connection trouble while leading: still leader until the deadline. */
-  suspended(deadline: number): void {
-    const current = this.state.state;
-    if (current.kind === 'leader') this.state.transition({ kind: 'suspended', token: current.token, deadline });
-  }
-
-  resumed(): void {
-    const current = this.state.state;
-    if (current.kind === 'suspended') this.state.transition({ kind: 'leader', token: current.token });
   }
 
   /**

@@ -14,28 +14,48 @@
  * was already given up at the deadline, and our fresh candidates queue behind
  * the stale node, never in front of it.
  */
-import { abortReason, ClosedError, ConnectionError, type Election, SessionExpiredError, TimeoutError, Backoff } from '@elect/core';
+import { ClosedError, ConnectionError, type Election, SessionExpiredError, Backoff } from '@elect/core';
+import { SessionSlot } from '@elect/core/backend';
 import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
 import { ZkCode, isZk } from './errors.js';
 import { latchPath } from './names.js';
 import { resolveOptions, type ResolvedOptions, type ZooKeeperConnectionOptions } from './options.js';
-import { Session, type SessionOptions, type SessionStatus } from './session.js';
+import { Session, type SessionOptions } from './session.js';
 import type { SessionSource } from './source.js';
 
 export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   readonly options: ResolvedOptions;
-  private session_: Session | undefined;
-  private waiters = new Set<{ resolve: (session: Session) => void }>();
-  private readonly statusListeners = new Set<(status: SessionStatus, session: Session) => void>();
+  private readonly slot: SessionSlot<Session>;
   private readonly elections = new Set<ZooKeeperElection>();
-  private readonly background = new Set<Promise<void>>();
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private lastSessionId = '';
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
+    const backoff = { maxMs: Math.max(100, Math.min(2000, options.sessionTimeoutMs / 4)) };
+    this.slot = new SessionSlot<Session>({
+      open: () => Session.open(this.sessionOptions()),
+      retire: (session, reason) => {
+        session.client.destroy();
+        if (reason === 'deadline') session.retire(this.closeStale(session));
+        return session.retired;
+      },
+      discard: async (session) => {
+        session.liveness.end('closed');
+        await session.client.close();
+      },
+      backoff,
+      what: 'ZooKeeper session',
+      closed: () => new ClosedError('the ZooKeeper connection is closed'),
+      clock: options.clock,
+      logger: options.logger,
+      opened: (session) => {
+        this.lastSessionId = session.id;
+        options.logger.info({ event: 'connected', session: session.id, timeoutMs: session.client.negotiatedTimeoutMs });
+      },
+    });
   }
 
   /** See `connectZooKeeper`. */
@@ -45,11 +65,11 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     try {
       await connection.ensureChroot(session);
     } catch (error) {
-      session.end('closed');
+      session.liveness.end('closed');
       await session.client.close();
       throw error;
     }
-    connection.install(session);
+    connection.slot.install(session);
     return connection;
   }
 
@@ -60,7 +80,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
 
   /** @internal The session in use (tests reach the library client through it). */
   get current(): Session | undefined {
-    return this.session_;
+    return this.slot.current;
   }
 
   /**
@@ -77,38 +97,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   }
 
   session(signal?: AbortSignal, timeoutMs?: number): Promise<Session> {
-    const live = this.session_;
-    if (this.closing.signal.aborted) return Promise.reject(new ClosedError('the ZooKeeper connection is closed'));
-    if (live && !live.isEnded) return Promise.resolve(live);
-    // The timeout runs on the injected clock (AbortSignal.timeout would not,
-    // and throws on the fractional times that clock's arithmetic gives).
-    const timeout = new AbortController();
-    const cancelTimeout = timeoutMs === undefined ? () => {} : this.options.clock.schedule(() => timeout.abort(), timeoutMs);
-    const stop = AbortSignal.any([this.closing.signal, ...(signal ? [signal] : []), timeout.signal]);
-    return new Promise<Session>((resolve, reject) => {
-      const waiter = {
-        resolve: (session: Session) => {
-          cancelTimeout();
-          stop.removeEventListener('abort', onAbort);
-          resolve(session);
-        },
-      };
-      const onAbort = (): void => {
-        cancelTimeout();
-        this.waiters.delete(waiter);
-        if (this.closing.signal.aborted) reject(new ClosedError('the ZooKeeper connection is closed'));
-        else if (signal?.aborted) reject(abortReason(signal));
-        else reject(new TimeoutError(`no ZooKeeper session within ${Math.round(timeoutMs ?? 0)} ms`));
-      };
-      this.waiters.add(waiter);
-      if (stop.aborted) onAbort();
-      else stop.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  onStatus(listener: (status: SessionStatus, session: Session) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    return this.slot.get(signal, timeoutMs);
   }
 
   /**
@@ -127,58 +116,17 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   private async shutdown(): Promise<void> {
     await Promise.allSettled([...this.elections].map((election) => election.close()));
     this.closing.abort(new ClosedError('the ZooKeeper connection is closed'));
-    const session = this.session_;
+    const session = this.slot.close();
     if (session) {
-      session.end('closed');
+      session.liveness.end('closed');
       await session.client.close();
     }
-    await Promise.allSettled([...this.background]);
+    await this.slot.settled();
   }
 
   private sessionOptions(): SessionOptions {
     const { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs } = this.options;
     return { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs };
-  }
-
-  private install(session: Session): void {
-    this.session_ = session;
-    this.lastSessionId = session.id;
-    this.options.logger.info({ event: 'connected', session: session.id, timeoutMs: session.client.negotiatedTimeoutMs });
-    session.onStatus((status) => {
-      for (const listener of [...this.statusListeners]) listener(status, session);
-      if (status.kind !== 'ended' || status.reason === 'closed') return;
-      if (this.session_ === session) this.session_ = undefined;
-      session.client.destroy();
-      if (status.reason === 'deadline') {
-        const cleanup = this.closeStale(session);
-        session.retire(cleanup);
-        this.track(cleanup);
-      }
-      this.track(this.reopen());
-    });
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const waiter of waiters) waiter.resolve(session);
-  }
-
-  /** Opens a fresh session, retrying until one opens or the connection closes. */
-  private async reopen(): Promise<void> {
-    const backoff = new Backoff({ maxMs: Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)) });
-    while (!this.closing.signal.aborted) {
-      try {
-        const session = await Session.open(this.sessionOptions());
-        if (this.closing.signal.aborted) {
-          session.end('closed');
-          await session.client.close();
-          return;
-        }
-        this.install(session);
-        return;
-      } catch (error) {
-        this.options.logger.warn({ event: 'reconnect-failed', err: error });
-        await backoff.wait(this.options.clock, this.closing.signal).catch(() => {});
-      }
-    }
   }
 
   /**
@@ -192,8 +140,8 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     const id = stale.client.sessionIdBytes;
     const password = stale.client.sessionPassword;
     const { clock, logger } = this.options;
-    const timeoutMs = stale.deadline.timeoutMs;
-    const until = stale.deadline.lastContact + timeoutMs;
+    const { timeoutMs, lastContact } = stale.liveness.deadline;
+    const until = lastContact + timeoutMs;
     const backoff = new Backoff({ maxMs: Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)) });
     for (;;) {
       try {
@@ -234,11 +182,6 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     } finally {
       await client.close();
     }
-  }
-
-  private track(work: Promise<void>): void {
-    this.background.add(work);
-    void work.finally(() => this.background.delete(work));
   }
 }
 

@@ -55,7 +55,7 @@ export function onSession<T>(session: Session, stop: AbortSignal, op: Promise<T>
     };
     stop.addEventListener('abort', onAbort, { once: true });
     release.push(() => stop.removeEventListener('abort', onAbort));
-    const off = session.onStatus((status) => {
+    const off = session.liveness.onStatus((status) => {
       if (status.kind !== 'ended') return;
       done();
       reject(new SessionEndedSignal(session.id));

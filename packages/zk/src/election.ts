@@ -50,7 +50,6 @@ export class ZooKeeperElection implements Election {
   private readonly closing = new AbortController();
   private readonly createdParents = new Set<string>();
   private closed: Promise<void> | undefined;
-  private readonly unsubscribe: () => void;
   private readonly onClosed: () => void;
 
   constructor(source: SessionSource, name: string, path: string, options: ZooKeeperElectionOptions, onClosed: () => void) {
@@ -85,14 +84,6 @@ export class ZooKeeperElection implements Election {
         const name = key.slice(key.lastIndexOf('/') + 1);
         return this.ownPrefixes.some((prefix) => name.startsWith(prefix));
       },
-    });
-    // Connection trouble matters to a leader (it leads on until its
-    // deadline); its state machine turns it into suspended / resumed events.
-    this.unsubscribe = source.onStatus((status) => {
-      for (const candidate of this.campaigns.keys()) {
-        if (status.kind === 'suspended') candidate.suspended(status.deadline);
-        else if (status.kind === 'live') candidate.resumed();
-      }
     });
   }
 
@@ -151,7 +142,6 @@ export class ZooKeeperElection implements Election {
     await Promise.allSettled(work);
     for (const channel of this.observers) channel.close();
     this.electionEvents.close();
-    this.unsubscribe();
     await this.tidy().catch(() => {});
     this.onClosed();
   }

@@ -6,6 +6,7 @@
  * and remove.
  */
 import {
+  type CandidateState,
   type Clock,
   type LeadershipLostError,
   type Logger,
@@ -14,7 +15,7 @@ import {
   Backoff,
   sleep,
 } from '@elect/core';
-import { encodePayload, LeadershipHandle } from '@elect/core/backend';
+import { encodePayload, followSession, LeadershipHandle, type StateMachine } from '@elect/core/backend';
 import type { Event, Stat } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
@@ -54,7 +55,7 @@ export class HeldLeadership {
   readonly handle: LeadershipHandle;
   private version: number;
   private writes: Promise<unknown> = Promise.resolve();
-  private readonly stopWatching: () => void;
+  private stopWatching: () => void = () => {};
   private readonly node: OwnNode;
   private readonly options: HeldOptions;
 
@@ -67,20 +68,22 @@ export class HeldLeadership {
       value: options.value,
       token: tokenOf(stat),
       key: node.path,
-      deadline: node.session.deadline,
+      deadline: node.session.liveness.deadline,
       backend: { remove: () => this.remove(), proclaim: (value) => this.proclaim(value) },
       onLost: (error) => {
         this.stopWatching();
         options.onLost(error);
       },
     });
-    this.stopWatching = node.session.onStatus((status) => {
-      if (status.kind === 'ended') this.lose(status.reason);
-    });
-    // After stopWatching exists: routing may deliver a deletion at once.
     watch.route((event) => this.onNodeEvent(event));
-    const status = node.session.status;
+    const status = node.session.liveness.status;
     if (status.kind === 'ended') this.lose(status.reason);
+  }
+
+  /** Once the candidate leads: its state follows the session, and an ended session ends the leadership. */
+  follow(machine: StateMachine<CandidateState>): void {
+    this.stopWatching = followSession(this.node.session.liveness, machine, (reason) => this.lose(reason));
+    if (!this.handle.isLeader) this.stopWatching(); // lost at once, before there was anything to stop
   }
 
   private lose(reason: LossReason): void {

@@ -24,31 +24,22 @@
  * - The server re-negotiates the timeout on every reconnect: the deadline
  *   follows it down (never up).
  *
- * States:
- *
- *   live ⇄ suspended → ended('deadline' | 'session-expired' | 'closed')
- *
- * `suspended` when the library reports a disconnect or a heartbeat goes
- * unanswered for one interval; `live` again when a heartbeat is answered;
- * `ended` when the server says expired, when the deadline passes first, or on
- * close. An ended session is never used again: the connection makes a fresh
- * one. While a heartbeat stays unanswered we also drop the TCP connection
- * `timeout / 3` after sending it (and every `timeout / 3` after that) so the
- * library retries — another server of the ensemble, or the same one once it
- * answers; it never would on its own.
+ * The states and the deadline are core's `Liveness`; this file supplies the
+ * heartbeat. `suspended` when the library reports a disconnect or a
+ * heartbeat goes unanswered for one interval; `live` again when a heartbeat
+ * is answered on a connected link; `ended` when the server says expired,
+ * when the deadline passes first, or on close. An ended session is never
+ * used again: the connection opens a fresh one. While a heartbeat stays
+ * unanswered we also drop the TCP connection `timeout / 3` after sending it
+ * (and every `timeout / 3` after that) so the library retries — another
+ * server of the ensemble, or the same one once it answers; it never would on
+ * its own.
  */
 import { type Clock, type Logger } from '@elect/core';
-import { LossDeadline, LogEvent, safetyMarginFor } from '@elect/core/backend';
+import { Liveness } from '@elect/core/backend';
 import { ZkClient, type ClientOptions } from './client.js';
 import { pacing } from './pacing.js';
 import { ZkCode, zkCode } from './errors.js';
-
-export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
-
-export type SessionStatus =
-  | { readonly kind: 'live' }
-  | { readonly kind: 'suspended'; readonly deadline: number }
-  | { readonly kind: 'ended'; readonly reason: SessionEnd };
 
 export interface SessionOptions extends ClientOptions {
   safetyMarginMs: number | undefined;
@@ -58,65 +49,53 @@ export interface SessionOptions extends ClientOptions {
 
 export class Session {
   readonly client: ZkClient;
-  readonly deadline: LossDeadline;
-  /** Resolves with the reason once the session has ended for us. */
-  readonly ended: Promise<SessionEnd>;
-  private current: SessionStatus = { kind: 'live' };
-  private readonly listeners = new Set<(status: SessionStatus) => void>();
+  readonly liveness: Liveness;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private intervalMs = 0;
   private relayMs = 0;
   private kickMs = 0;
-  private readonly safetyMarginMs: number | undefined;
   private inflight: number | undefined;
   /** Answered heartbeats the leader may not have heard of yet (see the file comment). */
   private readonly unrelayed: Array<{ sentAt: number; answeredAt: number }> = [];
   private cancelTick: () => void = () => {};
-  private resolveEnded!: (reason: SessionEnd) => void;
   private retirement: Promise<void> | undefined;
-  private readonly unsubscribe: () => void;
 
-  private constructor(client: ZkClient, firstContact: number, options: SessionOptions) {
+  private constructor(client: ZkClient, openedAt: number, options: SessionOptions) {
     this.client = client;
     this.clock = options.clock;
     this.logger = options.logger;
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    const timeoutMs = client.negotiatedTimeoutMs;
-    this.safetyMarginMs = options.safetyMarginMs;
     // The session was created by the quorum leader, with a whole timeout
     // from when it received our request: the moment we sent it is safe.
-    this.deadline = new LossDeadline({
-      timeoutMs,
-      safetyMarginMs: safetyMarginFor(timeoutMs, options.safetyMarginMs, options.logger),
+    this.liveness = new Liveness({
+      timeoutMs: client.negotiatedTimeoutMs,
+      safetyMarginMs: options.safetyMarginMs,
+      openedAt,
       clock: this.clock,
-      lastContact: firstContact,
-      onExpire: () => this.end('deadline'),
+      logger: this.logger,
+      label: { session: client.sessionId },
     });
-    this.pace(timeoutMs);
-    this.unsubscribe = client.onState((state) => {
-      if (state === 'disconnected') this.suspend('disconnected');
+    this.pace(client.negotiatedTimeoutMs);
+    const unsubscribe = client.onState((state) => {
+      if (state === 'disconnected') this.liveness.suspend('disconnected');
       else if (state === 'connected') {
         // A new link: what the old one relayed proves nothing about this one.
         this.unrelayed.length = 0;
-        this.follow(client.negotiatedTimeoutMs);
+        this.liveness.follow(client.negotiatedTimeoutMs);
+        this.pace(this.liveness.deadline.timeoutMs);
         this.beat();
-      } else this.end('session-expired');
+      } else this.liveness.end('session-expired');
+    });
+    this.liveness.onStatus((status) => {
+      if (status.kind !== 'ended') return;
+      this.cancelTick();
+      unsubscribe();
     });
     this.tick();
   }
 
   private pace(timeoutMs: number): void {
     ({ intervalMs: this.intervalMs, relayMs: this.relayMs, kickMs: this.kickMs } = pacing(timeoutMs));
-  }
-
-  /** A reconnect granted `timeoutMs`: a shorter one applies at once. */
-  private follow(timeoutMs: number): void {
-    if (this.isEnded || !(timeoutMs > 0) || timeoutMs >= this.deadline.timeoutMs) return;
-    const margin = safetyMarginFor(timeoutMs, this.safetyMarginMs, this.logger);
-    this.logger.warn({ event: 'session-timeout-shortened', session: this.id, fromMs: this.deadline.timeoutMs, toMs: timeoutMs });
-    this.deadline.shorten(timeoutMs, margin);
-    this.pace(timeoutMs);
   }
 
   /**
@@ -129,7 +108,7 @@ export class Session {
       relayed = this.unrelayed.shift()!.sentAt;
     }
     this.unrelayed.push({ sentAt, answeredAt });
-    if (relayed !== undefined) this.deadline.contact(relayed);
+    if (relayed !== undefined) this.liveness.contact(relayed);
   }
 
   /** Opens a new session; see `ZkClient.connect` for how it fails. */
@@ -145,12 +124,8 @@ export class Session {
     return this.client.sessionId;
   }
 
-  get status(): SessionStatus {
-    return this.current;
-  }
-
   get isEnded(): boolean {
-    return this.current.kind === 'ended';
+    return this.liveness.isEnded;
   }
 
   /**
@@ -165,27 +140,6 @@ export class Session {
   /** The connection tells how the ended session is being cleaned up. */
   retire(cleanup: Promise<void>): void {
     this.retirement = cleanup;
-  }
-
-  /** Status changes, each reported once. Returns an unsubscribe function. */
-  onStatus(listener: (status: SessionStatus) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /**
-   * Ends the session for us now. 'closed' also closes it on the server
-   * (deleting its ephemeral nodes); the other reasons only stop using it —
-   * the connection decides what to do with what may be left on the server.
-   */
-  end(reason: SessionEnd): void {
-    if (this.current.kind === 'ended') return;
-    this.cancelTick();
-    this.unsubscribe();
-    if (reason !== 'deadline') this.deadline.stop();
-    this.logger.info({ event: reason === 'session-expired' ? LogEvent.SessionExpired : 'session-ended', session: this.id, reason });
-    this.set({ kind: 'ended', reason });
-    this.resolveEnded(reason);
   }
 
   /** The heartbeat loop: a request every interval, unless one is still unanswered. */
@@ -210,15 +164,12 @@ export class Session {
       () => {
         if (!settle()) return;
         this.credit(sentAt, this.clock.now());
-        if (this.current.kind === 'suspended' && this.client.isConnected) {
-          this.logger.info({ event: LogEvent.Resumed, session: this.id });
-          this.set({ kind: 'live' });
-        }
+        if (this.client.isConnected) this.liveness.resume();
       },
       (error: unknown) => {
         if (!settle()) return;
-        if (zkCode(error) === ZkCode.SessionExpired) return this.end('session-expired');
-        this.suspend('heartbeat failed');
+        if (zkCode(error) === ZkCode.SessionExpired) return this.liveness.end('session-expired');
+        this.liveness.suspend('heartbeat failed');
         // Keep a request (and so the watchdog) going while the library
         // reconnects; beat() does nothing once the session has ended.
         this.clock.schedule(() => this.beat(), Math.min(this.intervalMs, 100));
@@ -234,7 +185,7 @@ export class Session {
   private watchdog(sentAt: number): () => void {
     let cancel = this.clock.schedule(() => {
       if (this.inflight !== sentAt || this.isEnded) return;
-      this.suspend('no answer');
+      this.liveness.suspend('no answer');
       const kick = (): void => {
         if (this.inflight !== sentAt || this.isEnded) return;
         this.logger.debug({ event: 'kick', session: this.id, silentMs: Math.round(this.clock.now() - sentAt) });
@@ -244,16 +195,5 @@ export class Session {
       cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.intervalMs));
     }, this.intervalMs);
     return () => cancel();
-  }
-
-  private suspend(why: string): void {
-    if (this.current.kind !== 'live') return;
-    this.logger.warn({ event: LogEvent.Suspended, session: this.id, why, deadline: this.deadline.deadline });
-    this.set({ kind: 'suspended', deadline: this.deadline.deadline });
-  }
-
-  private set(status: SessionStatus): void {
-    this.current = status;
-    for (const listener of [...this.listeners]) listener(status);
   }
 }

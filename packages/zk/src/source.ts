@@ -1,10 +1,10 @@
 /**
- * What an election needs from its connection: the current session, the next
- * one, and its status changes. The connection (connection.ts) implements it
+ * What an election needs from its connection: the current session and the
+ * next one. The connection (connection.ts) implements it
  * and makes elections; elections, candidates and observers know only this.
  */
 import type { ResolvedOptions } from './options.js';
-import type { Session, SessionStatus } from './session.js';
+import type { Session } from './session.js';
 
 export interface SessionSource {
   readonly options: ResolvedOptions;
@@ -16,6 +16,4 @@ export interface SessionSource {
    * with `TimeoutError` after `timeoutMs` when given.
    */
   session(signal?: AbortSignal, timeoutMs?: number): Promise<Session>;
-  /** Status changes of whichever session is current. */
-  onStatus(listener: (status: SessionStatus, session: Session) => void): () => void;
 }

@@ -30,7 +30,7 @@ export class Wake {
     stop.addEventListener('abort', onAbort, { once: true });
     this.cleanup.push(
       () => stop.removeEventListener('abort', onAbort),
-      session.onStatus((status) => {
+      session.liveness.onStatus((status) => {
         if (status.kind === 'ended') this.fire('session');
       }),
     );

@@ -37,7 +37,7 @@ describe('a session timeout re-negotiated on reconnect', () => {
       const session = connection.current!;
       expect(session.client.negotiatedTimeoutMs).toBe(longMs);
       const leadership = await connection.election(uniqueName('renegotiated')).campaign({ id: 'a' });
-      expect(leadership.deadline - session.deadline.lastContact).toBeGreaterThan(shortMs);
+      expect(leadership.deadline - session.liveness.deadline.lastContact).toBeGreaterThan(shortMs);
       expect(leadership.timeoutMs).toBe(longMs);
 
       // zk1 goes away for this client; the library re-attaches the session elsewhere.
@@ -48,9 +48,9 @@ describe('a session timeout re-negotiated on reconnect', () => {
         what: 'the session re-attached on a member granting the short timeout',
       });
       expect(connection.current).toBe(session); // the same session, not a fresh one
-      expect(session.deadline.timeoutMs).toBe(shortMs);
+      expect(session.liveness.deadline.timeoutMs).toBe(shortMs);
       expect(leadership.timeoutMs).toBe(shortMs);
-      expect(leadership.deadline - session.deadline.lastContact).toBeLessThan(shortMs);
+      expect(leadership.deadline - session.liveness.deadline.lastContact).toBeLessThan(shortMs);
       expect(leadership.isLeader).toBe(true);
       expect(logger.count('session-timeout-shortened')).toBe(1);
       await leadership.resign();

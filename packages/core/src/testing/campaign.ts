@@ -135,7 +135,7 @@ export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSi
  */
 export async function removeEntry(conn: ConnectionLink, key: string, session: ClientSession): Promise<void> {
   for (;;) {
-    if (conn.isClosed || !session.live) return;
+    if (conn.isClosed || session.liveness.isEnded) return;
     try {
       await conn.call((store) => store.remove(key, session.id));
       return;

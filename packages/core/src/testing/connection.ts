@@ -14,7 +14,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Election } from '../contract.js';
-import { LossDeadline } from '../deadline.js';
+import { Liveness, type SessionEnd } from '../liveness.js';
 import { ClosedError, ConnectionError, abortReason } from '../errors.js';
 import { LogEvent, type Logger } from '../logger.js';
 import { connectionSettings, type MemoryConnectionOptions } from './connection-options.js';
@@ -39,7 +39,6 @@ export class MemoryConnection implements ConnectionLink {
   /** Sessions given up at the deadline that the server may still hold: closed on the next contact. */
   private readonly abandoned = new Set<number>();
   private suspended = false;
-  private troubled = false;
   private closed = false;
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
   private cancelBeat: () => void = () => {};
@@ -137,10 +136,7 @@ export class MemoryConnection implements ConnectionLink {
     this.cancelBeat();
     const session = this.current;
     this.current = undefined;
-    if (session) {
-      session.live = false;
-      session.deadline.stop();
-    }
+    session?.liveness.end('closed');
     this.emit({ type: 'closed' });
     this.listeners.clear();
     if (!this.suspended) {
@@ -207,28 +203,28 @@ export class MemoryConnection implements ConnectionLink {
 
   /** @internal The server answered that `session` is gone (e.g. a create was refused). */
   sessionExpired(session: ClientSession): void {
-    this.lose(session, 'session-expired');
+    session.liveness.end('session-expired');
   }
 
   private open(): void {
     this.closeAbandoned();
-    const sentAt = this.clock.now();
-    // The callbacks need the session object, which needs the id and deadline.
-    const ref: { session?: ClientSession } = {};
-    const id = this.store.openSession(this.sessionTimeoutMs, this.deliver, () => {
-      if (ref.session) this.lose(ref.session, 'session-expired');
-    });
-    const deadline = new LossDeadline({
+    const openedAt = this.clock.now();
+    // The server's expiry callback needs the session, which needs the id.
+    let expired = (): void => {};
+    const id = this.store.openSession(this.sessionTimeoutMs, this.deliver, () => expired());
+    const liveness = new Liveness({
       timeoutMs: this.sessionTimeoutMs,
       safetyMarginMs: this.safetyMarginMs,
+      openedAt,
       clock: this.clock,
-      lastContact: sentAt,
-      onExpire: () => {
-        if (ref.session) this.lose(ref.session, 'deadline');
-      },
+      logger: this.logger,
+      label: { session: id.toString(16) },
     });
-    const session: ClientSession = { id, deadline, live: true };
-    ref.session = session;
+    const session: ClientSession = { id, liveness };
+    expired = () => liveness.end('session-expired');
+    liveness.onStatus((status) => {
+      if (status.kind === 'ended' && status.reason !== 'closed') this.lose(session, status.reason);
+    });
     this.current = session;
     this.logger.info({ event: LogEvent.Connected, session: id.toString(16) }, 'session opened');
     this.emit({ type: 'session' });
@@ -239,11 +235,10 @@ export class MemoryConnection implements ConnectionLink {
     this.cancelBeat = this.clock.schedule(this.beat, this.heartbeatIntervalMs);
     if (this.suspended) {
       // This heartbeat goes unanswered: the client now knows something is wrong.
-      if (this.current && !this.troubled) {
-        this.troubled = true;
-        const deadline = this.current.deadline.deadline;
-        this.logger.warn({ event: LogEvent.Suspended, deadline }, 'no answer from the server');
-        this.emit({ type: 'suspended', deadline });
+      const liveness = this.current?.liveness;
+      if (liveness?.status.kind === 'live') {
+        liveness.suspend('no answer');
+        this.emit({ type: 'suspended', deadline: liveness.deadline.deadline });
       }
       return;
     }
@@ -256,26 +251,21 @@ export class MemoryConnection implements ConnectionLink {
     if (!session) return;
     const sentAt = this.clock.now();
     if (!this.store.touch(session.id)) {
-      this.lose(session, 'session-expired');
+      session.liveness.end('session-expired');
       return;
     }
-    session.deadline.contact(sentAt);
-    if (this.troubled) {
-      this.troubled = false;
-      this.logger.info({ event: LogEvent.Resumed }, 'the server answers again');
+    session.liveness.contact(sentAt);
+    if (session.liveness.status.kind === 'suspended') {
+      session.liveness.resume();
       this.emit({ type: 'resumed' });
     }
   }
 
-  private lose(session: ClientSession, reason: 'deadline' | 'session-expired'): void {
-    if (!session.live) return;
-    session.live = false;
-    session.deadline.stop();
+  /** `session` ended on its own (its `Liveness` decided): replace it. */
+  private lose(session: ClientSession, reason: Exclude<SessionEnd, 'closed'>): void {
     if (this.current === session) this.current = undefined;
     // Given up on our own clock: the server may still hold it until it expires.
     if (reason === 'deadline') this.abandoned.add(session.id);
-    this.troubled = false;
-    this.logger.warn({ event: LogEvent.SessionExpired, session: session.id.toString(16), reason }, 'session lost');
     this.emit({ type: 'session-lost', session, reason });
     if (!this.suspended && !this.closed && !this.current) this.open();
   }

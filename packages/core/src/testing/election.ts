@@ -9,6 +9,7 @@ import type { CampaignOptions, CandidateInfo, CandidateState, Election, Election
 import { ClosedError, abortReason, type LeadershipLostError } from '../errors.js';
 import { LeadershipHandle } from '../leadership.js';
 import { LogEvent } from '../logger.js';
+import { followSession } from '../liveness.js';
 import { campaignOptions, candidateValue, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
@@ -22,8 +23,6 @@ import type { Store } from './store.js';
 interface Held {
   readonly session: ClientSession;
   readonly key: string;
-  readonly token: bigint;
-  readonly machine: StateMachine<CandidateState>;
 }
 
 /** The in-memory `Election`; see `MemoryConnection#election()`. */
@@ -144,12 +143,13 @@ export class MemoryElection implements Election {
   ): LeadershipHandle {
     const { id, key, token, session, machine } = c;
     let cancelWatch: () => void = () => {};
+    let unfollow: () => void = () => {};
     const handle: LeadershipHandle = new LeadershipHandle({
       id,
       value: c.value,
       token,
       key,
-      deadline: session.deadline,
+      deadline: session.liveness.deadline,
       backend: {
         remove: () => removeEntry(this.conn, key, session),
         proclaim: async (value) => {
@@ -159,6 +159,7 @@ export class MemoryElection implements Election {
       },
       onLost: (error) => {
         cancelWatch();
+        unfollow();
         this.held.delete(handle);
         this.ownKeys.delete(key);
         c.lost(error);
@@ -166,8 +167,10 @@ export class MemoryElection implements Election {
       },
     });
     cancelWatch = store.watchDeletion(key, this.conn.deliver, () => handle.lose('deleted')).cancel;
-    this.held.set(handle, { session, key, token, machine });
+    this.held.set(handle, { session, key });
     machine.transition({ kind: 'leader', token });
+    unfollow = followSession(session.liveness, machine, (reason) => handle.lose(reason));
+    if (!handle.isLeader) unfollow();
     return handle;
   }
 
@@ -180,19 +183,10 @@ export class MemoryElection implements Election {
   private onConnection(event: ConnectionEvent): void {
     const held = [...this.held];
     switch (event.type) {
-      case 'session-lost':
-        for (const [handle, h] of held) if (h.session === event.session) handle.lose(event.reason);
-        break;
-      case 'suspended':
-        for (const [, h] of held) h.machine.transition({ kind: 'suspended', token: h.token, deadline: event.deadline });
-        break;
-      case 'resumed':
-        for (const [, h] of held) h.machine.transition({ kind: 'leader', token: h.token });
-        break;
       case 'resync':
         // Deletions announced while we were cut off were lost: re-verify.
         for (const [handle, h] of held) {
-          if (h.session.live && this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') handle.lose('deleted');
+          if (!h.session.liveness.isEnded && this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') handle.lose('deleted');
         }
         this.watchLeader();
         break;
@@ -200,7 +194,8 @@ export class MemoryElection implements Election {
         for (const [handle] of held) handle.lose('closed');
         this.electionEvents.fail(new ClosedError('the connection was closed'));
         break;
-      case 'session':
+      default:
+        // A leader follows its own session (followSession in claim()).
         break;
     }
   }

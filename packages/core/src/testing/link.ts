@@ -4,15 +4,14 @@
  * makes elections; elections (election.ts, campaign.ts, observe.ts) know
  * only this, so neither side imports the other.
  */
-import type { LossDeadline } from '../deadline.js';
+import type { Liveness } from '../liveness.js';
 import type { Logger } from '../logger.js';
 import type { Sink, Store } from './store.js';
 
-/** One session as the client sees it. `live` turns false once, when the client learns or decides it is gone. */
+/** One session as the client sees it: its id and core's `Liveness`, which ends once, when the client learns or decides it is gone. */
 export interface ClientSession {
   readonly id: number;
-  readonly deadline: LossDeadline;
-  live: boolean;
+  readonly liveness: Liveness;
 }
 
 /** What a connection tells the elections built on it. */
