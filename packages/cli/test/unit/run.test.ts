@@ -377,7 +377,7 @@ describe('run() with an in-memory backend', () => {
     // Cut off: the stop begins 251 + 300 ms before the deadline, not earlier.
     const connection = h.connections[0] as MemoryConnection;
     connection.suspend();
-    const deadline = connection.session?.deadline.deadline as number;
+    const deadline = connection.session?.liveness.deadline.deadline as number;
     clock.advance(deadline - 552 - clock.now());
     await new Promise((resolve) => setImmediate(resolve));
     expect(h.processes.signalsSent()).toEqual([]);
