@@ -8,6 +8,7 @@ export default {
     '<rootDir>/packages/core',
     '<rootDir>/packages/zk',
     '<rootDir>/packages/etcd',
+    '<rootDir>/packages/metrics',
     '<rootDir>/packages/cli',
     '<rootDir>/packages/chaos',
     '<rootDir>/test',

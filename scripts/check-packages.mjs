@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const packages = ['core', 'zk', 'etcd', 'cli'];
+const packages = ['core', 'zk', 'etcd', 'metrics', 'cli'];
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const problems = [];
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'elect-packages-'));
@@ -92,6 +92,7 @@ try {
     '@elect/core/backend': ['LossDeadline', 'LeadershipHandle', 'candidateStateMachine'],
     '@elect/zk': ['connectZooKeeper', 'latchPath'],
     '@elect/etcd': ['connectEtcd', 'electionName'],
+    '@elect/metrics': ['ElectMetrics'],
     '@elect/cli': ['run', 'parseDuration'],
   };
   for (const [specifier, names] of Object.entries(entries)) {
@@ -111,6 +112,8 @@ try {
       "import { connectEtcd, type EtcdConnection } from '@elect/etcd';",
       "import { steadyLeadMs } from '@elect/zk/pacing';",
       "import { run } from '@elect/cli';",
+      "import { ElectMetrics } from '@elect/metrics';",
+      "import { Registry } from 'prom-client';",
       'export async function leader(election: Election): Promise<bigint> {',
       "  return await runWhileLeader(election, async (l: Leadership) => l.token, { id: 'a', clock: new ManualClock() });",
       '}',
@@ -121,6 +124,9 @@ try {
       'export const lead: number = steadyLeadMs(10_000);',
       'export type Deadline = LossDeadline;',
       'export const cli: (argv: readonly string[]) => Promise<number> = run;',
+      'export const metrics = new ElectMetrics({ registry: new Registry() });',
+      'export const measured: Election = metrics.election(server.connect().election("x"));',
+      "export const zkOptions: ZooKeeperConnectionOptions = { connectString: 'zk:2181', telemetry: metrics.telemetry('zk') };",
       '',
     ].join('\n'),
   );

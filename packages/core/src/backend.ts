@@ -29,4 +29,5 @@ export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
 export { ElectionEvents, transitionEvent, type LeaderReadings } from './events.js';
 export { LogEvent } from './logger.js';
 export { Liveness, followSession, type LivenessOptions, type SessionEnd, type SessionStatus } from './liveness.js';
+export { telemetryOption } from './telemetry.js';
 export { SessionSlot, type SessionSlotOptions, type SlotSession } from './slot.js';

@@ -34,6 +34,8 @@ export {
 export { systemClock, type Clock } from './clock.js';
 export { Backoff, pause, sleep, whenAborted, within, type BackoffOptions } from './wait.js';
 export { silentLogger, type Logger } from './logger.js';
+export type { SessionEnd, SessionStatus } from './liveness.js';
+export type { SessionTelemetry } from './telemetry.js';
 export {
   DEFAULT_SETTLE_TIMEOUT_MS,
   isCampaignTimeout,

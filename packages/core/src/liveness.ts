@@ -26,6 +26,7 @@ import { LossDeadline, safetyMarginFor } from './deadline.js';
 import { LogEvent, type Logger } from './logger.js';
 import type { CandidateState } from './contract.js';
 import { StateMachine } from './state.js';
+import type { SessionTelemetry } from './telemetry.js';
 
 export type SessionEnd = 'deadline' | 'session-expired' | 'closed';
 
@@ -51,6 +52,8 @@ export interface LivenessOptions {
   logger: Logger;
   /** Fields that name the session in log lines, e.g. `{ session: '0x…' }` or `{ lease: '…' }`. */
   label: Readonly<Record<string, string>>;
+  /** Told every status and every answered heartbeat's round trip. */
+  telemetry?: SessionTelemetry | undefined;
 }
 
 export class Liveness {
@@ -64,13 +67,18 @@ export class Liveness {
   private readonly logger: Logger;
   private readonly label: Readonly<Record<string, string>>;
   private resolveEnded: (reason: SessionEnd) => void = () => {};
+  private readonly clock: Clock;
+  private readonly telemetry: SessionTelemetry | undefined;
 
   constructor(options: LivenessOptions) {
     this.asked = options.safetyMarginMs;
     this.logger = options.logger;
     this.label = options.label;
+    this.clock = options.clock;
+    this.telemetry = options.telemetry;
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.machine = new StateMachine<SessionStatus>({ kind: 'live' }, edges, (next) => {
+      this.telemetry?.sessionStatus?.(next);
       for (const listener of [...this.listeners]) listener(next);
     });
     this.deadline = new LossDeadline({
@@ -80,6 +88,7 @@ export class Liveness {
       lastContact: options.openedAt,
       onExpire: () => this.end('deadline'),
     });
+    this.telemetry?.sessionStatus?.(this.machine.state);
   }
 
   get status(): SessionStatus {
@@ -104,6 +113,11 @@ export class Liveness {
   /** The server heard a request sent at `sentAt`. */
   contact(sentAt: number): void {
     this.deadline.contact(sentAt);
+  }
+
+  /** A heartbeat or keepalive sent at `sentAt` was answered now (for telemetry; `contact` moves the deadline). */
+  answered(sentAt: number): void {
+    this.telemetry?.roundTrip?.(this.clock.now() - sentAt);
   }
 
   /** No answer (or no link): leadership holds until the deadline. */

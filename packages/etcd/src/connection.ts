@@ -74,8 +74,8 @@ class Connection implements EtcdConnection, ConnectionCore {
     this.logger = options.logger;
     this.clock = options.clock;
     this.reaper = new LeaseReaper(this.endpoints, this.logger, this.clock);
-    const { ttlSeconds, safetyMarginMs, operationTimeoutMs, clock, logger } = options;
-    const timing = { ttlMs: ttlSeconds * 1000, safetyMarginMs, operationTimeoutMs, clock, logger };
+    const { ttlSeconds, safetyMarginMs, operationTimeoutMs, clock, logger, telemetry } = options;
+    const timing = { ttlMs: ttlSeconds * 1000, safetyMarginMs, operationTimeoutMs, clock, logger, telemetry };
     this.slot = new SessionSlot<Session>({
       open: async () => {
         const granted = await grantOnce(this.endpoints, ttlSeconds, clock, this.reaper);

@@ -9,8 +9,9 @@ import {
   systemClock,
   type Clock,
   type Logger,
+  type SessionTelemetry,
 } from '@elect/core';
-import { durationOption, knownKeys } from '@elect/core/backend';
+import { durationOption, knownKeys, telemetryOption } from '@elect/core/backend';
 
 export interface EtcdTlsOptions {
   /** CA certificate(s) that signed the server's certificate (PEM). Omit to trust the system's roots. */
@@ -48,6 +49,8 @@ export interface EtcdConnectionOptions {
   logger?: Logger;
   /** Time source of the loss deadline (tests inject a manual one). */
   clock?: Clock;
+  /** Told the session's status and each keepalive's round trip (e.g. `@elect/metrics`). */
+  telemetry?: SessionTelemetry;
 }
 
 export interface ResolvedOptions {
@@ -64,11 +67,12 @@ export interface ResolvedOptions {
   tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined } | undefined;
   logger: Logger;
   clock: Clock;
+  telemetry: SessionTelemetry | undefined;
 }
 
 const allowed = [
   'endpoints', 'ttlMs', 'connectTimeoutMs', 'operationTimeoutMs', 'safetyMarginMs', 'namespace',
-  'username', 'password', 'tls', 'logger', 'clock',
+  'username', 'password', 'tls', 'logger', 'clock', 'telemetry',
 ] as const;
 
 export const defaults = { ttlMs: 10_000, connectTimeoutMs: 10_000, operationTimeoutMs: 5_000 } as const;
@@ -96,6 +100,7 @@ export function resolveOptions(options: EtcdConnectionOptions): ResolvedOptions 
     tls,
     logger: loggerOption(options.logger),
     clock: options.clock ?? systemClock,
+    telemetry: telemetryOption(options.telemetry),
   };
 }
 

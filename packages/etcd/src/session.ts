@@ -16,7 +16,7 @@
  * etcd3's own `lost` event comes ~2 × TTL after the last good keepalive, long
  * after the server gave the lease away; we never wait for it.
  */
-import { type Clock, type Logger } from '@elect/core';
+import { type Clock, type Logger, type SessionTelemetry } from '@elect/core';
 import { Liveness } from '@elect/core/backend';
 import type { Endpoints } from './endpoints.js';
 import { isAuthTokenInvalid, isLeaseNotFound } from './errors.js';
@@ -32,6 +32,7 @@ export interface SessionTiming {
   operationTimeoutMs: number;
   clock: Clock;
   logger: Logger;
+  telemetry: SessionTelemetry | undefined;
 }
 
 export class Session {
@@ -58,6 +59,7 @@ export class Session {
       clock: timing.clock,
       logger: timing.logger,
       label: { lease: this.hex },
+      telemetry: timing.telemetry,
     });
     this.liveness.onStatus((status) => {
       if (status.kind !== 'ended') return;
@@ -100,6 +102,7 @@ export class Session {
           this.expire();
           break;
         }
+        this.liveness.answered(sentAt);
         this.liveness.contact(sentAt);
         this.liveness.resume();
       } catch (error) {

@@ -125,8 +125,8 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   }
 
   private sessionOptions(): SessionOptions {
-    const { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs } = this.options;
-    return { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs };
+    const { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs, telemetry } = this.options;
+    return { connectString, sessionTimeoutMs, connectTimeoutMs, operationTimeoutMs, auth, clock, logger, safetyMarginMs, telemetry };
   }
 
   /**

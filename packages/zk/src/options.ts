@@ -11,8 +11,9 @@ import {
   systemClock,
   type Clock,
   type Logger,
+  type SessionTelemetry,
 } from '@elect/core';
-import { durationOption, knownKeys, textOption } from '@elect/core/backend';
+import { durationOption, knownKeys, telemetryOption, textOption } from '@elect/core/backend';
 import { validatePath } from './names.js';
 
 /** One ACL entry, in ZooKeeper's own terms (`setAcl /path digest:bob:HASH:cdrwa`). */
@@ -47,6 +48,8 @@ export interface ZooKeeperConnectionOptions {
   logger?: Logger;
   /** Time source for deadlines and timers (tests inject one). */
   clock?: Clock;
+  /** Told the session's status and each heartbeat's round trip (e.g. `@elect/metrics`). */
+  telemetry?: SessionTelemetry;
 }
 
 export const defaults = {
@@ -69,6 +72,7 @@ export interface ResolvedOptions {
   acl: ACL[];
   logger: Logger;
   clock: Clock;
+  telemetry: SessionTelemetry | undefined;
 }
 
 const keys = [
@@ -81,6 +85,7 @@ const keys = [
   'acl',
   'logger',
   'clock',
+  'telemetry',
 ] as const;
 
 export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOptions {
@@ -104,6 +109,7 @@ export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOpt
     acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? systemClock,
+    telemetry: telemetryOption(options.telemetry),
   };
 }
 

@@ -35,7 +35,7 @@
  * server of the ensemble, or the same one once it answers; it never would on
  * its own.
  */
-import { type Clock, type Logger } from '@elect/core';
+import { type Clock, type Logger, type SessionTelemetry } from '@elect/core';
 import { Liveness } from '@elect/core/backend';
 import { ZkClient, type ClientOptions } from './client.js';
 import { pacing } from './pacing.js';
@@ -45,6 +45,7 @@ export interface SessionOptions extends ClientOptions {
   safetyMarginMs: number | undefined;
   logger: Logger;
   clock: Clock;
+  telemetry: SessionTelemetry | undefined;
 }
 
 export class Session {
@@ -74,6 +75,7 @@ export class Session {
       clock: this.clock,
       logger: this.logger,
       label: { session: client.sessionId },
+      telemetry: options.telemetry,
     });
     this.pace(client.negotiatedTimeoutMs);
     const unsubscribe = client.onState((state) => {
@@ -163,6 +165,7 @@ export class Session {
     this.client.heartbeat().then(
       () => {
         if (!settle()) return;
+        this.liveness.answered(sentAt);
         this.credit(sentAt, this.clock.now());
         if (this.client.isConnected) this.liveness.resume();
       },

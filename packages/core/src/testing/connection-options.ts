@@ -7,6 +7,7 @@ import { defaultSafetyMarginMs } from '../deadline.js';
 import { InvalidOptionError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { durationOption, knownKeys } from '../options.js';
+import { telemetryOption, type SessionTelemetry } from '../telemetry.js';
 
 /** Options of `MemoryServer#connect()`; validated, unknown keys refused, durations in ms. */
 export interface MemoryConnectionOptions {
@@ -20,14 +21,16 @@ export interface MemoryConnectionOptions {
   clock?: Clock;
   /** Receives `{ event: 'wake' }` at debug for each woken candidate, and losses, suspensions, expiries. */
   logger?: Logger;
+  /** Told the session's status and each heartbeat's round trip (e.g. `@elect/metrics`). */
+  telemetry?: SessionTelemetry;
 }
 
-export type ConnectionSettings = Required<MemoryConnectionOptions>;
+export type ConnectionSettings = Required<Omit<MemoryConnectionOptions, 'telemetry'>> & { telemetry: SessionTelemetry | undefined };
 
 /** Validated settings with defaults; throws `InvalidOptionError` naming the option. */
 export function connectionSettings(options: unknown, serverClock: Clock): ConnectionSettings {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
-  knownKeys('MemoryServer#connect()', options, ['sessionTimeoutMs', 'safetyMarginMs', 'heartbeatIntervalMs', 'clock', 'logger']);
+  knownKeys('MemoryServer#connect()', options, ['sessionTimeoutMs', 'safetyMarginMs', 'heartbeatIntervalMs', 'clock', 'logger', 'telemetry']);
   const o = options as MemoryConnectionOptions;
   const sessionTimeoutMs = durationOption('sessionTimeoutMs', o.sessionTimeoutMs, 10_000, { min: 1 });
   const safetyMarginMs = durationOption('safetyMarginMs', o.safetyMarginMs, defaultSafetyMarginMs(sessionTimeoutMs), {
@@ -39,5 +42,6 @@ export function connectionSettings(options: unknown, serverClock: Clock): Connec
     min: 1,
     max: Math.max(1, room - 1),
   });
-  return { sessionTimeoutMs, safetyMarginMs, heartbeatIntervalMs, clock: o.clock ?? serverClock, logger: o.logger ?? silentLogger };
+  const clock = o.clock ?? serverClock;
+  return { sessionTimeoutMs, safetyMarginMs, heartbeatIntervalMs, clock, logger: o.logger ?? silentLogger, telemetry: telemetryOption(o.telemetry) };
 }

@@ -15,6 +15,7 @@
 import type { Clock } from '../clock.js';
 import type { Election } from '../contract.js';
 import { Liveness, type SessionEnd } from '../liveness.js';
+import type { SessionTelemetry } from '../telemetry.js';
 import { ClosedError, ConnectionError, abortReason } from '../errors.js';
 import { LogEvent, type Logger } from '../logger.js';
 import { connectionSettings, type MemoryConnectionOptions } from './connection-options.js';
@@ -35,6 +36,7 @@ export class MemoryConnection implements ConnectionLink {
   readonly heartbeatIntervalMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  private readonly telemetry: SessionTelemetry | undefined;
   private current: ClientSession | undefined;
   /** Sessions given up at the deadline that the server may still hold: closed on the next contact. */
   private readonly abandoned = new Set<number>();
@@ -54,6 +56,7 @@ export class MemoryConnection implements ConnectionLink {
     this.heartbeatIntervalMs = settings.heartbeatIntervalMs;
     this.clock = settings.clock;
     this.logger = settings.logger;
+    this.telemetry = settings.telemetry;
     this.open();
     this.cancelBeat = this.clock.schedule(this.beat, this.heartbeatIntervalMs);
   }
@@ -219,6 +222,7 @@ export class MemoryConnection implements ConnectionLink {
       clock: this.clock,
       logger: this.logger,
       label: { session: id.toString(16) },
+      telemetry: this.telemetry,
     });
     const session: ClientSession = { id, liveness };
     expired = () => liveness.end('session-expired');
@@ -254,6 +258,7 @@ export class MemoryConnection implements ConnectionLink {
       session.liveness.end('session-expired');
       return;
     }
+    session.liveness.answered(sentAt);
     session.liveness.contact(sentAt);
     if (session.liveness.status.kind === 'suspended') {
       session.liveness.resume();
