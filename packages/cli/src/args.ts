@@ -21,7 +21,7 @@ const version: string = (JSON.parse(readFileSync(new URL('../package.json', impo
 const exitCodes = `Exit codes:
   <n>   the command's own status (128+n if signal n killed it)
   1     elect leader: the election has no leader
-  64    usage error (bad flag, bad ELECT_* value, no command)
+  64    usage error (bad flag, bad ELECT_* value, no command, --metrics address unusable)
   69    backend unreachable within --connect-timeout
   70    internal error
   75    leadership lost while the command ran (without --rejoin)
@@ -92,7 +92,8 @@ function build(): Argv {
         .option('grace', { type: 'string', describe: `SIGTERM→SIGKILL delay when leadership is lost ${env('grace', ', default ttl/4, ≤3s')}` })
         .option('rejoin', { type: 'boolean', describe: `campaign again after losing leadership ${env('rejoin')}` })
         .option('wait', { type: 'string', describe: `give up campaigning after this long ${env('wait', ', default: forever')}` })
-        .group(['id', 'value', 'grace', 'rejoin', 'wait'], 'Run:'),
+        .option('metrics', { type: 'string', describe: `serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT ${env('metrics')}` })
+        .group(['id', 'value', 'grace', 'rejoin', 'wait', 'metrics'], 'Run:'),
     )
     .command('leader', 'print the current leader: id, token, value (exit 1 when none)', inspect)
     .command('observe', 'print one line per leader change until interrupted', inspect)

@@ -21,6 +21,7 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
       ...(s.user === undefined ? {} : { auth: s.user }),
       logger: s.logger,
       clock: s.clock,
+      ...(s.telemetry ? { telemetry: s.telemetry } : {}),
     });
   }
   const { connectEtcd, electionName } = await import('@elect/etcd');
@@ -35,6 +36,7 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     ...(s.tls === undefined ? {} : { tls: readTls(s.tls) }),
     logger: s.logger,
     clock: s.clock,
+    ...(s.telemetry ? { telemetry: s.telemetry } : {}),
   });
 };
 

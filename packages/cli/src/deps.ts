@@ -3,7 +3,7 @@
  * tests pass fakes (a spawn that records, a signal source they can emit on).
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import type { Clock, Election, Logger as CoreLogger } from '@elect/core';
+import type { Clock, Election, Logger as CoreLogger, SessionTelemetry } from '@elect/core';
 import type { LogSink } from './log.js';
 import type { Logger } from './log.js';
 import type { Backend } from './options.js';
@@ -42,6 +42,8 @@ export interface ConnectSettings {
   logger: CoreLogger;
   /** The connection's clock: the one `elect`'s own waits and deadlines run on. */
   clock: Clock;
+  /** With `--metrics`: the connection's session state and round trips go there. */
+  telemetry: SessionTelemetry | undefined;
 }
 
 export type ConnectFn = (settings: ConnectSettings) => Promise<Connection>;

@@ -4,7 +4,7 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { ErrorCode, isElectError, systemClock, type Clock, type Election, type Logger as CoreLogger, within } from '@elect/core';
+import { ErrorCode, isElectError, systemClock, type Clock, type Election, type Logger as CoreLogger, type SessionTelemetry, within } from '@elect/core';
 import { parseArgs } from './args.js';
 import { connectBackend } from './backends.js';
 import { resolveCommand } from './command.js';
@@ -12,6 +12,7 @@ import type { Connection, RunDeps } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import { candidates, leader, observe } from './inspect.js';
 import { backendLogger, createLogger, type Logger } from './log.js';
+import { startMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
 import { runWhileElected } from './run-command.js';
@@ -109,11 +110,29 @@ async function serve(
   file: string | undefined,
   signals: SignalRouter,
 ): Promise<number> {
-  const connection = await connect(deps, logger, forBackend, options, signals.interrupted);
+  const metrics = options.command === 'run' && options.metrics ? await startMetrics(options.metrics, options.backend, logger) : undefined;
+  try {
+    return await connected(deps, logger, forBackend, options, file, signals, metrics);
+  } finally {
+    await metrics?.close();
+  }
+}
+
+async function connected(
+  deps: RunDeps,
+  logger: Logger,
+  forBackend: CoreLogger,
+  options: Options,
+  file: string | undefined,
+  signals: SignalRouter,
+  metrics: MetricsEndpoint | undefined,
+): Promise<number> {
+  const connection = await connect(deps, logger, forBackend, options, signals.interrupted, metrics?.telemetry);
   if (typeof connection === 'number') return connection;
   let election: Election | undefined;
   try {
     election = connection.election(options.election);
+    if (metrics) election = metrics.election(election);
     switch (options.command) {
       case 'leader':
         return await leader(election, options, deps.stdout);
@@ -163,6 +182,7 @@ async function connect(
   forBackend: CoreLogger,
   options: Options,
   interrupted: AbortSignal,
+  telemetry: SessionTelemetry | undefined,
 ): Promise<Connection | number> {
   logger.debug({ event: 'connecting', connect: options.connect }, 'connecting');
   const pending = deps.connect({
@@ -176,6 +196,7 @@ async function connect(
     tls: options.tls,
     logger: forBackend,
     clock: deps.clock,
+    telemetry,
   });
   const gaveUp = new Promise<'interrupted'>((resolve) => interrupted.addEventListener('abort', () => resolve('interrupted'), { once: true }));
   try {

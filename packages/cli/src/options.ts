@@ -109,8 +109,16 @@ export interface RunOptions extends Common {
   rejoin: boolean;
   /** Undefined: campaign for as long as it takes. */
   waitMs: number | undefined;
+  /** `--metrics HOST:PORT`: where to serve /metrics, /healthz and /readyz; undefined: nowhere. */
+  metrics: MetricsAddress | undefined;
   /** The command and its arguments, exactly as given after `--`. */
   argv: [string, ...string[]];
+}
+
+export interface MetricsAddress {
+  host: string;
+  /** 0: a port the OS picks (the `metrics` log line says which). */
+  port: number;
 }
 
 export interface InspectOptions extends Common {
@@ -143,7 +151,8 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
     const value = flags[flag];
     if (value !== undefined) return { value, source: `--${flag}` };
     const name = envName(flag);
-    if (nested && (exportedVars as readonly string[]).includes(name)) return undefined;
+    // (And a nested `elect` would try the parent's metrics port.)
+    if (nested && ((exportedVars as readonly string[]).includes(name) || name === 'ELECT_METRICS')) return undefined;
     const fromEnv = env[name];
     return fromEnv === undefined ? undefined : { value: fromEnv, source: name };
   };
@@ -198,8 +207,21 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
     graceMs,
     rejoin: bool(raw('rejoin')) ?? false,
     waitMs,
+    metrics: metricsAddress(raw('metrics')),
     argv: [file, ...args],
   };
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */
+function metricsAddress(raw: Raw | undefined): MetricsAddress | undefined {
+  if (raw === undefined) return undefined;
+  const value = String(raw.value);
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535) {
+    throw new UsageError(`${raw.source} ${JSON.stringify(value)}: expected HOST:PORT, [IPv6]:PORT or :PORT, e.g. 127.0.0.1:9464 (port 0: any free port)`);
+  }
+  return { host: match[1] ?? (match[2] === '' ? '0.0.0.0' : (match[2] as string)), port };
 }
 
 /** Core's own validation of an id or value, reported under the flag's name, before anything connects. */

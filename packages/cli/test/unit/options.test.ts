@@ -98,6 +98,18 @@ describe('resolveOptions', () => {
     expect(usage(() => run({ backend: 'zk', election: 'j', 'log-level': 'loud' }))).toMatch(/^--log-level: unknown value "loud"/);
   });
 
+  it('--metrics takes HOST:PORT, [IPv6]:PORT or :PORT, names a bad one, and is not inherited by a nested elect', () => {
+    const zk = { backend: 'zk', election: 'j' };
+    expect(run(zk).metrics).toBeUndefined();
+    expect(run({ ...zk, metrics: '127.0.0.1:9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(run({ ...zk, metrics: '[::1]:0' }).metrics).toEqual({ host: '::1', port: 0 });
+    expect(run({ ...zk, metrics: ':9464' }).metrics).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(run(zk, { ELECT_METRICS: 'localhost:1' }).metrics).toEqual({ host: 'localhost', port: 1 });
+    expect(usage(() => run({ ...zk, metrics: '9464' }))).toMatch(/^--metrics "9464": expected HOST:PORT/);
+    expect(usage(() => run(zk, { ELECT_METRICS: 'h:70000' }))).toMatch(/^ELECT_METRICS "h:70000": expected HOST:PORT/);
+    expect(run(zk, { ELECT_METRICS: 'localhost:1', ELECT_LEADER: '1' }).metrics).toBeUndefined();
+  });
+
   it('refuses a grace period that cannot end before the loss deadline, by what each backend keeps ahead', () => {
     // zk: a healthy 10 s session keeps its deadline 4.002 s ahead; less 10s/15 and 300 ms.
     expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.1s' }))).toBe(

@@ -81,7 +81,11 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     signals: h.signals,
     watchdog: async () => h.watchdog,
     connect: async (settings) => {
-      const connection = server.connect({ sessionTimeoutMs: h.grantedMs ?? settings.ttlMs, logger: settings.logger });
+      const connection = server.connect({
+        sessionTimeoutMs: h.grantedMs ?? settings.ttlMs,
+        logger: settings.logger,
+        ...(settings.telemetry ? { telemetry: settings.telemetry } : {}),
+      });
       h.onConnect(connection);
       h.connections.push(connection);
       return connection;
@@ -353,6 +357,27 @@ describe('run() with an in-memory backend', () => {
     expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
     clock.advance(5_000);
     await expect(code).resolves.toBe(75);
+  });
+
+  it('--metrics: /readyz follows the session (503 while suspended, 200 once answered again); /metrics shows the leader; the port closes with elect', async () => {
+    const clock = new ManualClock(1_000_000);
+    const h = harness({}, clock);
+    const code = run(args('--id', 'a', '--grace', '1s', '--metrics', '127.0.0.1:0'), h.deps);
+    await until(() => h.processes.child !== undefined, 'the command to start');
+    const url = h.logs.find((r) => r.event === 'metrics')?.url as string;
+    const readyz = url.replace('/metrics', '/readyz');
+    expect((await fetch(readyz)).status).toBe(200);
+    expect(await (await fetch(url)).text()).toMatch(/^elect_is_leader\{election="jobs",id="a"\} 1$/m);
+    h.connections[0]?.suspend();
+    clock.advance(3_334); // the next heartbeat (every 10 s / 3) goes unanswered
+    expect(await (await fetch(readyz)).text()).toBe('session suspended\n');
+    expect((await fetch(readyz)).status).toBe(503);
+    expect(await (await fetch(url)).text()).toMatch(/^elect_session_state\{connection="zk",state="suspended"\} 1$/m);
+    h.connections[0]?.heal();
+    expect((await fetch(readyz)).status).toBe(200);
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
+    await expect(fetch(readyz)).rejects.toThrow();
   });
 
   it('a server granting a shorter TTL than --ttl: the stop follows the granted one, and a healthy command runs on', async () => {
