@@ -4,7 +4,8 @@
 # and a private Docker engine, build the offline images, then install, build,
 # lint, typecheck, check the packages as a user installs them (pack, install
 # outside the workspace, import, type-check), run every test twice (servers as processes, then in
-# containers), then a short chaos soak. Any failing step fails the run; the
+# containers), the unit tests and one pass per backend on the other supported
+# Node versions, then a short chaos soak. Any failing step fails the run; the
 # engine this run started is stopped on the way out.
 set -euo pipefail
 
@@ -101,6 +102,8 @@ no_temp_left() {
 }
 test_step "tests, process runtime" bash scripts/test-all.sh process
 test_step "tests, container runtime" bash scripts/test-all.sh container
+# Node 20.19 (the oldest supported), 22 and 24: unit tests and one pass per backend.
+test_step "tests, other Node versions" bash scripts/test-node-versions.sh
 # The short chaos soak: every fault kind, >= 50 faulted transitions per backend
 # on a single server, then a 3-member ensemble / cluster (member isolation in a
 # network namespace); fails on any overlap, accepted stale write or leftover.
