@@ -82,6 +82,7 @@ step "pnpm and servers" bash scripts/bootstrap.sh
 step "docker engine" start_engine
 step "offline images" bash docker/build-images.sh
 step "build" pnpm build
+step "elect image" bash docker/build-elect-image.sh
 step "lint" pnpm lint
 step "typecheck" pnpm typecheck
 step "packages install clean" pnpm check:packages
