@@ -110,7 +110,7 @@ async function serve(
   file: string | undefined,
   signals: SignalRouter,
 ): Promise<number> {
-  const metrics = options.command === 'run' && options.metrics ? await startMetrics(options.metrics, options.backend, logger) : undefined;
+  const metrics = options.command === 'run' && options.metrics ? await startMetrics(options.metrics, options.backend, logger, deps.clock) : undefined;
   try {
     return await connected(deps, logger, forBackend, options, file, signals, metrics);
   } finally {

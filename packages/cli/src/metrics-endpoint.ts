@@ -14,7 +14,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Election, SessionStatus, SessionTelemetry } from '@elect/core';
+import type { Clock, Election, SessionStatus, SessionTelemetry } from '@elect/core';
 import type { Logger } from './log.js';
 import type { MetricsAddress } from './options.js';
 import { UsageError } from './options.js';
@@ -28,11 +28,11 @@ export interface MetricsEndpoint {
   close(): Promise<void>;
 }
 
-export async function startMetrics(address: MetricsAddress, backend: string, logger: Logger): Promise<MetricsEndpoint> {
+export async function startMetrics(address: MetricsAddress, backend: string, logger: Logger, clock: Clock): Promise<MetricsEndpoint> {
   const [{ ElectMetrics }, { Registry, collectDefaultMetrics }] = await Promise.all([import('@elect/metrics'), import('prom-client')]);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const metrics = new ElectMetrics({ registry });
+  const metrics = new ElectMetrics({ registry, clock });
   const measured = metrics.telemetry(backend);
   let session: SessionStatus['kind'] | undefined;
   const telemetry: SessionTelemetry = {
@@ -58,6 +58,8 @@ export async function startMetrics(address: MetricsAddress, backend: string, log
     else reply(404, 'not found: /metrics, /healthz, /readyz\n');
   });
   await listen(server, address);
+  // After listening: a failed accept (EMFILE while scraped) is logged, never fatal.
+  server.on('error', (error) => logger.warn({ event: 'metrics-error', err: error }, `metrics endpoint: ${error.message}`));
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   logger.info({ event: 'metrics', url: `http://${host}:${bound.port}/metrics` }, `serving metrics on http://${host}:${bound.port}/metrics`);
@@ -74,10 +76,10 @@ export async function startMetrics(address: MetricsAddress, backend: string, log
 
 function listen(server: Server, { host, port }: MetricsAddress): Promise<void> {
   return new Promise((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException): void =>
-      reject(new UsageError(`--metrics ${host}:${port}: cannot listen there (${error.code ?? error.message})`));
+    const where = host === undefined ? `:${port}` : host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const failed = (error: NodeJS.ErrnoException): void => reject(new UsageError(`--metrics ${where}: cannot listen there (${error.code ?? error.message})`));
     server.once('error', failed);
-    server.listen({ host, port }, () => {
+    server.listen(host === undefined ? { port } : { host, port }, () => {
       server.off('error', failed);
       server.unref();
       resolve();

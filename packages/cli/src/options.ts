@@ -116,7 +116,8 @@ export interface RunOptions extends Common {
 }
 
 export interface MetricsAddress {
-  host: string;
+  /** Undefined: every interface (IPv6 and IPv4 where the host has both). */
+  host: string | undefined;
   /** 0: a port the OS picks (the `metrics` log line says which). */
   port: number;
 }
@@ -221,7 +222,7 @@ function metricsAddress(raw: Raw | undefined): MetricsAddress | undefined {
   if (!match || port > 65_535) {
     throw new UsageError(`${raw.source} ${JSON.stringify(value)}: expected HOST:PORT, [IPv6]:PORT or :PORT, e.g. 127.0.0.1:9464 (port 0: any free port)`);
   }
-  return { host: match[1] ?? (match[2] === '' ? '0.0.0.0' : (match[2] as string)), port };
+  return { host: match[1] ?? (match[2] === '' ? undefined : match[2]), port };
 }
 
 /** Core's own validation of an id or value, reported under the flag's name, before anything connects. */

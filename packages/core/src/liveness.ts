@@ -63,6 +63,8 @@ export class Liveness {
   private readonly machine: StateMachine<SessionStatus>;
   private readonly controller = new AbortController();
   private readonly listeners = new Set<(status: SessionStatus) => void>();
+  /** Told after the others: whoever replaces an ended session (see `onStatus`). */
+  private readonly lateListeners = new Set<(status: SessionStatus) => void>();
   private readonly asked: number | undefined;
   private readonly logger: Logger;
   private readonly label: Readonly<Record<string, string>>;
@@ -78,8 +80,16 @@ export class Liveness {
     this.telemetry = options.telemetry;
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.machine = new StateMachine<SessionStatus>({ kind: 'live' }, edges, (next) => {
-      this.telemetry?.sessionStatus?.(next);
-      for (const listener of [...this.listeners]) listener(next);
+      // Each listener on its own: one that throws must not keep the others —
+      // a leadership among them — from hearing that the session ended.
+      for (const listener of [...this.listeners, ...this.lateListeners]) {
+        try {
+          listener(next);
+        } catch (error) {
+          this.logger.error({ event: 'listener-failed', ...this.label, err: error }, 'a session status listener threw');
+        }
+      }
+      this.tell((t) => t.sessionStatus?.(next));
     });
     this.deadline = new LossDeadline({
       timeoutMs: options.timeoutMs,
@@ -88,7 +98,17 @@ export class Liveness {
       lastContact: options.openedAt,
       onExpire: () => this.end('deadline'),
     });
-    this.telemetry?.sessionStatus?.(this.machine.state);
+    this.tell((t) => t.sessionStatus?.(this.machine.state));
+  }
+
+  /** Telemetry is the user's code: what it throws is logged, never let into the session. */
+  private tell(call: (telemetry: SessionTelemetry) => void): void {
+    if (!this.telemetry) return;
+    try {
+      call(this.telemetry);
+    } catch (error) {
+      this.logger.warn({ event: 'telemetry-failed', ...this.label, err: error }, 'the telemetry callback threw');
+    }
   }
 
   get status(): SessionStatus {
@@ -104,10 +124,16 @@ export class Liveness {
     return this.controller.signal;
   }
 
-  /** Status changes, each reported once. Returns an unsubscribe function. */
-  onStatus(listener: (status: SessionStatus) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Status changes, each reported once. Returns an unsubscribe function.
+   * `late` listeners hear of a change after all the others: the slot that
+   * replaces an ended session uses it, so that every leadership on the
+   * session has been lost before anything else happens.
+   */
+  onStatus(listener: (status: SessionStatus) => void, options: { late?: boolean } = {}): () => void {
+    const set = options.late ? this.lateListeners : this.listeners;
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   /** The server heard a request sent at `sentAt`. */
@@ -117,7 +143,8 @@ export class Liveness {
 
   /** A heartbeat or keepalive sent at `sentAt` was answered now (for telemetry; `contact` moves the deadline). */
   answered(sentAt: number): void {
-    this.telemetry?.roundTrip?.(this.clock.now() - sentAt);
+    const ms = this.clock.now() - sentAt;
+    this.tell((t) => t.roundTrip?.(ms));
   }
 
   /** No answer (or no link): leadership holds until the deadline. */

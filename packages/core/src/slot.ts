@@ -80,6 +80,7 @@ export class SessionSlot<S extends SlotSession> {
    */
   get(signal?: AbortSignal, timeoutMs?: number): Promise<S> {
     if (this.isClosed) return Promise.reject(this.options.closed());
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const live = this.current;
     if (live) return Promise.resolve(live);
     this.replace();
@@ -120,12 +121,16 @@ export class SessionSlot<S extends SlotSession> {
     this.session = session;
     this.count += 1;
     this.options.opened?.(session, this.count === 1);
-    session.liveness.onStatus((status) => {
-      if (status.kind !== 'ended' || status.reason === 'closed') return;
-      if (this.session === session) this.session = undefined;
-      this.track(Promise.resolve(this.options.retire(session, status.reason)));
-      this.replace();
-    });
+    // Late: every leadership on the session is lost before it is retired and replaced.
+    session.liveness.onStatus(
+      (status) => {
+        if (status.kind !== 'ended' || status.reason === 'closed') return;
+        if (this.session === session) this.session = undefined;
+        this.track(Promise.resolve(this.options.retire(session, status.reason)));
+        this.replace();
+      },
+      { late: true },
+    );
     for (const waiter of [...this.waiters]) waiter.resolve(session);
   }
 
@@ -160,6 +165,7 @@ export class SessionSlot<S extends SlotSession> {
   private async openLoop(): Promise<void> {
     const { clock, logger, what } = this.options;
     const backoff = new Backoff(this.options.backoff);
+    let failures = 0;
     while (!this.isClosed) {
       try {
         const session = await this.options.open();
@@ -174,7 +180,8 @@ export class SessionSlot<S extends SlotSession> {
           for (const waiter of [...this.waiters]) waiter.reject(error);
           return;
         }
-        logger.warn({ event: 'reconnect-failed', what, err: String(error) }, `could not open a ${what}; retrying`);
+        // The first failure of a round is news; the retries of an outage are not.
+        logger[failures++ === 0 ? 'warn' : 'debug']({ event: 'reconnect-failed', what, err: error }, `could not open a ${what}; retrying`);
       }
       if (!(await backoff.wait(clock, this.closing.signal).then(() => true, () => false))) return;
     }

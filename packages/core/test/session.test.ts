@@ -72,6 +72,36 @@ describe('Liveness: one session as we judge it on our clock', () => {
     expect(session.status).toEqual({ kind: 'ended', reason: 'closed' });
   });
 
+  it('late listeners hear after the others; a throwing listener or telemetry keeps nobody from hearing the end', async () => {
+    const clock = new ManualClock();
+    const logger = new RecordingLogger();
+    const telemetry = {
+      sessionStatus: () => {
+        throw new Error('telemetry bug');
+      },
+      roundTrip: () => {
+        throw new Error('telemetry bug');
+      },
+    };
+    const session = new Liveness({ timeoutMs: 1000, safetyMarginMs: 100, openedAt: 0, clock, logger, label: {}, telemetry });
+    const heard: string[] = [];
+    session.onStatus(() => heard.push('late'), { late: true });
+    session.onStatus(() => {
+      throw new Error('listener bug');
+    });
+    session.onStatus((status) => heard.push(status.kind));
+    clock.advance(300);
+    session.contact(300);
+    session.answered(250); // telemetry throws: logged, and the contact above still counts
+    expect(session.deadline.deadline).toBe(1200);
+    clock.advanceTo(1200);
+    expect(heard).toEqual(['ended', 'late']);
+    expect(session.signal.aborted).toBe(true);
+    expect(await session.ended).toBe('deadline');
+    expect(logger.count('listener-failed')).toBe(1);
+    expect(logger.count('telemetry-failed')).toBe(3); // opened, round trip, ended
+  });
+
   it('followSession moves a leader between leader and suspended, and ends it with the session', () => {
     const clock = new ManualClock();
     const session = liveness(clock);
@@ -194,6 +224,15 @@ describe('SessionSlot: one session at a time, replaced when lost', () => {
     await expect(byClose).rejects.toBeInstanceOf(ClosedError);
     await expect(slot.get()).rejects.toBeInstanceOf(ClosedError);
     expect(discarded).toEqual([]);
+  });
+
+  it('a get with an aborted signal rejects without opening anything', async () => {
+    const clock = new ManualClock();
+    let opened = 0;
+    const { slot } = slotOf(clock, async () => ({ liveness: liveness(clock), n: ++opened }));
+    await expect(slot.get(AbortSignal.abort())).rejects.toBeDefined();
+    await flush();
+    expect(opened).toBe(0);
   });
 
   it('a session that opens after close is discarded, and settled() waits for it', async () => {

@@ -10,7 +10,7 @@
  * at its deadline may still exist on the server; the reaper revokes it so its
  * keys don't block the queue until the TTL runs out.
  */
-import { ClosedError, ConnectionError, type Election, Backoff, sleep } from '@elect/core';
+import { ClosedError, ConnectionError, type Election, Backoff, sleep, within } from '@elect/core';
 import { LogEvent, SessionSlot } from '@elect/core/backend';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
@@ -183,6 +183,8 @@ class Connection implements EtcdConnection, ConnectionCore {
       session.liveness.end('closed');
       this.reaper.add(session.leaseId);
     }
+    // A grant still in flight revokes what it gets (the slot's discard) while the members are still open.
+    await within(this.clock, this.slot.settled(), budgetMs);
     await this.reaper.flush(budgetMs);
     this.endpoints.close();
   }

@@ -102,9 +102,9 @@ export class Session {
           this.expire();
           break;
         }
-        this.liveness.answered(sentAt);
         this.liveness.contact(sentAt);
         this.liveness.resume();
+        this.liveness.answered(sentAt);
       } catch (error) {
         this.stream?.close();
         this.stream = undefined;

@@ -165,8 +165,8 @@ export class Session {
     this.client.heartbeat().then(
       () => {
         if (!settle()) return;
-        this.liveness.answered(sentAt);
         this.credit(sentAt, this.clock.now());
+        this.liveness.answered(sentAt);
         if (this.client.isConnected) this.liveness.resume();
       },
       (error: unknown) => {

@@ -103,7 +103,7 @@ describe('resolveOptions', () => {
     expect(run(zk).metrics).toBeUndefined();
     expect(run({ ...zk, metrics: '127.0.0.1:9464' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(run({ ...zk, metrics: '[::1]:0' }).metrics).toEqual({ host: '::1', port: 0 });
-    expect(run({ ...zk, metrics: ':9464' }).metrics).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(run({ ...zk, metrics: ':9464' }).metrics).toEqual({ host: undefined, port: 9464 });
     expect(run(zk, { ELECT_METRICS: 'localhost:1' }).metrics).toEqual({ host: 'localhost', port: 1 });
     expect(usage(() => run({ ...zk, metrics: '9464' }))).toMatch(/^--metrics "9464": expected HOST:PORT/);
     expect(usage(() => run(zk, { ELECT_METRICS: 'h:70000' }))).toMatch(/^ELECT_METRICS "h:70000": expected HOST:PORT/);

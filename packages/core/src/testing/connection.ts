@@ -226,9 +226,13 @@ export class MemoryConnection implements ConnectionLink {
     });
     const session: ClientSession = { id, liveness };
     expired = () => liveness.end('session-expired');
-    liveness.onStatus((status) => {
-      if (status.kind === 'ended' && status.reason !== 'closed') this.lose(session, status.reason);
-    });
+    // Late: the leaderships on this session are lost before it is replaced.
+    liveness.onStatus(
+      (status) => {
+        if (status.kind === 'ended' && status.reason !== 'closed') this.lose(session, status.reason);
+      },
+      { late: true },
+    );
     this.current = session;
     this.logger.info({ event: LogEvent.Connected, session: id.toString(16) }, 'session opened');
     this.emit({ type: 'session' });
@@ -258,8 +262,8 @@ export class MemoryConnection implements ConnectionLink {
       session.liveness.end('session-expired');
       return;
     }
-    session.liveness.answered(sentAt);
     session.liveness.contact(sentAt);
+    session.liveness.answered(sentAt);
     if (session.liveness.status.kind === 'suspended') {
       session.liveness.resume();
       this.emit({ type: 'resumed' });
