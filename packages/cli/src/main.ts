@@ -90,35 +90,23 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
 async function withSignals(deps: RunDeps, logger: Logger, forBackend: CoreLogger, options: Options, file: string | undefined): Promise<number> {
   const signals = new SignalRouter(deps.signals, logger);
   const stopListening = options.command === 'run' ? signals.listen() : (): void => {};
+  // `--metrics`: served from before the connection opens until after it closed.
+  let metrics: MetricsEndpoint | undefined;
   try {
-    const code = await serve(deps, logger, forBackend, options, file, signals);
+    if (options.command === 'run' && options.metrics) metrics = await startMetrics(options.metrics, options.backend, logger, deps.clock);
+    const code = await serve(deps, logger, forBackend, options, file, signals, metrics);
     // A signal that was not the command's ends `elect` with 128 + n — also
     // one that came while the connection was being closed.
     const { interrupted } = signals;
     return interrupted.aborted ? signalExitCode(signalNumber(interrupted.reason as NodeJS.Signals)) : code;
   } finally {
     stopListening();
+    await metrics?.close();
   }
 }
 
 /** Connects, does the command, closes. */
 async function serve(
-  deps: RunDeps,
-  logger: Logger,
-  forBackend: CoreLogger,
-  options: Options,
-  file: string | undefined,
-  signals: SignalRouter,
-): Promise<number> {
-  const metrics = options.command === 'run' && options.metrics ? await startMetrics(options.metrics, options.backend, logger, deps.clock) : undefined;
-  try {
-    return await connected(deps, logger, forBackend, options, file, signals, metrics);
-  } finally {
-    await metrics?.close();
-  }
-}
-
-async function connected(
   deps: RunDeps,
   logger: Logger,
   forBackend: CoreLogger,
