@@ -275,7 +275,7 @@ export class MemoryConnection implements ConnectionLink {
     if (this.current === session) this.current = undefined;
     // Given up on our own clock: the server may still hold it until it expires.
     if (reason === 'deadline') this.abandoned.add(session.id);
-    this.emit({ type: 'session-lost', session, reason });
+    this.emit({ type: 'session-lost' });
     if (!this.suspended && !this.closed && !this.current) this.open();
   }
 

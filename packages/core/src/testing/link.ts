@@ -17,7 +17,8 @@ export interface ClientSession {
 /** What a connection tells the elections built on it. */
 export type ConnectionEvent =
   | { readonly type: 'session' }
-  | { readonly type: 'session-lost'; readonly session: ClientSession; readonly reason: 'deadline' | 'session-expired' }
+  /** The session ended on its own; its leaderships have already been lost (they follow its `Liveness`). */
+  | { readonly type: 'session-lost' }
   | { readonly type: 'suspended'; readonly deadline: number }
   | { readonly type: 'resumed' }
   | { readonly type: 'resync' }
