@@ -39,7 +39,7 @@ export {
   watchCount,
   zooKeeperMode,
 } from './fourletter.js';
-export { type ClusterProxies, type Proxy, type ProxyMode, type ProxyTarget, proxyCluster, startProxy } from './proxy.js';
+export { type ClusterProxies, type Proxy, type ProxyMode, type ProxyOptions, type ProxyTarget, proxyCluster, startProxy } from './proxy.js';
 export { type SessionCredentials, type SessionHolder, expireSession, expireSessionById, sessionPassword } from './expiry.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';

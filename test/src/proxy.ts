@@ -12,6 +12,10 @@
  *   - `heal()`: forwarding resumes: new connections are forwarded, and
  *     blackholed ones continue where they stopped (nothing is lost, as when a
  *     real network recovers before TCP gives up).
+ *
+ * With `replyDelayMs`, the link is slow rather than broken: every byte the
+ * server sends reaches the client that much later, in order, and every round
+ * trip takes that much longer.
  */
 import net from 'node:net';
 import type { Cluster, Member } from './types.js';
@@ -56,6 +60,7 @@ class Link {
     readonly client: net.Socket,
     private readonly target: ProxyTarget,
     private readonly onClose: (link: Link) => void,
+    private readonly replyDelayMs = 0,
   ) {
     client.on('error', () => this.reset());
     client.on('close', () => this.#closed(client));
@@ -74,6 +79,14 @@ class Link {
       this.upstream = upstream;
       upstream.on('error', () => this.reset());
       upstream.on('close', () => this.#closed(upstream));
+      if (this.replyDelayMs > 0) {
+        // Timers of one duration fire in the order they were set: the bytes keep theirs.
+        upstream.on('data', (chunk: Buffer) => {
+          setTimeout(() => {
+            if (!this.client.destroyed) this.client.write(chunk);
+          }, this.replyDelayMs);
+        });
+      }
     } else if (this.upstream.destroyed) {
       this.reset(); // the server went away during the outage: the client learns it now
       return;
@@ -82,7 +95,8 @@ class Link {
     this.client.unpipe(this.upstream);
     this.upstream.unpipe(this.client);
     this.client.pipe(this.upstream);
-    this.upstream.pipe(this.client);
+    if (this.replyDelayMs > 0) this.upstream.resume();
+    else this.upstream.pipe(this.client);
   }
 
   /** Stops both directions; unread bytes wait in the socket buffers. */
@@ -117,8 +131,15 @@ class Link {
   }
 }
 
+export interface ProxyOptions {
+  /** Where to listen; default 127.0.0.1 (the port is the OS's choice). */
+  listenHost?: string;
+  /** Every byte from the server reaches the client this much later (default 0). */
+  replyDelayMs?: number;
+}
+
 /** Starts a proxy on `listenHost` (default 127.0.0.1), on a port the OS picks, forwarding to `target`. */
-export async function startProxy(target: ProxyTarget, options: { listenHost?: string } = {}): Promise<Proxy> {
+export async function startProxy(target: ProxyTarget, options: ProxyOptions = {}): Promise<Proxy> {
   const links = new Set<Link>();
   let mode: ProxyMode = 'forward';
   let closed: Promise<void> | undefined;
@@ -130,7 +151,7 @@ export async function startProxy(target: ProxyTarget, options: { listenHost?: st
       client.resetAndDestroy();
       return;
     }
-    const link = new Link(client, target, (done) => links.delete(done));
+    const link = new Link(client, target, (done) => links.delete(done), options.replyDelayMs);
     links.add(link);
     if (mode === 'forward' || mode === 'hold-replies') link.flow();
     if (mode === 'hold-replies') link.holdReplies();

@@ -26,7 +26,7 @@
  *
  * The states and the deadline are core's `Liveness`; this file supplies the
  * heartbeat. `suspended` when the library reports a disconnect or a
- * heartbeat goes unanswered for one interval; `live` again when a heartbeat
+ * heartbeat goes unanswered for `timeout / 6`; `live` again when a heartbeat
  * is answered on a connected link; `ended` when the server says expired,
  * when the deadline passes first, or on close. An ended session is never
  * used again: the connection opens a fresh one. While a heartbeat stays
@@ -55,6 +55,7 @@ export class Session {
   private readonly logger: Logger;
   private intervalMs = 0;
   private relayMs = 0;
+  private silenceMs = 0;
   private kickMs = 0;
   private inflight: number | undefined;
   /** Answered heartbeats the leader may not have heard of yet (see the file comment). */
@@ -97,7 +98,7 @@ export class Session {
   }
 
   private pace(timeoutMs: number): void {
-    ({ intervalMs: this.intervalMs, relayMs: this.relayMs, kickMs: this.kickMs } = pacing(timeoutMs));
+    ({ intervalMs: this.intervalMs, relayMs: this.relayMs, silenceMs: this.silenceMs, kickMs: this.kickMs } = pacing(timeoutMs));
   }
 
   /**
@@ -182,7 +183,7 @@ export class Session {
 
   /**
    * Watches the heartbeat sent at `sentAt`, to the millisecond rather than at
-   * the next tick: unanswered after one interval → suspended; after every
+   * the next tick: unanswered after `silenceMs` → suspended; after every
    * further `kickMs` → drop the connection so the library tries again.
    */
   private watchdog(sentAt: number): () => void {
@@ -195,8 +196,8 @@ export class Session {
         this.client.kick();
         cancel = this.clock.schedule(kick, this.kickMs);
       };
-      cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.intervalMs));
-    }, this.intervalMs);
+      cancel = this.clock.schedule(kick, Math.max(0, this.kickMs - this.silenceMs));
+    }, this.silenceMs);
     return () => cancel();
   }
 }

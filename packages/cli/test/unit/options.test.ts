@@ -111,12 +111,12 @@ describe('resolveOptions', () => {
   });
 
   it('refuses a grace period that cannot end before the loss deadline, by what each backend keeps ahead', () => {
-    // zk: a healthy 10 s session keeps its deadline 4.002 s ahead; less 10s/15 and 300 ms.
+    // zk: a healthy 10 s session keeps its deadline 4 s ahead; less 10s/15 and 300 ms.
     expect(usage(() => run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.1s' }))).toBe(
-      '--grace 3.1s is too long for --ttl 10s on zk: a healthy session keeps its loss deadline only 4.002s ahead, and the command ' +
-        'must be gone by the deadline, so --grace may be at most 3.035s; give a longer --ttl or a shorter --grace',
+      '--grace 3.1s is too long for --ttl 10s on zk: a healthy session keeps its loss deadline only 4s ahead, and the command ' +
+        'must be gone by the deadline, so --grace may be at most 3.033s; give a longer --ttl or a shorter --grace',
     );
-    expect(run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.035s' }).graceMs).toBe(3_035);
+    expect(run({ backend: 'zk', election: 'j', ttl: '10s', grace: '3.033s' }).graceMs).toBe(3_033);
     // etcd: a keepalive every TTL/3 keeps it 5.667 s ahead: half the TTL, as before.
     expect(usage(() => run({ backend: 'etcd', election: 'j', ttl: '10s', grace: '4.8s' }))).toMatch(/^--grace 4.8s is too long for --ttl 10s on etcd: .* at most 4.7s;/);
     expect(run({ backend: 'etcd', election: 'j', ttl: '10s', grace: '4.7s' }).graceMs).toBe(4_700);
@@ -127,8 +127,8 @@ describe('resolveOptions', () => {
     expect(run({ backend: 'zk', election: 'j' }).graceMs).toBe(2_500);
     expect(run({ backend: 'zk', election: 'j', ttl: '60s' }).graceMs).toBe(3_000);
     expect(run({ backend: 'etcd', election: 'j', ttl: '2s' }).graceMs).toBe(500);
-    // zk at 2 s keeps 801 ms ahead: 801 − 250 (round trips, late timers) − 300.
-    expect(run({ backend: 'zk', election: 'j', ttl: '2s' }).graceMs).toBe(251);
+    // zk at 2 s keeps 800 ms ahead: 800 − 250 (round trips, late timers) − 300.
+    expect(run({ backend: 'zk', election: 'j', ttl: '2s' }).graceMs).toBe(250);
     // etcd's lease is whole seconds: 2.5 s asked is a 3 s lease.
     expect(run({ backend: 'etcd', election: 'j', ttl: '2.5s', grace: '1.15s' }).graceMs).toBe(1_150);
   });

@@ -388,8 +388,8 @@ describe('run() with an in-memory backend', () => {
     const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
     await until(() => h.processes.child !== undefined, 'the command to start');
     const warning = h.logs.find((r) => r.event === 'grace-shortened');
-    // On zk a 2 s session keeps its deadline 801 ms ahead at least: 801 − 250 − 300 ms.
-    expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 251 });
+    // On zk a 2 s session keeps its deadline 800 ms ahead at least: 800 − 250 − 300 ms.
+    expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 250 });
     expect(h.logs.find((r) => r.event === 'elected' && r.component === undefined)?.ttlMs).toBe(2_000);
     // Heartbeats every 2 s / 3 keep the deadline 1.1-1.8 s ahead: a stop
     // planned for --grace 2s (+300 ms) would begin at once.
@@ -399,11 +399,11 @@ describe('run() with an in-memory backend', () => {
     }
     expect(h.processes.signalsSent()).toEqual([]);
     expect(h.processes.child?.exited).toBe(false);
-    // Cut off: the stop begins 251 + 300 ms before the deadline, not earlier.
+    // Cut off: the stop begins 250 + 300 ms before the deadline, not earlier.
     const connection = h.connections[0] as MemoryConnection;
     connection.suspend();
     const deadline = connection.session?.liveness.deadline.deadline as number;
-    clock.advance(deadline - 552 - clock.now());
+    clock.advance(deadline - 551 - clock.now());
     await new Promise((resolve) => setImmediate(resolve));
     expect(h.processes.signalsSent()).toEqual([]);
     clock.advance(1);
