@@ -21,7 +21,7 @@ export function jestProject(configUrl, overrides = {}) {
       '^@elect/core$': `${root}/packages/core/src/index.ts`,
       '^@elect/core/(testing|conformance)$': `${root}/packages/core/src/$1/index.ts`,
       '^@elect/core/backend$': `${root}/packages/core/src/backend.ts`,
-      '^@elect/(zk|etcd|metrics|cli|chaos)$': `${root}/packages/$1/src/index.ts`,
+      '^@elect/(zk|etcd|metrics|cli|chaos|testcontainers)$': `${root}/packages/$1/src/index.ts`,
       '^@elect/test$': `${root}/test/src/index.ts`,
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },

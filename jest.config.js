@@ -9,6 +9,7 @@ export default {
     '<rootDir>/packages/zk',
     '<rootDir>/packages/etcd',
     '<rootDir>/packages/metrics',
+    '<rootDir>/packages/testcontainers',
     '<rootDir>/packages/cli',
     '<rootDir>/packages/chaos',
     '<rootDir>/test',

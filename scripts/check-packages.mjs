@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const packages = ['core', 'zk', 'etcd', 'metrics', 'cli'];
+const packages = ['core', 'zk', 'etcd', 'metrics', 'testcontainers', 'cli'];
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const problems = [];
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'elect-packages-'));
@@ -93,6 +93,7 @@ try {
     '@elect/zk': ['connectZooKeeper', 'latchPath'],
     '@elect/etcd': ['connectEtcd', 'electionName'],
     '@elect/metrics': ['ElectMetrics'],
+    '@elect/testcontainers': ['startZooKeeperContainer', 'startEtcdContainer', 'startProxy', 'expireSession', 'revokeLease'],
     '@elect/cli': ['run', 'parseDuration'],
   };
   for (const [specifier, names] of Object.entries(entries)) {
@@ -114,6 +115,7 @@ try {
       "import { run } from '@elect/cli';",
       "import { ElectMetrics } from '@elect/metrics';",
       "import { Registry } from 'prom-client';",
+      "import { startZooKeeperContainer, startProxy, revokeLease, type Cluster, type Proxy } from '@elect/testcontainers';",
       'export async function leader(election: Election): Promise<bigint> {',
       "  return await runWhileLeader(election, async (l: Leadership) => l.token, { id: 'a', clock: new ManualClock() });",
       '}',
@@ -127,6 +129,12 @@ try {
       'export const metrics = new ElectMetrics({ registry: new Registry() });',
       'export const measured: Election = metrics.election(server.connect().election("x"));',
       "export const zkOptions: ZooKeeperConnectionOptions = { connectString: 'zk:2181', telemetry: metrics.telemetry('zk') };",
+      'export async function cut(): Promise<[Cluster, Proxy]> {',
+      '  const cluster = await startZooKeeperContainer({ size: 3 });',
+      '  const proxy = await startProxy(cluster.members[0]!, { replyDelayMs: 10 });',
+      "  await revokeLease(cluster.members[0]!, 'ff');",
+      '  return [cluster, proxy];',
+      '}',
       '',
     ].join('\n'),
   );

@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from './timing.js';
+import { withTimeout } from '@elect/testcontainers';
 
 /** Absolute path of one of the harness's plain-JS helper scripts (also from a build in dist/). */
 export function scriptPath(name: string): string {

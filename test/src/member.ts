@@ -5,8 +5,7 @@
  */
 import fs from 'node:fs';
 import type { Janitor, Spawned } from './janitor.js';
-import { TimeoutError, waitUntil, withTimeout } from './timing.js';
-import type { Member } from './types.js';
+import { type Member, TimeoutError, waitUntil, withTimeout } from '@elect/testcontainers';
 
 export interface ProcessMemberOptions {
   name: string;

@@ -24,9 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Janitor, scriptPath } from './janitor.js';
 import { logTail } from './member.js';
-import { type Proxy, startProxy } from './proxy.js';
-import { waitUntil, withTimeout } from './timing.js';
-import type { Member } from './types.js';
+import { type Member, type Proxy, startProxy, waitUntil, withTimeout } from '@elect/testcontainers';
 
 /** Where the bridges' and default clients' connections come from inside the namespace. */
 export const BRIDGE_ADDRESS = '127.0.0.1';

@@ -6,8 +6,7 @@
 import { Janitor } from './janitor.js';
 import type { ProcessMember } from './member.js';
 import type { NetworkNamespace } from './netns.js';
-import { isPortClash } from './ports.js';
-import type { Cluster, Member, ServerKind } from './types.js';
+import { type Cluster, type Member, type ServerKind, isPortClash } from '@elect/testcontainers';
 
 /** Options the process runtime adds to `ZooKeeperOptions` / `EtcdOptions`. */
 export interface ProcessRuntimeOptions {

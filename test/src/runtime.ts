@@ -9,7 +9,7 @@ import { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 import { NetworkNamespace } from './netns.js';
 import type { ProcessCluster } from './process-cluster.js';
 import { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper.js';
-import type { Cluster, Runtime } from './types.js';
+import type { Cluster, Runtime } from '@elect/testcontainers';
 
 export type RuntimeChoice = Runtime | 'auto';
 
@@ -20,9 +20,10 @@ export function requestedRuntime(): RuntimeChoice {
   throw new Error(`ELECT_TEST_RUNTIME must be process, container or auto, got ${JSON.stringify(raw)}`);
 }
 
-// The container runtime pulls in testcontainers: load it only when it may be used.
-async function containerRuntime(): Promise<typeof import('./container/index.js')> {
-  return await import('./container/index.js');
+// The container runtime: @elect/testcontainers, which loads testcontainers
+// itself only once a container is wanted.
+async function containerRuntime(): Promise<typeof import('@elect/testcontainers')> {
+  return await import('@elect/testcontainers');
 }
 
 let selected: Promise<Runtime> | undefined;

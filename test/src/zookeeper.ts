@@ -6,82 +6,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { zooKeeperMode } from './fourletter.js';
 import { Janitor } from './janitor.js';
 import { ProcessMember } from './member.js';
 import { NetworkNamespace } from './netns.js';
-import { freePorts } from './ports.js';
 import { type ProcessRuntimeOptions, ProcessCluster, launchAll, retryOnPortClash } from './process-cluster.js';
-import { waitUntil } from './timing.js';
-import type { Member, ZooKeeperEnsemble, ZooKeeperOptions } from './types.js';
+import {
+  type ZooKeeperOptions,
+  ZOOKEEPER_DEFAULTS,
+  ensembleOf,
+  freePorts,
+  zooKeeperElectionJvmFlags,
+  zooKeeperLeader,
+  zooKeeperMode,
+} from '@elect/testcontainers';
 
 export type ProcessZooKeeperOptions = ZooKeeperOptions & ProcessRuntimeOptions;
-
-/** Defaults: a small tick so sessions and elections are quick, but not so small that a busy CI box flaps. */
-export const ZOOKEEPER_DEFAULTS = { size: 1, tickTimeMs: 250 } as const;
-
-/**
- * The quorum settings every ensemble member gets, in both runtimes, unless a
- * caller asks for others (`ensemble`). Budgets for what an ensemble does
- * after a fault come from these (`zooKeeperTiming`), not from numbers of the
- * tests' own.
- */
-export const ZOOKEEPER_ENSEMBLE: Readonly<ZooKeeperEnsemble> = {
-  initLimit: 20,
-  syncLimit: 8,
-  cnxTimeoutMs: 1000,
-  maxNotificationIntervalMs: 1000,
-};
-
-/**
- * ZooKeeper's own defaults: tickTime 2000 (the sample config's, which
- * operators keep), initLimit 10 and syncLimit 5 (the sample's), cnxTimeout
- * 5 s and maxNotificationInterval 60 s (the server's built-in values).
- */
-export const ZOOKEEPER_SERVER_DEFAULTS = {
-  tickTimeMs: 2000,
-  ensemble: { initLimit: 10, syncLimit: 5, cnxTimeoutMs: 5000, maxNotificationIntervalMs: 60_000 },
-} as const satisfies Pick<ZooKeeperOptions, 'tickTimeMs' | 'ensemble'>;
-
-/** The quorum settings of an ensemble started with `options`. */
-export function ensembleOf(options: Pick<ZooKeeperOptions, 'ensemble'> = {}): ZooKeeperEnsemble {
-  return { ...ZOOKEEPER_ENSEMBLE, ...options.ensemble };
-}
-
-/** FastLeaderElection's finalizeWait: how long a member waits for late votes before it settles (fixed in ZooKeeper). */
-const FINALIZE_WAIT_MS = 200;
-
-/** How long an ensemble takes to do what it does after a fault, from its own settings (base ms, for the timing helpers). */
-export interface ZooKeeperTiming {
-  tickTimeMs: number;
-  /**
-   * Until a member acts on a lost peer: a follower gives up on a silent leader,
-   * a leader without a quorum steps down, a member holding a session request
-   * it cannot commit drops the connection (`syncLimit` ticks, plus the tick
-   * the leader checks on).
-   */
-  lossDetectionMs: number;
-  /**
-   * One leader election and the followers' sync: connecting to the peers (one
-   * that does not answer costs `cnxTimeout`), a vote round (at most the capped
-   * notification interval), finalizeWait, then `initLimit` ticks to sync.
-   * Also how long a member that was cut off takes to rejoin once its
-   * connections carry packets again — which after a heal can take about as
-   * long as the cut lasted: TCP resends what the cut dropped on a doubling timer.
-   */
-  electionMs: number;
-  /** From a member or the leader being lost to a quorum serving again: detection, then an election. */
-  recoveryMs: number;
-}
-
-/** The timing of an ensemble started with `options` (`tickTimeMs` and `ensemble` matter). */
-export function zooKeeperTiming(options: Pick<ZooKeeperOptions, 'tickTimeMs' | 'ensemble'> = {}): ZooKeeperTiming {
-  const tickTimeMs = options.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
-  const { initLimit, syncLimit, cnxTimeoutMs, maxNotificationIntervalMs } = ensembleOf(options);
-  const lossDetectionMs = (syncLimit + 1) * tickTimeMs;
-  const electionMs = cnxTimeoutMs + maxNotificationIntervalMs + FINALIZE_WAIT_MS + initLimit * tickTimeMs;
-  return { tickTimeMs, lossDetectionMs, electionMs, recoveryMs: lossDetectionMs + electionMs };
-}
 
 const JAVA_DIR = '/usr/share/java';
 // The server needs only these; slf4j-simple logs to stderr, which goes to the member's log file.
@@ -101,11 +40,6 @@ function classpath(): string {
 // A small heap, serial GC, C1 only and no perf-data file: a test server starts
 // in well under a second and three fit on a two-core machine.
 const JVM_FLAGS = ['-Xms32m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData', '-Djava.net.preferIPv4Stack=true'];
-
-/** JVM properties of the election (see ZooKeeperEnsemble); the container runtime passes the same. */
-export function zooKeeperElectionJvmFlags(ensemble: ZooKeeperEnsemble): string[] {
-  return [`-Dzookeeper.fastleader.maxNotificationInterval=${ensemble.maxNotificationIntervalMs}`];
-}
 
 interface Peer {
   id: number;
@@ -219,26 +153,6 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
     await janitor.close();
     throw error;
   }
-}
-
-/**
- * The running member whose `srvr` says leader (or standalone) right now, or
- * undefined unless exactly one does (none while electing; two while a cut-off
- * leader has not yet noticed that the others elected another).
- */
-export async function zooKeeperLeaderNow(members: readonly ProcessMember[] | readonly Member[]): Promise<Member | undefined> {
-  const running = members.filter((member) => member.running);
-  const modes = await Promise.all(running.map((member) => zooKeeperMode(member, { timeoutMs: 1000 }).catch(() => undefined)));
-  const leaders = running.filter((_, i) => modes[i] === 'leader' || modes[i] === 'standalone');
-  return leaders.length === 1 ? leaders[0] : undefined;
-}
-
-/**
- * The running member whose `srvr` says leader (or standalone). Polls until
- * exactly one does: right after a failure the survivors are still electing.
- */
-export async function zooKeeperLeader(members: readonly ProcessMember[] | readonly Member[]): Promise<Member> {
-  return await waitUntil(() => zooKeeperLeaderNow(members), { timeoutMs: 30_000, what: 'a ZooKeeper server to lead' });
 }
 
 /** Starts ZooKeeper processes and resolves once every member serves. */

@@ -11,12 +11,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { GenericContainer, ImageName, Wait, type StartedTestContainer } from 'testcontainers';
-import { containerEngineAvailable, LABEL_CLUSTER, LABEL_TEST } from '../src/container/index.js';
-import { engineEndpoint, runtimeClient } from '../src/container/engine.js';
-import { startWatchdog, type Watchdog } from '../src/container/watchdog.js';
-import { startZooKeeper } from '../src/runtime.js';
-import { scaled, waitUntil } from '../src/timing.js';
-import type { Cluster } from '../src/types.js';
+import {
+  type Cluster,
+  type Watchdog,
+  containerEngineAvailable,
+  engineEndpoint,
+  LABEL_CLUSTER,
+  LABEL_TEST,
+  runtimeClient,
+  scaled,
+  startWatchdog,
+  startZooKeeper,
+  waitUntil,
+} from '../src/index.js';
 
 const IMAGE = process.env.ELECT_IMAGE ?? 'elect:latest';
 const runtime = process.env.ELECT_TEST_RUNTIME ?? 'auto';

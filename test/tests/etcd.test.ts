@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { scaled, startEtcd, waitUntil } from '../src/index.js';
-import type { Cluster, Member } from '../src/types.js';
+import type { Cluster, Member } from '../src/index.js';
 import { etcdClient } from './support/clients.js';
 
 jest.setTimeout(scaled(60_000));

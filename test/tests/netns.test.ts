@@ -29,7 +29,7 @@ import {
   zooKeeperMode,
   zooKeeperTiming,
 } from '../src/index.js';
-import type { Member } from '../src/types.js';
+import type { Member } from '../src/index.js';
 import { connectZk, etcdClient, zk, type ZkClient } from './support/clients.js';
 
 jest.setTimeout(scaled(90_000));

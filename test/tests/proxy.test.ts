@@ -16,7 +16,7 @@ import {
   TimeoutError,
   waitUntil,
 } from '../src/index.js';
-import type { Cluster } from '../src/types.js';
+import type { Cluster } from '../src/index.js';
 import { connectZk, etcdClient, nextEvent, zk, type ZkClient } from './support/clients.js';
 
 jest.setTimeout(scaled(60_000));

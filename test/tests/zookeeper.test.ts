@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
 import { expireSession, fourLetter, scaled, startZooKeeper, TimeoutError, watchCount, zooKeeperMode } from '../src/index.js';
-import type { Cluster } from '../src/types.js';
+import type { Cluster } from '../src/index.js';
 import { connectZk, nextEvent, zk, type ZkClient } from './support/clients.js';
 
 // Jest applies the project's testTimeout only globally; real servers need the scaled budget here.

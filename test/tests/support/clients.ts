@@ -6,9 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { Etcd3, type IOptions } from 'etcd3';
 import zookeeper from 'node-zookeeper-client';
-import { zooKeeperMode } from '../../src/fourletter.js';
-import { TimeoutError, scaled, waitUntil, withTimeout } from '../../src/timing.js';
-import { zooKeeperTiming } from '../../src/zookeeper.js';
+import { TimeoutError, scaled, waitUntil, withTimeout, zooKeeperMode, zooKeeperTiming } from '../../src/index.js';
 
 export type ZkClient = zookeeper.Client;
 

@@ -9,7 +9,7 @@
  *     --rejoin campaigns again.
  */
 import { describe, expect, it } from '@jest/globals';
-import { expireSessionById, startProxy, type Proxy } from '@elect/test';
+import { expireSessionById, revokeLease, startProxy, type Proxy } from '@elect/test';
 import { Elect, workerScript } from '../support/elect.js';
 import { backends, ttlMs, useScratch, useServer, type Backend, type ServerHandle } from '../support/server.js';
 
@@ -23,10 +23,7 @@ async function endSessionOnServer(backend: Backend, server: ServerHandle, elect:
   }
   // The first campaign opened the session (the lease).
   const opened = await elect.waitLog((r) => r.component === backend && r.event === 'session-opened', 'the session-opened record');
-  // etcd's JSON gateway: lease ids are int64, in decimal.
-  const id = BigInt.asIntN(64, BigInt(`0x${opened.lease as string}`)).toString();
-  const response = await fetch(`${server.cluster.endpoints[0]}/v3/lease/revoke`, { method: 'POST', body: JSON.stringify({ ID: id }) });
-  expect(response.ok).toBe(true);
+  await revokeLease(server.cluster.members[0]!, opened.lease as string);
 }
 
 describe.each(backends)('%s: leadership lost', (backend) => {

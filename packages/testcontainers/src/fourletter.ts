@@ -2,7 +2,7 @@
  * ZooKeeper's four-letter words: the cheapest real request a server answers,
  * used for readiness (`srvr` says whether it serves and in which mode) and by
  * backend tests to observe the server side (`wchs` counts watches, `cons`
- * lists sessions). The harness enables srvr, mntr, wchs, wchc, cons, ruok, stat.
+ * lists sessions). Our servers enable srvr, mntr, wchs, wchc, cons, ruok, stat.
  */
 import net from 'node:net';
 import { scaled } from './timing.js';

@@ -1,17 +1,17 @@
 /**
- * The container engine as the harness sees it: environment defaults for
- * testcontainers, the runtime client, and the image names.
+ * The container engine: environment defaults for testcontainers, the runtime
+ * client, and the image names.
  */
 import { existsSync } from 'node:fs';
-import { getContainerRuntimeClient, ImageName, type ContainerRuntimeClient } from 'testcontainers';
+import type { ContainerRuntimeClient } from 'testcontainers';
 import type { EngineEndpoint } from './watchdog.js';
 
-/** The socket of the engine that scripts/start-dockerd.sh runs. */
+/** A private engine's socket, used when there is no standard one (elect's scripts/start-dockerd.sh runs one there). */
 export const ELECT_DOCKER_SOCKET = '/run/elect-docker/docker.sock';
 
 /**
- * Default images: the official names people pull. docker/build-images.sh
- * builds equivalents offline and tags them with these names.
+ * Default images: the official names people pull. Equivalents built offline
+ * (elect's docker/build-images.sh) may carry the same names.
  */
 export const DEFAULT_ZOOKEEPER_IMAGE = 'zookeeper:3.8';
 export const DEFAULT_ETCD_IMAGE = 'quay.io/coreos/etcd:v3.4.23';
@@ -25,11 +25,11 @@ export function etcdImage(): string {
 }
 
 /**
- * Fills in what testcontainers needs on machines like ours, only where the
- * user said nothing:
+ * Fills in what testcontainers needs, only where the user said nothing:
  * - DOCKER_HOST: our private engine's socket when there is no standard one;
- * - TESTCONTAINERS_RYUK_DISABLED: the reaper image cannot be pulled without a
- *   registry, and the harness removes its containers itself (see watchdog.ts);
+ * - TESTCONTAINERS_RYUK_DISABLED: our containers are removed by a watchdog
+ *   process of ours (see watchdog.ts), so no reaper image has to be pulled
+ *   (none can be, without a registry);
  * - TESTCONTAINERS_HOST_OVERRIDE: containers use host networking, so the
  *   host is always 127.0.0.1 (without it, a /.dockerenv file makes
  *   testcontainers go looking for a bridge gateway).
@@ -48,7 +48,9 @@ let client: Promise<ContainerRuntimeClient> | undefined;
 export function runtimeClient(): Promise<ContainerRuntimeClient> {
   if (!client) {
     applyEnvironmentDefaults();
-    client = getContainerRuntimeClient();
+    // testcontainers loads only when a container is wanted: importing this
+    // package for its proxy or its timing helpers costs nothing.
+    client = import('testcontainers').then(({ getContainerRuntimeClient }) => getContainerRuntimeClient());
     // A failed lookup is not cached: an engine may be started later.
     client.catch(() => {
       client = undefined;
@@ -87,6 +89,7 @@ export function engineEndpoint(rc: ContainerRuntimeClient): EngineEndpoint {
 export async function imageHint(rc: ContainerRuntimeClient, image: string, cause: unknown): Promise<Error> {
   let present = true;
   try {
+    const { ImageName } = await import('testcontainers');
     present = await rc.image.exists(ImageName.fromString(image));
   } catch {
     // Keep the original error below.
@@ -94,7 +97,7 @@ export async function imageHint(rc: ContainerRuntimeClient, image: string, cause
   if (present) return cause instanceof Error ? cause : new Error(String(cause));
   return new Error(
     `image ${image} is not available and could not be pulled; build it offline with ` +
-      `docker/build-images.sh, pull it, or name another image with ELECT_TEST_ZK_IMAGE / ELECT_TEST_ETCD_IMAGE`,
+      `elect's docker/build-images.sh, pull it, or name another image (the \`image\` option, or ELECT_TEST_ZK_IMAGE / ELECT_TEST_ETCD_IMAGE)`,
     { cause },
   );
 }

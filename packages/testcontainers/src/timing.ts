@@ -1,6 +1,6 @@
 /**
  * One timing base for every real-server test. Slow machines (CI under load,
- * emulation) set `ELECT_TEST_TIMING=3` and every harness timeout, readiness
+ * emulation) set `ELECT_TEST_TIMING=3` and every timeout here, readiness
  * wait and test budget grows by the same factor, so nothing needs editing and
  * no test hides a magic number of its own.
  *

@@ -3,8 +3,8 @@
  * lifecycle (stop/start keep the container, so its data and ports stay).
  */
 import type { ContainerRuntimeClient } from 'testcontainers';
-import { TimeoutError, waitUntil } from '../timing.js';
-import type { Member } from '../types.js';
+import { TimeoutError, waitUntil } from './timing.js';
+import type { Member } from './types.js';
 
 export type DockerContainer = ReturnType<ContainerRuntimeClient['container']['getById']>;
 

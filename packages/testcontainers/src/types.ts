@@ -1,6 +1,8 @@
 /**
- * The real-server harness API. Both runtimes (local processes, containers)
- * implement it, so every integration test is written once and runs on either.
+ * What a test holds: a cluster of ZooKeeper or etcd servers and its members,
+ * with the faults a member can suffer. Containers implement it here; elect's
+ * own harness implements it with local processes too, so a test is written
+ * once and runs on either.
  */
 
 export type ServerKind = 'zookeeper' | 'etcd';
@@ -52,6 +54,8 @@ export interface Cluster {
 export interface ZooKeeperOptions {
   /** 1 = standalone, 3 = ensemble. */
   size?: 1 | 3;
+  /** Container image (default: `ELECT_TEST_ZK_IMAGE`, else the official `zookeeper:3.8`); any image that reads the official one's ZOO_* variables. */
+  image?: string;
   /** Server tick; session timeouts are clamped to [minSessionTimeoutMs, maxSessionTimeoutMs]. */
   tickTimeMs?: number;
   minSessionTimeoutMs?: number;
@@ -65,7 +69,7 @@ export interface ZooKeeperOptions {
   /** Settings that differ between members, in member order (e.g. one member granting longer sessions). */
   members?: ReadonlyArray<{ maxSessionTimeoutMs?: number } | undefined>;
   /**
-   * Quorum settings other than the harness's (ZOOKEEPER_ENSEMBLE), e.g.
+   * Quorum settings other than ours (ZOOKEEPER_ENSEMBLE), e.g.
    * ZooKeeper's own defaults (ZOOKEEPER_SERVER_DEFAULTS) for a soak at the
    * timing operators run.
    */
@@ -93,6 +97,8 @@ export interface ZooKeeperEnsemble {
 export interface EtcdOptions {
   /** 1 = single member, 3 = cluster. */
   size?: 1 | 3;
+  /** Container image (default: `ELECT_TEST_ETCD_IMAGE`, else `quay.io/coreos/etcd:v3.4.23`); etcd 3.4 or later at /usr/local/bin/etcd. */
+  image?: string;
   /** Extra command-line flags for every member (e.g. auth or TLS settings). */
   extraArgs?: readonly string[];
 }

@@ -20,7 +20,8 @@
 import net from 'node:net';
 import type { Cluster, Member } from './types.js';
 
-export type ProxyTarget = { host: string; port: number } | { path: string };
+/** A server's address, a Unix socket, or a cluster member (its client port). */
+export type ProxyTarget = { host: string; port: number } | { path: string } | Pick<Member, 'host' | 'clientPort'>;
 export type ProxyMode = 'forward' | 'cut' | 'blackhole' | 'hold-replies';
 
 export interface Proxy {
@@ -58,7 +59,7 @@ class Link {
 
   constructor(
     readonly client: net.Socket,
-    private readonly target: ProxyTarget,
+    private readonly target: { host: string; port: number } | { path: string },
     private readonly onClose: (link: Link) => void,
     private readonly replyDelayMs = 0,
   ) {
@@ -139,7 +140,8 @@ export interface ProxyOptions {
 }
 
 /** Starts a proxy on `listenHost` (default 127.0.0.1), on a port the OS picks, forwarding to `target`. */
-export async function startProxy(target: ProxyTarget, options: ProxyOptions = {}): Promise<Proxy> {
+export async function startProxy(to: ProxyTarget, options: ProxyOptions = {}): Promise<Proxy> {
+  const target = 'clientPort' in to ? { host: to.host, port: to.clientPort } : to;
   const links = new Set<Link>();
   let mode: ProxyMode = 'forward';
   let closed: Promise<void> | undefined;

@@ -20,9 +20,9 @@ import {
   startEtcdContainer,
   startZooKeeperContainer,
   zooKeeperImage,
-} from '../src/container/index.js';
-import { engineEndpoint, runtimeClient } from '../src/container/engine.js';
-import { watchdogArgs } from '../src/container/watchdog.js';
+} from '../src/index.js';
+import { engineEndpoint, runtimeClient } from '../src/engine.js';
+import { watchdogArgs } from '../src/watchdog.js';
 import { freePorts } from '../src/ports.js';
 import { scaled, waitUntil } from '../src/timing.js';
 import type { Cluster } from '../src/types.js';

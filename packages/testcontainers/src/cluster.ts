@@ -4,14 +4,14 @@
  * and removing everything on close().
  */
 import { randomUUID } from 'node:crypto';
-import { GenericContainer, type ContainerRuntimeClient } from 'testcontainers';
-import { scaled } from '../timing.js';
-import type { Cluster, Member, ServerKind } from '../types.js';
+import type { ContainerRuntimeClient } from 'testcontainers';
 import { engineEndpoint, imageHint, runtimeClient } from './engine.js';
 import { ContainerMember, START_TIMEOUT_MS } from './member.js';
+import { scaled } from './timing.js';
+import type { Cluster, Member, ServerKind } from './types.js';
 import { startWatchdog, type Watchdog } from './watchdog.js';
 
-/** Labels on every container the harness starts (`docker ps --filter label=org.elect.test`). */
+/** Labels on every container started here (`docker ps --filter label=org.elect.test`). */
 export const LABEL_TEST = 'org.elect.test';
 export const LABEL_RUN = 'org.elect.test.run';
 export const LABEL_CLUSTER = 'org.elect.test.cluster';
@@ -118,6 +118,7 @@ async function startMember(
   m: MemberPlan,
   clusterId: string,
 ): Promise<ContainerMember> {
+  const { GenericContainer } = await import('testcontainers');
   let container = new GenericContainer(plan.image)
     .withName(`elect-${m.name}-${clusterId.slice(0, 8)}`)
     // Host networking: every server listens on 127.0.0.1 at a port the OS
