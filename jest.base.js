@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 
-/** One timing base scales every test timeout (see test/src/timing.ts). */
+/** One timing base scales every test timeout (see packages/testcontainers/src/timing.ts). */
 export const timing = Number(process.env.ELECT_TEST_TIMING ?? '1') || 1;
 
 export function jestProject(configUrl, overrides = {}) {

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { Janitor } from './janitor.js';
 import { ProcessMember } from './member.js';
 import { NetworkNamespace } from './netns.js';
-import { type ProcessRuntimeOptions, ProcessCluster, launchAll, retryOnPortClash } from './process-cluster.js';
-import { ETCD_RAFT_FLAGS, type EtcdOptions, etcdHealthy, etcdLeader, freePorts } from '@elect/testcontainers';
+import { type ProcessRuntimeOptions, ProcessCluster, launchAll } from './process-cluster.js';
+import { ETCD_RAFT_FLAGS, type EtcdOptions, etcdHealthy, etcdLeader, freePorts, retryOnPortClash } from '@elect/testcontainers';
 
 export type ProcessEtcdOptions = EtcdOptions & ProcessRuntimeOptions;
 

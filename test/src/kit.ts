@@ -1,7 +1,7 @@
 /**
  * What every backend's tests share: a logger that keeps what it hears, and
  * a fresh election name per test. (Waiting for a condition is `waitUntil`,
- * in timing.ts.)
+ * from @elect/testcontainers.)
  */
 import type { Logger } from '@elect/core';
 

@@ -6,7 +6,7 @@
 import { Janitor } from './janitor.js';
 import type { ProcessMember } from './member.js';
 import type { NetworkNamespace } from './netns.js';
-import { type Cluster, type Member, type ServerKind, isPortClash } from '@elect/testcontainers';
+import type { Cluster, Member, ServerKind } from '@elect/testcontainers';
 
 /** Options the process runtime adds to `ZooKeeperOptions` / `EtcdOptions`. */
 export interface ProcessRuntimeOptions {
@@ -99,19 +99,5 @@ export async function launchAll(cluster: ProcessCluster): Promise<ProcessCluster
   } catch (error) {
     await cluster.close().catch(() => {});
     throw error;
-  }
-}
-
-/**
- * Runs `attempt` again (with fresh ports) when it failed because another
- * process took one of the ports between our probe and the server's bind.
- */
-export async function retryOnPortClash<T>(attempt: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (i >= attempts || !isPortClash(error)) throw error;
-    }
   }
 }

@@ -9,7 +9,7 @@ import { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 import { NetworkNamespace } from './netns.js';
 import type { ProcessCluster } from './process-cluster.js';
 import { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper.js';
-import type { Cluster, Runtime } from '@elect/testcontainers';
+import { type Cluster, type Runtime, containerEngineAvailable, startEtcdContainer, startZooKeeperContainer } from '@elect/testcontainers';
 
 export type RuntimeChoice = Runtime | 'auto';
 
@@ -20,12 +20,6 @@ export function requestedRuntime(): RuntimeChoice {
   throw new Error(`ELECT_TEST_RUNTIME must be process, container or auto, got ${JSON.stringify(raw)}`);
 }
 
-// The container runtime: @elect/testcontainers, which loads testcontainers
-// itself only once a container is wanted.
-async function containerRuntime(): Promise<typeof import('@elect/testcontainers')> {
-  return await import('@elect/testcontainers');
-}
-
 let selected: Promise<Runtime> | undefined;
 
 /** The runtime this test process uses, decided once (auto asks the container engine). */
@@ -33,11 +27,8 @@ export async function selectedRuntime(): Promise<Runtime> {
   selected ??= (async (): Promise<Runtime> => {
     const requested = requestedRuntime();
     if (requested !== 'auto') return requested;
-    try {
-      return (await (await containerRuntime()).containerEngineAvailable()) ? 'container' : 'process';
-    } catch {
-      return 'process'; // no usable container runtime: that is what auto is for
-    }
+    // No engine answering is what auto is for.
+    return (await containerEngineAvailable()) ? 'container' : 'process';
   })();
   return await selected;
 }
@@ -54,7 +45,7 @@ export async function startZooKeeper(options?: ProcessZooKeeperOptions): Promise
 export async function startZooKeeper(options: ProcessZooKeeperOptions = {}): Promise<Cluster> {
   if (options.netns !== undefined) processOnly('ZooKeeper in a network namespace');
   if (options.netns === undefined && (await selectedRuntime()) === 'container') {
-    return await (await containerRuntime()).startZooKeeperContainer(options);
+    return await startZooKeeperContainer(options);
   }
   return await startZooKeeperProcess(options);
 }
@@ -65,7 +56,7 @@ export async function startEtcd(options?: ProcessEtcdOptions): Promise<Cluster>;
 export async function startEtcd(options: ProcessEtcdOptions = {}): Promise<Cluster> {
   if (options.netns !== undefined) processOnly('etcd in a network namespace');
   if (options.netns === undefined && (await selectedRuntime()) === 'container') {
-    return await (await containerRuntime()).startEtcdContainer(options);
+    return await startEtcdContainer(options);
   }
   return await startEtcdProcess(options);
 }

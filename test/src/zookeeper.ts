@@ -9,12 +9,13 @@ import path from 'node:path';
 import { Janitor } from './janitor.js';
 import { ProcessMember } from './member.js';
 import { NetworkNamespace } from './netns.js';
-import { type ProcessRuntimeOptions, ProcessCluster, launchAll, retryOnPortClash } from './process-cluster.js';
+import { type ProcessRuntimeOptions, ProcessCluster, launchAll } from './process-cluster.js';
 import {
   type ZooKeeperOptions,
   ZOOKEEPER_DEFAULTS,
   ensembleOf,
   freePorts,
+  retryOnPortClash,
   zooKeeperElectionJvmFlags,
   zooKeeperLeader,
   zooKeeperMode,

@@ -72,6 +72,25 @@ describe('proxy in front of ZooKeeper', () => {
     expect(await zk.getData(client, '/proxied')).toBe('data');
   });
 
+  test('a slow link: every answer replyDelayMs late, in full, with the server\'s end after it', async () => {
+    const [member] = cluster.members;
+    const slow = await startProxy(member!, { replyDelayMs: 300 });
+    cleanups.push(() => slow.close());
+    // `srvr`: the server answers, then closes — the answer must not be cut short by the close.
+    const direct = await fourLetter(member!, 'srvr');
+    const started = performance.now();
+    const answer = await fourLetter(slow, 'srvr');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(answer.split('\n')[0]).toBe(direct.split('\n')[0]);
+    expect(answer).toMatch(/Mode: standalone/);
+    // A session through it: each request's answer 300 ms late, in order.
+    const client = await zkVia(slow.address);
+    const before = performance.now();
+    const [first, second] = await Promise.all([zk.getData(client, '/proxied'), zk.exists(client, '/proxied')]);
+    expect(performance.now() - before).toBeGreaterThanOrEqual(300);
+    expect([first, second]).toEqual(['data', true]);
+  });
+
   test('blackhole hangs requests (no disconnect) until heal, then they complete', async () => {
     const proxy = await proxyTo(cluster);
     const client = await zkVia(proxy.address);

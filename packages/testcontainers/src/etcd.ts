@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { etcdImage } from './engine.js';
-import { freePorts, isPortClash } from './ports.js';
+import { freePorts, retryOnPortClash } from './ports.js';
 import { scaled, waitUntil } from './timing.js';
 import type { Cluster, EtcdOptions, Member } from './types.js';
 
@@ -110,7 +110,7 @@ export async function etcdStatus(target: Target, options: { timeoutMs?: number }
  * gone).
  */
 export async function revokeLease(target: Target, lease: bigint | string, options: { timeoutMs?: number } = {}): Promise<void> {
-  const id = typeof lease === 'bigint' ? lease : BigInt(lease.startsWith('0x') ? lease : `0x${lease}`);
+  const id = typeof lease === 'bigint' ? lease : BigInt(/^0x/i.test(lease) ? lease : `0x${lease}`);
   // The gateway reads the id as an int64, in decimal.
   await request(target, 'POST', '/v3/lease/revoke', options.timeoutMs ?? 5000, { ID: BigInt.asIntN(64, id).toString() });
 }
@@ -141,15 +141,10 @@ export async function etcdLeader(members: readonly Member[]): Promise<Member> {
 /**
  * Starts the members and resolves once every one serves a linearizable read.
  * Ports come from the OS; if another process takes one before a member binds
- * it, the cluster is started once more on fresh ports.
+ * it, the cluster is started again on fresh ports.
  */
 export async function startEtcdContainer(opts: EtcdOptions = {}): Promise<Cluster> {
-  try {
-    return await startOnce(opts);
-  } catch (error) {
-    if (!isPortClash(error)) throw error;
-    return await startOnce(opts);
-  }
+  return await retryOnPortClash(() => startOnce(opts));
 }
 
 async function startOnce(opts: EtcdOptions): Promise<Cluster> {

@@ -45,4 +45,4 @@ export {
 export { type ClusterProxies, type Proxy, type ProxyMode, type ProxyOptions, type ProxyTarget, proxyCluster, startProxy } from './proxy.js';
 export { type SessionCredentials, type SessionHolder, expireSession, expireSessionById, sessionPassword } from './expiry.js';
 export { TimeoutError, type WaitOptions, scaled, timingBase, waitUntil, withTimeout } from './timing.js';
-export { freePort, freePorts, isPortClash } from './ports.js';
+export { freePort, freePorts, isPortClash, retryOnPortClash } from './ports.js';

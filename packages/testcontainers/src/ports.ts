@@ -47,3 +47,17 @@ export function isPortClash(error: unknown): boolean {
   const text = error instanceof Error ? `${error.message}\n${String(error.cause ?? '')}` : String(error);
   return /address already in use|BindException|EADDRINUSE/i.test(text);
 }
+
+/**
+ * Runs `attempt` again (with fresh ports) when it failed because another
+ * process took one of the ports between our probe and the server's bind.
+ */
+export async function retryOnPortClash<T>(attempt: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= attempts || !isPortClash(error)) throw error;
+    }
+  }
+}

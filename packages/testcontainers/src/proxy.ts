@@ -14,8 +14,9 @@
  *     real network recovers before TCP gives up).
  *
  * With `replyDelayMs`, the link is slow rather than broken: every byte the
- * server sends reaches the client that much later, in order, and every round
- * trip takes that much longer.
+ * server sends, and its end of the stream, reaches the client that much
+ * later, in order, and every round trip takes that much longer. (Bytes already
+ * on their way when the link is blackholed or held still arrive.)
  */
 import net from 'node:net';
 import type { Cluster, Member } from './types.js';
@@ -81,12 +82,11 @@ class Link {
       upstream.on('error', () => this.reset());
       upstream.on('close', () => this.#closed(upstream));
       if (this.replyDelayMs > 0) {
-        // Timers of one duration fire in the order they were set: the bytes keep theirs.
-        upstream.on('data', (chunk: Buffer) => {
-          setTimeout(() => {
-            if (!this.client.destroyed) this.client.write(chunk);
-          }, this.replyDelayMs);
-        });
+        // What pipe() would do, each step replyDelayMs later: the bytes, then
+        // the server's end. Timers of one duration fire in the order they were
+        // set, so nothing overtakes what the server sent before it.
+        upstream.on('data', (chunk: Buffer) => this.#toClientLater(() => this.client.write(chunk)));
+        upstream.on('end', () => this.#toClientLater(() => this.client.end()));
       }
     } else if (this.upstream.destroyed) {
       this.reset(); // the server went away during the outage: the client learns it now
@@ -128,7 +128,16 @@ class Link {
   #closed(side: net.Socket): void {
     const other = side === this.client ? this.upstream : this.client;
     if (other === undefined || other.destroyed) this.onClose(this);
-    else if (!this.#stalled) other.end();
+    else if (this.#stalled) return;
+    else if (other === this.client && this.replyDelayMs > 0) this.#toClientLater(() => other.end());
+    else other.end();
+  }
+
+  /** On a slow link: `step` towards the client, replyDelayMs from now, unless the client is gone or ended. */
+  #toClientLater(step: () => void): void {
+    setTimeout(() => {
+      if (!this.client.destroyed && !this.client.writableEnded) step();
+    }, this.replyDelayMs);
   }
 }
 

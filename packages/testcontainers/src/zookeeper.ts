@@ -8,7 +8,7 @@
 import { startContainerCluster, type MemberPlan } from './cluster.js';
 import { zooKeeperImage } from './engine.js';
 import { zooKeeperMode } from './fourletter.js';
-import { freePorts, isPortClash } from './ports.js';
+import { freePorts, retryOnPortClash } from './ports.js';
 import { waitUntil } from './timing.js';
 import type { Cluster, Member, ZooKeeperEnsemble, ZooKeeperOptions } from './types.js';
 
@@ -114,15 +114,10 @@ const JVM_FLAGS = '-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX
 /**
  * Starts the servers and resolves once every one serves. Ports come from the
  * OS; if another process takes one before a server binds it, the cluster is
- * started once more on fresh ports.
+ * started again on fresh ports.
  */
 export async function startZooKeeperContainer(opts: ZooKeeperOptions = {}): Promise<Cluster> {
-  try {
-    return await startOnce(opts);
-  } catch (error) {
-    if (!isPortClash(error)) throw error;
-    return await startOnce(opts);
-  }
+  return await retryOnPortClash(() => startOnce(opts));
 }
 
 async function startOnce(opts: ZooKeeperOptions): Promise<Cluster> {

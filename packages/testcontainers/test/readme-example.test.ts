@@ -61,18 +61,20 @@ suite('reports', () => {
     const server = zk.members[0]!;
     const [linkA, linkB] = [await startProxy(server), await startProxy(server)];
     const shutdown = new AbortController();
-    const a = runReports(linkA.address, 'a', job('a'), shutdown.signal);
-    await waitUntil(() => log.includes('start a'), { timeoutMs: 10_000, what: 'a to lead' });
-    const b = runReports(linkB.address, 'b', job('b'), shutdown.signal);
+    const services = [runReports(linkA.address, 'a', job('a'), shutdown.signal)];
+    try {
+      await waitUntil(() => log.includes('start a'), { timeoutMs: 10_000, what: 'a to lead' });
+      services.push(runReports(linkB.address, 'b', job('b'), shutdown.signal));
 
-    linkA.blackhole(); // a's packets go nowhere; only its own clock can tell
-    await waitUntil(() => log.includes('start b'), { timeoutMs: 3 * sessionTimeoutMs, what: 'b to take over' });
-    expect(log).toEqual(['start a', 'stop a', 'start b']);
-
-    linkA.heal();
-    shutdown.abort();
-    await Promise.all([a, b]);
-    await Promise.all([linkA.close(), linkB.close()]);
+      linkA.blackhole(); // a's packets go nowhere; only its own clock can tell
+      await waitUntil(() => log.includes('start b'), { timeoutMs: 3 * sessionTimeoutMs, what: 'b to take over' });
+      expect(log).toEqual(['start a', 'stop a', 'start b']);
+    } finally {
+      linkA.heal();
+      shutdown.abort();
+      await Promise.allSettled(services);
+      await Promise.all([linkA.close(), linkB.close()]);
+    }
   }, 60_000);
 });
 // --- README example end ---

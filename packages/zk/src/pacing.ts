@@ -9,7 +9,8 @@ import { defaultSafetyMarginMs } from '@elect/core/backend';
 /**
  * Heartbeat pace for a timeout: a beat every timeout / 8, credited one leader
  * ping interval (≤ timeout / 4) later; suspended when one is unanswered for
- * timeout / 6, and the connection dropped every timeout / 3 after that.
+ * timeout / 6, and the connection dropped timeout / 3 after it was sent and
+ * every timeout / 3 after that.
  *
  * Why an eighth: the credit moves in whole intervals, so a round trip longer
  * than the slack between the relay and the intervals that span it costs a

@@ -6,21 +6,27 @@
  * interval on top of itself. The heartbeat's pace keeps that slack at
  * timeout / 8 — at the shortest timeout, 2 s, the 250 ms that callers (and
  * `elect run`) keep for round trips and late timers on top of
- * `steadyLeadMs`. Here every answer takes 200 ms longer than it should.
+ * `steadyLeadMs`. Here every answer takes 1.1 s longer than it should, at a
+ * 12 s timeout: within an eighth (1.5 s), beyond the twelfth (1 s) that a
+ * beat every timeout / 6 left. (At a longer timeout the test has more room
+ * for a busy host than at 2 s: the eighth and the twelfth are further apart.)
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
 import { steadyLeadMs } from '@elect/zk';
 import { connect, startServer, uniqueName } from './support/zk.js';
 
-jest.setTimeout(scaled(60_000));
+jest.setTimeout(scaled(120_000));
 
-/** The shortest session timeout the CLI allows (tickTime 200: ZooKeeper grants 400 ms to 4 s). */
-const timeoutMs = 2_000;
-/** Added to every round trip: more than a twelfth of the timeout (166 ms), less than an eighth (250 ms). */
-const replyDelayMs = 200;
-/** What a busy host may add on top, in this process and in the server. */
-const lateMs = 150;
+const timeoutMs = 12_000;
+/** Added to every round trip. */
+const replyDelayMs = 1_100;
+/**
+ * What a busy host may add on top, in this process and in the server: both
+ * to a round trip (up to 1500 − 1100 ms before a beat costs a further
+ * interval) and to the lead.
+ */
+const lateMs = 400;
 
 let cluster: Cluster;
 let proxy: Proxy;
@@ -38,17 +44,23 @@ describe('a slow link', () => {
   test('round trips up to timeout / 8 cost the deadline only themselves, not a further heartbeat interval', async () => {
     const connection = await connect(proxy.address, { sessionTimeoutMs: timeoutMs });
     try {
-      expect(connection.current!.client.negotiatedTimeoutMs).toBe(timeoutMs);
+      const client = connection.current!.client;
+      expect(client.negotiatedTimeoutMs).toBe(timeoutMs);
+      // The link is as slow as it should be (else this test would prove nothing).
+      const sent = performance.now();
+      await client.heartbeat();
+      expect(performance.now() - sent).toBeGreaterThanOrEqual(replyDelayMs);
       const leadership = await connection.election(uniqueName('slow-link')).campaign({ id: 'a' });
       // Fires if the deadline comes closer than the steady lead less the
-      // delay and the lateness allowed. With a beat every timeout / 6 the
-      // lead fell to about 800 − 333 − 200 ms = 267 ms, under 450 ms.
+      // delay and the lateness allowed: 4800 − 1100 − 400 = 3300 ms. With a
+      // beat every timeout / 6 the lead fell to about
+      // 4800 − 2000 − 1100 = 1700 ms.
       const tooClose = leadership.signalAhead(steadyLeadMs(timeoutMs) - replyDelayMs - lateMs);
       expect(tooClose.aborted).toBe(false);
-      // Three timeouts: some forty heartbeats, each answered 200 ms late.
+      // Two timeouts: sixteen heartbeats, each answered 1.1 s late.
       // What is awaited is the absence of an event, so the wait is the window.
       const fired = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 3 * timeoutMs);
+        const timer = setTimeout(() => resolve(false), 2 * timeoutMs);
         tooClose.addEventListener('abort', () => {
           clearTimeout(timer);
           resolve(true);
