@@ -137,9 +137,14 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
         multi: false,
         stopTarget: 'pid',
         leads: saysLeading,
+        // --rejoin, as Curator's LeaderLatch does on its own: a
+        // leader that loses its session campaigns again. Without it, a herd
+        // of `elect run` processes starting at once on two cores loses
+        // leaders to the start-up storm (their event loops starved past the
+        // 2 s deadline), each exits 75, and the queue never fills.
         spawn: (election) => ({
           command: node,
-          args: [elect, 'run', '--backend', backend, '--connect', connect, '--election', election, '--ttl', `${TTL_MS / 1000}s`, '--log-level', 'warn', '--', ...PAYLOAD],
+          args: [elect, 'run', '--backend', backend, '--connect', connect, '--election', election, '--ttl', `${TTL_MS / 1000}s`, '--rejoin', '--log-level', 'warn', '--', ...PAYLOAD],
           env: ENV,
         }),
       },
