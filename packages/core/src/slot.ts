@@ -18,7 +18,7 @@
  */
 import type { Clock } from './clock.js';
 import { abortReason, TimeoutError } from './errors.js';
-import type { Liveness, SessionEnd } from './liveness.js';
+import type { Liveness, SessionEnd, SessionStatus } from './liveness.js';
 import type { Logger } from './logger.js';
 import { Backoff } from './wait.js';
 
@@ -121,16 +121,19 @@ export class SessionSlot<S extends SlotSession> {
     this.session = session;
     this.count += 1;
     this.options.opened?.(session, this.count === 1);
+    const lost = (status: SessionStatus): void => {
+      if (status.kind !== 'ended' || status.reason === 'closed') return;
+      if (this.session === session) this.session = undefined;
+      this.track(Promise.resolve(this.options.retire(session, status.reason)));
+      this.replace();
+    };
+    // A session the backend opened itself may have ended while the backend
+    // was still setting up (ZooKeeper: creating the chroot): no status
+    // change is left to tell us, so it is retired and replaced now.
+    const now = session.liveness.status;
+    if (now.kind === 'ended' && now.reason !== 'closed') return lost(now);
     // Late: every leadership on the session is lost before it is retired and replaced.
-    session.liveness.onStatus(
-      (status) => {
-        if (status.kind !== 'ended' || status.reason === 'closed') return;
-        if (this.session === session) this.session = undefined;
-        this.track(Promise.resolve(this.options.retire(session, status.reason)));
-        this.replace();
-      },
-      { late: true },
-    );
+    session.liveness.onStatus(lost, { late: true });
     for (const waiter of [...this.waiters]) waiter.resolve(session);
   }
 

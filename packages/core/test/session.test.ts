@@ -167,6 +167,19 @@ describe('SessionSlot: one session at a time, replaced when lost', () => {
     expect(opened).toBe(2);
   });
 
+  it('a session that ended before it was installed is retired and replaced at once (one that expired while a connection was still setting up)', async () => {
+    const clock = new ManualClock();
+    let opened = 1;
+    const { slot, retired } = slotOf(clock, async () => ({ liveness: liveness(clock), n: ++opened }));
+    const early: Fake = { liveness: liveness(clock), n: 1 };
+    early.liveness.end('session-expired');
+    slot.install(early);
+    expect(retired).toEqual([[1, 'session-expired']]);
+    expect(slot.current).toBeUndefined();
+    const next = await slot.get();
+    expect(next.n).toBe(2);
+  });
+
   it('retries a failed open with backoff on the injected clock', async () => {
     const clock = new ManualClock();
     let attempts = 0;
