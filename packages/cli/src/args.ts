@@ -71,7 +71,27 @@ function inspect(y: Argv): Argv {
   return common(y).option('json', { type: 'boolean', describe: `print JSON ${env('json')}` });
 }
 
+/**
+ * yargs renders the whole help text whenever a named command (`run`,
+ * `leader`, …) is parsed, and keeps it in case the command's handler fails
+ * later and help must be shown. Our commands have no yargs handler, so that
+ * text is never read; rendering it (word wrap, string widths) is 40-50 ms,
+ * a tenth of a cold start. `--help` renders its own text, as before.
+ * The hook is yargs' internal API: should it ever go, parsing stays correct
+ * and only the time comes back.
+ */
+function skipHelpCache(y: Argv): Argv {
+  const internal = y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+  return y;
+}
+
 function build(): Argv {
+  return skipHelpCache(grammar());
+}
+
+function grammar(): Argv {
   return yargs()
     .scriptName('elect')
     .parserConfiguration({

@@ -4,10 +4,15 @@
  * (colourless-safe, one line per event) when stderr is a terminal. stdout is
  * never touched: it belongs to the child or to the inspection output.
  */
+import { createRequire } from 'node:module';
 import type { Logger as CoreLogger } from '@elect/core';
 import pino, { type Logger as Pino } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { LogLevel } from './options.js';
+
+// pino-pretty is loaded only for a terminal: it takes about 40 ms to load,
+// a tenth of a cold start, and a service's logs are JSON anyway.
+const require = createRequire(import.meta.url);
 
 /** Where log lines go: anything with a synchronous-enough `write`. */
 export interface LogSink {
@@ -19,6 +24,7 @@ export type Logger = Pino;
 export function createLogger(level: LogLevel, sink: LogSink, isTTY: boolean): Logger {
   const options = { name: 'elect', level, base: { pid: process.pid } };
   if (!isTTY) return pino(options, sink);
+  const pretty = require('pino-pretty') as typeof PinoPretty;
   return pino(
     options,
     pretty({
