@@ -23,7 +23,7 @@ label=org.elect.recipe
 log() { echo "build-elect-image: $*" >&2; }
 
 docker image inspect "$base_image" >/dev/null 2>&1 || { log "no $base_image: run docker/build-images.sh first"; exit 1; }
-[[ -f $repo/packages/cli/dist/main.js ]] || { log "packages/cli is not built: run pnpm build first"; exit 1; }
+[[ -f $repo/packages/cli/dist/main.js && -f $repo/packages/cli/bundle/elect.js ]] || { log "packages/cli is not built: run pnpm build first"; exit 1; }
 
 context=$(mktemp -d "${TMPDIR:-/tmp}/elect-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT

@@ -102,6 +102,40 @@ try {
     check(`${specifier}: CommonJS require`, () => run('node', ['-e', probe.replace('MODULE', `require(${JSON.stringify(specifier)})`)], { cwd: app }));
   }
 
+  // The `elect` command as installed: it runs from its bundle, which loads a
+  // backend's chunk only when chosen and pino-pretty only on a terminal.
+  const elect = path.join(app, 'node_modules', '.bin', 'elect');
+  check('elect: --version', () => {
+    const printed = run(elect, ['--version'], { cwd: app }).trim();
+    if (printed !== packed.cli.manifest.version) throw new Error(`printed ${JSON.stringify(printed)}, not ${packed.cli.manifest.version}`);
+  });
+  // Nothing listens on port 1: each backend loads, tries, and gives up with 69.
+  const unreachable = (backend) => ['leader', '-b', backend, '-c', backend === 'zk' ? '127.0.0.1:1' : 'http://127.0.0.1:1', '-e', 'x', '--connect-timeout', '300ms'];
+  const exitCode = (fn) => {
+    try {
+      fn();
+      return 0;
+    } catch (error) {
+      if (typeof error.status !== 'number') throw error;
+      return error.status;
+    }
+  };
+  for (const backend of ['zk', 'etcd']) {
+    check(`elect: the ${backend} backend loads (unreachable: exit 69)`, () => {
+      const code = exitCode(() => run(elect, unreachable(backend), { cwd: app }));
+      if (code !== 69) throw new Error(`exit ${code}, not 69`);
+    });
+  }
+  // On a terminal the logs are pretty: `script` gives elect one.
+  check('elect: readable logs on a terminal', () => {
+    const transcript = path.join(scratch, 'terminal.txt');
+    const command = [elect, ...unreachable('zk'), '--log-level', 'info'].map((word) => `'${word}'`).join(' ');
+    const code = exitCode(() => run('script', ['-qec', command, transcript], { cwd: app }));
+    const text = fs.readFileSync(transcript, 'utf8');
+    if (code !== 69) throw new Error(`exit ${code}, not 69:\n${text}`);
+    if (!/unreachable|cannot reach|not reach/i.test(text) || text.includes('{"level"')) throw new Error(`not a pretty log:\n${text}`);
+  });
+
   // Types, as a strict user project sees them.
   fs.writeFileSync(
     path.join(app, 'main.ts'),

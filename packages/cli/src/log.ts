@@ -12,7 +12,7 @@ import type { LogLevel } from './options.js';
 
 // pino-pretty is loaded only for a terminal: it takes about 40 ms to load,
 // a tenth of a cold start, and a service's logs are JSON anyway.
-const require = createRequire(import.meta.url);
+const requireHere = createRequire(import.meta.url);
 
 /** Where log lines go: anything with a synchronous-enough `write`. */
 export interface LogSink {
@@ -24,7 +24,7 @@ export type Logger = Pino;
 export function createLogger(level: LogLevel, sink: LogSink, isTTY: boolean): Logger {
   const options = { name: 'elect', level, base: { pid: process.pid } };
   if (!isTTY) return pino(options, sink);
-  const pretty = require('pino-pretty') as typeof PinoPretty;
+  const pretty = requireHere('pino-pretty') as typeof PinoPretty;
   return pino(
     options,
     pretty({

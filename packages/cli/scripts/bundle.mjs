@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * Bundles the `elect` command (dist/bin.js, built by tsc) into bundle/:
+ * elect.js with yargs, pino and the supervisor, and one chunk per backend
+ * (and one for the metrics endpoint) that is loaded only when chosen. A cold
+ * start of `elect run` then reads a handful of files instead of some four
+ * hundred, which is most of the time Node spends before the first line of
+ * our code runs (pnpm bench:peers, "cold start").
+ *
+ * What stays outside, loaded by Node as installed: pino-pretty (for a
+ * terminal only) and prom-client (for --metrics only), whose CommonJS
+ * exports a bundle would hand to `import()` as a default export alone; and
+ * Node's own modules. CommonJS dependencies in the bundle get a
+ * real `require` for Node's modules through the banner.
+ *
+ *   node scripts/bundle.mjs       # after tsc -b; pnpm build runs both
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = path.join(cli, 'bundle');
+
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: { elect: path.join(cli, 'dist', 'bin.js') },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.19',
+  // Not minified, and names stay as written: a stack trace names the
+  // functions of the sources, and the bundle marks each file it took in. No
+  // source map: it would point into other packages, which a user of the
+  // published package does not have.
+  keepNames: true,
+  logLevel: 'warning',
+  external: ['pino-pretty', 'prom-client'],
+  banner: { js: "import { createRequire as __electCreateRequire } from 'node:module';\nconst require = __electCreateRequire(import.meta.url);" },
+});
