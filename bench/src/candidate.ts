@@ -11,8 +11,6 @@
  */
 import readline from 'node:readline';
 import type { Election, Leadership } from '@elect/core';
-import { connectEtcd } from '@elect/etcd';
-import { connectZooKeeper } from '@elect/zk';
 
 interface Connection {
   election(name: string): Election;
@@ -22,8 +20,13 @@ interface Connection {
 const [backend, connect, name, ttl, count] = process.argv.slice(2) as [string, string, string, string, string];
 const ttlMs = Number(ttl);
 
+// Only the backend in use is loaded, as in a service that uses one.
 async function open(): Promise<Connection> {
-  if (backend === 'zk') return await connectZooKeeper({ connectString: connect, sessionTimeoutMs: ttlMs });
+  if (backend === 'zk') {
+    const { connectZooKeeper } = await import('@elect/zk');
+    return await connectZooKeeper({ connectString: connect, sessionTimeoutMs: ttlMs });
+  }
+  const { connectEtcd } = await import('@elect/etcd');
   return await connectEtcd({ endpoints: connect, ttlMs });
 }
 

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { Janitor } from '@elect/test';
 import { stopAll } from './proc.js';
 import { type Row, max, mean, median, quantile, table } from './report.js';
-import { type ColdStart, type Context, type Handoffs, type Herd, coldStart, handoffs, herd } from './scenarios.js';
+import { type ColdStart, type Context, type Handoffs, type Herd, type NodeFloor, coldStart, handoffs, herd, nodeFloor } from './scenarios.js';
 import { Servers } from './servers.js';
 import { type Backend, TTL_MS, type Tool, type ToolName, compileCurator, tools } from './tools.js';
 
@@ -183,6 +183,7 @@ function rows(options: Options, measured: Array<{ tool: Tool; result: ToolResult
     row('cold start → leader, 1 candidate (median)', 'ms', (r) => samples(r.cold1?.firstLeader, median));
     row('cold start → leader, 3 candidates (median)', 'ms', (r) => samples(r.cold3?.firstLeader, median));
     row('RSS per candidate (mean of 3)', 'MiB', (r) => samples(r.cold3?.rssMiB, mean));
+    row('private memory per candidate, anonymous pages (mean of 3)', 'MiB', (r) => samples(r.cold3?.anonMiB, mean));
     row('CPU per candidate, spawn → queue settled (mean of 3)', 'ms', (r) => samples(r.cold3?.cpuToSettleMs, mean));
     row('CPU per candidate at rest (mean of 3)', '%', (r) => samples(r.cold3?.idleCpuPct, mean));
     for (const [key, size] of [['herd', options.herd], ['herdLarge', options.herdLarge]] as const) {
@@ -235,6 +236,11 @@ async function main(): Promise<number> {
     const selected = tools(connect, curator).filter((tool) => options.backends.includes(tool.backend) && options.tools.includes(tool.name));
     const measured: Array<{ tool: Tool; result: ToolResult }> = [];
     for (const tool of selected) measured.push({ tool, result: await measure(ctx, options, tool) });
+    let floor: NodeFloor | undefined;
+    if (options.scenarios.includes('cold') && (options.tools.includes('lib') || options.tools.includes('cli')) && !interrupting) {
+      log('node alone: the floor under a Node candidate');
+      floor = await nodeFloor(ctx, options.cold);
+    }
 
     const when = new Date().toISOString();
     const cpus = os.cpus();
@@ -249,12 +255,20 @@ async function main(): Promise<number> {
       '\nWoken: ZooKeeper: the watches of sessions other than the leaving leader\'s on its znode or on the latch path (wchc, just before the change); ' +
         'etcd: the events the server sent to watchers (etcd_debugging_mvcc_events_total) from just before the change until the next leader printed plus a settle time. ' +
         'Watches fired, server total: the same window on ZooKeeper\'s own counters (mntr zk_sum_node_*_watch_count), which include a watch the leaving leader holds on its own znode. ' +
-        'RSS and CPU: the candidate process and all it started except the payload (`sleep`), from /proc.',
+        'RSS, private memory and CPU: the candidate process and all it started except the payload (`sleep`), from /proc.',
     );
+    if (floor !== undefined) {
+      console.log(
+        `\nNode alone (\`node -e\` printing one line, then idle; the floor under elect lib and elect cli on this machine): ` +
+          `spawn → first line ${median(floor.firstLine).toFixed(1)} ms (median, n=${floor.firstLine.length}); ` +
+          `RSS ${mean(floor.rssMiB).toFixed(1)} MiB, of which ${mean(floor.anonMiB).toFixed(1)} MiB private (anonymous pages); ` +
+          'the rest is the pages of the `node` binary and its libraries, which every Node process on the machine shares.',
+      );
+    }
     for (const note of notes) console.log(`\n- ${note}`);
     for (const { tool, result } of measured) for (const error of result.errors) console.log(`- ${tool.title} (${tool.backend}), ${error}`);
     if (options.json !== undefined) {
-      fs.writeFileSync(options.json, JSON.stringify({ when, options, results: measured.map(({ tool, result }) => ({ tool: tool.name, backend: tool.backend, ...result })) }, null, 2));
+      fs.writeFileSync(options.json, JSON.stringify({ when, options, floor, results: measured.map(({ tool, result }) => ({ tool: tool.name, backend: tool.backend, ...result })) }, null, 2));
     }
     return 0;
   } finally {

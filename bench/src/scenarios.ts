@@ -118,6 +118,7 @@ export interface ColdStart {
   firstLeader: number[];
   /** Per candidate, after the queue is complete and settled (3 candidates only, first repetition). */
   rssMiB: number[];
+  anonMiB: number[];
   cpuToSettleMs: number[];
   /** CPU while waiting or leading at rest, % of one core. */
   idleCpuPct: number[];
@@ -125,7 +126,7 @@ export interface ColdStart {
 
 /** `candidates` processes spawned at once on a fresh election: time to the first "leading" line; with 3, also RSS and CPU. */
 export async function coldStart(ctx: Context, tool: Tool, candidates: number, repetitions: number): Promise<ColdStart> {
-  const result: ColdStart = { firstLeader: [], rssMiB: [], cpuToSettleMs: [], idleCpuPct: [] };
+  const result: ColdStart = { firstLeader: [], rssMiB: [], anonMiB: [], cpuToSettleMs: [], idleCpuPct: [] };
   for (let rep = 0; rep < repetitions; rep++) {
     const group = new Group(ctx, tool, electionName(tool, `cold${candidates}`));
     try {
@@ -140,6 +141,7 @@ export async function coldStart(ctx: Context, tool: Tool, candidates: number, re
       for (const { proc, use, at } of before) {
         const now = usage(proc);
         result.rssMiB.push(now.rssMiB);
+        result.anonMiB.push(now.anonMiB);
         result.cpuToSettleMs.push(use.cpuMs);
         result.idleCpuPct.push((100 * (now.cpuMs - use.cpuMs)) / (performance.now() - at));
       }
@@ -207,4 +209,37 @@ export async function herd(ctx: Context, tool: Tool, candidates: number, changes
   } finally {
     await group.close();
   }
+}
+
+export interface NodeFloor {
+  /** Spawn → the first line of a Node program that does nothing else, ms. */
+  firstLine: number[];
+  rssMiB: number[];
+  anonMiB: number[];
+}
+
+/**
+ * What any candidate written for Node pays before its first line of work: a
+ * `node` process that prints one line and idles, started `repetitions`
+ * times. Its start time and memory are the floor under elect's cold start
+ * and RSS on this machine.
+ */
+export async function nodeFloor(ctx: Context, repetitions: number): Promise<NodeFloor> {
+  const result: NodeFloor = { firstLine: [], rssMiB: [], anonMiB: [] };
+  const spec = { command: process.execPath, args: ['-e', "process.stdout.write('leading\\n'); setInterval(() => {}, 1e9)"] };
+  for (let rep = 0; rep < repetitions; rep++) {
+    const started = performance.now();
+    const proc = new Proc(spec, ctx.janitor, 1, 'node alone');
+    try {
+      result.firstLine.push((await nextLine(started, 30_000, (line) => line.proc === proc)).at - started);
+      await sleep(ctx.settleMs);
+      const now = usage(proc);
+      result.rssMiB.push(now.rssMiB);
+      result.anonMiB.push(now.anonMiB);
+    } finally {
+      proc.signal('SIGTERM');
+      await proc.waitExit(5000);
+    }
+  }
+  return result;
 }
