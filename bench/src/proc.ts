@@ -202,29 +202,25 @@ function readStat(pid: number): Stat | undefined {
   return { comm, ppid: Number(fields[1]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
 }
 
-function rssKiB(pid: number): number {
+/** A `Name: N kB` line of a /proc file, in KiB (0 once the process is gone). */
+function procKiB(file: string, name: string): number {
   try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(file, 'utf8'));
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
   }
 }
 
+const rssKiB = (pid: number): number => procKiB(`/proc/${pid}/status`, 'VmRSS');
+
 /**
  * The process's private memory: its anonymous pages (heap, stacks, what it
- * allocated), from /proc/<pid>/smaps_rollup. RSS also counts the pages of
- * the files it maps — for a Node process, some 33 MiB of the `node` binary
- * that every Node process on the machine shares.
+ * allocated). RSS also counts the pages of the files it maps — for a Node
+ * process, some 33 MiB of the `node` binary that every Node process on the
+ * machine shares.
  */
-function anonKiB(pid: number): number {
-  try {
-    const match = /^Anonymous:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
+const anonKiB = (pid: number): number => procKiB(`/proc/${pid}/smaps_rollup`, 'Anonymous');
 
 /** Linux's USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream kernel). */
 const TICK_MS = 10;
