@@ -45,3 +45,17 @@ export function buildProject(target, what) {
     throw new Error(`building ${what} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
   }
 }
+
+/**
+ * For the projects whose tests run the `elect` binary: builds the CLI and
+ * its bundle (packages/cli/scripts/bundle.mjs), which bin/elect.js runs.
+ * Nothing is redone while both are up to date.
+ */
+export function buildElect(what) {
+  buildProject('packages/cli', what);
+  try {
+    execFileSync(process.execPath, [path.join(root, 'packages/cli/scripts/bundle.mjs')], { cwd: root, stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`bundling elect for ${what} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+  }
+}

@@ -126,11 +126,13 @@ try {
       if (code !== 69) throw new Error(`exit ${code}, not 69`);
     });
   }
-  // On a terminal the logs are pretty: `script` gives elect one.
+  // On a terminal the logs are pretty: `script` (util-linux) gives elect one,
+  // running the command line through $SHELL, here /bin/sh.
   check('elect: readable logs on a terminal', () => {
     const transcript = path.join(scratch, 'terminal.txt');
-    const command = [elect, ...unreachable('zk'), '--log-level', 'info'].map((word) => `'${word}'`).join(' ');
-    const code = exitCode(() => run('script', ['-qec', command, transcript], { cwd: app }));
+    const quote = (word) => `'${word.replaceAll("'", "'\\''")}'`;
+    const command = [elect, ...unreachable('zk'), '--log-level', 'info'].map(quote).join(' ');
+    const code = exitCode(() => run('script', ['-qec', command, transcript], { cwd: app, env: { ...process.env, SHELL: '/bin/sh' } }));
     const text = fs.readFileSync(transcript, 'utf8');
     if (code !== 69) throw new Error(`exit ${code}, not 69:\n${text}`);
     if (!/unreachable|cannot reach|not reach/i.test(text) || text.includes('{"level"')) throw new Error(`not a pretty log:\n${text}`);

@@ -8,7 +8,7 @@
  *   pnpm bench:peers [--quick] [--scenarios handoff,crash,cold,herd] [--backends zk,etcd]
  *                    [--tools curator,etcdctl-lock,etcdctl-elect,lib,cli]
  *                    [--handoffs N] [--crashes N] [--cold N] [--herd N] [--changes N]
- *                    [--herd-large [N]] [--json FILE]
+ *                    [--herd-large [N]] [--herd-large-ttl S] [--json FILE]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,6 +38,9 @@ const USAGE = `pnpm bench:peers [options]
   --changes N          leadership changes measured per herd (default 5)
   --herd-large [N]     also a herd of N (default 1000) for the tools that hold many
                        candidates per process (elect lib, Curator), at most 20 processes
+  --herd-large-ttl S   the session timeout / TTL of that herd in seconds (default 10: at
+                       2 s, a thousand sessions' heartbeats and the herd's start-up
+                       outrun two cores, and no candidate stays leader long enough)
   --json FILE          also write every sample as JSON
 `;
 
@@ -51,6 +54,7 @@ interface Options {
   herd: number;
   changes: number;
   herdLarge: number | undefined;
+  herdLargeTtlMs: number;
   json: string | undefined;
   quick: boolean;
 }
@@ -85,6 +89,7 @@ function parse(argv: string[]): Options | undefined {
       herd: { type: 'string' },
       changes: { type: 'string' },
       'herd-large': { type: 'boolean' },
+      'herd-large-ttl': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -109,6 +114,7 @@ function parse(argv: string[]): Options | undefined {
     herd: count('herd', values.herd, quick ? 10 : 50, 2),
     changes: count('changes', values.changes, quick ? 1 : 5),
     herdLarge: values['herd-large'] ? count('herd-large', largeValue, 1000, 2) : undefined,
+    herdLargeTtlMs: 1000 * count('herd-large-ttl', values['herd-large-ttl'], 10, 1),
     json: values.json,
   };
 }
@@ -154,7 +160,7 @@ async function measure(ctx: Context, options: Options, tool: Tool): Promise<Tool
     await step(`herd of ${options.herd}`, async () => void (result.herd = await herd(ctx, tool, options.herd, options.changes)));
     if (options.herdLarge !== undefined && tool.multi) {
       const n = options.herdLarge;
-      await step(`herd of ${n}`, async () => void (result.herdLarge = await herd(ctx, tool, n, options.changes)));
+      await step(`herd of ${n}`, async () => void (result.herdLarge = await herd(ctx, tool, n, options.changes, options.herdLargeTtlMs)));
     }
   }
   return result;
@@ -186,13 +192,17 @@ function rows(options: Options, measured: Array<{ tool: Tool; result: ToolResult
     row('private memory per candidate, anonymous pages (mean of 3)', 'MiB', (r) => samples(r.cold3?.anonMiB, mean));
     row('CPU per candidate, spawn → queue settled (mean of 3)', 'ms', (r) => samples(r.cold3?.cpuToSettleMs, mean));
     row('CPU per candidate at rest (mean of 3)', '%', (r) => samples(r.cold3?.idleCpuPct, mean));
-    for (const [key, size] of [['herd', options.herd], ['herdLarge', options.herdLarge]] as const) {
+    const herds = [
+      ['herd', options.herd, ''],
+      ['herdLarge', options.herdLarge, `, TTL ${options.herdLargeTtlMs / 1000} s`],
+    ] as const;
+    for (const [key, size, ttl] of herds) {
       if (size === undefined) continue;
-      row(`candidates woken per leadership change, ${size} candidates (max)`, '', (r) => samples(r[key]?.othersWoken, max));
-      if (backend === 'zk') row(`watches fired per change, server total, ${size} candidates (max)`, '', (r) => samples(r[key]?.wakes, max));
-      row(`watches held at rest, ${size} candidates`, '', (r) => (r[key] ? { value: r[key].held } : undefined));
-      row(`first leader of ${size} fresh candidates`, 'ms', (r) => (r[key] ? { value: r[key].firstLeaderMs } : undefined));
-      row(`handoff with ${size} queued (median)`, 'ms', (r) => samples(r[key]?.latency, median));
+      row(`candidates woken per leadership change, ${size} candidates${ttl} (max)`, '', (r) => samples(r[key]?.othersWoken, max));
+      if (backend === 'zk') row(`watches fired per change, server total, ${size} candidates${ttl} (max)`, '', (r) => samples(r[key]?.wakes, max));
+      row(`watches held at rest, ${size} candidates${ttl}`, '', (r) => (r[key] ? { value: r[key].held } : undefined));
+      row(`first leader of ${size} fresh candidates${ttl}`, 'ms', (r) => (r[key] ? { value: r[key].firstLeaderMs } : undefined));
+      row(`handoff with ${size} queued${ttl} (median)`, 'ms', (r) => samples(r[key]?.latency, median));
     }
   }
   return out;
@@ -239,7 +249,12 @@ async function main(): Promise<number> {
     let floor: NodeFloor | undefined;
     if (options.scenarios.includes('cold') && (options.tools.includes('lib') || options.tools.includes('cli')) && !interrupting) {
       log('node alone: the floor under a Node candidate');
-      floor = await nodeFloor(ctx, options.cold);
+      try {
+        floor = await nodeFloor(ctx, options.cold);
+      } catch (error) {
+        notes.push(`Node alone not measured: ${error instanceof Error ? error.message : String(error)}`);
+        await stopAll();
+      }
     }
 
     const when = new Date().toISOString();
@@ -260,7 +275,8 @@ async function main(): Promise<number> {
     if (floor !== undefined) {
       console.log(
         `\nNode alone (\`node -e\` printing one line, then idle; the floor under elect lib and elect cli on this machine): ` +
-          `spawn → first line ${median(floor.firstLine).toFixed(1)} ms (median, n=${floor.firstLine.length}); ` +
+          `spawn → first line ${median(floor.firstLine).toFixed(1)} ms (median, n=${floor.firstLine.length}), ` +
+          `and ${median(floor.firstOf20).toFixed(0)} ms to the first line of 20 started at once (median, n=${floor.firstOf20.length}); ` +
           `RSS ${mean(floor.rssMiB).toFixed(1)} MiB, of which ${mean(floor.anonMiB).toFixed(1)} MiB private (anonymous pages); ` +
           'the rest is the pages of the `node` binary and its libraries, which every Node process on the machine shares.',
       );

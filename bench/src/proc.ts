@@ -221,6 +221,8 @@ const rssKiB = (pid: number): number => procKiB(`/proc/${pid}/status`, 'VmRSS');
  * machine shares.
  */
 const anonKiB = (pid: number): number => procKiB(`/proc/${pid}/smaps_rollup`, 'Anonymous');
+/** smaps_rollup is Linux ≥ 4.14; without it private memory is not known (NaN, printed as such). */
+const hasSmapsRollup = fs.existsSync('/proc/self/smaps_rollup');
 
 /** Linux's USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream kernel). */
 const TICK_MS = 10;
@@ -248,5 +250,5 @@ export function usage(proc: Proc): Usage {
     anon += anonKiB(pid);
     ticks += stat.cpuTicks;
   }
-  return { rssMiB: rss / 1024, anonMiB: anon / 1024, cpuMs: ticks * TICK_MS };
+  return { rssMiB: rss / 1024, anonMiB: hasSmapsRollup ? anon / 1024 : NaN, cpuMs: ticks * TICK_MS };
 }

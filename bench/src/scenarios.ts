@@ -34,12 +34,13 @@ class Group {
     readonly ctx: Context,
     readonly tool: Tool,
     readonly election: string,
+    readonly ttlMs?: number,
   ) {
     lines.on('line', this.#onLine);
   }
 
   start(candidates = 1): Proc {
-    const proc = new Proc(this.tool.spawn(this.election, candidates), this.ctx.janitor, candidates, this.tool.title);
+    const proc = new Proc(this.tool.spawn(this.election, candidates, this.ttlMs), this.ctx.janitor, candidates, this.tool.title);
     this.procs.add(proc);
     return proc;
   }
@@ -174,8 +175,8 @@ export interface Herd {
  * for the next leader's line and a settle time, and read how many wakes the
  * server counted in between.
  */
-export async function herd(ctx: Context, tool: Tool, candidates: number, changes: number): Promise<Herd> {
-  const group = new Group(ctx, tool, electionName(tool, `herd${candidates}`));
+export async function herd(ctx: Context, tool: Tool, candidates: number, changes: number, ttlMs?: number): Promise<Herd> {
+  const group = new Group(ctx, tool, electionName(tool, `herd${candidates}`), ttlMs);
   try {
     const sizes: number[] = [];
     if (tool.multi) {
@@ -216,16 +217,19 @@ export interface NodeFloor {
   firstLine: number[];
   rssMiB: number[];
   anonMiB: number[];
+  /** The same program started 20 times at once (a herd's processes): spawn → the first line of any, ms. */
+  firstOf20: number[];
 }
 
 /**
  * What any candidate written for Node pays before its first line of work: a
  * `node` process that prints one line and idles, started `repetitions`
  * times. Its start time and memory are the floor under elect's cold start
- * and RSS on this machine.
+ * and RSS on this machine. Then 20 of them at once, as a herd's processes
+ * start: the first line of any is the floor under its first leader.
  */
 export async function nodeFloor(ctx: Context, repetitions: number): Promise<NodeFloor> {
-  const result: NodeFloor = { firstLine: [], rssMiB: [], anonMiB: [] };
+  const result: NodeFloor = { firstLine: [], rssMiB: [], anonMiB: [], firstOf20: [] };
   const spec = { command: process.execPath, args: ['-e', "process.stdout.write('leading\\n'); setInterval(() => {}, 1e9)"] };
   for (let rep = 0; rep < repetitions; rep++) {
     const started = performance.now();
@@ -239,6 +243,16 @@ export async function nodeFloor(ctx: Context, repetitions: number): Promise<Node
     } finally {
       proc.signal('SIGTERM');
       await proc.waitExit(5000);
+    }
+  }
+  for (let rep = 0; rep < repetitions; rep++) {
+    const started = performance.now();
+    const procs = Array.from({ length: 20 }, () => new Proc(spec, ctx.janitor, 1, 'node alone'));
+    try {
+      result.firstOf20.push((await nextLine(started, 30_000, (line) => procs.includes(line.proc))).at - started);
+    } finally {
+      for (const proc of procs) proc.signal('SIGTERM');
+      await Promise.all(procs.map((proc) => proc.waitExit(5000)));
     }
   }
   return result;

@@ -30,7 +30,8 @@ export interface Tool {
   fixedTtl?: string;
   /** Whether a line it printed says it leads (anything else it prints is not counted). */
   leads(line: string, election: string): boolean;
-  spawn(election: string, candidates: number): SpawnSpec & { env: NodeJS.ProcessEnv };
+  /** `ttlMs` (default TTL_MS) is the session timeout / TTL, for the tools that take one. */
+  spawn(election: string, candidates: number, ttlMs?: number): SpawnSpec & { env: NodeJS.ProcessEnv };
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -92,7 +93,7 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
       stopTarget: 'pid',
       leads: saysLeading,
       // The JVM's defaults, except no perf-data file in /tmp (it would outlive the run).
-      spawn: (election, n) => ({ command: 'java', args: ['-XX:-UsePerfData', '-cp', curatorClasspath, 'LatchCandidate', servers.zk, election, String(TTL_MS), String(n)], env: ENV }),
+      spawn: (election, n, ttlMs = TTL_MS) => ({ command: 'java', args: ['-XX:-UsePerfData', '-cp', curatorClasspath, 'LatchCandidate', servers.zk, election, String(ttlMs), String(n)], env: ENV }),
     });
   }
   list.push(
@@ -104,7 +105,7 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
       stopTarget: 'group',
       leads: saysLeading,
       // `--`: etcdctl would take the payload's `-c` for a flag of its own.
-      spawn: (election) => ({ command: etcdctl, args: [`--endpoints=${endpoints}`, 'lock', `--ttl=${TTL_MS / 1000}`, election, '--', ...PAYLOAD], env: ENV }),
+      spawn: (election, _n, ttlMs = TTL_MS) => ({ command: etcdctl, args: [`--endpoints=${endpoints}`, 'lock', `--ttl=${Math.round(ttlMs / 1000)}`, election, '--', ...PAYLOAD], env: ENV }),
     },
     {
       name: 'etcdctl-elect',
@@ -128,7 +129,7 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
         multi: true,
         stopTarget: 'pid',
         leads: saysLeading,
-        spawn: (election, n) => ({ command: node, args: [candidate, backend, connect, election, String(TTL_MS), String(n)], env: ENV }),
+        spawn: (election, n, ttlMs = TTL_MS) => ({ command: node, args: [candidate, backend, connect, election, String(ttlMs), String(n)], env: ENV }),
       },
       {
         name: 'cli',
@@ -142,9 +143,9 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
         // of `elect run` processes starting at once on two cores loses
         // leaders to the start-up storm (their event loops starved past the
         // 2 s deadline), each exits 75, and the queue never fills.
-        spawn: (election) => ({
+        spawn: (election, _n, ttlMs = TTL_MS) => ({
           command: node,
-          args: [elect, 'run', '--backend', backend, '--connect', connect, '--election', election, '--ttl', `${TTL_MS / 1000}s`, '--rejoin', '--log-level', 'warn', '--', ...PAYLOAD],
+          args: [elect, 'run', '--backend', backend, '--connect', connect, '--election', election, '--ttl', `${ttlMs}ms`, '--rejoin', '--log-level', 'warn', '--', ...PAYLOAD],
           env: ENV,
         }),
       },

@@ -1,7 +1,8 @@
 // The control run starts candidates as separate processes from dist/ (and
-// `elect` from the CLI's dist/): build them once before the tests.
-import { buildProject } from '../../../jest.base.js';
+// `elect` from the CLI's bundle): build them once before the tests.
+import { buildElect, buildProject } from '../../../jest.base.js';
 
 export default function buildChaos() {
   buildProject('packages/chaos', 'the soak for its tests');
+  buildElect('the soak\'s tests');
 }

@@ -27,7 +27,7 @@ die() { echo "demo: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 elect() { node "$elect_js" "$@"; }
 
-[[ -f "$here/../dist/index.js" ]] || die "elect is not built: run 'pnpm build' first (or 'pnpm demo')"
+[[ -f "$here/../dist/index.js" && -f "$here/../bundle/elect.js" ]] || die "elect is not built: run 'pnpm build' first (or 'pnpm demo')"
 
 zk_jars=(zookeeper.jar zookeeper-jute.jar slf4j-api.jar slf4j-simple.jar)
 servers_present() {

@@ -102,6 +102,9 @@ function grammar(): Argv {
       'duplicate-arguments-array': false,
     })
     .strict()
+    // English whatever the locale: the hints in explain() read yargs'
+    // messages, and the bundled elect has no locale files to read.
+    .detectLocale(false)
     .exitProcess(false)
     .wrap(100)
     .usage('$0 [run] --backend zk|etcd --election NAME [options] -- CMD [ARGS...]\n\nRun CMD only while this process is the leader of the election.')

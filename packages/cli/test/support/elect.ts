@@ -1,5 +1,5 @@
 /**
- * Runs the real `elect` binary (bin/elect.js over dist/, built by the global
+ * Runs the real `elect` binary (bin/elect.js over its bundle, built by the global
  * setup) as a child process, and lets tests wait for what it says: stdout
  * lines (the worker's) and stderr log records (pino JSON). Waits are on
  * events with a deadline from the harness timing base, never on sleeps.

@@ -28,6 +28,24 @@ describe('parseArgs', () => {
     expect(await parseArgs(['-b', 'consul', '--', 'x'])).toMatchObject({ kind: 'usage', message: expect.stringMatching(/Invalid values: Argument: backend, Given: "consul"/) });
   });
 
+  it('speaks English whatever the locale, so that its hints and our docs match what it prints', async () => {
+    const names = ['LC_ALL', 'LC_MESSAGES', 'LANG', 'LANGUAGE'] as const;
+    const saved = names.map((name) => process.env[name]);
+    for (const name of names) process.env[name] = 'de_DE.UTF-8';
+    try {
+      expect(await parseArgs(['-b', 'zk', 'sleep', '5'])).toEqual({
+        kind: 'usage',
+        message: 'Unknown arguments: sleep, 5 (the command to run goes after `--`: elect run ... -- CMD ARGS)',
+      });
+      expect(await parseArgs(['--help'])).toMatchObject({ kind: 'output', text: expect.stringContaining('Election:') });
+    } finally {
+      names.forEach((name, i) => {
+        if (saved[i] === undefined) delete process.env[name];
+        else process.env[name] = saved[i];
+      });
+    }
+  });
+
   it('--help shows usage, examples, environment and exit codes', async () => {
     const outcome = await parseArgs(['--help']);
     expect(outcome.kind).toBe('output');
