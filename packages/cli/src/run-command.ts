@@ -13,7 +13,7 @@
  * cleanup with SIGKILL instead of the grace period; no new campaign follows.
  * SIGUSR1/SIGUSR2 are ignored outside a term.
  */
-import { ErrorCode, LeadershipLostError, isCampaignTimeout, isElectError, runWhileLeader, type Election, type Leadership } from '@elect/core';
+import { ErrorCode, LeadershipLostError, isCampaignTimeout, isElectError, runWhileLeader, within, type Election, type Leadership } from '@elect/core';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -21,6 +21,7 @@ import { formatDuration } from './duration.js';
 import { graceFor, stopMarginMs, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
 import type { SignalRouter } from './signals.js';
+import { Gates, spawnGated } from './gate.js';
 import { supervise, type TermResult } from './supervise.js';
 
 export interface RunContext {
@@ -40,6 +41,31 @@ type Term = Exclude<TermResult, { kind: 'stopped' }> | { kind: 'stopped'; status
 
 /** Campaigns and runs terms until one ends `elect`; returns the exit code. */
 export async function runWhileElected(ctx: RunContext): Promise<number> {
+  const { options: o, deps } = ctx;
+  // Each campaign forks the gate of the term it may win (gate.ts).
+  const gates = new Gates(() => spawnGated(deps.spawn, ctx.file, o.argv.slice(1), { cwd: deps.cwd, env: childEnv(deps.env, o) }));
+  const election: Election = {
+    name: ctx.election.name,
+    campaign: (options) => {
+      gates.prepare();
+      return ctx.election.campaign(options);
+    },
+    leader: (options) => ctx.election.leader(options),
+    candidates: (options) => ctx.election.candidates(options),
+    observe: (options) => ctx.election.observe(options),
+    events: (options) => ctx.election.events(options),
+    close: () => ctx.election.close(),
+  };
+  try {
+    return await campaignAndRun({ ...ctx, election }, gates);
+  } finally {
+    // A gate left waiting exits at once when let go; one that someone has
+    // stopped (SIGSTOP) exits when the kernel closes its pipe as we exit.
+    await within(deps.clock, gates.close(), 1_000);
+  }
+}
+
+async function campaignAndRun(ctx: RunContext, gates: Gates): Promise<number> {
   const { options: o, logger } = ctx;
   const { interrupted } = ctx.signals;
   // The term in progress, should runWhileLeader give up waiting for it.
@@ -52,7 +78,7 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
       ctx.election,
       async (leadership) => {
         last = undefined;
-        running = runTerm(ctx, leadership);
+        running = runTerm(ctx, leadership, gates);
         const term = await running;
         running = undefined;
         // Leadership ended under the command: we stopped it — or, with
@@ -121,7 +147,7 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
 }
 
 /** One term: the command runs under `leadership` until it exits or leadership ends. */
-async function runTerm(ctx: RunContext, leadership: Leadership): Promise<Term> {
+async function runTerm(ctx: RunContext, leadership: Leadership, gates: Gates): Promise<Term> {
   const { options: o, deps } = ctx;
   const logger = ctx.logger.child({ token: leadership.token.toString() });
   // The deadline is on core's monotonic clock (the one our connections use),
@@ -152,17 +178,15 @@ async function runTerm(ctx: RunContext, leadership: Leadership): Promise<Term> {
     return { kind: 'stopped', status: 0, loss: lossOf(stopSoon) };
   }
   const result = await supervise({
-    file: ctx.file,
+    gate: gates.take(),
+    token: leadership.token,
     argv0: o.argv[0],
     args: o.argv.slice(1),
-    env: childEnv(deps.env, o, leadership),
-    cwd: deps.cwd,
     graceMs,
     stopSoon,
     stopNow: leadership.signal,
     deadline: () => leadership.deadline,
     holdEveryMs: watchdogHoldMs(leadership.timeoutMs, graceMs),
-    spawn: deps.spawn,
     kill: deps.kill,
     ...(deps.groupAlive ? { groupAlive: deps.groupAlive } : {}),
     signals: ctx.signals.term,
@@ -187,13 +211,17 @@ export function watchdogHoldMs(ttlMs: number, graceMs: number): number {
 }
 
 /** The command's environment: ours, plus who it runs for and its fencing token. */
-export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions, leadership: Pick<Leadership, 'token'>): NodeJS.ProcessEnv {
+/**
+ * The command's environment, but for ELECT_TOKEN: the gate, forked before
+ * the term's token is known, exports that when it is opened (gate.ts).
+ */
+export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions): NodeJS.ProcessEnv {
+  const { ELECT_TOKEN: _inherited, ...rest } = env;
   return {
-    ...env,
+    ...rest,
     ELECT_BACKEND: o.backend,
     ELECT_ELECTION: o.election,
     ELECT_ID: o.id,
-    ELECT_TOKEN: leadership.token.toString(),
     ELECT_LEADER: '1',
   };
 }

@@ -15,19 +15,20 @@
  * its group (gate.ts), so it cannot outlive `elect` either.
  */
 import { type Clock, sleep, whenAborted } from '@elect/core';
-import type { SignalSource, KillFn, SpawnFn, Watchdog } from './deps.js';
+import type { SignalSource, KillFn, Watchdog } from './deps.js';
 import { spawnFailure } from './command.js';
-import { spawnGated } from './gate.js';
+import type { GateExit, Gated } from './gate.js';
 import { exitStatus, forwardedSignals, groupAlive, signalGroup } from './process-group.js';
 import type { Logger } from './log.js';
 
 export interface TermOptions {
-  /** Resolved path to execute (also its argv[0]: see gate.ts), and the name the command was given as (for logs). */
-  file: string;
+  /** The command, forked and waiting at its gate (gate.ts): its pid is the group id. */
+  gate: Gated;
+  /** The fencing token of the term, the command's ELECT_TOKEN. */
+  token: bigint;
+  /** The name the command was given as, and its arguments (for logs). */
   argv0: string;
   args: readonly string[];
-  env: NodeJS.ProcessEnv;
-  cwd: string;
   graceMs: number;
   /** Aborts when leadership is about to end: SIGTERM, then SIGKILL after `graceMs`. */
   stopSoon: AbortSignal;
@@ -37,7 +38,6 @@ export interface TermOptions {
   deadline: () => number;
   /** How often the watchdog hears where the deadline has moved. */
   holdEveryMs: number;
-  spawn: SpawnFn;
   kill: KillFn;
   /** Signals to `elect`, which the term takes while the command runs (`SignalRouter.term`). */
   signals: SignalSource;
@@ -57,7 +57,7 @@ export type TermResult =
   /** It could not be started (126 / 127). */
   | { kind: 'failed'; code: number; message: string };
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: NodeJS.ErrnoException };
+type Exit = GateExit;
 
 /** While the group still has members after the command exited, look again this often. */
 const groupPollMs = 50;
@@ -66,7 +66,7 @@ const killSettleMs = 1_000;
 
 export async function supervise(o: TermOptions): Promise<TermResult> {
   // The command waits at a gate until the watchdog knows its group (gate.ts).
-  const { child, open } = spawnGated(o.spawn, o.file, o.args, { cwd: o.cwd, env: o.env });
+  const { child } = o.gate;
   const pgid = child.pid;
   const log = o.logger.child({ child: pgid });
   // Signals to `elect` are the command's from its spawn until its exit is
@@ -86,15 +86,9 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
       else o.signals.off(signal, forward);
     }
   };
-  const exit = new Promise<Exit>((resolve) => {
-    child.once('exit', (code, signal) => {
-      forwardSignals(false);
-      resolve({ code, signal });
-    });
-    child.once('error', (error) => {
-      forwardSignals(false);
-      resolve({ error });
-    });
+  const exit = o.gate.exit.then((result) => {
+    forwardSignals(false);
+    return result;
   });
   if (pgid === undefined) {
     const result = await exit;
@@ -114,7 +108,7 @@ export async function supervise(o: TermOptions): Promise<TermResult> {
   try {
     await o.watchdog.arm(pgid, held);
     log.info({ event: 'started', argv: [o.argv0, ...o.args] }, 'command started');
-    open();
+    o.gate.open(o.token);
     const stopping = whenAborted(o.stopSoon);
     const first = await Promise.race([exit, stopping.promise.then(() => 'aborted' as const)]);
     stopping.dispose();

@@ -10,11 +10,22 @@ import { createLogger, type Logger } from '../../src/log.js';
 
 export const quietLogger: Logger = createLogger('silent', { write: () => true }, false);
 
-/** The gate's pipe (gate.ts): records when the command was let through. */
+/** The gate's pipe (gate.ts): records when the command was let through, with which token, or that it was let go. */
 export class FakeGate extends EventEmitter {
   opened = false;
+  closed = false;
+  /** The ELECT_TOKEN the command got. */
+  token: string | undefined;
+  /** What the gate's shell does when its pipe ends unopened: exit 1. */
+  onLetGo: () => void = () => {};
   end(chunk?: string): this {
-    if (chunk === 'go\n') this.opened = true;
+    if (chunk !== undefined && /^\d+\n$/.test(chunk)) {
+      this.opened = true;
+      this.token = chunk.trim();
+    } else if (chunk === undefined) {
+      this.closed = true;
+      this.onLetGo();
+    }
     return this;
   }
 }
@@ -63,6 +74,8 @@ export class FakeProcesses {
     const stdio = Array.isArray(options.stdio) ? options.stdio.map((s) => (s === 'pipe' ? new FakeGate() : null)) : [];
     this.gates.push(stdio.find((s) => s !== null));
     const child = new FakeChild(this.pid, stdio);
+    const gate = stdio.find((s) => s !== null);
+    if (gate) gate.onLetGo = () => setImmediate(() => child.exit(1));
     this.child = child;
     this.leftoversAlive = (this.options.leftovers ?? 'none') !== 'none';
     if (this.pid === undefined) {
@@ -93,6 +106,19 @@ export class FakeProcesses {
     const spawned = this.spawned[n];
     if (spawned === undefined) return undefined;
     return { argv: spawned.args.slice(2), opened: this.gates[n]?.opened === true };
+  }
+
+  /** Whether the gate of the n-th spawn let its command start (a gate is forked while elect campaigns). */
+  started(n = 0): boolean {
+    return this.gates[n]?.opened === true;
+  }
+
+  /** The environment the command of the n-th spawn runs with: the spawn's, and the token its gate was opened with. */
+  commandEnv(n = 0): NodeJS.ProcessEnv | undefined {
+    const spawned = this.spawned[n];
+    const gate = this.gates[n];
+    if (spawned === undefined || gate?.opened !== true) return undefined;
+    return { ...spawned.options.env, ELECT_TOKEN: gate.token };
   }
 
   groupAlive(pgid: number): boolean {

@@ -29,17 +29,15 @@ const kill = (pid: number, signal: NodeJS.Signals | 0): void => {
 function term(script: string, graceMs = 2_000) {
   const soon = new AbortController();
   const result = supervise({
-    file: '/bin/sh',
+    gate: spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', script], { cwd: dir, env: { PATH: process.env.PATH, DIR: dir } }),
+    token: 7n,
     argv0: 'sh',
     args: ['-c', script],
-    env: { PATH: process.env.PATH, DIR: dir },
-    cwd: dir,
     graceMs,
     stopSoon: soon.signal,
     stopNow: new AbortController().signal,
     deadline: () => systemClock.now() + 60_000,
     holdEveryMs: 1_000,
-    spawn: spawn as SpawnFn,
     kill,
     signals: new FakeSignals(),
     watchdog: new FakeWatchdog(),
@@ -90,11 +88,28 @@ describe('the gate (the command starts only once guarded)', () => {
     expect(() => readFileSync(marker)).toThrow();
   });
 
+  it('let go unopened (elect leaves without leading), it exits and runs nothing', async () => {
+    const marker = path.join(dir, 'gate-let-go');
+    const gate = spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', `echo ran > ${marker}`], { cwd: dir, env: { PATH: process.env.PATH } });
+    expect(gate.ended).toBe(false);
+    gate.close();
+    await expect(gate.exit).resolves.toEqual({ code: 1, signal: null });
+    expect(gate.ended).toBe(true);
+    expect(() => readFileSync(marker)).toThrow();
+  });
+
+  it('the command gets the token it is opened with as ELECT_TOKEN, whatever the token was in the env it was forked with', async () => {
+    const gate = spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', 'printf %s "$ELECT_TOKEN" > token'], { cwd: dir, env: { PATH: process.env.PATH, ELECT_TOKEN: '3' } });
+    gate.open(18446744073709551617n);
+    await expect(gate.exit).resolves.toEqual({ code: 0, signal: null });
+    expect(readFileSync(path.join(dir, 'token'), 'utf8')).toBe('18446744073709551617');
+  });
+
   it('once opened, the command replaces the gate: same pid (the group id), without the gate\'s fd', async () => {
     const { child, open } = spawnGated(spawn as SpawnFn, '/bin/sh', ['-c', 'echo $$ > pid.tmp; ls /proc/$$/fd > fds; mv pid.tmp pid'], { cwd: dir, env: { PATH: process.env.PATH } });
     const exited = exitOf(child);
     expect(procStat(child.pid as number)).toMatchObject({ pgrp: child.pid, session: child.pid });
-    open();
+    open(1n);
     await expect(exited).resolves.toEqual({ code: 0, signal: null });
     expect(Number(await waitForFile(path.join(dir, 'pid')))).toBe(child.pid);
     expect(readFileSync(path.join(dir, 'fds'), 'utf8').split('\n')).not.toContain(String(gateFd));
@@ -105,7 +120,7 @@ describe('the gate (the command starts only once guarded)', () => {
     const args = ['-c', 'printf "%s|" "$@" > "$0"', out, 'a b', '$HOME', '"q"', '*', ''];
     const { child, open } = spawnGated(spawn as SpawnFn, '/bin/sh', args, { cwd: dir, env: { PATH: process.env.PATH } });
     const exited = exitOf(child);
-    open();
+    open(1n);
     await expect(exited).resolves.toEqual({ code: 0, signal: null });
     expect(readFileSync(out, 'utf8')).toBe('a b|$HOME|"q"|*||');
   });

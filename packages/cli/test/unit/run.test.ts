@@ -137,11 +137,14 @@ describe('run() with an in-memory backend', () => {
   it('runs the command once leader, with ELECT_* in its env, and exits with its status; nothing is left behind', async () => {
     const h = harness();
     const code = run(args('--id', 'a'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     const { options } = h.processes.spawned[0] as FakeProcesses['spawned'][number];
     expect(h.processes.command()).toEqual({ argv: ['/bin/sh', '-c', 'work'], opened: true });
     const token = h.server.leader('jobs')?.token;
-    expect(options.env).toEqual({
+    // The gate is forked while elect campaigns, with everything but the
+    // token, which it exports once opened.
+    expect(options.env?.ELECT_TOKEN).toBeUndefined();
+    expect(h.processes.commandEnv()).toEqual({
       PATH: '/usr/bin:/bin',
       HOME: '/home/me',
       ELECT_BACKEND: 'zk',
@@ -161,7 +164,7 @@ describe('run() with an in-memory backend', () => {
   it('log lines are JSON with every key once, ours and the backend\'s', async () => {
     const h = harness();
     const code = run(args('--id', 'a', '--log-level', 'debug'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     h.processes.child?.exit(0);
     await expect(code).resolves.toBe(0);
     // The backend's lines, its connection's too, say which election and candidate they are about.
@@ -182,7 +185,7 @@ describe('run() with an in-memory backend', () => {
     const wall = jest.spyOn(Date, 'now').mockImplementation(() => performance.timeOrigin + performance.now() + 3_600_000);
     try {
       const code = run(args('--id', 'a'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(0);
     } finally {
@@ -196,7 +199,7 @@ describe('run() with an in-memory backend', () => {
   it('the default id is <hostname>-<pid>', async () => {
     const h = harness();
     const code = run(args(), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     expect(h.server.leader('jobs')?.id).toBe('box-7');
     h.processes.child?.exit(0);
     await expect(code).resolves.toBe(0);
@@ -213,8 +216,26 @@ describe('run() with an in-memory backend', () => {
     h.signals.send('SIGINT');
     await expect(code).resolves.toBe(130);
     expect(h.server.candidates('jobs').map((c) => c.id)).toEqual(['other']);
-    expect(h.processes.spawned).toEqual([]);
+    // The command's gate, forked for the campaign, was let go unopened.
+    expect(h.processes.started()).toBe(false);
+    expect(h.processes.gates[0]?.closed).toBe(true);
     await other.resign();
+  });
+
+  it('forks the command\'s gate while it campaigns, and opens that same gate once elected', async () => {
+    const h = harness();
+    const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
+    const code = run(args('--id', 'a'), h.deps);
+    await until(() => h.server.candidates('jobs').length === 2, 'our entry');
+    expect(h.processes.command()).toEqual({ argv: ['/bin/sh', '-c', 'work'], opened: false });
+    expect(h.watchdog.log).toEqual([]);
+    await other.resign();
+    await until(() => h.processes.started(), 'the command to start');
+    expect(h.processes.spawned).toHaveLength(1);
+    expect(h.processes.commandEnv()?.ELECT_TOKEN).toBe(String(h.server.leader('jobs')?.token));
+    expect(h.watchdog.log).toEqual(['arm 4242']);
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
   });
 
   it('--wait expires: 124, our entry removed', async () => {
@@ -228,7 +249,7 @@ describe('run() with an in-memory backend', () => {
   it('signals while the command runs go to its group, not to elect', async () => {
     const h = harness({ ignoresTerm: true });
     const code = run(args(), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     h.signals.send('SIGTERM');
     expect(h.processes.kills).toContainEqual([-4242, 'SIGTERM']);
     h.signals.send('SIGHUP');
@@ -238,7 +259,7 @@ describe('run() with an in-memory backend', () => {
   it('the session expires under the command: SIGKILL at once, exit 75', async () => {
     const h = harness({ ignoresTerm: true });
     const code = run(args('--id', 'a'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     h.connections[0]?.expire();
     await expect(code).resolves.toBe(75);
     expect(h.processes.signalsSent()).toEqual(['SIGKILL']);
@@ -248,11 +269,11 @@ describe('run() with an in-memory backend', () => {
   it('with --rejoin, campaigns again after a loss and runs the command again with a larger token', async () => {
     const h = harness();
     const code = run(args('--id', 'a', '--rejoin'), h.deps);
-    await until(() => h.processes.spawned.length === 1, 'the first command');
-    const first = BigInt(h.processes.spawned[0]?.options.env?.ELECT_TOKEN as string);
+    await until(() => h.processes.started(0), 'the first command');
+    const first = BigInt(h.processes.commandEnv(0)?.ELECT_TOKEN as string);
     h.connections[0]?.expire();
-    await until(() => h.processes.spawned.length === 2, 'the second command');
-    const second = BigInt(h.processes.spawned[1]?.options.env?.ELECT_TOKEN as string);
+    await until(() => h.processes.started(1), 'the second command');
+    const second = BigInt(h.processes.commandEnv(1)?.ELECT_TOKEN as string);
     expect(second).toBeGreaterThan(first);
     h.processes.child?.exit(0);
     await expect(code).resolves.toBe(0);
@@ -273,7 +294,7 @@ describe('run() with an in-memory backend', () => {
       const h = harness();
       sendOn(h, 'SIGTERM', (r) => r.event === 'lost');
       const code = run(args('--id', 'a', '--rejoin'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.connections[0]?.expire();
       await expect(code).resolves.toBe(143);
       expect(h.processes.spawned).toHaveLength(1);
@@ -284,7 +305,7 @@ describe('run() with an in-memory backend', () => {
       const h = harness({ ignoresTerm: true });
       sendOn(h, 'SIGINT', (r) => r.event === 'stopped');
       const code = run(args('--id', 'a'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.connections[0]?.expire();
       await expect(code).resolves.toBe(130);
       // The command had exited: the signal was not passed on to its group.
@@ -295,7 +316,7 @@ describe('run() with an in-memory backend', () => {
       const h = harness();
       sendOn(h, 'SIGHUP', (r) => r.event === 'exited');
       const code = run(args('--id', 'a'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(129);
       expect(h.processes.signalsSent()).toEqual([]);
@@ -307,7 +328,7 @@ describe('run() with an in-memory backend', () => {
       const h = harness({ leftovers: 'ignore-term' });
       sendOn(h, 'SIGTERM', (r) => r.event === 'leftovers');
       const code = run(args('--id', 'a', '--grace', '30s', '--ttl', '200s'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(143);
       expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT', 'SIGKILL']);
@@ -324,7 +345,7 @@ describe('run() with an in-memory backend', () => {
         };
       };
       const code = run(args('--id', 'a'), h.deps);
-      await until(() => h.processes.child !== undefined, 'the command to start');
+      await until(() => h.processes.started(), 'the command to start');
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(143);
       expect(h.server.candidates('jobs')).toEqual([]);
@@ -334,9 +355,9 @@ describe('run() with an in-memory backend', () => {
       const h = harness();
       sendOn(h, 'SIGUSR2', (r) => r.event === 'lost');
       const code = run(args('--id', 'a', '--rejoin'), h.deps);
-      await until(() => h.processes.spawned.length === 1, 'the first command');
+      await until(() => h.processes.started(0), 'the first command');
       h.connections[0]?.expire();
-      await until(() => h.processes.spawned.length === 2, 'the second command');
+      await until(() => h.processes.started(1), 'the second command');
       expect(h.logs.some((r) => r.event === 'signal' && r.signal === 'SIGUSR2' && r.component === undefined)).toBe(true);
       h.processes.child?.exit(0);
       await expect(code).resolves.toBe(0);
@@ -347,7 +368,7 @@ describe('run() with an in-memory backend', () => {
     const clock = new ManualClock(1_000_000);
     const h = harness({}, clock);
     const code = run(args('--id', 'a', '--grace', '1s'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     h.connections[0]?.suspend();
     // deadline = last contact + 10s − 1s margin; the stop starts grace + 300ms before it.
     clock.advance(7_000);
@@ -363,7 +384,7 @@ describe('run() with an in-memory backend', () => {
     const clock = new ManualClock(1_000_000);
     const h = harness({}, clock);
     const code = run(args('--id', 'a', '--grace', '1s', '--metrics', '127.0.0.1:0'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     const url = h.logs.find((r) => r.event === 'metrics')?.url as string;
     const readyz = url.replace('/metrics', '/readyz');
     expect((await fetch(readyz)).status).toBe(200);
@@ -386,7 +407,7 @@ describe('run() with an in-memory backend', () => {
     // As a ZooKeeper whose maxSessionTimeout is 2 s answers a request for 10 s.
     h.grantedMs = 2_000;
     const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
-    await until(() => h.processes.child !== undefined, 'the command to start');
+    await until(() => h.processes.started(), 'the command to start');
     const warning = h.logs.find((r) => r.event === 'grace-shortened');
     // On zk a 2 s session keeps its deadline 800 ms ahead at least: 800 − 250 − 300 ms.
     expect(warning).toMatchObject({ ttlMs: 10_000, grantedTtlMs: 2_000, graceMs: 2_000, usingGraceMs: 250 });

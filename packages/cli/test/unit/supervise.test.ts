@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { systemClock } from '@elect/core';
 import { ManualClock } from '@elect/core/testing';
+import { spawnGated } from '../../src/gate.js';
 import { supervise, type TermOptions } from '../../src/supervise.js';
 import { FakeProcesses, FakeSignals, FakeWatchdog, quietLogger, type FakeGroupOptions } from './fakes.js';
 
@@ -12,17 +13,16 @@ function setup(group: FakeGroupOptions = {}) {
   const now = new AbortController();
   const clock = { deadline: systemClock.now() + 60_000 };
   const options: TermOptions = {
-    file: '/usr/bin/worker',
+    // Forked ahead of the term, as elect does while it campaigns.
+    gate: spawnGated(processes.spawn, '/usr/bin/worker', ['--once'], { cwd: '/srv', env: { ELECT_LEADER: '1' } }),
+    token: 7n,
     argv0: 'worker',
     args: ['--once'],
-    env: { ELECT_TOKEN: '7' },
-    cwd: '/srv',
     graceMs: 100,
     stopSoon: AbortSignal.any([soon.signal, now.signal]),
     stopNow: now.signal,
     deadline: () => clock.deadline,
     holdEveryMs: 5,
-    spawn: processes.spawn,
     kill: processes.kill,
     signals,
     watchdog,
@@ -34,7 +34,7 @@ function setup(group: FakeGroupOptions = {}) {
 }
 
 describe('supervise', () => {
-  it('spawns detached into its own group, with the given env, and lets the command start only once it is guarded', async () => {
+  it('runs the command detached in its own group, with its token, and lets it start only once it is guarded', async () => {
     const { processes, watchdog, options } = setup();
     // A watchdog that takes its time to hear of the group.
     let told = (): void => {};
@@ -49,7 +49,7 @@ describe('supervise', () => {
       {
         file: '/bin/sh',
         args: ['-c', expect.stringContaining('exec "$0" "$@"'), '/usr/bin/worker', '--once'],
-        options: { cwd: '/srv', env: { ELECT_TOKEN: '7' }, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], detached: true },
+        options: { cwd: '/srv', env: { ELECT_LEADER: '1' }, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], detached: true },
       },
     ]);
     // The watchdog is told at once; the gate opens only once it has heard.
@@ -59,8 +59,17 @@ describe('supervise', () => {
     told();
     await new Promise((resolve) => setImmediate(resolve));
     expect(processes.command()?.opened).toBe(true);
+    expect(processes.commandEnv()).toEqual({ ELECT_LEADER: '1', ELECT_TOKEN: '7' });
     processes.child?.exit(3);
     await expect(term).resolves.toEqual({ kind: 'exited', status: 3 });
+    expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
+  });
+
+  it('a gate that died while it waited is reported as the command\'s exit, without opening it', async () => {
+    const { processes, watchdog, options } = setup();
+    // Killed while elect campaigned (before the term began).
+    processes.child?.exit(null, 'SIGKILL');
+    await expect(supervise(options)).resolves.toEqual({ kind: 'exited', status: 137 });
     expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
   });
 
