@@ -42,9 +42,10 @@ export const gateFd = 3;
 
 // $0 is the command's path, "$@" its arguments. `read` fails at end of file:
 // `elect` died before opening the gate, or let it go unopened.
-const script = `IFS= read -r token <&${gateFd} || exit 1
+// The token is read into a name of our own, not one the command may use.
+const script = `IFS= read -r elect_gate_token <&${gateFd} || exit 1
 exec ${gateFd}<&-
-ELECT_TOKEN=$token
+ELECT_TOKEN=$elect_gate_token
 export ELECT_TOKEN
 exec "$0" "$@"`;
 

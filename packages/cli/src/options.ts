@@ -83,7 +83,7 @@ export function graceFor(backend: Backend, graceMs: number, grantedMs: number): 
   return Math.min(graceMs, maxGraceMs(backend, grantedMs));
 }
 
-/** Variables `elect run` exports to its command (see `childEnv`). */
+/** Variables `elect run` exports to its command (see `gateEnv`, and gate.ts for ELECT_TOKEN). */
 export const exportedVars = ['ELECT_BACKEND', 'ELECT_ELECTION', 'ELECT_ID', 'ELECT_TOKEN', 'ELECT_LEADER'] as const;
 
 interface Common {

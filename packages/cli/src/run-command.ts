@@ -43,7 +43,7 @@ type Term = Exclude<TermResult, { kind: 'stopped' }> | { kind: 'stopped'; status
 export async function runWhileElected(ctx: RunContext): Promise<number> {
   const { options: o, deps } = ctx;
   // Each campaign forks the gate of the term it may win (gate.ts).
-  const gates = new Gates(() => spawnGated(deps.spawn, ctx.file, o.argv.slice(1), { cwd: deps.cwd, env: childEnv(deps.env, o) }));
+  const gates = new Gates(() => spawnGated(deps.spawn, ctx.file, o.argv.slice(1), { cwd: deps.cwd, env: gateEnv(deps.env, o) }));
   const election: Election = {
     name: ctx.election.name,
     campaign: (options) => {
@@ -210,12 +210,12 @@ export function watchdogHoldMs(ttlMs: number, graceMs: number): number {
   return Math.min(1_000, Math.max(20, Math.round(Math.min(ttlMs / 10, (graceMs + stopMarginMs) / 3))));
 }
 
-/** The command's environment: ours, plus who it runs for and its fencing token. */
 /**
- * The command's environment, but for ELECT_TOKEN: the gate, forked before
- * the term's token is known, exports that when it is opened (gate.ts).
+ * The environment the command's gate is forked with: ours, plus who it runs
+ * for — all of the command's but ELECT_TOKEN, which the gate, forked before
+ * the term's token is known, exports when it is opened (gate.ts).
  */
-export function childEnv(env: NodeJS.ProcessEnv, o: RunOptions): NodeJS.ProcessEnv {
+export function gateEnv(env: NodeJS.ProcessEnv, o: RunOptions): NodeJS.ProcessEnv {
   const { ELECT_TOKEN: _inherited, ...rest } = env;
   return {
     ...rest,

@@ -238,12 +238,29 @@ describe('run() with an in-memory backend', () => {
     await expect(code).resolves.toBe(0);
   });
 
-  it('--wait expires: 124, our entry removed', async () => {
+  it('--wait expires: 124, our entry removed, the gate let go', async () => {
     const h = harness();
     const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
     await expect(run(args('--id', 'a', '--wait', '50ms'), h.deps)).resolves.toBe(124);
     expect(h.server.candidates('jobs').map((c) => c.id)).toEqual(['other']);
+    expect(h.processes.started()).toBe(false);
+    expect(h.processes.gates[0]?.closed).toBe(true);
     await other.resign();
+  });
+
+  it('a gate that died while elect waited is replaced by a fresh one when elected', async () => {
+    const h = harness();
+    const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
+    const code = run(args('--id', 'a'), h.deps);
+    await until(() => h.server.candidates('jobs').length === 2, 'our entry');
+    // Someone kills the waiting gate.
+    h.processes.child?.exit(null, 'SIGKILL');
+    await other.resign();
+    await until(() => h.processes.started(1), 'the command to start');
+    expect(h.processes.started(0)).toBe(false);
+    expect(h.processes.spawned).toHaveLength(2);
+    h.processes.child?.exit(0);
+    await expect(code).resolves.toBe(0);
   });
 
   it('signals while the command runs go to its group, not to elect', async () => {

@@ -65,7 +65,7 @@ describe('supervise', () => {
     expect(watchdog.log).toEqual(['arm 4242', 'disarm']);
   });
 
-  it('a gate that died while it waited is reported as the command\'s exit, without opening it', async () => {
+  it('a gate that dies just as its term begins (killed, not yet reaped) ends the term with its status', async () => {
     const { processes, watchdog, options } = setup();
     // Killed while elect campaigned (before the term began).
     processes.child?.exit(null, 'SIGKILL');
