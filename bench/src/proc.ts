@@ -38,8 +38,6 @@ export class Proc {
   hasExited = false;
   /** When the exit was seen (performance.now()). */
   exitedAt = NaN;
-  /** Lines so far (a single-candidate process leads once: its first line). */
-  readonly output: Line[] = [];
   readonly #child: ChildProcessByStdio<Writable, Readable, null>;
   /** Every pid seen under this one, so that nothing it started outlives the bench. */
   readonly #seen = new Set<number>();
@@ -53,9 +51,7 @@ export class Proc {
     live.add(this);
     this.#child.stdin.on('error', () => {}); // a candidate that exits before reading it
     readline.createInterface({ input: this.#child.stdout }).on('line', (text) => {
-      const line = { proc: this, text, at: performance.now() };
-      this.output.push(line);
-      lines.emit('line', line);
+      lines.emit('line', { proc: this, text, at: performance.now() });
     });
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', () => {

@@ -45,12 +45,14 @@ class Group {
     return proc;
   }
 
-  /** The next "leading" line of this group after `since` (a single-candidate process leads once: its first line). */
+  /**
+   * The next "leading" line of this group after `since`, from any process
+   * but `not`. A process may lead more than once: Curator's LeaderLatch and
+   * `elect run --rejoin` campaign again after a loss (in a herd's start-up
+   * storm, say), and each term prints its line.
+   */
   async next(since: number, timeoutMs: number, not?: Proc): Promise<Line> {
-    return await nextLine(since, timeoutMs, (line) => {
-      if (!this.procs.has(line.proc) || line.proc === not || !this.tool.leads(line.text, this.election)) return false;
-      return line.proc.candidates > 1 || line.proc.output.find((earlier) => this.tool.leads(earlier.text, this.election)) === line;
-    });
+    return await nextLine(since, timeoutMs, (line) => this.procs.has(line.proc) && line.proc !== not && this.tool.leads(line.text, this.election));
   }
 
   /** Ends one leadership gracefully: `resign` on stdin for a multi-candidate process, else the tool's SIGTERM. */
