@@ -55,6 +55,21 @@ class Group {
     return await nextLine(since, timeoutMs, (line) => this.procs.has(line.proc) && line.proc !== not && this.tool.leads(line.text, this.election));
   }
 
+  /**
+   * The process that leads now, as the server says: the ids of elect
+   * (`<host>-<pid>`, `lib-<pid>-<i>`) and of the Curator candidate
+   * (`curator-<pid>-<i>`) name the process. The last leading line is only a
+   * guess — lines of processes that led during a start-up storm can arrive
+   * out of order — and serves for the tools whose ids say nothing (etcdctl).
+   */
+  async leader(): Promise<Line> {
+    const id = await this.ctx.servers.leaderId(this.tool.backend, this.election);
+    const proc = id === undefined ? undefined : [...this.procs].find((p) => new RegExp(`(^|-)${p.pid}(-|$)`).test(id));
+    const last = this.last;
+    if (last === undefined) throw new Error(`${this.election}: nobody has led yet`);
+    return proc === undefined || proc === last.proc ? last : { proc, text: last.text, at: last.at };
+  }
+
   /** Ends one leadership gracefully: `resign` on stdin for a multi-candidate process, else the tool's SIGTERM. */
   stopLeader(proc: Proc): void {
     if (proc.candidates > 1) proc.tell('resign');
@@ -195,7 +210,7 @@ export async function herd(ctx: Context, tool: Tool, candidates: number, changes
     await sleep(ctx.settleMs);
     result.held = (await ctx.servers.wakes(tool.backend)).held;
     for (let i = 0; i < changes && group.last !== undefined; i++) {
-      const leading = group.last;
+      const leading = await group.leader();
       leading.proc.tree();
       const others = tool.backend === 'zk' ? await ctx.servers.othersWatching(group.election) : undefined;
       const before = await ctx.servers.wakes(tool.backend);

@@ -63,6 +63,18 @@ export class Servers {
     }
   }
 
+  /** The id the leader of `election` campaigned with, as the server has it (undefined: no leader). */
+  async leaderId(backend: Backend, election: string): Promise<string | undefined> {
+    const reader = this.readers[backend];
+    if (!reader) throw new Error(`no ${backend} server started`);
+    const handle = reader.election(election);
+    try {
+      return (await handle.leader())?.id;
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Polls until `election` holds `count` candidates; rejects after `timeoutMs`. */
   async waitQueued(backend: Backend, election: string, count: number, timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
