@@ -14,6 +14,7 @@
  * SIGUSR1/SIGUSR2 are ignored outside a term.
  */
 import { ErrorCode, LeadershipLostError, isCampaignTimeout, isElectError, runWhileLeader, within, type Election, type Leadership } from '@elect/core';
+import { withCampaign } from '@elect/core/backend';
 import type { RunDeps, Watchdog } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
 import type { Logger } from './log.js';
@@ -44,18 +45,10 @@ export async function runWhileElected(ctx: RunContext): Promise<number> {
   const { options: o, deps } = ctx;
   // Each campaign forks the gate of the term it may win (gate.ts).
   const gates = new Gates(() => spawnGated(deps.spawn, ctx.file, o.argv.slice(1), { cwd: deps.cwd, env: gateEnv(deps.env, o) }));
-  const election: Election = {
-    name: ctx.election.name,
-    campaign: (options) => {
-      gates.prepare();
-      return ctx.election.campaign(options);
-    },
-    leader: (options) => ctx.election.leader(options),
-    candidates: (options) => ctx.election.candidates(options),
-    observe: (options) => ctx.election.observe(options),
-    events: (options) => ctx.election.events(options),
-    close: () => ctx.election.close(),
-  };
+  const election = withCampaign(ctx.election, (options, campaign) => {
+    gates.prepare();
+    return campaign(options);
+  });
   try {
     return await campaignAndRun({ ...ctx, election }, gates);
   } finally {

@@ -31,3 +31,4 @@ export { LogEvent } from './logger.js';
 export { Liveness, followSession, type LivenessOptions, type SessionEnd, type SessionStatus } from './liveness.js';
 export { telemetryOption } from './telemetry.js';
 export { SessionSlot, type SessionSlotOptions, type SlotSession } from './slot.js';
+export { withCampaign } from './with-campaign.js';

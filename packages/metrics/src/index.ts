@@ -12,8 +12,9 @@
  * left to the loss deadline). Nothing is read from the server for them: the
  * figures are what this process knows, at the moment it knows it.
  */
-import type { CampaignOptions, Clock, Election, Leadership, LossReason, SessionStatus, SessionTelemetry } from '@elect/core';
+import type { Clock, Election, Leadership, LossReason, SessionStatus, SessionTelemetry } from '@elect/core';
 import { InvalidOptionError, LeadershipLostError, systemClock } from '@elect/core';
+import { withCampaign } from '@elect/core/backend';
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client';
 
 export interface ElectMetricsOptions {
@@ -120,12 +121,12 @@ export class ElectMetrics {
   /** `election`, with every campaign measured. Everything else is the election's own. */
   election(election: Election): Election {
     const name = election.name;
-    const campaign = async (options: CampaignOptions): Promise<Leadership> => {
+    return withCampaign(election, async (options, campaign) => {
       const started = this.clock.now();
       const seconds = (): number => Math.max(0, this.clock.now() - started) / 1000;
       let leadership: Leadership;
       try {
-        leadership = await election.campaign(options);
+        leadership = await campaign(options);
       } catch (error) {
         // A refused option is the caller's mistake, not an outcome of a campaign.
         if (!(error instanceof InvalidOptionError)) this.campaignSeconds.observe({ election: name, outcome: 'failed' }, seconds());
@@ -134,15 +135,6 @@ export class ElectMetrics {
       this.campaignSeconds.observe({ election: name, outcome: 'elected' }, seconds());
       this.track(name, leadership);
       return leadership;
-    };
-    return Object.freeze({
-      name,
-      campaign,
-      leader: election.leader.bind(election),
-      candidates: election.candidates.bind(election),
-      observe: election.observe.bind(election),
-      events: election.events.bind(election),
-      close: election.close.bind(election),
     });
   }
 
