@@ -11,7 +11,11 @@ export { LossDeadline, defaultSafetyMarginMs, safetyMarginFor, type LossDeadline
 export { LeadershipHandle, type DeadlineView, type LeadershipBackend, type LeadershipInit } from './leadership.js';
 export { decodePayload, encodePayload } from './payload.js';
 export {
+  MAX_PRIORITY,
   campaignOptions,
+  handoverOptions,
+  priorityOptions,
+  type CampaignRequest,
   candidateId,
   candidateValue,
   clockOption,
@@ -32,3 +36,22 @@ export { Liveness, followSession, type LivenessOptions, type SessionEnd, type Se
 export { telemetryOption } from './telemetry.js';
 export { SessionSlot, type SessionSlotOptions, type SlotSession } from './slot.js';
 export { withCampaign } from './with-campaign.js';
+export {
+  candidateOrder,
+  decodeRecord,
+  decodeRequest,
+  encodeRecord,
+  encodeRequest,
+  handoverTarget,
+  mixedLayout,
+  parsePriorityTag,
+  preemptor,
+  priorityOrder,
+  priorityStep,
+  priorityTag,
+  recordHolder,
+  type HandoverRequest,
+  type LeaderRecord,
+  type QueueEntry,
+  type Step,
+} from './priority.js';

@@ -19,6 +19,10 @@ export interface CandidateInfo {
   readonly token: bigint;
   /** The backend's name for the entry: znode path or etcd key. */
   readonly key: string;
+  /** The candidate's priority, in a priority election (see `CampaignOptions.priority`). */
+  readonly priority?: number;
+  /** True when the candidate campaigns with `preempt` (priority elections only). */
+  readonly preempt?: boolean;
 }
 
 /** The current leader: the first candidate in the queue. */
@@ -30,6 +34,33 @@ export interface CampaignOptions {
   /** Initial value (defaults to `id`); changed later with `proclaim()`. */
   value?: string;
   /** Aborting it while the campaign waits rejects with an `AbortError` and removes our entry. */
+  signal?: AbortSignal;
+  /**
+   * Campaign in a priority election: an integer from 0 to 2147483647. When
+   * leadership changes hands, the waiting candidate with the highest priority
+   * leads next (ties: the one that joined first). A sitting leader keeps
+   * leading when a higher priority joins, unless that candidate campaigns
+   * with `preempt`. Every candidate of a priority election must have a
+   * priority: the layout on the server is not Curator's / etcdctl's, and a
+   * campaign that meets the other layout rejects with `MixedLayoutError`.
+   */
+  priority?: number;
+  /**
+   * With `priority`: a leader of lower priority steps down for us — its
+   * signal aborts with reason `preempted`, and its entry goes once its work
+   * has stopped (`resign()`), or at the latest its session timeout later.
+   * Only then do we lead. Default false.
+   */
+  preempt?: boolean;
+}
+
+export interface HandoverOptions {
+  /**
+   * The id of the waiting candidate to lead next. In a priority election any
+   * waiting candidate may be chosen; in a plain one only the next in the
+   * queue (leaving `to` out hands over to the next, as `resign()` does).
+   */
+  to?: string;
   signal?: AbortSignal;
 }
 
@@ -95,6 +126,17 @@ export interface Leadership extends AsyncDisposable {
    * stale leader can never overwrite someone else's entry.
    */
   proclaim(value: string): Promise<void>;
+  /**
+   * Hands leadership to the waiting candidate `to` (or the next one): our
+   * signal aborts with reason `handover`, then `to` leads as soon as a
+   * `resign()` would let the next one lead. Stop the work before calling it,
+   * as before `resign()`. Rejects with `InvalidOptionError` (option `to`),
+   * leadership unchanged, when no candidate of that id waits; and, in a
+   * plain election, when `to` is not the next in the queue. Resolves once
+   * `to` leads or — if it left meanwhile — our entry is gone and the next
+   * candidate may lead.
+   */
+  handover(options?: HandoverOptions): Promise<void>;
 }
 
 /** The state of one candidate, moved only along legal edges (see `CandidateStateMachine`). */
@@ -153,6 +195,17 @@ export interface Election {
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined>;
   /** This election's state events (`elected`, `lost`, `suspended`, `resumed`, `leader`) from now on. */
   events(options?: SignalOptions): AsyncIterable<ElectionEvent>;
+  /**
+   * Asks the current leader — in any process — to hand leadership to the
+   * waiting candidate `to` (priority elections only). The leader's signal
+   * aborts with reason `handover`; once its work has stopped (it resigns:
+   * `runWhileLeader` and `elect run` do), or at the latest its session
+   * timeout later, `to` leads. Resolves with the new leader once `to` leads;
+   * rejects with `InvalidOptionError` when nobody leads, `to` is not waiting,
+   * or the election is not a priority election, and with the signal's reason
+   * when `signal` aborts first.
+   */
+  handover(options: HandoverOptions & { to: string }): Promise<LeaderInfo>;
   /**
    * Resigns every leadership, aborts every campaign (they reject with
    * `ClosedError`), ends observers, and deletes everything this election

@@ -26,6 +26,11 @@ export const ErrorCode = {
   NotLeader: 'ELECT_NOT_LEADER',
   /** The server answered with an error we do not handle. */
   Backend: 'ELECT_BACKEND',
+  /**
+   * Candidates with and without a priority met in one election: the two
+   * layouts cannot share it (see `MixedLayoutError`). Our entry was removed.
+   */
+  MixedLayout: 'ELECT_MIXED_LAYOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -117,6 +122,21 @@ export class BackendError extends ElectError {
 }
 
 /**
+ * A priority election and a plain one (Curator's / etcdctl's layout) met on
+ * one name. A plain peer cannot honour priorities, and a priority candidate
+ * cannot follow a plain queue, so the campaign that finds the other layout
+ * in the queue removes its entry and rejects with this error instead of
+ * silently ignoring priorities. Give every candidate of an election a
+ * priority, or none.
+ */
+export class MixedLayoutError extends ElectError {
+  override name = 'MixedLayoutError';
+  constructor(message: string, options: ElectErrorOptions = {}) {
+    super(ErrorCode.MixedLayout, message, options);
+  }
+}
+
+/**
  * Why leadership ended:
  * - `resigned`: the leader called `resign()` (or disposed of the leadership);
  * - `deadline`: the connection was in trouble and the loss deadline passed
@@ -124,9 +144,13 @@ export class BackendError extends ElectError {
  * - `session-expired`: the server said our session / lease is gone;
  * - `deleted`: our znode / key disappeared (someone deleted it; on etcd also
  *   a revoked lease, whose key's deletion is seen first and acted on at once);
- * - `closed`: the election or its connection was closed by its owner.
+ * - `closed`: the election or its connection was closed by its owner;
+ * - `preempted`: a candidate of higher priority campaigning with `preempt`
+ *   is waiting (priority elections only);
+ * - `handover`: leadership is being handed to a chosen candidate
+ *   (`leadership.handover()`, or `election.handover()` from anywhere).
  */
-export type LossReason = 'resigned' | 'deadline' | 'session-expired' | 'deleted' | 'closed';
+export type LossReason = 'resigned' | 'deadline' | 'session-expired' | 'deleted' | 'closed' | 'preempted' | 'handover';
 
 /** The reason `leadership.signal` is aborted with. */
 export class LeadershipLostError extends ElectError {

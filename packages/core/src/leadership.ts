@@ -5,10 +5,11 @@
  * user sees (signal, deadline, resign, proclaim) behaves the same on every
  * backend because it lives here.
  */
-import type { Leadership } from './contract.js';
-import { LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
+import type { Clock } from './clock.js';
+import type { CandidateInfo, HandoverOptions, Leadership } from './contract.js';
+import { InvalidOptionError, LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
 import { aheadLead } from './deadline.js';
-import { candidateValue } from './options.js';
+import { candidateValue, handoverOptions } from './options.js';
 
 /** What a Leadership needs from its session's loss deadline. */
 export interface DeadlineView {
@@ -25,6 +26,17 @@ export interface LeadershipBackend {
   remove(): Promise<void>;
   /** Write `value` to our entry, guarded so it only succeeds while the entry is ours. */
   proclaim(value: string): Promise<void>;
+  /**
+   * Priority elections: hand leadership to the waiting candidate whose id is
+   * `to`. Rejects with `InvalidOptionError` (option `to`), before calling
+   * `lose`, when no such candidate waits; otherwise calls `lose()` before
+   * anything it writes lets `to` lead, and resolves once `to` leads, or —
+   * when `to` did not take over in time — once our entry is removed as by
+   * `remove()`.
+   */
+  handover?(to: string, lose: () => void): Promise<void>;
+  /** Plain elections: the queue in election order, to check that a handover goes to the next candidate. */
+  candidates?(): Promise<CandidateInfo[]>;
 }
 
 export interface LeadershipInit {
@@ -44,6 +56,8 @@ const messages: Record<LossReason, string> = {
   'session-expired': 'the session (or lease) expired',
   deleted: "this candidate's entry was deleted on the server",
   closed: 'the election was closed',
+  preempted: 'a candidate of higher priority campaigning with preempt is waiting; leadership passes to it once our work has stopped',
+  handover: 'leadership is being handed over to another candidate',
 };
 
 export class LeadershipHandle implements Leadership {
@@ -56,6 +70,8 @@ export class LeadershipHandle implements Leadership {
   private readonly backend: LeadershipBackend;
   private readonly onLost: ((error: LeadershipLostError) => void) | undefined;
   private removal: Promise<void> | undefined;
+  /** Set when leadership was yielded to another candidate: `resign()` hands over to it rather than removing our entry. */
+  private yielded: { to: string | undefined; cancel: () => void } | undefined;
   /** The live signal per lead, however often it is asked for (a supervisor asks on every turn). */
   private readonly aheads = new Map<number, AbortSignal>();
 
@@ -121,13 +137,71 @@ export class LeadershipHandle implements Leadership {
     // Stop the work first, then delete: nobody else can become leader before
     // our entry is gone, and by then our signal has already aborted.
     this.lose('resigned');
-    // A removal that failed (connection trouble) may be retried by calling
-    // resign() again; a pending or successful one is shared.
-    this.removal ??= this.backend.remove().catch((error: unknown) => {
+    return this.release();
+  }
+
+  async handover(options?: HandoverOptions): Promise<void> {
+    const { to } = handoverOptions('handover()', options, false);
+    if (!this.isLeader) throw new NotLeaderError(`${this.id} cannot hand over: it is no longer the leader`, { cause: this.signal.reason });
+    if (to !== undefined && this.backend.handover) {
+      // The backend finds `to` first (rejecting, leadership unchanged, when it
+      // is not waiting), then ends our leadership before its first write.
+      const backend = this.backend.handover.bind(this.backend);
+      this.removal ??= this.settle(backend(to, () => this.lose('handover')));
+      return this.removal;
+    }
+    if (to !== undefined) {
+      const queue = this.backend.candidates ? await this.backend.candidates() : undefined;
+      const at = queue?.findIndex((entry) => entry.key === this.key) ?? -1;
+      const next = at >= 0 ? queue?.[at + 1] : undefined;
+      if (next?.id !== to) {
+        throw new InvalidOptionError(
+          'to',
+          `${JSON.stringify(to)} is not the next candidate in this election's queue` +
+            `${next ? ` (${JSON.stringify(next.id)} is)` : ' (nobody else waits)'}: a plain election hands over only to the next one; ` +
+            'campaign with priorities to hand over to any waiting candidate',
+        );
+      }
+    }
+    this.lose('handover');
+    return this.release();
+  }
+
+  /**
+   * Leadership ends because another candidate should lead (preemption, or a
+   * handover asked for from elsewhere): the signal aborts now, and our entry
+   * goes — handed to `to`, or removed — when `resign()` says the work has
+   * stopped, or `releaseAfterMs` later on `clock` at the latest (work that
+   * ignores its signal cannot hold the election forever). False when
+   * leadership had already ended.
+   */
+  yieldTo(reason: 'preempted' | 'handover', to: string | undefined, clock: Clock, releaseAfterMs: number): boolean {
+    if (!this.isLeader) return false;
+    const cancel = clock.schedule(() => void this.release().catch(() => {}), releaseAfterMs);
+    this.yielded = { to, cancel };
+    return this.lose(reason);
+  }
+
+  /** Removes our entry, or hands it to the candidate leadership was yielded to. Shared while pending; retried after a failure. */
+  private release(): Promise<void> {
+    if (this.removal) return this.removal;
+    const yielded = this.yielded;
+    yielded?.cancel();
+    const handover = this.backend.handover?.bind(this.backend);
+    const removal =
+      yielded?.to !== undefined && handover
+        ? handover(yielded.to, () => {}).catch(() => this.backend.remove()) // `to` left: the next one leads
+        : this.backend.remove();
+    this.removal = this.settle(removal);
+    return this.removal;
+  }
+
+  /** A release that failed (connection trouble) may be retried by calling resign() again; a pending or successful one is shared. */
+  private settle(removal: Promise<void>): Promise<void> {
+    return removal.catch((error: unknown) => {
       this.removal = undefined;
       throw error;
     });
-    return this.removal;
   }
 
   /** Rejects with `InvalidOptionError` (option `value`) for a non-string or one over 64 KiB, before writing. */

@@ -87,15 +87,56 @@ export function clockOption(value: unknown, name = 'clock'): Clock {
   return value as Clock;
 }
 
-/** Validated `campaign()` options: only known keys, a valid id, the value (defaulting to the id), the signal. */
-export function campaignOptions(options: unknown): { id: string; value: string; signal: AbortSignal | undefined } {
+/** What `campaign()` was asked for, validated. `priority` is undefined in a plain election. */
+export interface CampaignRequest {
+  id: string;
+  value: string;
+  signal: AbortSignal | undefined;
+  priority: number | undefined;
+  preempt: boolean;
+}
+
+/** The highest priority: ZooKeeper's and Kubernetes' 32-bit integers. */
+export const MAX_PRIORITY = 2_147_483_647;
+
+/** Validated `campaign()` options: only known keys, a valid id, the value (defaulting to the id), the signal, the priority. */
+export function campaignOptions(options: unknown): CampaignRequest {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
   }
-  knownKeys('campaign()', options, ['id', 'value', 'signal']);
-  const { id, value, signal } = options as { id?: unknown; value?: unknown; signal?: unknown };
+  knownKeys('campaign()', options, ['id', 'value', 'signal', 'priority', 'preempt']);
+  const { id, value, signal, priority, preempt } = options as Record<string, unknown>;
   const validId = candidateId(id);
-  return { id: validId, value: value === undefined ? validId : candidateValue(value), signal: signalOption(signal) };
+  return {
+    id: validId,
+    value: value === undefined ? validId : candidateValue(value),
+    signal: signalOption(signal),
+    ...priorityOptions(priority, preempt),
+  };
+}
+
+/** `priority` (an integer 0..2147483647, or undefined) and `preempt` (a boolean, only with a priority). */
+export function priorityOptions(priority: unknown, preempt: unknown): { priority: number | undefined; preempt: boolean } {
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY)) {
+    throw new InvalidOptionError('priority', `must be an integer from 0 to ${MAX_PRIORITY}, got ${describe(priority)}`);
+  }
+  if (preempt !== undefined && typeof preempt !== 'boolean') throw new InvalidOptionError('preempt', `must be a boolean, got ${describe(preempt)}`);
+  if (preempt === true && priority === undefined) {
+    throw new InvalidOptionError('preempt', 'needs a priority: only a priority election can preempt its leader');
+  }
+  return { priority, preempt: preempt === true };
+}
+
+/** Validated `handover()` options: `to` (a candidate id; required when `required`) and `signal`. */
+export function handoverOptions(where: string, options: unknown, required: boolean): { to: string | undefined; signal: AbortSignal | undefined } {
+  if (options === undefined && !required) return { to: undefined, signal: undefined };
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `must be an object${required ? ' with the id to hand over to (to)' : ''}, got ${describe(options)}`);
+  }
+  knownKeys(where, options, ['to', 'signal']);
+  const { to, signal } = options as Record<string, unknown>;
+  if (to === undefined && required) throw new InvalidOptionError('to', 'is required: the id of the waiting candidate to lead next');
+  return { to: to === undefined ? undefined : textOption('to', to, 256), signal: signalOption(signal) };
 }
 
 /** Validated `{ signal }` options of reads (`leader()`, `candidates()`, `observe()`, `events()`). */

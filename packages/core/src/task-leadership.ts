@@ -4,7 +4,7 @@
  * while leadership is still held — so the task can be stopped *before* our
  * entry is deleted and someone else starts leading.
  */
-import type { Leadership } from './contract.js';
+import type { HandoverOptions, Leadership } from './contract.js';
 import { aheadLead } from './deadline.js';
 import { NotLeaderError } from './errors.js';
 
@@ -66,6 +66,10 @@ export class TaskLeadership implements Leadership {
   }
 
   /** Rejects with `NotLeaderError` once this task was told to stop. */
+  handover(options?: HandoverOptions): Promise<void> {
+    return this.inner.handover(options);
+  }
+
   proclaim(value: string): Promise<void> {
     if (this.signal.aborted) {
       return Promise.reject(new NotLeaderError(`${this.id} cannot proclaim: its task was told to stop`, { cause: this.signal.reason }));

@@ -16,6 +16,7 @@ export function withCampaign(
     campaign: (options: CampaignOptions) => wrap(options, campaign),
     leader: election.leader.bind(election),
     candidates: election.candidates.bind(election),
+    handover: election.handover.bind(election),
     observe: election.observe.bind(election),
     events: election.events.bind(election),
     close: election.close.bind(election),

@@ -46,8 +46,13 @@ describe('options', () => {
 
   it('campaignOptions: id, value defaulting to id, signal; unknown keys refused', () => {
     const signal = new AbortController().signal;
-    expect(campaignOptions({ id: 'a' })).toEqual({ id: 'a', value: 'a', signal: undefined });
-    expect(campaignOptions({ id: 'a', value: 'v', signal })).toEqual({ id: 'a', value: 'v', signal });
+    const plain = { priority: undefined, preempt: false };
+    expect(campaignOptions({ id: 'a' })).toEqual({ id: 'a', value: 'a', signal: undefined, ...plain });
+    expect(campaignOptions({ id: 'a', value: 'v', signal })).toEqual({ id: 'a', value: 'v', signal, ...plain });
+    expect(campaignOptions({ id: 'a', priority: 0 })).toMatchObject({ priority: 0, preempt: false });
+    expect(campaignOptions({ id: 'a', priority: 2 ** 31 - 1, preempt: true })).toMatchObject({ priority: 2 ** 31 - 1, preempt: true });
+    expect(() => campaignOptions({ id: 'a', preempt: true })).toThrow(invalid('preempt'));
+    expect(() => campaignOptions({ id: 'a', priority: NaN })).toThrow(invalid('priority'));
     expect(() => campaignOptions(undefined)).toThrow(invalid('options'));
     expect(() => campaignOptions({ id: 'a', signal: {} })).toThrow(invalid('signal'));
     expect(() => campaignOptions({ id: 'a', rejoin: true })).toThrow(invalid('rejoin'));

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe } from '@jest/globals';
 import { basics } from './basics.js';
 import { faults } from './faults.js';
 import { observe } from './observe.js';
+import { priority } from './priority.js';
 import { queue } from './queue.js';
 import { Suite, type BackendSource, type Fault } from './suite.js';
 import type { ConformanceBackend } from './types.js';
@@ -74,6 +75,7 @@ export function describeConformance<B extends ConformanceBackend>(
     describe('queue', () => queue(suite));
     describe('observers', () => observe(suite));
     describe('session loss', () => faults(suite));
+    describe('priority', () => priority(suite));
   });
 }
 

@@ -9,14 +9,17 @@
 import type { LeadershipHandle } from '../leadership.js';
 import { ClosedError, ErrorCode, abortReason, isElectError } from '../errors.js';
 import { LogEvent } from '../logger.js';
+import { priorityStep } from '../priority.js';
 import type { ClientSession, ConnectionLink } from './link.js';
-import type { Store } from './store.js';
+import { recordKey, type Position, type Store } from './store.js';
 
 export interface CampaignContext {
   readonly conn: ConnectionLink;
   readonly name: string;
   readonly id: string;
   readonly payload: string;
+  /** Set in a priority election. */
+  readonly rank: { priority: number; preempt: boolean } | undefined;
   /**
    * Makes the leadership. Called synchronously inside the request that found
    * our entry first and owned by our live session.
@@ -50,7 +53,7 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
           // An entry of an earlier session is gone or goes with that session.
           mine = drop(ctx, mine);
           const entry = await ctx.conn.call((store) => {
-            const created = store.create(session.id, ctx.name, ctx.payload);
+            const created = store.create(session.id, ctx.name, ctx.payload, ctx.rank);
             // Known to be ours before the creation's announcement is delivered.
             ctx.entry(created.key, true);
             return created;
@@ -61,12 +64,14 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
         const current = mine;
         const step = await ctx.conn.call((store) => {
           if (stop.aborted) return undefined;
+          if (ctx.rank) return priorityTurn(ctx, store, current);
           const position = store.position(current.key, session.id);
           if (position.kind !== 'first') return position;
           return { kind: 'claimed' as const, handle: ctx.claim(store, current.key, current.token, session) };
         });
         if (step === undefined) continue;
         if (step.kind === 'claimed') return step.handle;
+        if (step.kind === 'mixed') throw step.error;
         if (step.kind !== 'behind') {
           mine = drop(ctx, mine); // deleted under us, or our session is gone: re-enter fresh
           continue;
@@ -85,6 +90,37 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
     drop(ctx, mine);
     throw error;
   }
+}
+
+/**
+ * One turn of a priority campaign (core's `priorityStep`), in one request:
+ * lead if the record is, or becomes, ours; else where to wait.
+ */
+function priorityTurn(ctx: CampaignContext, store: Store, mine: Mine): Position | { kind: 'claimed'; handle: LeadershipHandle } | undefined {
+  const position = store.position(mine.key, mine.session.id);
+  if (position.kind === 'gone') return position;
+  const { entries, record } = store.reading(ctx.name);
+  const step = priorityStep(ctx.name, entries, record, mine.key);
+  let token: bigint | undefined;
+  switch (step.kind) {
+    case 'gone':
+    case 'mixed':
+      return step;
+    case 'wait':
+      return { kind: 'behind', predecessor: step.ahead.key };
+    case 'wait-record':
+      return { kind: 'behind', predecessor: recordKey(ctx.name) };
+    case 'lead':
+      token = store.recordToken(ctx.name, mine.key);
+      break;
+    case 'take':
+      token = store.take(ctx.name, mine.key, mine.session.id);
+      break;
+    case 'take-over':
+      token = store.takeOver(ctx.name, mine.key, mine.session.id);
+      break;
+  }
+  return token === undefined ? undefined : { kind: 'claimed', handle: ctx.claim(store, mine.key, token, mine.session) };
 }
 
 function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {

@@ -5,20 +5,21 @@
  * connection events onto them (deadline, expiry, deletion, close) and onto
  * the candidates' state machines, whose changes become `events()`.
  */
-import type { CampaignOptions, CandidateInfo, CandidateState, Election, ElectionEvent, LeaderInfo, Leadership, SignalOptions } from '../contract.js';
-import { ClosedError, abortReason, type LeadershipLostError } from '../errors.js';
+import type { CampaignOptions, CandidateInfo, CandidateState, Election, ElectionEvent, HandoverOptions, LeaderInfo, Leadership, SignalOptions } from '../contract.js';
+import { ClosedError, InvalidOptionError, abortReason, type LeadershipLostError } from '../errors.js';
 import { LeadershipHandle } from '../leadership.js';
 import { LogEvent } from '../logger.js';
 import { followSession } from '../liveness.js';
-import { campaignOptions, candidateValue, readOptions, textOption } from '../options.js';
+import { campaignOptions, candidateValue, handoverOptions, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
+import { handoverTarget, preemptor, priorityOrder } from '../priority.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
-import { campaignLoop, removeEntry } from './campaign.js';
+import { campaignLoop, removeEntry, waitForDeletion } from './campaign.js';
 import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import { observeLeader } from './observe.js';
-import type { Store } from './store.js';
+import { recordKey, type Store } from './store.js';
 
 interface Held {
   readonly session: ClientSession;
@@ -61,7 +62,7 @@ export class MemoryElection implements Election {
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
-    const { id, value, signal } = campaignOptions(options);
+    const { id, value, signal, priority, preempt } = campaignOptions(options);
     this.assertOpen();
     if (signal?.aborted) throw abortReason(signal, 'The campaign');
     const stop = signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
@@ -79,6 +80,7 @@ export class MemoryElection implements Election {
         name: this.name,
         id,
         payload: encodePayload(id, value),
+        rank: priority === undefined ? undefined : { priority, preempt },
         claim: (store, key, token, session) => this.claim(store, { id, value, key, token, session, machine, lost: (error) => (loss = error) }),
         entry: (key, present) => (present ? this.ownKeys.add(key) : this.ownKeys.delete(key)),
       },
@@ -103,6 +105,26 @@ export class MemoryElection implements Election {
   async candidates(options?: SignalOptions): Promise<CandidateInfo[]> {
     this.beginRead('candidates()', options);
     return this.conn.call((store) => store.list(this.name));
+  }
+
+  async handover(options: HandoverOptions & { to: string }): Promise<LeaderInfo> {
+    const { to, signal } = handoverOptions('handover()', options, true) as { to: string; signal: AbortSignal | undefined };
+    this.assertOpen();
+    // Follow the leader from before the request, so that its change is seen.
+    const seen = this.observe(signal ? { signal } : {});
+    const asked = await this.conn.call((store) => {
+      if (!store.isPriority(this.name)) throw notPriority(this.name);
+      const leader = store.leader(this.name);
+      if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
+      if (leader.id === to) return leader;
+      const { entries } = store.reading(this.name);
+      if (!handoverTarget(entries, leader.key, (e) => store.idOf(e.key) ?? '', to)) throw notWaiting(to, this.name);
+      store.request(this.name, { to, token: leader.token });
+      return undefined;
+    });
+    if (asked) return asked;
+    for await (const leader of seen) if (leader?.id === to) return leader;
+    throw abortReason(signal ?? this.closer.signal, 'The handover');
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
@@ -142,7 +164,8 @@ export class MemoryElection implements Election {
     c: { id: string; value: string; key: string; token: bigint; session: ClientSession; machine: StateMachine<CandidateState>; lost: (error: LeadershipLostError) => void },
   ): LeadershipHandle {
     const { id, key, token, session, machine } = c;
-    let cancelWatch: () => void = () => {};
+    const priority = store.isPriority(this.name);
+    const stopWatching = new AbortController();
     let unfollow: () => void = () => {};
     const handle: LeadershipHandle = new LeadershipHandle({
       id,
@@ -151,14 +174,17 @@ export class MemoryElection implements Election {
       key,
       deadline: session.liveness.deadline,
       backend: {
-        remove: () => removeEntry(this.conn, key, session),
+        remove: () => this.removeHeld(key, session),
         proclaim: async (value) => {
           const payload = encodePayload(id, candidateValue(value));
           await this.conn.call((s) => s.put(key, session.id, payload));
         },
+        ...(priority
+          ? { handover: (to: string, lose: () => void) => this.handOver(key, session, to, lose, handle.timeoutMs) }
+          : { candidates: () => this.candidates() }),
       },
       onLost: (error) => {
-        cancelWatch();
+        stopWatching.abort();
         unfollow();
         this.held.delete(handle);
         this.ownKeys.delete(key);
@@ -166,12 +192,91 @@ export class MemoryElection implements Election {
         this.lost(id, token, machine, error);
       },
     });
-    cancelWatch = store.watchDeletion(key, this.conn.deliver, () => handle.lose('deleted')).cancel;
+    const cancelWatch = store.watchDeletion(key, this.conn.deliver, () => handle.lose('deleted')).cancel;
+    stopWatching.signal.addEventListener('abort', cancelWatch, { once: true });
+    if (priority) this.guardRecord(store, handle, session, stopWatching.signal);
     this.held.set(handle, { session, key });
     machine.transition({ kind: 'leader', token });
     unfollow = followSession(session.liveness, machine, (reason) => handle.lose(reason));
     if (!handle.isLeader) unfollow();
     return handle;
+  }
+
+  /**
+   * A priority election's leader follows its record (gone or no longer ours:
+   * 'deleted') and its queue: a waiting candidate that preempts us, or a
+   * handover asked for through `handover()`, makes us yield.
+   */
+  private guardRecord(store: Store, handle: LeadershipHandle, session: ClientSession, stop: AbortSignal): void {
+    const key = handle.key;
+    const recordChanged = (): void => {
+      if (stop.aborted) return;
+      const s = this.conn.callSync((st) => st);
+      if (s.recordToken(this.name, key) !== handle.token) return void handle.lose('deleted');
+      const again = s.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged);
+      stop.addEventListener('abort', again.cancel, { once: true });
+    };
+    const first = store.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged);
+    stop.addEventListener('abort', first.cancel, { once: true });
+    const queueChanged = (): void => {
+      if (stop.aborted) return;
+      void this.conn
+        .call((s) => {
+          const { entries } = s.reading(this.name);
+          if (preemptor(entries, key)) return { reason: 'preempted' as const, to: undefined };
+          const request = s.pendingRequest(this.name);
+          if (request === undefined || s.recordToken(this.name, key) !== handle.token) return undefined;
+          s.request(this.name, undefined);
+          if (request.token !== handle.token || !handoverTarget(entries, key, (e) => s.idOf(e.key) ?? '', request.to)) return undefined;
+          return { reason: 'handover' as const, to: request.to };
+        })
+        .then((step) => {
+          if (step) handle.yieldTo(step.reason, step.to, this.conn.clock, handle.timeoutMs);
+        })
+        .catch(() => {}); // unreachable now: the next change or the session decides
+    };
+    const offQueue = store.watchQueue(this.name, this.conn.deliver, queueChanged);
+    stop.addEventListener('abort', offQueue, { once: true });
+    queueChanged();
+  }
+
+  /** Our entry and, in a priority election, our record: gone together. */
+  private async removeHeld(key: string, session: ClientSession): Promise<void> {
+    await this.conn.call((s) => s.release(this.name, key, session.id)).catch(() => {});
+    await removeEntry(this.conn, key, session);
+  }
+
+  /** See `LeadershipBackend.handover`: mark the record for `to`, wake it, wait (at most `limitMs`) until it took over, then leave. */
+  private async handOver(key: string, session: ClientSession, to: string, lose: () => void, limitMs: number): Promise<void> {
+    const target = await this.conn.call((s) => {
+      const { entries } = s.reading(this.name);
+      const found = handoverTarget(entries, key, (e) => s.idOf(e.key) ?? '', to);
+      if (!found) throw notWaiting(to, this.name);
+      return found;
+    });
+    lose();
+    const marked = await this.conn.call((s) => {
+      if (!s.markHandover(this.name, key, session.id, target.key)) return false;
+      // The record's change wakes `to` if it is first; otherwise it watches the entry just ahead of it.
+      const order = priorityOrder(s.reading(this.name).entries);
+      const ahead = order[order.findIndex((e) => e.key === target.key) - 1];
+      if (ahead) s.nudge(ahead.key);
+      return true;
+    });
+    if (marked) {
+      const limit = new AbortController();
+      const cancel = this.conn.clock.schedule(() => limit.abort(), limitMs);
+      try {
+        while (this.conn.callSync((s) => s.reading(this.name).record?.to === target.key && s.idOf(target.key) !== undefined)) {
+          await waitForDeletion(this.conn, recordKey(this.name), limit.signal);
+        }
+      } catch {
+        // Not taken in time (or the connection is gone): leave, and the next candidate leads.
+      } finally {
+        cancel();
+      }
+    }
+    await this.removeHeld(key, session);
   }
 
   private lost(id: string, token: bigint, machine: StateMachine<CandidateState>, error: LeadershipLostError): void {
@@ -228,3 +333,12 @@ export class MemoryElection implements Election {
     if (this.conn.isClosed) throw new ClosedError('the connection is closed');
   }
 }
+
+function notPriority(name: string): InvalidOptionError {
+  return new InvalidOptionError('to', `election ${JSON.stringify(name)} is not a priority election: it hands over only to the next candidate (resign)`);
+}
+
+function notWaiting(to: string, name: string): InvalidOptionError {
+  return new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(name)}`);
+}
+

@@ -4,6 +4,7 @@
  * makes elections; elections (election.ts, campaign.ts, observe.ts) know
  * only this, so neither side imports the other.
  */
+import type { Clock } from '../clock.js';
 import type { Liveness } from '../liveness.js';
 import type { Logger } from '../logger.js';
 import type { Sink, Store } from './store.js';
@@ -26,6 +27,7 @@ export type ConnectionEvent =
 
 export interface ConnectionLink {
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly isClosed: boolean;
   /** Delivers a server notification unless the network is cut. */
   readonly deliver: Sink;

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js';
 import type { CandidateInfo } from '../contract.js';
 import { NotLeaderError, SessionExpiredError } from '../errors.js';
 import { decodePayload } from '../payload.js';
+import { candidateOrder, mixedLayout, recordHolder, type HandoverRequest, type LeaderRecord, type QueueEntry } from '../priority.js';
 
 /**
  * How the server reaches one client: `fn` runs on the client when (and if) the
@@ -24,8 +25,17 @@ export interface StoredEntry {
   readonly name: string;
   readonly sessionId: number;
   payload: string;
-  /** The revision that created it: the fencing token. */
+  /** The revision that created it: the fencing token (in a plain election). */
   readonly createRevision: bigint;
+  /** Set in a priority election. */
+  readonly priority: number | undefined;
+  readonly preempt: boolean;
+}
+
+/** A priority election's record: who leads (see core's priority.ts), on whose session, since which revision (the token). */
+interface StoredRecord extends LeaderRecord {
+  readonly sessionId: number;
+  readonly token: bigint;
 }
 
 interface Session {
@@ -44,7 +54,13 @@ interface Watch<A> {
 }
 
 /** Where a candidate stands in its election's queue. */
-export type Position = { kind: 'first' } | { kind: 'behind'; predecessor: string } | { kind: 'gone' };
+export type Position = { kind: 'first' } | { kind: 'behind'; predecessor: string } | { kind: 'gone' } | { kind: 'mixed'; error: Error };
+
+/** One reading of a priority election. */
+export interface Reading {
+  readonly entries: QueueEntry[];
+  readonly record: LeaderRecord | undefined;
+}
 
 export class Store {
   private revision = 0n;
@@ -55,6 +71,11 @@ export class Store {
   private readonly byKey = new Map<string, StoredEntry>();
   private readonly keyWatches = new Map<string, Set<Watch<void>>>();
   private readonly electionWatches = new Map<string, Set<Watch<CandidateInfo | undefined>>>();
+  /** Per priority election: the record, and a handover asked for from elsewhere. */
+  private readonly records = new Map<string, StoredRecord>();
+  private readonly requests = new Map<string, HandoverRequest>();
+  /** Every change of an election's queue or request (a leader of a priority election follows them). */
+  private readonly queueWatches = new Map<string, Set<Watch<void>>>();
 
   constructor(readonly clock: Clock) {}
 
@@ -101,21 +122,23 @@ export class Store {
     this.sessions.delete(sessionId);
     session.cancel();
     if (expired) session.sink(session.onExpired);
+    for (const [name, record] of [...this.records]) if (record.sessionId === sessionId) this.setRecord(name, undefined);
     for (const key of [...session.keys]) this.deleteEntry(key);
     return true;
   }
 
-  create(sessionId: number, name: string, payload: string): StoredEntry {
+  create(sessionId: number, name: string, payload: string, rank?: { priority: number; preempt: boolean }): StoredEntry {
     const session = this.liveSession(sessionId);
     const createRevision = ++this.revision;
     // Not any real wire format: unique per entry, grouped under the name.
     const key = `${name}/${session.id.toString(16)}-${createRevision}`;
-    const entry: StoredEntry = { key, name, sessionId, payload, createRevision };
+    const entry: StoredEntry = { key, name, sessionId, payload, createRevision, priority: rank?.priority, preempt: rank?.preempt ?? false };
     let queue = this.elections.get(name);
     if (!queue) this.elections.set(name, (queue = new Map()));
     queue.set(key, entry);
     this.byKey.set(key, entry);
     session.keys.add(key);
+    this.fireQueue(name);
     this.announce(name);
     return entry;
   }
@@ -147,7 +170,10 @@ export class Store {
   }
 
   list(name: string): CandidateInfo[] {
-    return [...(this.elections.get(name)?.values() ?? [])].map(info);
+    const entries = [...(this.elections.get(name)?.values() ?? [])];
+    if (!this.isPriority(name)) return entries.map((entry) => info(entry));
+    const record = this.records.get(name);
+    return candidateOrder(entries.map(queueEntry), record).map((e) => info(this.byKey.get(e.key) as StoredEntry, this.tokenOf(e.key, record)));
   }
 
   keys(name: string): string[] {
@@ -155,14 +181,126 @@ export class Store {
   }
 
   leader(name: string): CandidateInfo | undefined {
+    if (this.isPriority(name)) {
+      const record = this.records.get(name);
+      const holder = recordHolder(this.reading(name).entries, record);
+      return holder && record ? info(this.byKey.get(holder.key) as StoredEntry, record.token) : undefined;
+    }
     const first = this.elections.get(name)?.values().next();
     return first && !first.done ? info(first.value) : undefined;
+  }
+
+  /** The id of the candidate whose entry is `key`, or undefined when it is gone. */
+  idOf(key: string): string | undefined {
+    const entry = this.byKey.get(key);
+    return entry && decodePayload(entry.payload).id;
+  }
+
+  /** A priority election: an entry with a priority, or a record, is there. */
+  isPriority(name: string): boolean {
+    if (this.records.has(name)) return true;
+    for (const entry of this.elections.get(name)?.values() ?? []) if (entry.priority !== undefined) return true;
+    return false;
+  }
+
+  reading(name: string): Reading {
+    return { entries: [...(this.elections.get(name)?.values() ?? [])].map(queueEntry), record: this.records.get(name) };
+  }
+
+  /** The record's token while it names `key` (no handover under way). */
+  recordToken(name: string, key: string): bigint | undefined {
+    const record = this.records.get(name);
+    return record && record.holder === key && record.to === undefined ? record.token : undefined;
+  }
+
+  /** Creates the record for `key` if nobody holds it and `key` is ours and live; its token, else undefined. */
+  take(name: string, key: string, sessionId: number): bigint | undefined {
+    if (this.records.has(name) || !this.owns(key, sessionId)) return undefined;
+    return this.setRecord(name, { holder: key, sessionId, token: ++this.revision });
+  }
+
+  /** Replaces a record handed over to `key` with our own; the new token, else undefined. */
+  takeOver(name: string, key: string, sessionId: number): bigint | undefined {
+    if (this.records.get(name)?.to !== key || !this.owns(key, sessionId)) return undefined;
+    return this.setRecord(name, { holder: key, sessionId, token: ++this.revision });
+  }
+
+  /** Marks the record of `holder` (on `sessionId`) as handed over to `to`. False when it is not theirs. */
+  markHandover(name: string, holder: string, sessionId: number, to: string): boolean {
+    const record = this.records.get(name);
+    if (!record || record.holder !== holder || record.sessionId !== sessionId || record.to !== undefined) return false;
+    this.setRecord(name, { ...record, to });
+    return true;
+  }
+
+  /** Deletes the record if it is `holder`'s on `sessionId`. */
+  release(name: string, holder: string, sessionId: number): void {
+    const record = this.records.get(name);
+    if (record && record.holder === holder && record.sessionId === sessionId) this.setRecord(name, undefined);
+  }
+
+  /** Deletes the record whoever holds it (an operator's delete). */
+  deleteRecord(name: string): boolean {
+    if (!this.records.has(name)) return false;
+    this.setRecord(name, undefined);
+    return true;
+  }
+
+  /** Wakes whoever watches `key` without changing it (a handover's nudge). */
+  nudge(key: string): void {
+    const watches = this.keyWatches.get(key);
+    this.keyWatches.delete(key);
+    for (const watch of watches ?? []) watch.sink(watch.fn);
+  }
+
+  request(name: string, request: HandoverRequest | undefined): void {
+    if (request) this.requests.set(name, request);
+    else this.requests.delete(name);
+    this.fireQueue(name);
+  }
+
+  pendingRequest(name: string): HandoverRequest | undefined {
+    return this.requests.get(name);
+  }
+
+  /** Watches every change of an election's queue, and handover requests, until cancelled. */
+  watchQueue(name: string, sink: Sink, fn: () => void): () => void {
+    return this.addWatch(this.queueWatches, name, { sink, fn });
+  }
+
+  /** The error for a plain campaign in a priority election, or undefined. */
+  plainMixed(name: string): Error | undefined {
+    const { entries, record } = this.reading(name);
+    return mixedLayout(name, entries, record, false);
+  }
+
+  private owns(key: string, sessionId: number): boolean {
+    return this.byKey.get(key)?.sessionId === sessionId && this.sessions.has(sessionId);
+  }
+
+  private tokenOf(key: string, record: StoredRecord | undefined): bigint {
+    return record?.holder === key && record.to === undefined ? record.token : (this.byKey.get(key) as StoredEntry).createRevision;
+  }
+
+  private setRecord(name: string, record: StoredRecord | undefined): bigint | undefined {
+    ++this.revision;
+    if (record) this.records.set(name, record);
+    else this.records.delete(name);
+    this.nudge(recordKey(name));
+    this.announce(name);
+    return record?.token;
+  }
+
+  private fireQueue(name: string): void {
+    for (const watch of this.queueWatches.get(name) ?? []) watch.sink(watch.fn);
   }
 
   /** First, behind a predecessor, or gone (missing, or not owned by this live session). */
   position(key: string, sessionId: number): Position {
     const entry = this.byKey.get(key);
     if (!entry || entry.sessionId !== sessionId || !this.sessions.has(sessionId)) return { kind: 'gone' };
+    const mixed = this.plainMixed(entry.name);
+    if (mixed) return { kind: 'mixed', error: mixed };
     let predecessor: string | undefined;
     for (const other of this.elections.get(entry.name)?.keys() ?? []) {
       if (other === key) break;
@@ -176,7 +314,7 @@ export class Store {
    * existence check: `exists: false` means it is already gone (no watch set).
    */
   watchDeletion(key: string, sink: Sink, fn: () => void): { exists: boolean; cancel: () => void } {
-    if (!this.byKey.has(key)) return { exists: false, cancel: () => {} };
+    if (!this.byKey.has(key) && !this.records.has(recordName(key))) return { exists: false, cancel: () => {} };
     return { exists: true, cancel: this.addWatch(this.keyWatches, key, { sink, fn }) };
   }
 
@@ -215,6 +353,7 @@ export class Store {
     const watches = this.keyWatches.get(key);
     this.keyWatches.delete(key);
     for (const watch of watches ?? []) watch.sink(watch.fn);
+    this.fireQueue(entry.name);
     this.announce(entry.name);
   }
 
@@ -234,7 +373,22 @@ export class Store {
   }
 }
 
-function info(entry: StoredEntry): CandidateInfo {
+/** The name watches on an election's record go by (no entry's key ends like it). */
+export function recordKey(name: string): string {
+  return `${name}/\0record`;
+}
+
+function recordName(key: string): string {
+  return key.endsWith('/\0record') ? key.slice(0, -'/\0record'.length) : '';
+}
+
+function queueEntry(entry: StoredEntry): QueueEntry {
+  return { key: entry.key, priority: entry.priority, preempt: entry.preempt, order: entry.createRevision };
+}
+
+function info(entry: StoredEntry, token = entry.createRevision): CandidateInfo {
   const { id, value } = decodePayload(entry.payload);
-  return { id, value, token: entry.createRevision, key: entry.key };
+  const base = { id, value, token, key: entry.key };
+  if (entry.priority === undefined) return base;
+  return { ...base, priority: entry.priority, ...(entry.preempt ? { preempt: true } : {}) };
 }

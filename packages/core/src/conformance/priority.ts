@@ -1,0 +1,235 @@
+/**
+ * Conformance: priority elections. The highest priority among waiting
+ * candidates leads at the next change (ties by queue order); `preempt` makes
+ * a lower-priority leader yield, and the preemptor leads only once the
+ * yielding leader has resigned; `handover` moves leadership to a chosen
+ * waiting candidate; a priority election and a plain one never share a name.
+ * Through all of it: one leader at a time, fencing tokens strictly increasing.
+ */
+import { expect } from '@jest/globals';
+import type { CampaignOptions, Leadership } from '../contract.js';
+import { ErrorCode } from '../errors.js';
+import { OneLeader, info, lossReason, queued, quiet, stamp, within } from './kit.js';
+import type { Suite } from './suite.js';
+
+export function priority(s: Suite): void {
+  s.test('the waiting candidate with the highest priority leads next, ties in queue order; candidates() shows priorities in that order', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const monitor = new OneLeader();
+    const first = await s.open(name);
+    let leader = await within(monitor.watch(first.election.campaign({ id: 'low', priority: 1 })), t.op, 'the first leader');
+    const waiting: Array<[CampaignOptions, Promise<Leadership>]> = [];
+    for (const options of [
+      { id: 'five', priority: 5 },
+      { id: 'nine-a', priority: 9 },
+      { id: 'nine-b', priority: 9 },
+      { id: 'zero', priority: 0 },
+    ]) {
+      const handle = await s.open(name);
+      waiting.push([options, monitor.watch(handle.election.campaign(options))]);
+      await queued(first.election, (q) => q.length === waiting.length + 1, t.op, `${options.id} to be queued`);
+    }
+    const queue = await first.election.candidates();
+    expect(queue.map((c) => [c.id, c.priority])).toEqual([
+      ['low', 1],
+      ['nine-a', 9],
+      ['nine-b', 9],
+      ['five', 5],
+      ['zero', 0],
+    ]);
+    expect(queue[0]).toMatchObject(info(leader));
+    expect(await first.election.leader()).toMatchObject({ ...info(leader), priority: 1 });
+
+    const campaigns = new Map(waiting.map(([options, campaign]) => [options.id, campaign]));
+    for (const expected of ['nine-a', 'nine-b', 'five', 'zero']) {
+      const previous = leader;
+      await within(previous.resign(), t.op, `${previous.id} to resign`);
+      leader = await within(campaigns.get(expected) as Promise<Leadership>, t.op, `${expected} to lead after ${previous.id}`);
+      campaigns.delete(expected);
+      expect(leader.token > previous.token).toBe(true);
+      expect(await first.election.leader()).toMatchObject(info(leader));
+      expect(monitor.violations).toEqual([]);
+    }
+    await within(leader.resign(), t.op, `${leader.id} to resign`);
+    expect(monitor.count).toBe(5);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('without preempt a higher priority does not unseat the leader: it leads at the next change', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    const low = await within(a.election.campaign({ id: 'low', priority: 1 }), t.op, 'the first leader');
+    const high = stamp(b.election.campaign({ id: 'high', priority: 9 }));
+    await queued(a.election, (q) => q.length === 2, t.op, 'high to be queued');
+    // A preempting leader would be told through the same reading that a
+    // preemptor's arrival wakes; a third, preempting candidate of lower
+    // priority than `low` proves the leader looked at the queue again.
+    const c = await s.open(name);
+    const below = quiet(c.election.campaign({ id: 'below', priority: 0, preempt: true }));
+    await queued(a.election, (q) => q.length === 3, t.op, 'below to be queued');
+    expect(await a.election.leader()).toMatchObject(info(low));
+    expect(low.isLeader).toBe(true);
+    await within(low.resign(), t.op, 'low to resign');
+    const next = await within(high, t.op, 'high to lead after low resigned');
+    expect(next.value.token > low.token).toBe(true);
+    await within(next.value.resign(), t.op, 'high to resign');
+    await within(below, t.op, 'below to lead last').then((l) => l.resign());
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('preempt: the leader of lower priority yields (reason "preempted") and the preemptor leads only after it resigned', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const monitor = new OneLeader();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    const low = await within(monitor.watch(a.election.campaign({ id: 'low', priority: 1 })), t.op, 'the first leader');
+    const preemptor = stamp(monitor.watch(b.election.campaign({ id: 'high', priority: 5, preempt: true })));
+    await within(
+      new Promise((resolve) => low.signal.addEventListener('abort', resolve, { once: true })),
+      t.op,
+      "low's signal to abort when a preempting candidate of higher priority waits",
+    );
+    expect(lossReason(low.signal.reason)).toBe('preempted');
+    // Its work may still be stopping: nobody leads until it resigns.
+    expect(await b.election.leader()).toMatchObject({ id: 'low', token: low.token });
+    const resigned = performance.now();
+    await within(low.resign(), t.op, 'low to resign');
+    const high = await within(preemptor, t.op, 'the preemptor to lead after low resigned');
+    expect(high.at).toBeGreaterThanOrEqual(resigned);
+    expect(high.value.token > low.token).toBe(true);
+    expect(monitor.violations).toEqual([]);
+
+    // An equal priority does not preempt, even with preempt.
+    const c = await s.open(name);
+    const equal = quiet(c.election.campaign({ id: 'equal', priority: 5, preempt: true }));
+    await queued(a.election, (q) => q.length === 2, t.op, 'equal to be queued');
+    expect(await a.election.leader()).toMatchObject(info(high.value));
+    expect(high.value.isLeader).toBe(true);
+    await within(high.value.resign(), t.op, 'high to resign');
+    await within(equal, t.op, 'equal to lead').then((l) => l.resign());
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('a preempted leader that never resigns lets the preemptor lead at the latest one session timeout later', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    const low = await within(a.election.campaign({ id: 'stubborn', priority: 1 }), t.op, 'the first leader');
+    const high = b.election.campaign({ id: 'high', priority: 5, preempt: true });
+    const high2 = await within(high, t.session + t.op + t.slack, 'the preemptor to lead though the preempted leader never resigned');
+    expect(lossReason(low.signal.reason)).toBe('preempted');
+    expect(high2.token > low.token).toBe(true);
+    await within(high2.resign(), t.op, 'high to resign');
+    await within(low.resign(), t.op, 'the late resign to clean up');
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('handover({ to }) hands leadership to the chosen waiting candidate, past higher priorities; an unknown one is refused', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const monitor = new OneLeader();
+    const a = await s.open(name);
+    const leader = await within(monitor.watch(a.election.campaign({ id: 'leader', priority: 1 })), t.op, 'the first leader');
+    const b = await s.open(name);
+    const c = await s.open(name);
+    const top = monitor.watch(b.election.campaign({ id: 'top', priority: 9 }));
+    const chosen = stamp(monitor.watch(c.election.campaign({ id: 'chosen', priority: 5 })));
+    await queued(a.election, (q) => q.length === 3, t.op, 'both to be queued');
+
+    await expect(leader.handover({ to: 'nobody' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
+    await expect(leader.handover({ to: 'leader' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
+    expect(leader.isLeader).toBe(true);
+
+    const handing = within(leader.handover({ to: 'chosen' }), t.op, 'the handover to complete');
+    const next = await within(chosen, t.op, 'chosen to lead');
+    expect(lossReason(leader.signal.reason)).toBe('handover');
+    await handing;
+    expect(next.value.token > leader.token).toBe(true);
+    expect(await a.election.leader()).toMatchObject(info(next.value));
+    expect(monitor.violations).toEqual([]);
+    await within(next.value.resign(), t.op, 'chosen to resign');
+    await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());
+    expect(monitor.violations).toEqual([]);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('election.handover() asks the leader from another client: it yields, resigns once its work stopped, and the chosen one leads', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    const operator = await s.open(name);
+    const leader = await within(a.election.campaign({ id: 'leader', priority: 5 }), t.op, 'the first leader');
+    const chosen = quiet(b.election.campaign({ id: 'chosen', priority: 1 }));
+    // Without the handover, `top` would lead next.
+    const top = quiet(b.election.campaign({ id: 'top', priority: 9 }));
+    await queued(a.election, (q) => q.length === 3, t.op, 'chosen and top to be queued');
+    await expect(operator.election.handover({ to: 'nobody' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
+    expect(leader.isLeader).toBe(true);
+
+    const asked = quiet(operator.election.handover({ to: 'chosen' }));
+    await within(
+      new Promise((resolve) => leader.signal.addEventListener('abort', resolve, { once: true })),
+      t.op,
+      "the leader's signal to abort when a handover is asked for",
+    );
+    expect(lossReason(leader.signal.reason)).toBe('handover');
+    await within(leader.resign(), t.op, 'the leader to resign once its work stopped');
+    const next = await within(chosen, t.op, 'chosen to lead');
+    expect(await within(asked, t.op, 'handover() to resolve')).toMatchObject(info(next));
+    expect(next.token > leader.token).toBe(true);
+    await within(next.resign(), t.op, 'chosen to resign');
+    await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('a plain and a priority campaign never share an election: the later one is refused (MixedLayoutError) and leaves nothing', [], async () => {
+    const { backend, t } = s;
+    const plainName = backend.uniqueName();
+    const a = await s.open(plainName);
+    const plain = await within(a.election.campaign({ id: 'plain' }), t.op, 'the plain leader');
+    await expect(within(a.election.campaign({ id: 'ranked', priority: 3 }), t.op, 'the priority campaign to be refused')).rejects.toMatchObject({
+      code: ErrorCode.MixedLayout,
+    });
+    expect((await a.election.candidates()).map((c) => c.id)).toEqual(['plain']);
+    await expect(a.election.handover({ to: 'plain' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption });
+    await within(plain.resign(), t.op, 'plain to resign');
+    expect(await backend.residue(plainName)).toEqual([]);
+
+    const rankedName = backend.uniqueName();
+    const b = await s.open(rankedName);
+    const ranked = await within(b.election.campaign({ id: 'ranked', priority: 3 }), t.op, 'the priority leader');
+    await expect(within(b.election.campaign({ id: 'plain' }), t.op, 'the plain campaign to be refused')).rejects.toMatchObject({
+      code: ErrorCode.MixedLayout,
+    });
+    expect((await b.election.candidates()).map((c) => c.id)).toEqual(['ranked']);
+    expect(ranked.isLeader).toBe(true);
+    await within(ranked.resign(), t.op, 'ranked to resign');
+    expect(await backend.residue(rankedName)).toEqual([]);
+  });
+
+  s.test('in a plain election handover() goes to the next in the queue, and a handover to anyone else is refused', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const first = await within(a.election.campaign({ id: 'first' }), t.op, 'the first leader');
+    const b = await s.open(name);
+    const second = quiet(b.election.campaign({ id: 'second' }));
+    await queued(a.election, (q) => q.length === 2, t.op, 'second to be queued');
+    const third = quiet(b.election.campaign({ id: 'third' }));
+    await queued(a.election, (q) => q.length === 3, t.op, 'third to be queued');
+    await expect(first.handover({ to: 'third' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
+    expect(first.isLeader).toBe(true);
+    await within(first.handover({ to: 'second' }), t.op, 'the handover to the next');
+    expect(lossReason(first.signal.reason)).toBe('handover');
+    const next = await within(second, t.op, 'second to lead');
+    await within(next.handover(), t.op, 'a handover to whoever is next');
+    await within(third, t.op, 'third to lead').then((l) => l.resign());
+    expect(await backend.residue(name)).toEqual([]);
+  });
+}

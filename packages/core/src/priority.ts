@@ -1,0 +1,179 @@
+/**
+ * Priority elections, once for every backend. The rules are decided here
+ * from one reading of the election; a backend reads, writes and waits.
+ *
+ * A plain election is Curator's / etcdctl's: the first entry in the queue
+ * leads. With priorities that cannot work — a newcomer of higher priority
+ * would sort ahead of the sitting leader and lead beside it — so a priority
+ * election adds one more entry, the *record*: created by the candidate that
+ * takes leadership, on its own session (ephemeral znode, key on its lease),
+ * naming that candidate's queue entry. At most one record exists, so at most
+ * one candidate leads; it leads while the record names it and its session
+ * lives, and the loss deadline covers the record exactly as it covers a
+ * plain leader's entry. The fencing token is the record's: its creation zxid
+ * on ZooKeeper, the revision of the write that named the holder on etcd.
+ *
+ * Waiting is as in a plain election, in priority order instead of creation
+ * order (highest priority first, ties by creation): each candidate watches
+ * the entry just ahead of it, and the first one watches the record. When the
+ * record goes, the first candidate takes it — one wake per change.
+ *
+ * A handover rewrites the record to `{ holder, to }`: the holder has stopped
+ * leading, nobody may take the record but `to`, and `to` replaces it with its
+ * own (ZooKeeper: delete and create in one transaction; etcd: one guarded
+ * write on its lease). The holder wakes `to` by touching what `to` watches.
+ */
+import { MixedLayoutError } from './errors.js';
+import { MAX_PRIORITY } from './options.js';
+
+/** One entry of a queue, as a backend read it. */
+export interface QueueEntry {
+  /** The backend's name for it (znode path, etcd key). */
+  readonly key: string;
+  /** Undefined for a plain entry (Curator's / etcdctl's layout). */
+  readonly priority: number | undefined;
+  readonly preempt: boolean;
+  /** Creation order: ZooKeeper's sequence number, etcd's create revision. */
+  readonly order: bigint;
+}
+
+/** What the record holds. `to` is set while the holder hands leadership over. */
+export interface LeaderRecord {
+  /** The holder's queue entry (its key). */
+  readonly holder: string;
+  readonly to?: string;
+}
+
+/** The priority part of an entry's name: `prio-<n>`, or `prio-<n>-preempt`. */
+export function priorityTag(priority: number, preempt: boolean): string {
+  return `prio-${priority}${preempt ? '-preempt' : ''}`;
+}
+
+/** The priority a tag stands for, or undefined when `tag` is not one. */
+export function parsePriorityTag(tag: string): { priority: number; preempt: boolean } | undefined {
+  const match = /^prio-(0|[1-9]\d{0,9})(-preempt)?$/.exec(tag);
+  if (!match) return undefined;
+  const priority = Number(match[1]);
+  return priority <= MAX_PRIORITY ? { priority, preempt: match[2] !== undefined } : undefined;
+}
+
+export function encodeRecord(record: LeaderRecord): string {
+  return JSON.stringify(record.to === undefined ? { holder: record.holder } : { holder: record.holder, to: record.to });
+}
+
+/** The record, or undefined when `text` is not one (a stranger's data: treat the record as held by nobody we know). */
+export function decodeRecord(text: string): LeaderRecord | undefined {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { holder, to } = parsed as Record<string, unknown>;
+    if (typeof holder !== 'string' || (to !== undefined && typeof to !== 'string')) return undefined;
+    return to === undefined ? { holder } : { holder, to };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A request to the leader of the term `token` to hand over to the candidate `to` (`election.handover()`). */
+export interface HandoverRequest {
+  readonly to: string;
+  readonly token: bigint;
+}
+
+export function encodeRequest(request: HandoverRequest): string {
+  return JSON.stringify({ to: request.to, token: String(request.token) });
+}
+
+export function decodeRequest(text: string): HandoverRequest | undefined {
+  try {
+    const { to, token } = JSON.parse(text) as Record<string, unknown>;
+    if (typeof to !== 'string' || typeof token !== 'string' || !/^\d+$/.test(token)) return undefined;
+    return { to, token: BigInt(token) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Highest priority first; ties (and plain entries, all alike) by creation. */
+export function priorityOrder<E extends QueueEntry>(entries: readonly E[]): E[] {
+  return [...entries].sort((a, b) => (b.priority ?? -1) - (a.priority ?? -1) || (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+}
+
+/** The holder's entry: the leader, when the record names an entry that exists and no handover is under way. */
+export function recordHolder<E extends QueueEntry>(entries: readonly E[], record: LeaderRecord | undefined): E | undefined {
+  if (record === undefined || record.to !== undefined) return undefined;
+  return entries.find((entry) => entry.key === record.holder);
+}
+
+/** `candidates()` of a priority election: the leader first, then the others in the order they would lead. */
+export function candidateOrder<E extends QueueEntry>(entries: readonly E[], record: LeaderRecord | undefined): E[] {
+  const holder = recordHolder(entries, record);
+  const rest = priorityOrder(entries.filter((entry) => entry !== holder));
+  return holder ? [holder, ...rest] : rest;
+}
+
+/** What one campaign of a priority election does next, given a reading of the election. */
+export type Step<E extends QueueEntry = QueueEntry> =
+  /** Our entry is gone (or not ours any more): enter again. */
+  | { readonly kind: 'gone' }
+  /** Plain entries share the election: withdraw and reject with this error. */
+  | { readonly kind: 'mixed'; readonly error: MixedLayoutError }
+  /** The record names us already (a write of ours whose answer was lost): lead. */
+  | { readonly kind: 'lead' }
+  /** The record hands leadership over to us: replace it with our own. */
+  | { readonly kind: 'take-over' }
+  /** We are first and nobody holds the record: create it. */
+  | { readonly kind: 'take' }
+  /** Wait until the entry just ahead of us changes or goes, then read again. */
+  | { readonly kind: 'wait'; readonly ahead: E }
+  /** We are first and the record is held: wait until it changes or goes, then read again. */
+  | { readonly kind: 'wait-record' };
+
+/** The next step of the campaign whose entry is `own`. `name` is the election's, for the error. */
+export function priorityStep<E extends QueueEntry>(name: string, entries: readonly E[], record: LeaderRecord | undefined, own: string): Step<E> {
+  if (!entries.some((entry) => entry.key === own)) return { kind: 'gone' };
+  const mixed = mixedLayout(name, entries, record, true);
+  if (mixed) return { kind: 'mixed', error: mixed };
+  if (record?.holder === own && record.to === undefined) return { kind: 'lead' };
+  if (record?.to === own) return { kind: 'take-over' };
+  const order = priorityOrder(entries);
+  const at = order.findIndex((entry) => entry.key === own);
+  if (at > 0) return { kind: 'wait', ahead: order[at - 1] as E };
+  return record === undefined ? { kind: 'take' } : { kind: 'wait-record' };
+}
+
+/**
+ * The error for a campaign of one layout (`priority`: ours has a priority)
+ * that finds the other one in its election, or undefined when it is alone.
+ */
+export function mixedLayout(name: string, entries: readonly QueueEntry[], record: LeaderRecord | undefined, priority: boolean): MixedLayoutError | undefined {
+  const other = priority
+    ? entries.filter((entry) => entry.priority === undefined).length
+    : entries.filter((entry) => entry.priority !== undefined).length + (record === undefined ? 0 : 1);
+  if (other === 0) return undefined;
+  return new MixedLayoutError(
+    priority
+      ? `election ${JSON.stringify(name)} has ${other} candidate(s) without a priority (Curator's / etcdctl's layout), ` +
+          'which cannot honour priorities: campaign without a priority there, or give every candidate one'
+      : `election ${JSON.stringify(name)} is a priority election (its candidates campaign with a priority): ` +
+          'campaign with a priority too (elect: --priority N), or use another election name',
+  );
+}
+
+/**
+ * The waiting entry that preempts the holder `holder`: the first, in
+ * priority order, that campaigns with `preempt` at a higher priority.
+ */
+export function preemptor<E extends QueueEntry>(entries: readonly E[], holder: string): E | undefined {
+  const own = entries.find((entry) => entry.key === holder);
+  if (own?.priority === undefined) return undefined;
+  return priorityOrder(entries).find((entry) => entry.preempt && entry.priority !== undefined && entry.priority > (own.priority as number));
+}
+
+/**
+ * The entry a handover to the candidate `id` goes to: the first waiting one
+ * with that id in priority order (never the holder's own), or undefined.
+ */
+export function handoverTarget<E extends QueueEntry>(entries: readonly E[], holder: string, idOf: (entry: E) => string, id: string): E | undefined {
+  return priorityOrder(entries).find((entry) => entry.key !== holder && idOf(entry) === id);
+}
