@@ -8,7 +8,7 @@ import type { Clock } from './clock.js';
 import type { Election, Leadership } from './contract.js';
 import { ErrorCode, InvalidOptionError, LeadershipLostError, TimeoutError, abortReason, isElectError } from './errors.js';
 import type { Logger } from './logger.js';
-import { candidateId, candidateValue, clockOption, describe, durationOption, knownKeys, loggerOption, signalOption } from './options.js';
+import { candidateId, candidateValue, clockOption, priorityOptions, describe, durationOption, knownKeys, loggerOption, signalOption } from './options.js';
 import { TaskLeadership } from './task-leadership.js';
 import { sleep, whenAborted, within } from './wait.js';
 
@@ -17,10 +17,15 @@ export interface RunWhileLeaderOptions {
   id: string;
   /** The value to campaign with (defaults to `id`); used again on every rejoin. */
   value?: string;
+  /** Campaign in a priority election with this priority (see `CampaignOptions.priority`), on every rejoin too. */
+  priority?: number;
+  /** With `priority`: preempt a leader of lower priority (see `CampaignOptions.preempt`). */
+  preempt?: boolean;
   /**
    * After leadership is lost through trouble (deadline, session expiry,
-   * deleted entry) and the task has settled, campaign again instead of
-   * rejecting. Default false.
+   * deleted entry), or passed on to another candidate (preempted, handed
+   * over from elsewhere), and the task has settled, campaign again instead
+   * of rejecting. Default false.
    */
   rejoin?: boolean;
   /**
@@ -136,7 +141,11 @@ export function isCampaignTimeout(error: unknown): boolean {
 /** One campaign, given up after `campaignTimeoutMs` if that is set. */
 async function campaign(election: Election, opts: Options): Promise<Leadership> {
   opts.logger.info({ event: 'campaigning' }, `campaigning as ${opts.id}`);
-  const base = { id: opts.id, ...(opts.value === undefined ? {} : { value: opts.value }) };
+  const base = {
+    id: opts.id,
+    ...(opts.value === undefined ? {} : { value: opts.value }),
+    ...(opts.priority === undefined ? {} : { priority: opts.priority, preempt: opts.preempt }),
+  };
   const limit = opts.campaignTimeoutMs;
   if (limit === undefined) return election.campaign({ ...base, ...(opts.signal ? { signal: opts.signal } : {}) });
   const timeUp = new AbortController();
@@ -158,6 +167,8 @@ async function campaign(election: Election, opts: Options): Promise<Leadership> 
 interface Options {
   id: string;
   value: string | undefined;
+  priority: number | undefined;
+  preempt: boolean;
   rejoin: boolean;
   rejoinDelayMs: number;
   campaignTimeoutMs: number | undefined;
@@ -264,7 +275,7 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `must be an object with at least an id, got ${describe(options)}`);
   }
-  knownKeys('runWhileLeader()', options, ['id', 'value', 'rejoin', 'rejoinDelayMs', 'campaignTimeoutMs', 'signal', 'settleTimeoutMs', 'clock', 'logger']);
+  knownKeys('runWhileLeader()', options, ['id', 'value', 'priority', 'preempt', 'rejoin', 'rejoinDelayMs', 'campaignTimeoutMs', 'signal', 'settleTimeoutMs', 'clock', 'logger']);
   const o = options as Record<string, unknown>;
   if (o.rejoin !== undefined && typeof o.rejoin !== 'boolean') {
     throw new InvalidOptionError('rejoin', `must be a boolean, got ${describe(o.rejoin)}`);
@@ -272,6 +283,7 @@ function validate(election: unknown, task: unknown, options: unknown): Options {
   return {
     id: candidateId(o.id),
     value: o.value === undefined ? undefined : candidateValue(o.value),
+    ...priorityOptions(o.priority, o.preempt),
     rejoin: o.rejoin === true,
     rejoinDelayMs: durationOption('rejoinDelayMs', o.rejoinDelayMs, 0, { min: 0, max: 2_147_483_647 }),
     campaignTimeoutMs:

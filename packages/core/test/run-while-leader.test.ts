@@ -372,3 +372,38 @@ describe('runWhileLeader: validation', () => {
     expect(server.keys('jobs')).toEqual([]);
   });
 });
+
+describe('runWhileLeader: priority elections', () => {
+  it('a preempted task is stopped before the preemptor leads; with rejoin the loser campaigns again and leads after it', async () => {
+    const low = open();
+    const high = open();
+    const { task, state } = controllable('resolve');
+    let preemptorStarted = -1;
+    const stopAll = new AbortController();
+    const running = runWhileLeader(low.election, task, { id: 'low', priority: 1, rejoin: true, signal: stopAll.signal });
+    while (state.started === 0) await flush();
+    const first = state.leaderships[0] as Leadership;
+    const preemptor = high.election.campaign({ id: 'high', priority: 5, preempt: true }).then((l) => {
+      // The preempted task had already stopped: it is no longer running.
+      preemptorStarted = state.running;
+      return l;
+    });
+    const leadership = await preemptor;
+    expect(preemptorStarted).toBe(0);
+    expect((first.signal.reason as LeadershipLostError).reason).toBe('preempted');
+    expect(leadership.token > first.token).toBe(true);
+    // Rejoined behind the preemptor; leads again once it resigns.
+    await leadership.resign();
+    while (state.started < 2) await flush();
+    expect(state.maxRunning).toBe(1);
+    stopAll.abort();
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('rejects bad priority options before campaigning', async () => {
+    const { election } = open();
+    await expect(runWhileLeader(election, () => 1, { id: 'w', preempt: true })).rejects.toMatchObject({ option: 'preempt' });
+    await expect(runWhileLeader(election, () => 1, { id: 'w', priority: -2 })).rejects.toMatchObject({ option: 'priority' });
+    expect(server.keys('jobs')).toEqual([]);
+  });
+});
