@@ -50,6 +50,8 @@ export {
   priorityStep,
   priorityTag,
   recordHolder,
+  takenOver,
+  type Passage,
   type HandoverRequest,
   type LeaderRecord,
   type QueueEntry,

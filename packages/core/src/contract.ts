@@ -23,6 +23,12 @@ export interface CandidateInfo {
   readonly priority?: number;
   /** True when the candidate campaigns with `preempt` (priority elections only). */
   readonly preempt?: boolean;
+  /**
+   * The leader only, in a priority election: how it came to lead when that
+   * was not an ordinary succession — it preempted the previous leader, or
+   * leadership was handed over to it.
+   */
+  readonly via?: 'preempted' | 'handover';
 }
 
 /** The current leader: the first candidate in the queue. */

@@ -8,6 +8,7 @@
 import type { Clock } from './clock.js';
 import type { CandidateInfo, HandoverOptions, Leadership } from './contract.js';
 import { InvalidOptionError, LeadershipLostError, NotLeaderError, type LossReason } from './errors.js';
+import type { Passage } from './priority.js';
 import { aheadLead } from './deadline.js';
 import { candidateValue, handoverOptions } from './options.js';
 
@@ -28,13 +29,14 @@ export interface LeadershipBackend {
   proclaim(value: string): Promise<void>;
   /**
    * Priority elections: hand leadership to the waiting candidate whose id is
-   * `to`. Rejects with `InvalidOptionError` (option `to`), before calling
-   * `lose`, when no such candidate waits; otherwise calls `lose()` before
-   * anything it writes lets `to` lead, and resolves once `to` leads, or —
-   * when `to` did not take over in time — once our entry is removed as by
-   * `remove()`.
+   * `to` (undefined: the first waiting one in priority order), marking the
+   * passage as `why`. Rejects with `InvalidOptionError` (option `to`),
+   * before calling `lose`, when no such candidate waits; otherwise calls
+   * `lose()` before anything it writes lets the candidate lead, and resolves
+   * once it leads, or — when it did not take over in time — once our entry
+   * is removed as by `remove()`.
    */
-  handover?(to: string, lose: () => void): Promise<void>;
+  handover?(to: string | undefined, lose: () => void, why: Passage): Promise<void>;
   /** Plain elections: the queue in election order, to check that a handover goes to the next candidate. */
   candidates?(): Promise<CandidateInfo[]>;
 }
@@ -71,7 +73,7 @@ export class LeadershipHandle implements Leadership {
   private readonly onLost: ((error: LeadershipLostError) => void) | undefined;
   private removal: Promise<void> | undefined;
   /** Set when leadership was yielded to another candidate: `resign()` hands over to it rather than removing our entry. */
-  private yielded: { to: string | undefined; cancel: () => void } | undefined;
+  private yielded: { to: string | undefined; why: Passage; cancel: () => void } | undefined;
   /** The live signal per lead, however often it is asked for (a supervisor asks on every turn). */
   private readonly aheads = new Map<number, AbortSignal>();
 
@@ -147,7 +149,7 @@ export class LeadershipHandle implements Leadership {
       // The backend finds `to` first (rejecting, leadership unchanged, when it
       // is not waiting), then ends our leadership before its first write.
       const backend = this.backend.handover.bind(this.backend);
-      this.removal ??= this.settle(backend(to, () => this.lose('handover')));
+      this.removal ??= this.settle(backend(to, () => this.lose('handover'), 'handover'));
       return this.removal;
     }
     if (to !== undefined) {
@@ -170,7 +172,7 @@ export class LeadershipHandle implements Leadership {
   /**
    * Leadership ends because another candidate should lead (preemption, or a
    * handover asked for from elsewhere): the signal aborts now, and our entry
-   * goes — handed to `to`, or removed — when `resign()` says the work has
+   * goes — handed to `to` (undefined: the next in priority order) — when `resign()` says the work has
    * stopped, or `releaseAfterMs` later on `clock` at the latest (work that
    * ignores its signal cannot hold the election forever). False when
    * leadership had already ended.
@@ -178,7 +180,7 @@ export class LeadershipHandle implements Leadership {
   yieldTo(reason: 'preempted' | 'handover', to: string | undefined, clock: Clock, releaseAfterMs: number): boolean {
     if (!this.isLeader) return false;
     const cancel = clock.schedule(() => void this.release().catch(() => {}), releaseAfterMs);
-    this.yielded = { to, cancel };
+    this.yielded = { to, why: reason, cancel };
     return this.lose(reason);
   }
 
@@ -188,10 +190,10 @@ export class LeadershipHandle implements Leadership {
     const yielded = this.yielded;
     yielded?.cancel();
     const handover = this.backend.handover?.bind(this.backend);
-    const removal =
-      yielded?.to !== undefined && handover
-        ? handover(yielded.to, () => {}).catch(() => this.backend.remove()) // `to` left: the next one leads
-        : this.backend.remove();
+    // Yielded: handed over (to the preemptor's turn, or to whom a handover
+    // asked for) so that the new leader's record says how it came to lead;
+    // if nobody takes it, removed, and the next one leads.
+    const removal = yielded && handover ? handover(yielded.to, () => {}, yielded.why).catch(() => this.backend.remove()) : this.backend.remove();
     this.removal = this.settle(removal);
     return this.removal;
   }

@@ -37,11 +37,20 @@ export interface QueueEntry {
   readonly order: bigint;
 }
 
-/** What the record holds. `to` is set while the holder hands leadership over. */
+/** Why leadership passed other than by an ordinary succession: a preemption, or a handover. */
+export type Passage = 'preempted' | 'handover';
+
+/**
+ * What the record holds. `to` (and `why`) are set while the holder hands
+ * leadership over; `via` says how the holder came to lead when it took
+ * leadership over from another (`elect observe` shows it).
+ */
 export interface LeaderRecord {
   /** The holder's queue entry (its key). */
   readonly holder: string;
   readonly to?: string;
+  readonly why?: Passage;
+  readonly via?: Passage;
 }
 
 /** The priority part of an entry's name: `prio-<n>`, or `prio-<n>-preempt`. */
@@ -58,7 +67,8 @@ export function parsePriorityTag(tag: string): { priority: number; preempt: bool
 }
 
 export function encodeRecord(record: LeaderRecord): string {
-  return JSON.stringify(record.to === undefined ? { holder: record.holder } : { holder: record.holder, to: record.to });
+  const { holder, to, why, via } = record;
+  return JSON.stringify({ holder, ...(to === undefined ? {} : { to, why: why ?? 'handover' }), ...(via === undefined ? {} : { via }) });
 }
 
 /** The record, or undefined when `text` is not one (a stranger's data: treat the record as held by nobody we know). */
@@ -66,12 +76,20 @@ export function decodeRecord(text: string): LeaderRecord | undefined {
   try {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { holder, to } = parsed as Record<string, unknown>;
+    const { holder, to, why, via } = parsed as Record<string, unknown>;
     if (typeof holder !== 'string' || (to !== undefined && typeof to !== 'string')) return undefined;
-    return to === undefined ? { holder } : { holder, to };
+    const passage = (value: unknown): Passage | undefined => (value === 'preempted' || value === 'handover' ? value : undefined);
+    const w = passage(why);
+    const v = passage(via);
+    return { holder, ...(to === undefined ? {} : { to, why: w ?? 'handover' }), ...(v === undefined ? {} : { via: v }) };
   } catch {
     return undefined;
   }
+}
+
+/** The record a candidate writes when it takes over the record `from` (which hands leadership to it). */
+export function takenOver(holder: string, from: LeaderRecord): LeaderRecord {
+  return { holder, via: from.why ?? 'handover' };
 }
 
 /** A request to the leader of the term `token` to hand over to the candidate `to` (`election.handover()`). */
@@ -172,8 +190,9 @@ export function preemptor<E extends QueueEntry>(entries: readonly E[], holder: s
 
 /**
  * The entry a handover to the candidate `id` goes to: the first waiting one
- * with that id in priority order (never the holder's own), or undefined.
+ * with that id in priority order (never the holder's own) — or, without an
+ * id, the first waiting one: who leads next anyway. Undefined when none waits.
  */
-export function handoverTarget<E extends QueueEntry>(entries: readonly E[], holder: string, idOf: (entry: E) => string, id: string): E | undefined {
-  return priorityOrder(entries).find((entry) => entry.key !== holder && idOf(entry) === id);
+export function handoverTarget<E extends QueueEntry>(entries: readonly E[], holder: string, idOf: (entry: E) => string, id: string | undefined): E | undefined {
+  return priorityOrder(entries).find((entry) => entry.key !== holder && (id === undefined || idOf(entry) === id));
 }

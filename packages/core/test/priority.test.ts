@@ -12,6 +12,7 @@ import {
   preemptor,
   priorityStep,
   priorityTag,
+  takenOver,
   type QueueEntry,
 } from '@elect/core/backend';
 
@@ -28,7 +29,10 @@ describe('priority elections', () => {
 
   it('the record and a handover request survive their encoding; a stranger’s data is no record', () => {
     expect(decodeRecord(encodeRecord({ holder: 'a' }))).toEqual({ holder: 'a' });
-    expect(decodeRecord(encodeRecord({ holder: 'a', to: 'b' }))).toEqual({ holder: 'a', to: 'b' });
+    expect(decodeRecord(encodeRecord({ holder: 'a', to: 'b' }))).toEqual({ holder: 'a', to: 'b', why: 'handover' });
+    expect(decodeRecord(encodeRecord({ holder: 'a', to: 'b', why: 'preempted' }))).toEqual({ holder: 'a', to: 'b', why: 'preempted' });
+    expect(decodeRecord(encodeRecord(takenOver('b', { holder: 'a', to: 'b', why: 'preempted' })))).toEqual({ holder: 'b', via: 'preempted' });
+    expect(decodeRecord('{"holder":"a","via":"elsewhere"}')).toEqual({ holder: 'a' });
     expect(decodeRecord('worker-1')).toBeUndefined();
     expect(decodeRecord('{"holder":3}')).toBeUndefined();
     expect(decodeRequest(encodeRequest({ to: 'b', token: 12n }))).toEqual({ to: 'b', token: 12n });

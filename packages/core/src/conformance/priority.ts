@@ -3,7 +3,7 @@
  * candidates leads at the next change (ties by queue order); `preempt` makes
  * a lower-priority leader yield, and the preemptor leads only once the
  * yielding leader has resigned; `handover` moves leadership to a chosen
- * waiting candidate; a priority election and a plain one never share a name.
+ * waiting candidate; the new leader tells how it came to lead (`via`); a priority election and a plain one never share a name.
  * Through all of it: one leader at a time, fencing tokens strictly increasing.
  */
 import { expect } from '@jest/globals';
@@ -48,7 +48,10 @@ export function priority(s: Suite): void {
       leader = await within(campaigns.get(expected) as Promise<Leadership>, t.op, `${expected} to lead after ${previous.id}`);
       campaigns.delete(expected);
       expect(leader.token > previous.token).toBe(true);
-      expect(await first.election.leader()).toMatchObject(info(leader));
+      const now = await first.election.leader();
+      expect(now).toMatchObject(info(leader));
+      // An ordinary succession: not a preemption, not a handover.
+      expect(now?.via).toBeUndefined();
       expect(monitor.violations).toEqual([]);
     }
     await within(leader.resign(), t.op, `${leader.id} to resign`);
@@ -101,6 +104,7 @@ export function priority(s: Suite): void {
     const high = await within(preemptor, t.op, 'the preemptor to lead after low resigned');
     expect(high.at).toBeGreaterThanOrEqual(resigned);
     expect(high.value.token > low.token).toBe(true);
+    expect(await b.election.leader()).toMatchObject({ ...info(high.value), via: 'preempted' });
     expect(monitor.violations).toEqual([]);
 
     // An equal priority does not preempt, even with preempt.
@@ -150,7 +154,7 @@ export function priority(s: Suite): void {
     expect(lossReason(leader.signal.reason)).toBe('handover');
     await handing;
     expect(next.value.token > leader.token).toBe(true);
-    expect(await a.election.leader()).toMatchObject(info(next.value));
+    expect(await a.election.leader()).toMatchObject({ ...info(next.value), via: 'handover' });
     expect(monitor.violations).toEqual([]);
     await within(next.value.resign(), t.op, 'chosen to resign');
     await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());
@@ -181,7 +185,7 @@ export function priority(s: Suite): void {
     expect(lossReason(leader.signal.reason)).toBe('handover');
     await within(leader.resign(), t.op, 'the leader to resign once its work stopped');
     const next = await within(chosen, t.op, 'chosen to lead');
-    expect(await within(asked, t.op, 'handover() to resolve')).toMatchObject(info(next));
+    expect(await within(asked, t.op, 'handover() to resolve')).toMatchObject({ ...info(next), via: 'handover' });
     expect(next.token > leader.token).toBe(true);
     await within(next.resign(), t.op, 'chosen to resign');
     await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());

@@ -12,7 +12,7 @@ import { LogEvent } from '../logger.js';
 import { followSession } from '../liveness.js';
 import { campaignOptions, candidateValue, handoverOptions, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
-import { handoverTarget, preemptor, priorityOrder } from '../priority.js';
+import { handoverTarget, preemptor, priorityOrder, type Passage } from '../priority.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
@@ -180,7 +180,7 @@ export class MemoryElection implements Election {
           await this.conn.call((s) => s.put(key, session.id, payload));
         },
         ...(priority
-          ? { handover: (to: string, lose: () => void) => this.handOver(key, session, to, lose, handle.timeoutMs) }
+          ? { handover: (to: string | undefined, lose: () => void, why: Passage) => this.handOver(key, session, to, lose, why, handle.timeoutMs) }
           : { candidates: () => this.candidates() }),
       },
       onLost: (error) => {
@@ -247,16 +247,16 @@ export class MemoryElection implements Election {
   }
 
   /** See `LeadershipBackend.handover`: mark the record for `to`, wake it, wait (at most `limitMs`) until it took over, then leave. */
-  private async handOver(key: string, session: ClientSession, to: string, lose: () => void, limitMs: number): Promise<void> {
+  private async handOver(key: string, session: ClientSession, to: string | undefined, lose: () => void, why: Passage, limitMs: number): Promise<void> {
     const target = await this.conn.call((s) => {
       const { entries } = s.reading(this.name);
       const found = handoverTarget(entries, key, (e) => s.idOf(e.key) ?? '', to);
-      if (!found) throw notWaiting(to, this.name);
+      if (!found) throw notWaiting(to ?? '(any)', this.name);
       return found;
     });
     lose();
     const marked = await this.conn.call((s) => {
-      if (!s.markHandover(this.name, key, session.id, target.key)) return false;
+      if (!s.markHandover(this.name, key, session.id, target.key, why)) return false;
       // The record's change wakes `to` if it is first; otherwise it watches the entry just ahead of it.
       const order = priorityOrder(s.reading(this.name).entries);
       const ahead = order[order.findIndex((e) => e.key === target.key) - 1];

@@ -12,7 +12,7 @@ import type { Clock } from '../clock.js';
 import type { CandidateInfo } from '../contract.js';
 import { NotLeaderError, SessionExpiredError } from '../errors.js';
 import { decodePayload } from '../payload.js';
-import { candidateOrder, mixedLayout, recordHolder, type HandoverRequest, type LeaderRecord, type QueueEntry } from '../priority.js';
+import { candidateOrder, mixedLayout, recordHolder, takenOver, type HandoverRequest, type LeaderRecord, type Passage, type QueueEntry } from '../priority.js';
 
 /**
  * How the server reaches one client: `fn` runs on the client when (and if) the
@@ -173,7 +173,10 @@ export class Store {
     const entries = [...(this.elections.get(name)?.values() ?? [])];
     if (!this.isPriority(name)) return entries.map((entry) => info(entry));
     const record = this.records.get(name);
-    return candidateOrder(entries.map(queueEntry), record).map((e) => info(this.byKey.get(e.key) as StoredEntry, this.tokenOf(e.key, record)));
+    const holder = recordHolder(entries.map(queueEntry), record);
+    return candidateOrder(entries.map(queueEntry), record).map((e) =>
+      info(this.byKey.get(e.key) as StoredEntry, this.tokenOf(e.key, record), e === holder || e.key === holder?.key ? record?.via : undefined),
+    );
   }
 
   keys(name: string): string[] {
@@ -184,7 +187,7 @@ export class Store {
     if (this.isPriority(name)) {
       const record = this.records.get(name);
       const holder = recordHolder(this.reading(name).entries, record);
-      return holder && record ? info(this.byKey.get(holder.key) as StoredEntry, record.token) : undefined;
+      return holder && record ? info(this.byKey.get(holder.key) as StoredEntry, record.token, record.via) : undefined;
     }
     const first = this.elections.get(name)?.values().next();
     return first && !first.done ? info(first.value) : undefined;
@@ -221,15 +224,16 @@ export class Store {
 
   /** Replaces a record handed over to `key` with our own; the new token, else undefined. */
   takeOver(name: string, key: string, sessionId: number): bigint | undefined {
-    if (this.records.get(name)?.to !== key || !this.owns(key, sessionId)) return undefined;
-    return this.setRecord(name, { holder: key, sessionId, token: ++this.revision });
+    const from = this.records.get(name);
+    if (from?.to !== key || !this.owns(key, sessionId)) return undefined;
+    return this.setRecord(name, { ...takenOver(key, from), sessionId, token: ++this.revision });
   }
 
   /** Marks the record of `holder` (on `sessionId`) as handed over to `to`. False when it is not theirs. */
-  markHandover(name: string, holder: string, sessionId: number, to: string): boolean {
+  markHandover(name: string, holder: string, sessionId: number, to: string, why: Passage): boolean {
     const record = this.records.get(name);
     if (!record || record.holder !== holder || record.sessionId !== sessionId || record.to !== undefined) return false;
-    this.setRecord(name, { ...record, to });
+    this.setRecord(name, { holder, sessionId, token: record.token, to, why });
     return true;
   }
 
@@ -386,9 +390,9 @@ function queueEntry(entry: StoredEntry): QueueEntry {
   return { key: entry.key, priority: entry.priority, preempt: entry.preempt, order: entry.createRevision };
 }
 
-function info(entry: StoredEntry, token = entry.createRevision): CandidateInfo {
+function info(entry: StoredEntry, token = entry.createRevision, via?: Passage): CandidateInfo {
   const { id, value } = decodePayload(entry.payload);
   const base = { id, value, token, key: entry.key };
   if (entry.priority === undefined) return base;
-  return { ...base, priority: entry.priority, ...(entry.preempt ? { preempt: true } : {}) };
+  return { ...base, priority: entry.priority, ...(entry.preempt ? { preempt: true } : {}), ...(via ? { via } : {}) };
 }
