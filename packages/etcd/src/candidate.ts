@@ -16,6 +16,7 @@ import {
   ClosedError,
   NotLeaderError,
   abortReason,
+  type CandidateInfo,
   type CandidateState,
   type LeadershipLostError,
   Backoff,
@@ -24,18 +25,28 @@ import {
   LeadershipHandle,
   LogEvent,
   candidateStateMachine,
+  decodeRecord,
   encodePayload,
+  encodeRecord,
   followSession,
+  handoverTarget,
+  priorityOrder,
+  priorityTag,
+  type Passage,
   type StateMachine,
 } from '@elect/core/backend';
 import { isLeaseNotFound, isTransient } from './errors.js';
-import { guardKey } from './guard.js';
+import { guardKey, guardRecord } from './guard.js';
 import type { ElectionScope, Entry } from './kv.js';
+import { idOf, notWaiting, readingOf, type Reading } from './priority.js';
 import type { Session } from './session.js';
-import { waitForTurn } from './wait.js';
+import { waitForPriorityTurn, waitForTurn } from './wait.js';
+import { watch } from './watch.js';
 
 export interface CandidateContext extends ElectionScope {
   name: string;
+  /** The queue in election order (a plain election's handover checks that `to` is next). */
+  candidates(): Promise<CandidateInfo[]>;
   /** A live session, waiting for the next one if the current one ended. */
   session(signal: AbortSignal): Promise<Session>;
   /** Aborted when the election closes. */
@@ -57,6 +68,8 @@ export class Candidate {
   private stopGuard: () => void = () => {};
   private removal: Promise<void> | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** A priority election's record while we hold it: the revision of its last write (ours), guarding its deletion. */
+  private recordRevision: bigint | undefined;
 
   constructor(
     private readonly ctx: CandidateContext,
@@ -65,6 +78,8 @@ export class Candidate {
     private readonly signal: AbortSignal | undefined,
     /** This connection's slot in the election: our key is `name/<lease hex>`, or `name/<lease hex>-<slot>` for slot > 0. */
     private readonly slot = 0,
+    /** Set in a priority election: our key carries it (see priority.ts). */
+    private readonly rank?: { priority: number; preempt: boolean },
   ) {
     this.machine = candidateStateMachine((next, previous) => this.changed(next, previous));
   }
@@ -109,13 +124,14 @@ export class Candidate {
         const during = AbortSignal.any([stop, session.signal]);
         try {
           const entry = await this.join(session, during);
-          const turn = await waitForTurn(this.ctx, entry, during);
+          const turn = this.rank ? await waitForPriorityTurn(this.ctx, entry, during) : await waitForTurn(this.ctx, entry, during);
+          if (turn.kind === 'mixed') throw turn.error;
           if (turn.kind === 'gone' || session.ended) continue;
           // The election may have closed (or the caller aborted) while our last
           // read was in flight: then we must not lead — close() has already
           // ended whatever leadership it could see and only waits for us.
           stop.throwIfAborted();
-          return this.lead(session, entry, turn.revision);
+          return turn.kind === 'lead' ? this.lead(session, entry, turn.reading.revision, turn) : this.lead(session, entry, turn.revision);
         } catch (error) {
           // The session ended under us: join again on the next one.
           if (session.signal.aborted && !stop.aborted) continue;
@@ -155,11 +171,13 @@ export class Candidate {
 
   /** Go's Campaign transaction, retried while the failure is transient (it is idempotent). */
   private async join(session: Session, signal: AbortSignal): Promise<Entry> {
-    const key = `${this.ctx.kv.prefix}${session.hex}${this.slot === 0 ? '' : `-${this.slot}`}`;
+    const tag = this.rank ? `.${priorityTag(this.rank.priority, this.rank.preempt)}` : '';
+    const key = `${this.ctx.kv.prefix}${session.hex}${this.slot === 0 ? '' : `-${this.slot}`}${tag}`;
     const payload = encodePayload(this.id, this.value);
     // We join again after our key vanished or our session ended: the key we
     // held is gone, and must not pass for the one this join creates.
     this.own = undefined;
+    this.recordRevision = undefined;
     const backoff = new Backoff({ maxMs: 1000 });
     for (;;) {
       signal.throwIfAborted();
@@ -185,30 +203,91 @@ export class Candidate {
     }
   }
 
-  private lead(session: Session, entry: Entry, revision: bigint): LeadershipHandle {
+  /** Leads: with our key's create revision as token, or in a priority election the record's (`record`). */
+  private lead(session: Session, entry: Entry, revision: bigint, record?: { token: bigint; reading: Reading }): LeadershipHandle {
+    const token = record?.token ?? entry.createRevision;
+    this.recordRevision = record?.token;
     const handle = new LeadershipHandle({
       id: this.id,
       value: this.value,
-      token: entry.createRevision,
+      token,
       key: entry.key,
       deadline: session.liveness.deadline,
       backend: {
         remove: () => this.removeOwn(),
         proclaim: (value) => this.proclaim(value),
+        ...(record
+          ? { handover: (to: string | undefined, lose: () => void, why: Passage) => this.handOver(to, lose, why) }
+          : { candidates: () => this.ctx.candidates() }),
       },
       onLost: (error) => this.lost(error),
     });
     this.handle = handle;
-    this.machine.transition({ kind: 'leader', token: entry.createRevision });
+    this.machine.transition({ kind: 'leader', token });
     const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => handle.lose(reason));
+    const stopRecord = record
+      ? guardRecord(this.ctx, entry, token, record.reading, {
+          lose: (reason) => handle.lose(reason),
+          yieldTo: (reason, to) => handle.yieldTo(reason, to, this.ctx.clock, handle.timeoutMs),
+        })
+      : noop;
     // (At once too: the session may have changed since our last read.)
     const offSession = followSession(session.liveness, this.machine, (reason) => handle.lose(reason));
     this.stopGuard = () => {
       offSession();
       stopKey();
+      stopRecord();
     };
     if (!handle.isLeader) this.stopGuard(); // lost at once: `lost()` ran before there was a guard to stop
     return handle;
+  }
+
+  /**
+   * `LeadershipBackend.handover` (priority elections): find `to` waiting (or
+   * the first waiting one), end our leadership, rewrite the record to
+   * `{ holder, to, why }` (guarded by its
+   * revision), wake `to` by writing the entry just ahead of it unchanged (the
+   * record's write wakes it when it is first), then wait — at most one
+   * session timeout — until it took over or left, and remove what is left.
+   */
+  private async handOver(to: string | undefined, lose: () => void, why: Passage): Promise<void> {
+    const own = this.own;
+    const handle = this.handle;
+    if (!own || !handle || this.recordRevision === undefined) throw new NotLeaderError(`${this.id} is not the leader`);
+    const { revision, entries } = await this.ctx.kv.list();
+    const reading = readingOf(this.ctx.kv, revision, entries);
+    const target = handoverTarget(reading.entries, own.entry.key, idOf, to);
+    if (!target) throw notWaiting(to ?? '(any)', this.ctx.name);
+    lose();
+    const record = encodeRecord({ holder: own.entry.key, to: target.key, why });
+    const marked = await this.ctx.kv.markRecord(this.recordRevision, record, own.session.leaseId).catch(() => undefined);
+    if (marked !== undefined) {
+      this.recordRevision = marked;
+      const order = priorityOrder(reading.entries);
+      const ahead = order[order.findIndex((e) => e.key === target.key) - 1];
+      if (ahead) await this.ctx.kv.nudge(ahead.entry).catch(() => {});
+      await this.takenOver(target.key, revision, handle.timeoutMs).catch(() => {});
+    }
+    await this.removeOwn();
+  }
+
+  /** Resolves once the record no longer hands over to `target` or `target`'s key is gone (since `revision`), or after `limitMs`. */
+  private async takenOver(target: string, revision: bigint, limitMs: number): Promise<void> {
+    const limit = new AbortController();
+    const cancel = this.ctx.clock.schedule(() => limit.abort(), limitMs);
+    const range = this.ctx.keys.prefixRange(this.ctx.kv.prefix);
+    try {
+      const signal = AbortSignal.any([limit.signal, this.ctx.closed]);
+      for await (const batch of watch(this.ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: revision + 1n, signal })) {
+        for (const event of batch.events) {
+          const key = this.ctx.keys.local(event.key);
+          if (key === target && event.type === 'delete') return;
+          if (key === this.ctx.kv.recordKey && (event.type === 'delete' || decodeRecord(event.value.toString())?.to !== target)) return;
+        }
+      }
+    } finally {
+      cancel();
+    }
   }
 
   private async proclaim(value: string): Promise<void> {
@@ -262,7 +341,13 @@ export class Candidate {
     const backoff = new Backoff({ maxMs: 1000 });
     while (!own.session.ended) {
       try {
-        await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
+        // A priority candidate's record goes too while it is ours: as we last wrote it, or (a take never confirmed) naming our key.
+        const record = this.rank && (this.recordRevision ?? (await this.recordNaming(own.entry.key)));
+        if (record) {
+          await this.ctx.kv.removeWithRecord(own.entry.key, own.entry.createRevision, record);
+        } else {
+          await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
+        }
         break;
       } catch (error) {
         if (!isTransient(error)) throw error;
@@ -270,6 +355,13 @@ export class Candidate {
       await backoff.wait(this.ctx.clock);
     }
     if (this.own === own) this.own = undefined;
+  }
+
+  /** The revision of the record while it names `key` as leader, else undefined. */
+  private async recordNaming(key: string): Promise<bigint | undefined> {
+    const entry = await this.ctx.kv.record();
+    const record = entry && decodeRecord(entry.value);
+    return record?.holder === key && record.to === undefined ? entry?.modRevision : undefined;
   }
 
   /**

@@ -114,7 +114,8 @@ class Connection implements EtcdConnection, ConnectionCore {
    * still (a key resigned but still seen by a reading taken before).
    */
   owns(key: string): boolean {
-    return this.ownHexes.includes(key.slice(key.lastIndexOf('/') + 1).replace(/-\d+$/, ''));
+    // `<lease hex>[-<slot>][.<priority tag>]`
+    return this.ownHexes.includes(key.slice(key.lastIndexOf('/') + 1).replace(/\..*$/, '').replace(/-\d+$/, ''));
   }
 
   async start(): Promise<void> {

@@ -9,6 +9,10 @@
  * `name/<lease hex>-<n>`. Go and etcdctl peers queue with those keys like
  * any other (they order by create revision). A slot freed by a resign is
  * reused only after that resign's delete is done.
+ *
+ * A campaign with a priority makes a priority election, whose keys carry the
+ * priority and whose leader is named by a record (see priority.ts); every
+ * read decides which layout it found.
  */
 import {
   ClosedError,
@@ -21,16 +25,18 @@ import {
   type LeaderInfo,
   type Leadership,
   type Clock,
+  type HandoverOptions,
   type Logger,
   type SignalOptions,
 } from '@elect/core';
-import { ElectionEvents, campaignOptions, knownKeys, readOptions } from '@elect/core/backend';
+import { ElectionEvents, campaignOptions, encodeRequest, handoverOptions, handoverTarget, knownKeys, readOptions } from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
 import { ElectionKV, toCandidate } from './kv.js';
 import { holdProcess, holding } from './hold.js';
 import { observeLeaders } from './observe.js';
+import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf } from './priority.js';
 import type { Session } from './session.js';
 
 /** What an election needs from its connection. */
@@ -78,7 +84,7 @@ export class EtcdElection implements Election {
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
-    const { id, value, signal } = campaignOptions(options);
+    const { id, value, signal, priority, preempt } = campaignOptions(options);
     if (this.closing) throw new ClosedError(`election ${this.name} is closed`);
     if (signal?.aborted) throw abortReason(signal, `${id}: the campaign`);
     const wire = this.conn.keys.wire(this.kv.prefix).toString('hex');
@@ -87,7 +93,7 @@ export class EtcdElection implements Election {
     const free = slots.findIndex((holder) => !holder.active);
     const slot = free < 0 ? slots.length : free;
     const previous = slots[slot];
-    const candidate = new Candidate(this.context(), id, value, signal, slot);
+    const candidate = new Candidate(this.context(), id, value, signal, slot, priority === undefined ? undefined : { priority, preempt });
     slots[slot] = candidate;
     this.mine.add(candidate);
     const release = holdProcess();
@@ -99,13 +105,46 @@ export class EtcdElection implements Election {
   }
 
   async leader(options?: SignalOptions): Promise<LeaderInfo | undefined> {
-    const { entries } = await this.read(() => this.kv.list(1), readOptions('leader()', options));
-    return entries[0] && toCandidate(entries[0]);
+    const signal = readOptions('leader()', options);
+    const { entries } = await this.read(() => this.kv.list(1), signal);
+    const first = entries[0];
+    // The oldest key leads a plain election; anything else means a priority election: read all of it.
+    if (!first || (ranked(first).priority === undefined && first.key !== this.kv.recordKey && first.key !== this.kv.requestKey)) return first && toCandidate(first);
+    const { revision, entries: all } = await this.read(() => this.kv.list(), signal);
+    return leaderOf(readingOf(this.kv, revision, all));
   }
 
   async candidates(options?: SignalOptions): Promise<CandidateInfo[]> {
-    const { entries } = await this.read(() => this.kv.list(), readOptions('candidates()', options));
-    return entries.map(toCandidate);
+    const { revision, entries } = await this.read(() => this.kv.list(), readOptions('candidates()', options));
+    return candidatesOf(readingOf(this.kv, revision, entries));
+  }
+
+  async handover(options: HandoverOptions & { to: string }): Promise<LeaderInfo> {
+    const { to, signal } = handoverOptions('handover()', options, true) as { to: string; signal: AbortSignal | undefined };
+    if (this.closing) throw new ClosedError(`election ${this.name} is closed`);
+    if (signal?.aborted) throw abortReason(signal, 'The handover');
+    const stop = AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])]);
+    // Follow the leader from before the request, so that its change is seen.
+    const seen = observeLeaders(this.context(), stop);
+    try {
+      // The request names the leader's term; written only while that term lasts (else read again).
+      for (let asked = false; !asked; ) {
+        const { revision, entries } = await this.read(() => this.kv.list(), signal);
+        const reading = readingOf(this.kv, revision, entries);
+        if (!isPriority(reading)) {
+          throw new InvalidOptionError('to', `election ${JSON.stringify(this.name)} is not a priority election: it hands over only to the next candidate (resign)`);
+        }
+        const leader = leaderOf(reading);
+        if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
+        if (leader.id === to) return leader;
+        if (!handoverTarget(reading.entries, leader.key, idOf, to)) throw notWaiting(to, this.name);
+        asked = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token), signal);
+      }
+      for await (const next of seen) if (next?.id === to) return next;
+      throw abortReason(signal ?? this.closer.signal, 'The handover');
+    } finally {
+      seen.close();
+    }
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
@@ -138,6 +177,7 @@ export class EtcdElection implements Election {
       clock: this.conn.clock,
       closed: this.closer.signal,
       session: (signal) => this.conn.session(signal),
+      candidates: () => this.candidates(),
       transition: (id, next, previous, loss) => this.electionEvents.transition(id, next, previous, loss),
     };
   }

@@ -13,9 +13,11 @@
  * Transient trouble is the session's business: its deadline covers the
  * connection, and the guard reads again.
  */
-import { type LossReason, sleep } from '@elect/core';
+import { Backoff, type LossReason, sleep } from '@elect/core';
+import { decodeRequest, handoverTarget, preemptor } from '@elect/core/backend';
 import { isLeaseNotFound, isTransient } from './errors.js';
 import type { ElectionScope, Entry } from './kv.js';
+import { idOf, readingOf, type Reading } from './priority.js';
 import type { Session } from './session.js';
 import { watch } from './watch.js';
 
@@ -60,6 +62,93 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
         await sleep(ctx.clock, 200, stop.signal);
       } catch {
         return; // stopped
+      }
+    }
+  };
+
+  void run();
+  return () => stop.abort();
+}
+
+/** What a priority election's holder is told by `guardRecord`. */
+export interface Holder {
+  lose(reason: LossReason): void;
+  /** Step down for another candidate (core's `yieldTo`). */
+  yieldTo(reason: 'preempted' | 'handover', to: string | undefined): void;
+}
+
+/**
+ * The holder of a priority election's record follows the whole election
+ * (one prefix watch from `reading`, applied event by event like `observe`):
+ * the record deleted or rewritten after our `token` ends leadership
+ * ('deleted'); a waiting candidate that preempts us, or a handover request
+ * for our term, makes us yield. A request is deleted (guarded by its
+ * revision) whoever it was for: one for another term is stale. Our own key
+ * is `guardKey`'s. Returns the function that stops it.
+ */
+export function guardRecord(ctx: ElectionScope, own: Entry, token: bigint, reading: Reading, holder: Holder): () => void {
+  const stop = new AbortController();
+  const keys = new Map<string, Entry>();
+  const load = (from: Reading): void => {
+    keys.clear();
+    for (const entry of [...from.entries.map((e) => e.entry), from.record, from.request]) if (entry) keys.set(entry.key, entry);
+  };
+
+  /** True once leadership is over (or we yielded): stop following. */
+  const check = (at: bigint): boolean => {
+    if (stop.signal.aborted) return true;
+    const now = readingOf(ctx.kv, at, [...keys.values()]);
+    // Before our own write (the take's reading is older), the record is not ours yet.
+    if (at < token) return false;
+    if (now.record?.modRevision !== token) {
+      holder.lose('deleted');
+      return true;
+    }
+    if (preemptor(now.entries, own.key)) {
+      holder.yieldTo('preempted', undefined);
+      return true;
+    }
+    if (!now.request) return false;
+    void ctx.kv.removeIfUnchanged(now.request).catch(() => {}); // unreachable: the next holder deletes it
+    const request = decodeRequest(now.request.value);
+    if (request?.token !== token || !handoverTarget(now.entries, own.key, idOf, request.to)) return false;
+    holder.yieldTo('handover', request.to);
+    return true;
+  };
+
+  const run = async (): Promise<void> => {
+    load(reading);
+    let at = reading.revision;
+    const backoff = new Backoff({ maxMs: 1000 });
+    while (!check(at)) {
+      try {
+        const range = ctx.keys.prefixRange(ctx.kv.prefix);
+        for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: at + 1n, signal: stop.signal })) {
+          for (const event of batch.events) {
+            const key = ctx.keys.local(event.key);
+            if (!ctx.kv.isCandidate(key)) continue; // a nested election's key
+            if (event.type === 'delete') keys.delete(key);
+            else keys.set(key, { key, createRevision: event.createRevision, modRevision: event.modRevision, value: event.value.toString(), lease: event.lease });
+          }
+          at = batch.revision;
+          if (check(at)) return;
+        }
+        return; // stopped
+      } catch (error) {
+        // Compaction or a watch the server refused: read the election again, then watch from that read.
+        ctx.logger.debug({ event: 'guard-restart', key: ctx.kv.recordKey, err: String(error) }, 'record guard watch failed; re-reading the election');
+      }
+      for (;;) {
+        try {
+          await backoff.wait(ctx.clock, stop.signal);
+          const { revision, entries } = await ctx.kv.list();
+          load(readingOf(ctx.kv, revision, entries));
+          at = revision;
+          break;
+        } catch (error) {
+          if (stop.signal.aborted) return;
+          if (!isTransient(error)) return holder.lose('deleted'); // blind: as guardKey
+        }
       }
     }
   };

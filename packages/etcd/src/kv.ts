@@ -33,6 +33,8 @@ export interface Entry {
   /** Key without the namespace. */
   readonly key: string;
   readonly createRevision: bigint;
+  /** The revision of its last write (a priority election's record: the token). */
+  readonly modRevision: bigint;
   readonly value: string;
   /** Lease id, decimal. */
   readonly lease: string;
@@ -42,6 +44,7 @@ export function toEntry(keys: KeySpace, kv: KeyValue): Entry {
   return {
     key: keys.local(kv.key),
     createRevision: BigInt(kv.create_revision),
+    modRevision: BigInt(kv.mod_revision),
     value: (kv.value ?? Buffer.alloc(0)).toString(),
     lease: kv.lease || '0',
   };
@@ -59,13 +62,18 @@ const pageSize = 64;
 export class ElectionKV {
   /** `name/`, the prefix of every candidate key. */
   readonly prefix: string;
+  /** A priority election's record and handover request (see priority.ts). */
+  readonly recordKey: string;
+  readonly requestKey: string;
 
   constructor(
     private readonly endpoints: Endpoints,
     private readonly keys: KeySpace,
-    name: string,
+    readonly name: string,
   ) {
     this.prefix = `${name}/`;
+    this.recordKey = `${this.prefix}leader`;
+    this.requestKey = `${this.prefix}handover`;
   }
 
   /** Whether `key` (without the namespace) is a candidate of this election, not of one nested in it. */
@@ -88,7 +96,8 @@ export class ElectionKV {
       }),
     );
     if (res.succeeded) {
-      return { entry: { key, createRevision: BigInt(res.header.revision), value: payload, lease }, created: true };
+      const revision = BigInt(res.header.revision);
+      return { entry: { key, createRevision: revision, modRevision: revision, value: payload, lease }, created: true };
     }
     const kv = res.responses[0]?.response_range?.kvs[0];
     // The key vanished between compare and read: impossible in one txn, but never trust it.
@@ -100,7 +109,7 @@ export class ElectionKV {
    * One atomic read: the candidate just ahead of `createRevision` (greatest
    * create revision below ours) and our own key, at the same revision.
    */
-  async position(key: string, createRevision: bigint): Promise<{ revision: bigint; predecessor?: Entry; self?: Entry }> {
+  async position(key: string, createRevision: bigint): Promise<{ revision: bigint; predecessor?: Entry; self?: Entry; marked: boolean }> {
     const before = (below: bigint, limit: number): RangeRequest => ({
       ...this.keys.prefixRange(this.prefix),
       sort_order: SortOrder.Descend,
@@ -111,18 +120,25 @@ export class ElectionKV {
     const res = await this.endpoints.unary('read predecessor', (c) =>
       c.txn({
         compare: [],
-        success: [{ request_range: before(createRevision, 1) }, { request_range: { key: this.keys.wire(key) } }],
+        success: [
+          { request_range: before(createRevision, 1) },
+          { request_range: { key: this.keys.wire(key) } },
+          // A priority election's record and request: a plain campaign must not join one.
+          { request_range: { key: this.keys.wire(this.recordKey), keys_only: true } },
+          { request_range: { key: this.keys.wire(this.requestKey), keys_only: true } },
+        ],
         failure: [],
       }),
     );
     const revision = BigInt(res.header.revision);
+    const marked = [2, 3].some((i) => (res.responses[i]?.response_range?.kvs.length ?? 0) > 0);
     const selfKv = res.responses[1]?.response_range?.kvs[0];
     const self = selfKv && toEntry(this.keys, selfKv);
     let page: RangeResponse = res.responses[0]?.response_range ?? { header: res.header, kvs: [], more: false, count: '0' };
     for (;;) {
       const entries = page.kvs.map((kv) => toEntry(this.keys, kv));
       const predecessor = entries.find((entry) => this.isCandidate(entry.key));
-      if (predecessor || !page.more || entries.length === 0) return { revision, ...(predecessor && { predecessor }), ...(self && { self }) };
+      if (predecessor || !page.more || entries.length === 0) return { revision, marked, ...(predecessor && { predecessor }), ...(self && { self }) };
       // Only nested elections' keys so far: look further down, at the same revision.
       const lowest = entries[entries.length - 1]!.createRevision;
       page = await this.endpoints.unary('read predecessor', (c) => c.range({ ...before(lowest, pageSize), revision: revision.toString() }));
@@ -179,6 +195,108 @@ export class ElectionKV {
       c.txn({ compare: [createRevisionIs(wire, token)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
     );
   }
+  /**
+   * A priority election's take: create the record naming `own`, on our lease,
+   * only if there is none and `own` is still the key we created. The token
+   * (the write's revision), or undefined when either no longer holds.
+   */
+  async take(own: Entry, record: string): Promise<bigint | undefined> {
+    return this.writeRecord('take', createRevisionIs(this.keys.wire(this.recordKey), 0n), own, record);
+  }
+
+  /** Take-over: replace the record handed over to `own` (as read at `modRevision`) with ours. */
+  async takeOver(own: Entry, modRevision: bigint, record: string): Promise<bigint | undefined> {
+    return this.writeRecord('take over', modRevisionIs(this.keys.wire(this.recordKey), modRevision), own, record);
+  }
+
+  private async writeRecord(what: string, guard: Compare, own: Entry, record: string): Promise<bigint | undefined> {
+    const wire = this.keys.wire(this.recordKey);
+    const res = await this.endpoints.unary(what, (c) =>
+      c.txn({
+        compare: [guard, createRevisionIs(this.keys.wire(own.key), own.createRevision)],
+        success: [{ request_put: { key: wire, value: Buffer.from(record), lease: own.lease } }],
+        failure: [],
+      }),
+    );
+    return res.succeeded ? BigInt(res.header.revision) : undefined;
+  }
+
+  /** The holder's handover: rewrite the record (still at `token`) on our lease. The write's revision, or undefined. */
+  async markRecord(token: bigint, record: string, lease: string): Promise<bigint | undefined> {
+    const wire = this.keys.wire(this.recordKey);
+    const res = await this.endpoints.unary('hand over', (c) =>
+      c.txn({ compare: [modRevisionIs(wire, token)], success: [{ request_put: { key: wire, value: Buffer.from(record), lease } }], failure: [] }),
+    );
+    return res.succeeded ? BigInt(res.header.revision) : undefined;
+  }
+
+  /**
+   * Wakes whoever watches `entry` by writing it again, unchanged, on its own
+   * lease — only while it is as read, so a deleted key is never recreated.
+   */
+  async nudge(entry: Entry): Promise<void> {
+    const wire = this.keys.wire(entry.key);
+    await this.endpoints.unary('nudge', (c) =>
+      c.txn({
+        compare: [modRevisionIs(wire, entry.modRevision)],
+        success: [{ request_put: { key: wire, value: Buffer.from(entry.value), lease: entry.lease } }],
+        failure: [],
+      }),
+    );
+  }
+
+  /**
+   * `election.handover()`: the request to the leader (no lease: it is the
+   * leader's to delete), written only while the record is still at `token`
+   * (the leader read). False when leadership changed meanwhile.
+   */
+  async request(payload: string, token: bigint): Promise<boolean> {
+    const wire = this.keys.wire(this.requestKey);
+    const res = await this.endpoints.unary('request handover', (c) =>
+      c.txn({
+        compare: [modRevisionIs(this.keys.wire(this.recordKey), token)],
+        success: [{ request_put: { key: wire, value: Buffer.from(payload) } }],
+        failure: [],
+      }),
+    );
+    return res.succeeded;
+  }
+
+  /** Deletes `entry` if it has not been written since it was read. */
+  async removeIfUnchanged(entry: Entry): Promise<void> {
+    const wire = this.keys.wire(entry.key);
+    await this.endpoints.unary('delete', (c) =>
+      c.txn({ compare: [modRevisionIs(wire, entry.modRevision)], success: [{ request_delete_range: { key: wire } }], failure: [] }),
+    );
+  }
+
+  /** The record as it is now, if any. */
+  async record(): Promise<Entry | undefined> {
+    const res = await this.endpoints.unary('read record', (c) => c.range({ key: this.keys.wire(this.recordKey) }));
+    const kv = res.kvs[0];
+    return kv && toEntry(this.keys, kv);
+  }
+
+  /**
+   * A priority candidate's removal: our key (if still the one we created)
+   * and the record while it is as we last wrote it (`recordRevision`). Both
+   * in one transaction when both hold.
+   */
+  async removeWithRecord(key: string, token: bigint, recordRevision: bigint): Promise<void> {
+    const wire = this.keys.wire(key);
+    const recordWire = this.keys.wire(this.recordKey);
+    const ours = modRevisionIs(recordWire, recordRevision);
+    const both = await this.endpoints.unary('resign', (c) =>
+      c.txn({
+        compare: [ours, createRevisionIs(wire, token)],
+        success: [{ request_delete_range: { key: recordWire } }, { request_delete_range: { key: wire } }],
+        failure: [],
+      }),
+    );
+    if (both.succeeded) return;
+    await this.endpoints.unary('resign', (c) => c.txn({ compare: [ours], success: [{ request_delete_range: { key: recordWire } }], failure: [] }));
+    await this.remove(key, token);
+  }
 }
 
 /** True when `key` exists with `lease` (a key that does not exist has lease 0). */
@@ -188,4 +306,8 @@ function leaseIs(key: Buffer, lease: string): Compare {
 
 function createRevisionIs(key: Buffer, revision: bigint): Compare {
   return { key, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: revision.toString() };
+}
+
+function modRevisionIs(key: Buffer, revision: bigint): Compare {
+  return { key, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: revision.toString() };
 }

@@ -1,8 +1,9 @@
 /**
  * Leader changes from one read plus one prefix watch. We keep the whole queue
- * (key → create revision, value) and apply every event to it, so the leader
- * after each revision is exact, whatever was deleted or added — Go's Observe
- * follows only the leader's key and ends silently on errors.
+ * (key → create revision, value; in a priority election the record too) and
+ * apply every event to it, so the leader after each revision is exact,
+ * whatever was deleted or added — Go's Observe follows only the leader's key
+ * and ends silently on errors.
  *
  * Restarts resume from the revision after the last one applied, so nothing
  * is skipped or repeated. If that revision has been compacted away, we re-read
@@ -15,7 +16,8 @@
 import { isElectError, type LeaderInfo, Backoff } from '@elect/core';
 import { Channel, sameLeader } from '@elect/core/backend';
 import { isTransient, toElectError } from './errors.js';
-import { toCandidate, type ElectionKV, type ElectionScope, type Entry } from './kv.js';
+import type { ElectionKV, ElectionScope, Entry } from './kv.js';
+import { leaderOf, readingOf } from './priority.js';
 import { CompactedError, watch } from './watch.js';
 
 /** A stream of leaders: the current one first, then each change once, in order. */
@@ -37,7 +39,7 @@ async function follow(ctx: ElectionScope, channel: Channel<LeaderInfo | undefine
     const read = await readQueue(ctx, stop);
     if (read === undefined) return;
     const queue = new Map<string, Entry>(read.entries.map((e) => [e.key, e]));
-    emit(leaderOf(queue));
+    emit(leaderAt(ctx, read.revision, queue));
     try {
       const range = ctx.keys.prefixRange(ctx.kv.prefix);
       for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: read.revision + 1n, signal: stop })) {
@@ -45,9 +47,9 @@ async function follow(ctx: ElectionScope, channel: Channel<LeaderInfo | undefine
           const key = ctx.keys.local(event.key);
           if (!ctx.kv.isCandidate(key)) continue; // a nested election's key
           if (event.type === 'delete') queue.delete(key);
-          else queue.set(key, { key, createRevision: event.createRevision, value: event.value.toString(), lease: event.lease });
+          else queue.set(key, { key, createRevision: event.createRevision, modRevision: event.modRevision, value: event.value.toString(), lease: event.lease });
         }
-        emit(leaderOf(queue));
+        emit(leaderAt(ctx, batch.revision, queue));
       }
       return; // stopped
     } catch (error) {
@@ -75,8 +77,7 @@ async function readQueue(ctx: ElectionScope, stop: AbortSignal): Promise<Awaited
   }
 }
 
-function leaderOf(queue: Map<string, Entry>): LeaderInfo | undefined {
-  let first: Entry | undefined;
-  for (const entry of queue.values()) if (first === undefined || entry.createRevision < first.createRevision) first = entry;
-  return first && toCandidate(first);
+/** The leader as of `revision`, in either layout (a priority election's record and request are in the queue too). */
+function leaderAt(ctx: ElectionScope, revision: bigint, queue: Map<string, Entry>): LeaderInfo | undefined {
+  return leaderOf(readingOf(ctx.kv, revision, [...queue.values()]));
 }
