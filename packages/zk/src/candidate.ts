@@ -6,9 +6,12 @@
  * When the session ends while we wait, the node went (or goes) with it: the
  * campaign re-enters on the connection's next session with a fresh node. A
  * blip within the session changes nothing: the node is still ours.
+ *
+ * A priority campaign tags its node and waits in priority order for the
+ * record instead (priority-turn.ts); it leads once the record names it.
  */
-import { abortReason, type CandidateState, type Clock, type Logger, Backoff, sleep } from '@elect/core';
-import { candidateStateMachine, type LeadershipHandle, LogEvent, type StateMachine } from '@elect/core/backend';
+import { abortReason, type CandidateInfo, type CandidateState, type Clock, type Logger, Backoff, sleep } from '@elect/core';
+import { candidateStateMachine, type LeadershipHandle, LogEvent, priorityTag, type StateMachine } from '@elect/core/backend';
 import type { ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
 import {
@@ -23,17 +26,28 @@ import {
 } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { HeldLeadership, NodeWatch } from './leader.js';
-import { join } from './names.js';
+import { join, recordName } from './names.js';
+import { waitForRecord, type RecordClaim } from './priority-turn.js';
 import type { Session } from './session.js';
 import { waitForTurn } from './turn.js';
 
 export interface CandidateContext extends CreateContext {
+  /** The election's name (for errors). */
+  readonly name: string;
   readonly source: SessionSource;
   readonly operationTimeoutMs: number;
   /** Every state change of this candidate (the election turns them into events). */
   changed(candidate: Candidate, next: CandidateState, previous: CandidateState): void;
   /** The name prefix (protected-create uuid) of a node of ours, before its create is sent. */
   entering(prefix: string): void;
+  /** The election's candidates (`Election.candidates()`). */
+  candidates(): Promise<CandidateInfo[]>;
+}
+
+/** A priority campaign's rank. */
+export interface Rank {
+  readonly priority: number;
+  readonly preempt: boolean;
 }
 
 export class Candidate {
@@ -48,12 +62,16 @@ export class Candidate {
   /** Creates that may still land, per session: `withdraw` cleans up after them. */
   private readonly pending: Array<{ session: Session; create: Promise<string>; prefix: string }> = [];
   private held: HeldLeadership | undefined;
+  private readonly rank: Rank | undefined;
+  /** The record while it names our node and no leadership holds it yet: `withdraw` deletes it. */
+  private claim: RecordClaim | undefined;
 
-  constructor(ctx: CandidateContext, id: string, value: string, stop: AbortSignal) {
+  constructor(ctx: CandidateContext, id: string, value: string, stop: AbortSignal, rank?: Rank) {
     this.ctx = ctx;
     this.id = id;
     this.value = value;
     this.stop = stop;
+    this.rank = rank;
     this.clock = ctx.clock;
     this.logger = ctx.logger;
     this.state = candidateStateMachine((next, previous) => ctx.changed(this, next, previous));
@@ -77,14 +95,24 @@ export class Candidate {
         const session = await this.ctx.source.session(this.stop);
         try {
           if (this.node?.session !== session) this.node = await this.enter(session);
-          const first = await waitForTurn(session, this.node, {
+          const turn = {
+            name: this.ctx.name,
             dir: this.ctx.dir,
             stop: this.stop,
             logger: this.logger,
             id: this.id,
-            moved: (node) => (this.node = node),
-          });
-          const held = first && (await this.confirm(session, first));
+            moved: (node: OwnNode) => (this.node = node),
+          };
+          let held: HeldLeadership | undefined;
+          if (this.rank) {
+            this.claim = await waitForRecord(session, this.node, { ...turn, acl: this.ctx.acl });
+            held = this.claim && (await this.confirm(session, this.claim.node, this.claim));
+            if (!held) await this.dropClaim();
+            this.claim = undefined;
+          } else {
+            const first = await waitForTurn(session, this.node, turn);
+            held = first && (await this.confirm(session, first));
+          }
           if (held) return held.handle;
           this.node = undefined; // gone or not ours: re-enter with a fresh node
         } catch (error) {
@@ -103,7 +131,9 @@ export class Candidate {
   }
 
   private enter(session: Session): Promise<OwnNode> {
-    return createProtected(this.ctx, session, { id: this.id, value: this.value }, this.stop, (create, prefix) => {
+    const tag = this.rank && priorityTag(this.rank.priority, this.rank.preempt);
+    const value = { id: this.id, value: this.value };
+    return createProtected(this.ctx, session, value, this.stop, (create, prefix) => {
       this.ctx.entering(prefix);
       const entry = { session, create, prefix };
       this.pending.push(entry);
@@ -112,11 +142,14 @@ export class Candidate {
         if (at >= 0) this.pending.splice(at, 1);
       };
       create.then(settle, settle);
-    });
+    }, tag);
   }
 
-  /** First in the queue: lead only if the node is still there and owned by this very session. */
-  private async confirm(session: Session, node: OwnNode): Promise<HeldLeadership | undefined> {
+  /**
+   * First in the queue (or named by the record, `claim`): lead only if the
+   * node is still there and owned by this very session.
+   */
+  private async confirm(session: Session, node: OwnNode, claim?: RecordClaim): Promise<HeldLeadership | undefined> {
     const watch = new NodeWatch();
     const stat = await onSession(session, this.stop, session.client.exists(node.path, watch.watcher));
     if (stat === null) return undefined;
@@ -130,6 +163,8 @@ export class Candidate {
       clock: this.clock,
       operationTimeoutMs: this.ctx.operationTimeoutMs,
       logger: this.logger,
+      record: claim && { claim, name: this.ctx.name, dir: this.ctx.dir },
+      candidates: () => this.ctx.candidates(),
       onLost: (error) => {
         if (this.state.can('lost')) this.state.transition({ kind: 'lost', reason: error.reason });
       },
@@ -150,7 +185,7 @@ export class Candidate {
   private async withdraw(): Promise<void> {
     const known = this.node;
     this.node = undefined;
-    const work: Promise<void>[] = [];
+    const work: Promise<void>[] = [this.dropClaim()];
     if (known && !known.session.isEnded) work.push(this.removeOn(known.session, (client) => removeQuietly(client, known.path)));
     for (const { session, create, prefix } of this.pending.splice(0)) {
       // Whenever it lands — even after we gave up waiting — delete it.
@@ -163,6 +198,21 @@ export class Candidate {
       work.push(Promise.race([Promise.all([landed, lost]).then(() => {}), sleep(this.clock, this.ctx.operationTimeoutMs)]).catch(() => {}));
     }
     await Promise.allSettled(work);
+  }
+
+  /** Deletes the record a claim of ours made that no leadership holds (guarded: only that very record). */
+  private async dropClaim(): Promise<void> {
+    const claim = this.claim;
+    this.claim = undefined;
+    if (!claim || claim.node.session.isEnded) return;
+    const path = join(this.ctx.dir, recordName);
+    await this.removeOn(claim.node.session, async (client) => {
+      try {
+        await client.remove(path, claim.stat.version);
+      } catch (error) {
+        if (!isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
+      }
+    });
   }
 
   /** Runs a cleanup write on `session` through blips, for at most a few operation timeouts. */

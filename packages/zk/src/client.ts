@@ -27,6 +27,13 @@ export interface ClientOptions {
   session?: { id: Buffer; password: Buffer } | undefined;
 }
 
+/** One op of a `multi`; a version of -1 matches any. */
+export type MultiOp =
+  | { kind: 'check'; path: string; version: number }
+  | { kind: 'create'; path: string; data: Buffer; acl: ACL[]; mode: number }
+  | { kind: 'delete'; path: string; version: number }
+  | { kind: 'set'; path: string; data: Buffer; version: number };
+
 export type ClientState = 'connected' | 'disconnected' | 'expired' | 'auth-failed';
 
 /** The library's connection manager, which its typings do not describe. */
@@ -240,6 +247,36 @@ export class ZkClient {
    */
   heartbeat(): Promise<unknown> {
     return this.call<unknown>((done) => this.raw.transaction().check('/', -1).commit(done));
+  }
+
+  /**
+   * One transaction (ZooKeeper's multi): every op or none. Rejects with the
+   * first failing op's error, whose `op` (on the error) is its index.
+   * The library's `Transaction` turns a version of 0 into -1 ("any"), so
+   * the versions are written into its op list after it recorded them.
+   */
+  multi(ops: readonly MultiOp[]): Promise<void> {
+    const tx = this.raw.transaction();
+    const recorded = (tx as unknown as { ops: Array<{ version?: number }> }).ops;
+    for (const op of ops) {
+      if (op.kind === 'check') tx.check(op.path, op.version);
+      else if (op.kind === 'create') tx.create(op.path, op.data, op.acl, op.mode);
+      else if (op.kind === 'delete') tx.remove(op.path, op.version);
+      else tx.setData(op.path, op.data, op.version);
+      if (op.kind !== 'create') (recorded[recorded.length - 1] as { version: number }).version = op.version;
+    }
+    const op = new Promise<void>((resolve, reject) => {
+      if (this.destroyed) {
+        reject(toElectError({ code: ZkCode.ConnectionLoss, name: 'CONNECTION_LOSS', message: 'client closed' }));
+        return;
+      }
+      tx.commit((error: unknown, results: Array<{ err?: number }> | undefined) => {
+        if (!error) return resolve();
+        const failed = results?.findIndex((result) => result.err !== undefined && result.err !== 0) ?? -1;
+        reject(Object.assign(toElectError(error), { op: failed }));
+      });
+    });
+    return this.timed(`multi ${ops.map((o) => `${o.kind} ${o.path}`).join(', ')}`, op);
   }
 
   setData(path: string, data: Buffer, version: number): Promise<Stat> {

@@ -75,7 +75,8 @@ export function onSession<T>(session: Session, stop: AbortSignal, op: Promise<T>
 }
 
 /**
- * Creates our node on `session`, or finds the one an earlier attempt created.
+ * Creates our node on `session`, or finds the one an earlier attempt created;
+ * `tag` is a priority entry's (core's `priorityTag`).
  * `pending` is told about every create that is in flight, so that a caller
  * giving up can still clean up after it (see `withdraw`).
  */
@@ -85,9 +86,10 @@ export async function createProtected(
   payload: { id: string; value: string },
   stop: AbortSignal,
   pending: (create: Promise<string>, prefix: string) => void,
+  tag?: string,
 ): Promise<OwnNode> {
   const client = session.client;
-  const prefix = protectedPrefix(randomUUID());
+  const prefix = protectedPrefix(randomUUID(), tag);
   const data = Buffer.from(encodePayload(payload.id, payload.value));
   const backoff = new Backoff({ maxMs: 1000 });
   let search = false;

@@ -6,11 +6,14 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import {
+  abortReason,
   type CampaignOptions,
   type CandidateInfo,
   ClosedError,
   type Election,
   type ElectionEvent,
+  type HandoverOptions,
+  InvalidOptionError,
   type LeaderInfo,
   type Leadership,
   type Logger,
@@ -18,15 +21,15 @@ import {
   TimeoutError,
   sleep,
 } from '@elect/core';
-import { campaignOptions, Channel, ElectionEvents, knownKeys } from '@elect/core/backend';
+import { campaignOptions, Channel, ElectionEvents, encodeRequest, handoverOptions, handoverTarget, knownKeys } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { ancestors, defaultRoot } from './names.js';
+import { ancestors, defaultRoot, join, requestName } from './names.js';
 import { watchLeader } from './observer.js';
-import { readCandidates, readLeader } from './queue.js';
+import { readCandidates, readIds, readLeader, readQueue } from './queue.js';
 
 export interface ZooKeeperElectionOptions {
   /** Overrides the connection's logger for this election. */
@@ -61,6 +64,7 @@ export class ZooKeeperElection implements Election {
     const { clock, acl } = source.options;
     const logger = options.logger ?? source.options.logger;
     this.ctx = {
+      name,
       source,
       dir: path,
       acl,
@@ -68,6 +72,7 @@ export class ZooKeeperElection implements Election {
       logger,
       operationTimeoutMs: source.options.operationTimeoutMs,
       ensureParents: (client) => this.ensureParents(client),
+      candidates: () => this.candidates(),
       changed: (candidate, next, previous) => this.electionEvents.transition(candidate.id, next, previous, candidate.leadership?.signal.reason),
       entering: (prefix) => {
         this.ownPrefixes.push(prefix);
@@ -88,10 +93,10 @@ export class ZooKeeperElection implements Election {
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
-    const { id, value, signal } = campaignOptions(options);
+    const { id, value, signal, priority, preempt } = campaignOptions(options);
     if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
     const stop = signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal;
-    const candidate = new Candidate(this.ctx, id, value, stop);
+    const candidate = new Candidate(this.ctx, id, value, stop, priority === undefined ? undefined : { priority, preempt });
     const run = candidate.run();
     this.campaigns.set(candidate, run);
     // A candidate stays registered while it leads, so close() can resign it.
@@ -108,6 +113,58 @@ export class ZooKeeperElection implements Election {
 
   candidates(options: SignalOptions = {}): Promise<CandidateInfo[]> {
     return this.read(options, (client) => readCandidates(client, this.path));
+  }
+
+  /**
+   * Asks the leader of a priority election to hand over to the waiting
+   * candidate `to`: writes the request (`<latch path>/handover`) for the
+   * leader's term, which the leader answers (priority-leader.ts), and
+   * resolves once `to` leads.
+   */
+  async handover(options: HandoverOptions & { to: string }): Promise<LeaderInfo> {
+    const { to, signal } = handoverOptions('handover()', options, true) as { to: string; signal: AbortSignal | undefined };
+    if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
+    // Follow the leader from before the request, so that its change is seen.
+    const seen = this.observe(signal ? { signal } : {})[Symbol.asyncIterator]();
+    try {
+      const asked = await this.read(signal ? { signal } : {}, (client) => this.ask(client, to));
+      if (asked) return asked;
+      for (let next = await seen.next(); !next.done; next = await seen.next()) if (next.value?.id === to) return next.value;
+      throw abortReason(signal ?? this.closing.signal, 'The handover');
+    } finally {
+      await seen.return?.();
+    }
+  }
+
+  /** The leader when it is `to` already; else writes the request (checked first: nothing is written for a bad one). */
+  private async ask(client: ZkClient, to: string): Promise<LeaderInfo | undefined> {
+    const reading = await readQueue(client, this.path);
+    let { children } = reading;
+    if (!reading.priority) {
+      throw new InvalidOptionError('to', `election ${JSON.stringify(this.name)} is not a priority election: it hands over only to the next candidate (resign)`);
+    }
+    const leader = await readLeader(client, this.path);
+    if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
+    if (leader.id === to) return leader;
+    const holder = leader.key.slice(leader.key.lastIndexOf('/') + 1);
+    const ids = await readIds(client, reading.entries);
+    if (!handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to)) {
+      throw new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(this.name)}`);
+    }
+    const path = join(this.path, requestName);
+    const data = Buffer.from(encodeRequest({ to, token: leader.token }));
+    const { acl } = this.source.options;
+    // Created anew (replacing an unanswered one): the leader hears creations through its children watch.
+    const create = { kind: 'create' as const, path, data, acl, mode: zookeeper.CreateMode.PERSISTENT };
+    for (;;) {
+      try {
+        await client.multi(children.includes(requestName) ? [{ kind: 'delete', path, version: -1 }, create] : [create]);
+        return undefined;
+      } catch (error) {
+        if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode)) throw error;
+        children = await client.getChildren(this.path);
+      }
+    }
   }
 
   observe(options: SignalOptions = {}): AsyncIterable<LeaderInfo | undefined> {

@@ -3,9 +3,12 @@
  * deleted (a watch on it), when the session ends for whatever reason
  * (expired, loss deadline, close), or on resign. It also does the two writes
  * only the leader may do: proclaim (setData guarded by the node's version)
- * and remove.
+ * and remove. A leader of a priority election also holds the record
+ * (priority-leader.ts): its token is the record's, and its removal takes the
+ * record with it.
  */
 import {
+  type CandidateInfo,
   type CandidateState,
   type Clock,
   type LeadershipLostError,
@@ -15,10 +18,12 @@ import {
   Backoff,
   sleep,
 } from '@elect/core';
-import { encodePayload, followSession, LeadershipHandle, type StateMachine } from '@elect/core/backend';
+import { encodePayload, followSession, LeadershipHandle, type Passage, type StateMachine } from '@elect/core/backend';
 import type { Event, Stat } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
+import { RecordHold } from './priority-leader.js';
+import type { RecordClaim } from './priority-turn.js';
 import { tokenOf } from './queue.js';
 
 export interface HeldOptions {
@@ -28,6 +33,10 @@ export interface HeldOptions {
   operationTimeoutMs: number;
   logger: Logger;
   onLost: (error: LeadershipLostError) => void;
+  /** A priority election's: the record that names us, and the election's name and latch path. */
+  record?: { claim: RecordClaim; name: string; dir: string } | undefined;
+  /** A plain election's queue, in election order (a handover goes to the next one only). */
+  candidates: () => Promise<CandidateInfo[]>;
 }
 
 /**
@@ -58,18 +67,28 @@ export class HeldLeadership {
   private stopWatching: () => void = () => {};
   private readonly node: OwnNode;
   private readonly options: HeldOptions;
+  private readonly hold: RecordHold | undefined;
 
   constructor(node: OwnNode, stat: Stat, watch: NodeWatch, options: HeldOptions) {
     this.node = node;
     this.options = options;
     this.version = stat.version;
+    const { record } = options;
+    const hold = record && new RecordHold(record.claim, { ...record, clock: options.clock, logger: options.logger, id: options.id, lose: (reason) => this.lose(reason) });
+    this.hold = hold;
     this.handle = new LeadershipHandle({
       id: options.id,
       value: options.value,
-      token: tokenOf(stat),
+      token: hold ? hold.token : tokenOf(stat),
       key: node.path,
       deadline: node.session.liveness.deadline,
-      backend: { remove: () => this.remove(), proclaim: (value) => this.proclaim(value) },
+      backend: {
+        remove: () => this.remove(),
+        proclaim: (value) => this.proclaim(value),
+        ...(hold
+          ? { handover: (to: string | undefined, lose: () => void, why: Passage) => hold.handover(to, lose, why, () => this.remove()) }
+          : { candidates: () => options.candidates() }),
+      },
       onLost: (error) => {
         this.stopWatching();
         options.onLost(error);
@@ -78,6 +97,7 @@ export class HeldLeadership {
     watch.route((event) => this.onNodeEvent(event));
     const status = node.session.liveness.status;
     if (status.kind === 'ended') this.lose(status.reason);
+    if (this.handle.isLeader) hold?.start(this.handle);
   }
 
   /** Once the candidate leads: its state follows the session, and an ended session ends the leadership. */
@@ -119,7 +139,7 @@ export class HeldLeadership {
   }
 
   /**
-   * Deletes our node. Retries through blips; resolves once it is gone, or
+   * Deletes our node (and the record while it is ours). Retries through blips; resolves once it is gone, or
    * once the session has ended: the node goes with its session. A session
    * given up at the deadline may still live on the server; the connection
    * closes it (ZooKeeperConnection.closeStale) and we wait for that, for at
@@ -131,7 +151,7 @@ export class HeldLeadership {
     const never = new AbortController().signal;
     while (!session.isEnded) {
       try {
-        await onSession(session, never, removeQuietly(session.client, this.node.path));
+        await onSession(session, never, this.hold ? this.hold.release() : removeQuietly(session.client, this.node.path));
         return;
       } catch (error) {
         if (session.isEnded) break;

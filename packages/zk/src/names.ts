@@ -8,8 +8,16 @@
  * was lost be found again. `latch-` is LeaderLatch's node name. Order is by
  * the sequence suffix alone (what follows the last `latch-`): the uuid
  * prefixes differ, so sorting whole names would be wrong.
+ *
+ * A priority election (see core's priority.ts) tags each entry and adds two
+ * nodes beside them, neither of which is a latch node:
+ *
+ *     <latch path>/_c_<uuid>-prio-<n>[-preempt]-latch-<sequence>  (EPHEMERAL_SEQUENTIAL)
+ *     <latch path>/leader      the record: who leads                (EPHEMERAL)
+ *     <latch path>/handover    a handover asked for by election.handover()  (PERSISTENT)
  */
 import { InvalidOptionError } from '@elect/core';
+import { parsePriorityTag, type QueueEntry } from '@elect/core/backend';
 
 /** Where bare names live: `billing` is the latch path `/elect/billing`. */
 export const defaultRoot = '/elect';
@@ -58,9 +66,42 @@ export function ancestors(path: string): string[] {
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
 }
 
-/** The name prefix of a candidate node before the server appends the sequence. */
-export function protectedPrefix(uuid: string): string {
-  return `_c_${uuid}-${lockName}`;
+/** The record's node name, under the latch path. */
+export const recordName = 'leader';
+
+/** The handover request's node name, under the latch path. */
+export const requestName = 'handover';
+
+/** The name prefix of a candidate node before the server appends the sequence; `tag` for a priority entry. */
+export function protectedPrefix(uuid: string, tag?: string): string {
+  return `_c_${uuid}-${tag === undefined ? '' : `${tag}-`}${lockName}`;
+}
+
+/** A latch node as a queue entry (core's `QueueEntry`), keyed by its child name. */
+export interface Entry extends QueueEntry {
+  /** Its path. */
+  readonly path: string;
+}
+
+const taggedName = /^_c_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}-(.+)-$/;
+
+/** The latch nodes among `children` as queue entries (plain ones without a priority), in no particular order. */
+export function queueEntries(dir: string, children: readonly string[]): Entry[] {
+  const entries: Entry[] = [];
+  for (const child of children) {
+    const sequence = sequenceOf(child);
+    if (sequence === undefined) continue;
+    // The tag sits between the protected prefix and `latch-`; Curator's own nodes have none.
+    const tag = taggedName.exec(child.slice(0, child.length - sequence.length - lockName.length))?.[1];
+    const rank = tag === undefined ? undefined : parsePriorityTag(tag);
+    entries.push({ key: child, path: join(dir, child), priority: rank?.priority, preempt: rank?.preempt ?? false, order: BigInt(sequence) });
+  }
+  return entries;
+}
+
+/** A priority election: a tagged entry or the record is among `children`. */
+export function isPriorityLayout(children: readonly string[], entries: readonly Entry[]): boolean {
+  return children.includes(recordName) || entries.some((entry) => entry.priority !== undefined);
 }
 
 /** The sort key of a child (its sequence suffix), or undefined when it is not a latch node. */

@@ -6,16 +6,18 @@
  * per departure: no herd.
  */
 import { abortReason, type Logger } from '@elect/core';
-import { LogEvent } from '@elect/core/backend';
+import { LogEvent, mixedLayout } from '@elect/core/backend';
 import type { ZkClient } from './client.js';
 import { SessionEndedSignal, findOwn, onSession, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { join } from './names.js';
-import { readOrder } from './queue.js';
+import { electionOrder, join, queueEntries, recordName } from './names.js';
+import { readChildren } from './queue.js';
 import type { Session } from './session.js';
 import { Wake } from './wake.js';
 
 export interface TurnContext {
+  /** The election's name (for errors). */
+  readonly name: string;
   readonly dir: string;
   readonly stop: AbortSignal;
   readonly logger: Logger;
@@ -35,7 +37,11 @@ export async function waitForTurn(session: Session, own: OwnNode, ctx: TurnConte
   const client = session.client;
   let node = own;
   for (;;) {
-    const order = await onSession(session, stop, readOrder(client, dir));
+    const children = await onSession(session, stop, readChildren(client, dir));
+    // A priority election (tagged entries, a record) is not ours to join.
+    const mixed = mixedLayout(ctx.name, queueEntries(dir, children), children.includes(recordName) ? { holder: '' } : undefined, false);
+    if (mixed) throw mixed;
+    const order = electionOrder(children);
     const mine = order.filter((child) => child.startsWith(node.prefix));
     if (mine.length > 1 || (mine.length === 1 && mine[0] !== node.name)) {
       // Two nodes with our uuid: a create we thought lost landed after all.
@@ -73,7 +79,7 @@ export async function waitForTurn(session: Session, own: OwnNode, ctx: TurnConte
 }
 
 /** Sets a watch on an existing node (getData: a missing node leaves no watch behind). False when it is gone. */
-async function watchNode(client: ZkClient, path: string, watcher: () => void): Promise<boolean> {
+export async function watchNode(client: ZkClient, path: string, watcher: () => void): Promise<boolean> {
   try {
     await client.getData(path, watcher);
     return true;
