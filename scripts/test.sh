@@ -107,10 +107,12 @@ test_step "tests, container runtime" bash scripts/test-all.sh container
 test_step "tests, other Node versions" bash scripts/test-node-versions.sh
 # The short chaos soak: every fault kind, >= 50 faulted transitions per backend
 # on a single server, then a 3-member ensemble / cluster (member isolation in a
-# network namespace); fails on any overlap, accepted stale write or leftover.
+# network namespace); then a priority election with its preemption and
+# handover rounds. Fails on any overlap, accepted stale write or leftover.
 chaos_short() {
   node packages/chaos/dist/main.js --transitions 50 --json "$results/chaos-1.json" &&
-    node packages/chaos/dist/main.js --members 3 --transitions 14 --json "$results/chaos-3.json"
+    node packages/chaos/dist/main.js --members 3 --transitions 14 --json "$results/chaos-3.json" &&
+    node packages/chaos/dist/main.js --priority --transitions 20 --json "$results/chaos-priority.json"
 }
 test_step "chaos soak, short" chaos_short
 test_step "tests leave no temp dirs" no_temp_left

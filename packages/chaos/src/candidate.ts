@@ -24,6 +24,9 @@ export interface CandidateConfig {
   store: string;
   writeEveryMs: number;
   unsafeMs?: number;
+  /** A priority election: this candidate's priority, and whether it preempts. */
+  priority?: number;
+  preempt?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as CandidateConfig;
@@ -66,7 +69,8 @@ async function main(): Promise<void> {
   while (!stop.signal.aborted) {
     let leadership: Leadership;
     try {
-      leadership = await election.campaign({ id: config.id, signal: stop.signal });
+      const rank = config.priority === undefined ? {} : { priority: config.priority, preempt: config.preempt === true };
+      leadership = await election.campaign({ id: config.id, signal: stop.signal, ...rank });
     } catch (error) {
       if (stop.signal.aborted) break;
       logger.warn({ event: 'campaign-failed', err: error }, 'campaign failed; again shortly');

@@ -31,6 +31,9 @@ export interface CandidateSettings {
   writeEveryMs: number;
   /** The control: library candidates that write on for this long after a loss. */
   unsafeMs?: number;
+  /** A priority election: the candidate's priority (and whether it preempts); none: a plain election. */
+  priority?: number;
+  preempt?: boolean;
 }
 
 export class Candidate {
@@ -146,10 +149,12 @@ export class Candidate {
         store: s.store,
         writeEveryMs: s.writeEveryMs,
         ...(s.unsafeMs === undefined ? {} : { unsafeMs: s.unsafeMs }),
+        ...(s.priority === undefined ? {} : { priority: s.priority, preempt: s.preempt === true }),
       };
       proc = spawn(process.execPath, [path.join(dist, 'candidate.js'), JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     } else {
       const args = [electBin, '-b', s.backend, '-c', this.connectString(), '-e', s.election, '--id', this.id, '--ttl', `${s.ttlMs}ms`];
+      if (s.priority !== undefined) args.push('--priority', String(s.priority), ...(s.preempt ? ['--preempt'] : []));
       args.push('--grace', `${Math.min(200, Math.floor(s.ttlMs / 10))}ms`, '--rejoin', '--log-level', 'info', '--', process.execPath, path.join(dist, 'worker.js'));
       proc = spawn(process.execPath, args, {
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -2,7 +2,7 @@
  * `pnpm chaos`: the soak, from the command line.
  *
  *   pnpm chaos [--backend zk|etcd|both] [--members 1|3] [--transitions N] [--minutes M] [--ttl MS]
- *              [--kinds kill,term,…] [--libraries N] [--runs N] [--zk-defaults]
+ *              [--kinds kill,term,…] [--libraries N] [--runs N] [--zk-defaults] [--priority]
  *              [--connect host:port,…] [--json FILE]
  *
  * By default it starts the harness's servers (as local processes) for each
@@ -11,7 +11,9 @@
  * operators can check their own timeouts against their own server settings.
  * --zk-defaults starts ZooKeeper at its own defaults (tickTime 2 s, initLimit
  * 10, syncLimit 5, cnxTimeout 5 s) instead of the harness's quick test timing,
- * with a 10 s TTL unless --ttl says otherwise.
+ * with a 10 s TTL unless --ttl says otherwise. --priority soaks a priority
+ * election: candidate n campaigns with priority 10·n, and two more faults
+ * run — a preempting newcomer, and a handover to the lowest priority.
  * It prints one line per fault, then a table per backend, and writes the
  * whole result as JSON with --json. Exit status: 0 when the promise held, 1
  * when the checker found a violation (or something was left on the
@@ -34,12 +36,13 @@ interface Args {
   connect: string | undefined;
   json: string | undefined;
   zkDefaults: boolean;
+  priority: boolean;
 }
 
 class UsageError extends Error {}
 
 function parse(argv: string[]): Args {
-  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, minutes: undefined, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined, zkDefaults: false };
+  const args: Args = { backends: ['zk', 'etcd'], members: 1, transitions: 24, minutes: undefined, ttlMs: 2_000, kinds: undefined, libraries: 2, runs: 2, connect: undefined, json: undefined, zkDefaults: false, priority: false };
   let ttlGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
@@ -76,6 +79,9 @@ function parse(argv: string[]): Args {
       case '--ttl':
         args.ttlMs = count(2_000);
         ttlGiven = true;
+        break;
+      case '--priority':
+        args.priority = true;
         break;
       case '--zk-defaults':
         args.zkDefaults = true;
@@ -146,6 +152,7 @@ async function run(args: Args): Promise<SoakResult[]> {
         libraries: args.libraries,
         runs: args.runs,
         writeEveryMs: 20,
+        priority: args.priority,
         ...(serverTiming ? { serverTiming } : {}),
         progress: (line) => process.stdout.write(`${line}\n`),
       });

@@ -11,6 +11,7 @@ import { latchPath } from '@elect/zk';
 import { Etcd3 } from 'etcd3';
 import zookeeper from 'node-zookeeper-client';
 import { Janitor, expireSessionById, withTimeout, type Cluster, type NetworkNamespace } from '@elect/test';
+import type { Election } from '@elect/core';
 import { Candidate, type Backend, type CandidateKind } from './candidates.js';
 import { check, type FaultRecord, type Freeze, type Verdict } from './checker.js';
 import { FencedStore, now, type Term } from './store.js';
@@ -29,11 +30,21 @@ export const faultKinds = [
   'server-leader-restart',
   'servers-restart',
   'isolate',
+  'preempt',
+  'handover',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
 /** Faults that need more than one server member. */
 const clusterOnly: readonly FaultKind[] = ['server-leader-restart', 'isolate'];
+
+/**
+ * Faults of priority elections only: a candidate of higher priority joins
+ * with `preempt` (the leader must stop writing before it writes), and an
+ * operator hands leadership to the waiting candidate of lowest priority
+ * (`election.handover()`; it must be the next to write).
+ */
+const priorityOnly: readonly FaultKind[] = ['preempt', 'handover'];
 
 export interface SoakOptions {
   backend: Backend;
@@ -56,6 +67,11 @@ export interface SoakOptions {
   runs: number;
   writeEveryMs: number;
   unsafeMs?: number;
+  /**
+   * A priority election: candidate n (from 1) campaigns with priority 10·n,
+   * and the preempt and handover faults run. Default: a plain election.
+   */
+  priority?: boolean;
   /** Progress lines (one per fault). */
   progress?: (line: string) => void;
   /**
@@ -103,13 +119,15 @@ interface Injected {
   healOnTransition: boolean;
   /** For faults that must not move leadership: how long the fault lasts. */
   holdMs?: number;
+  /** The candidate that must write next (a handover's chosen one, a preemptor). */
+  nextId?: string;
 }
 
 export async function soak(o: SoakOptions): Promise<SoakResult> {
   const started = performance.now();
   const election = `chaos-${process.pid}-${Date.now().toString(36)}`;
   const store = await FencedStore.start();
-  const admin = Admin.open(o.backend, o.addresses, election);
+  const admin = Admin.open(o.backend, o.addresses, election, o.priority === true);
   // Owns the candidates' process groups: if the soak dies, however it dies, they die too.
   const janitor = await Janitor.start('chaos candidates');
   const candidates: Candidate[] = [];
@@ -123,15 +141,21 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       (o.cluster || !kind.includes('restart')) &&
       (members > 1 || !clusterOnly.includes(kind)) &&
       (o.netns || kind !== 'isolate') &&
-      (o.unsafeMs === undefined || kind !== 'freeze'),
+      (o.unsafeMs === undefined || kind !== 'freeze') &&
+      (o.priority === true || !priorityOnly.includes(kind)),
   );
+  /** Violations the soak itself sees (the checker sees the store's). */
+  const seen: string[] = [];
+  let preemptors = 0;
   try {
     const settings = { janitor, backend: o.backend, addresses: o.addresses, election, ttlMs: o.ttlMs, store: store.address, writeEveryMs: o.writeEveryMs, ...(o.unsafeMs === undefined ? {} : { unsafeMs: o.unsafeMs }) };
     const plan: [string, CandidateKind][] = [
       ...Array.from({ length: o.libraries }, (_, i): [string, CandidateKind] => [`lib-${i + 1}`, 'library']),
       ...Array.from({ length: o.runs }, (_, i): [string, CandidateKind] => [`run-${i + 1}`, 'run']),
     ];
-    for (const [id, kind] of plan) candidates.push(await Candidate.start(id, kind, settings));
+    for (const [i, [id, kind]] of plan.entries()) {
+      candidates.push(await Candidate.start(id, kind, o.priority ? { ...settings, priority: 10 * (i + 1) } : settings));
+    }
     const byId = (id: string): Candidate => candidates.find((c) => c.id === id) as Candidate;
 
     /** The open term with the highest token that has had a write accepted. */
@@ -150,6 +174,8 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       const at = now();
       const injected = await inject(kind, leader);
       let failoverAt: bigint | undefined;
+      /** The first term after the fault's, if it must be a given candidate's. */
+      const nextTerm = (): Term | undefined => store.terms.find((t) => t.token > term.token && t.writes.some((w) => w.accepted && w.at > at));
       const moved = (): bigint | undefined => {
         let first: bigint | undefined;
         for (const t of store.terms) {
@@ -167,6 +193,10 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       } else {
         await delay(injected.holdMs ?? 0);
       }
+      const next = injected.expectTransition ? nextTerm() : undefined;
+      if (injected.nextId !== undefined && next !== undefined && next.id !== injected.nextId) {
+        seen.push(`${kind} of ${leader.id}: ${next.id} wrote next (token ${next.token}), not ${injected.nextId}`);
+      }
       await injected.heal();
       const healedAt = now();
       const recoveredAt = await store
@@ -179,6 +209,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     }
   } finally {
     for (const candidate of candidates) await candidate.stop(o.ttlMs + 5_000);
+    await admin.closeElection();
     await janitor.close();
     await store.close().catch(() => {});
   }
@@ -196,6 +227,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   }
   admin.close();
   const verdict = check({ terms: store.terms, faults, freezes, recoveryBoundMs: o.ttlMs + 2_000, serverRecovery: { kinds: ['server-leader-restart'], ms: serverMs.recoveryMs }, forcedBoundMs: forcedBoundMs(o.ttlMs), endAt });
+  verdict.violations.push(...seen);
   if (leftovers.entries.length + leftovers.leases.length > 0) {
     verdict.violations.push(`left on the servers: ${[...leftovers.entries, ...leftovers.leases.map((l) => `lease ${l}`)].join(', ')}`);
   }
@@ -293,6 +325,36 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
           },
         };
       }
+      case 'preempt': {
+        // A newcomer of higher priority than anyone, with preempt: it writes
+        // next, after the leader stopped; gone again at the heal.
+        const id = `preemptor-${++preemptors}`;
+        const preemptor = await Candidate.start(id, 'library', { janitor, backend: o.backend, addresses: o.addresses, election, ttlMs: o.ttlMs, store: store.address, writeEveryMs: o.writeEveryMs, priority: 1_000, preempt: true });
+        candidates.push(preemptor);
+        return {
+          expectTransition: true,
+          healOnTransition: true,
+          nextId: id,
+          heal: async () => {
+            await preemptor.stop(o.ttlMs + 5_000);
+            candidates.splice(candidates.indexOf(preemptor), 1);
+          },
+        };
+      }
+      case 'handover': {
+        // To the waiting candidate of lowest priority: not who would lead next by priority.
+        const waiting = candidates.filter((c) => c !== leader && c.pid !== undefined);
+        const chosen = waiting[0];
+        if (!chosen) throw new Error('no candidate waits to hand over to');
+        try {
+          await admin.handover(chosen.id, o.ttlMs * 2 + 10_000);
+        } catch (error) {
+          // Refused (chosen was between campaigns after a restart, say): nothing moved.
+          o.progress?.(`  handover to ${chosen.id} refused: ${(error as Error).message}`);
+          return { expectTransition: false, healOnTransition: false, holdMs: 0, heal: none };
+        }
+        return { expectTransition: true, healOnTransition: true, nextId: chosen.id, heal: none };
+      }
       case 'servers-restart': {
         const cluster = o.cluster as Cluster;
         await Promise.all(cluster.members.map((m) => m.kill()));
@@ -331,18 +393,56 @@ async function until(probe: () => boolean, ms: number, what: string): Promise<vo
 
 /** What an operator does to the servers: delete the leader's entry, end a session, look for leftovers. */
 class Admin {
+  /** An election of our own (priority soaks): to find the leader's entry and to ask for handovers. */
+  private own: { election: Election; close: () => Promise<void> } | undefined;
+
   private constructor(
     private readonly etcd: Etcd3 | undefined,
     private readonly addresses: readonly string[],
     private readonly election: string,
+    private readonly priority: boolean,
   ) {}
 
-  static open(backend: Backend, addresses: readonly string[], election: string): Admin {
-    return new Admin(backend === 'etcd' ? new Etcd3({ hosts: addresses.map((a) => `http://${a}`) }) : undefined, addresses, election);
+  static open(backend: Backend, addresses: readonly string[], election: string, priority: boolean): Admin {
+    return new Admin(backend === 'etcd' ? new Etcd3({ hosts: addresses.map((a) => `http://${a}`) }) : undefined, addresses, election, priority);
   }
 
-  /** Deletes the entry first in the queue, as an operator forcing a failover does. */
+  /** Asks the leader to hand over to `id` (`elect handover`) and waits until `id` leads. */
+  async handover(id: string, ms: number): Promise<void> {
+    const { election } = await this.ownElection();
+    await election.handover({ to: id, signal: AbortSignal.timeout(ms) });
+  }
+
+  async closeElection(): Promise<void> {
+    const own = this.own;
+    this.own = undefined;
+    await own?.close().catch(() => {});
+  }
+
+  private async ownElection(): Promise<{ election: Election; close: () => Promise<void> }> {
+    if (this.own) return this.own;
+    if (this.etcd) {
+      const { connectEtcd } = await import('@elect/etcd');
+      const conn = await connectEtcd({ endpoints: this.addresses.map((a) => `http://${a}`).join(','), ttlMs: 10_000 });
+      this.own = { election: conn.election(this.election), close: () => conn.close() };
+    } else {
+      const { connectZooKeeper } = await import('@elect/zk');
+      const conn = await connectZooKeeper({ connectString: this.addresses.join(','), sessionTimeoutMs: 10_000 });
+      this.own = { election: conn.election(this.election), close: () => conn.close() };
+    }
+    return this.own;
+  }
+
+  /** Deletes the leader's entry (in a plain election the first in the queue), as an operator forcing a failover does. */
   async deleteLeader(): Promise<void> {
+    if (this.priority) {
+      // The leader is who the record names, not the first entry: ask the library.
+      const leader = await (await this.ownElection()).election.leader();
+      if (!leader) return;
+      if (this.etcd) await this.etcd.delete().key(leader.key);
+      else await this.zk(async (call) => void (await call((client, done) => client.remove(leader.key, -1, done)).catch(() => {})));
+      return;
+    }
     if (this.etcd) {
       const keys = await this.etcd.getAll().prefix(`${this.election}/`).sort('Create', 'Ascend').limit(1).keys();
       if (keys[0]) await this.etcd.delete().key(keys[0]);

@@ -21,11 +21,13 @@ const version: string = (JSON.parse(readFileSync(new URL('../package.json', impo
 const exitCodes = `Exit codes:
   <n>   the command's own status (128+n if signal n killed it)
   1     elect leader: the election has no leader
-  64    usage error (bad flag, bad ELECT_* value, no command, --metrics address unusable)
+  64    usage error (bad flag, bad ELECT_* value, no command, --metrics address unusable; a --priority
+        that does not match the election's layout; elect handover: not a priority election, nobody
+        leads, or no candidate ID waits)
   69    backend unreachable within --connect-timeout
   70    internal error
   75    leadership lost while the command ran (without --rejoin)
-  124   --wait expired before becoming leader
+  124   --wait expired before becoming leader (elect handover: before ID led)
   126   command not executable
   127   command not found`;
 
@@ -38,6 +40,10 @@ const examples = `Examples:
       keep one worker running somewhere; stand by and take over when the leader goes
   elect leader -b etcd -e billing --json
       who leads billing, as JSON
+  elect -b zk -e jobs --priority 10 --preempt --rejoin -- ./worker
+      lead jobs whenever no candidate of higher priority is around
+  elect handover -b zk -e jobs --to web-2
+      move leadership of a priority election to web-2 (say, before upgrading the leader)
   ELECT_BACKEND=zk ELECT_CONNECT=zk1:2181,zk2:2181 elect observe -e jobs
       flags from the environment; one line per leader change`;
 
@@ -112,15 +118,23 @@ function grammar(): Argv {
       common(y)
         .option('id', { type: 'string', describe: `candidate id ${env('id', ', default <hostname>-<pid>')}` })
         .option('value', { type: 'string', describe: `value the leader proclaims ${env('value', ', default the id')}` })
+        .option('priority', { type: 'string', describe: `campaign in a priority election: the highest priority leads next ${env('priority')}` })
+        .option('preempt', { type: 'boolean', describe: `with --priority: a leader of lower priority steps down for us ${env('preempt')}` })
         .option('grace', { type: 'string', describe: `SIGTERM→SIGKILL delay when leadership is lost ${env('grace', ', default ttl/4, ≤3s')}` })
         .option('rejoin', { type: 'boolean', describe: `campaign again after losing leadership ${env('rejoin')}` })
         .option('wait', { type: 'string', describe: `give up campaigning after this long ${env('wait', ', default: forever')}` })
         .option('metrics', { type: 'string', describe: `serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT ${env('metrics')}` })
-        .group(['id', 'value', 'grace', 'rejoin', 'wait', 'metrics'], 'Run:'),
+        .group(['id', 'value', 'priority', 'preempt', 'grace', 'rejoin', 'wait', 'metrics'], 'Run:'),
     )
     .command('leader', 'print the current leader: id, token, value (exit 1 when none)', inspect)
     .command('observe', 'print one line per leader change until interrupted', inspect)
-    .command('candidates', 'list the queue in election order, the leader first', inspect)
+    .command('candidates', 'list the queue in election order, the leader first (with priorities)', inspect)
+    .command('handover', 'priority elections: ask the leader to hand over to --to ID, wait until ID leads', (y) =>
+      inspect(y)
+        .option('to', { type: 'string', describe: `the id of the waiting candidate to lead next (required) ${env('to')}` })
+        .option('wait', { type: 'string', describe: `give up waiting for ID to lead after this ${env('wait', ', default 1m')}` })
+        .group(['to', 'wait'], 'Handover:'),
+    )
     .epilogue(
       `Durations: 500ms, 10s, 2m, 1h, 1m30s (a bare number needs a unit).\n` +
         `Every flag can also be set as ELECT_<FLAG> (ELECT_CONNECT_TIMEOUT=3s); flags win.\n` +
@@ -136,7 +150,7 @@ function grammar(): Argv {
     });
 }
 
-const commandNames: readonly CommandName[] = ['run', 'leader', 'observe', 'candidates'];
+const commandNames: readonly CommandName[] = ['run', 'leader', 'observe', 'candidates', 'handover'];
 
 /** The flags whose value is a duration (see duration.ts). */
 const durationFlags = new Set(['--ttl', '--connect-timeout', '--connectTimeout', '--grace', '--wait']);

@@ -1,28 +1,40 @@
 /**
  * `elect leader`, `elect candidates`, `elect observe`: read-only views of an
  * election. They create nothing on the server. Text output is one
- * tab-separated line per entry (`id`, `token`, `value`), easy to `cut`;
- * `--json` prints the same fields with the token as a decimal string (a
- * 64-bit token does not fit a JSON number).
+ * tab-separated line per entry (`id`, `token`, `value`, and in a priority
+ * election the priority, `+preempt` appended when it preempts, then for a
+ * leader that preempted its predecessor or was handed leadership `preempted`
+ * or `handover`), easy to `cut`; `--json` prints the same fields with the token as a decimal string
+ * (a 64-bit token does not fit a JSON number). `elect handover` asks for a
+ * change and prints the new leader as `elect leader` does.
  */
-import type { CandidateInfo, Election } from '@elect/core';
+import { isElectError, ErrorCode, type CandidateInfo, type Clock, type Election } from '@elect/core';
 import type { Output, SignalSource } from './deps.js';
-import { ExitCode } from './exit-codes.js';
-import type { InspectOptions } from './options.js';
+import { ExitCode, signalExitCode } from './exit-codes.js';
+import type { HandoverOptions, InspectOptions } from './options.js';
+import { signalNumber } from './process-group.js';
 
 interface Entry {
   id: string;
   value: string;
   token: string;
   key: string;
+  priority?: number;
+  preempt?: boolean;
+  via?: 'preempted' | 'handover';
 }
 
 function entry(info: CandidateInfo): Entry {
-  return { id: info.id, value: info.value, token: info.token.toString(), key: info.key };
+  const base = { id: info.id, value: info.value, token: info.token.toString(), key: info.key };
+  if (info.priority === undefined) return base;
+  return { ...base, priority: info.priority, preempt: info.preempt === true, ...(info.via ? { via: info.via } : {}) };
 }
 
 function line(info: CandidateInfo): string {
-  return [info.id, info.token.toString(), oneLine(info.value)].join('\t');
+  const fields = [info.id, info.token.toString(), oneLine(info.value)];
+  if (info.priority !== undefined) fields.push(`${info.priority}${info.preempt ? '+preempt' : ''}`);
+  if (info.via !== undefined) fields.push(info.via);
+  return fields.join('\t');
 }
 
 /** Values are free text; keep one entry on one line. */
@@ -62,6 +74,35 @@ export async function observe(election: Election, o: InspectOptions, stdout: Out
     }
     return ExitCode.Ok;
   } finally {
+    for (const signal of stopSignals) signals.off(signal, onSignal);
+  }
+}
+
+/**
+ * Asks the leader to hand over to `--to` and waits until that candidate
+ * leads (its line is printed, as by `elect leader`), at most `--wait`: then
+ * exit 124. The leader stops its work first (`elect run` stops its command
+ * as for any loss), so this takes about as long as that stop.
+ */
+export async function handover(election: Election, o: HandoverOptions, stdout: Output, signals: SignalSource, clock: Clock): Promise<number> {
+  const stop = new AbortController();
+  const stopSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onSignal = (signal: NodeJS.Signals): void => stop.abort(signal);
+  for (const signal of stopSignals) signals.on(signal, onSignal);
+  const timeUp = new AbortController();
+  const cancel = clock.schedule(() => timeUp.abort(), o.waitMs);
+  try {
+    const next = await election.handover({ to: o.to, signal: AbortSignal.any([stop.signal, timeUp.signal]) });
+    if (o.json) stdout.write(`${JSON.stringify(entry(next))}\n`);
+    else stdout.write(`${line(next)}\n`);
+    return ExitCode.Ok;
+  } catch (error) {
+    if (timeUp.signal.aborted && isElectError(error) && error.code === ErrorCode.Aborted) return ExitCode.WaitExpired;
+    // Interrupted: the request stays with the leader, which may still act on it.
+    if (stop.signal.aborted) return signalExitCode(signalNumber(stop.signal.reason as NodeJS.Signals));
+    throw error;
+  } finally {
+    cancel();
     for (const signal of stopSignals) signals.off(signal, onSignal);
   }
 }

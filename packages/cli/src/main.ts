@@ -10,7 +10,7 @@ import { connectBackend } from './backends.js';
 import { resolveCommand } from './command.js';
 import type { Connection, RunDeps } from './deps.js';
 import { ExitCode, signalExitCode } from './exit-codes.js';
-import { candidates, leader, observe } from './inspect.js';
+import { candidates, handover, leader, observe } from './inspect.js';
 import { backendLogger, createLogger, type Logger } from './log.js';
 import { startMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
@@ -76,7 +76,7 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
     return await withSignals(deps, logger, backendLogger(root, options.backend, bindings), options, file);
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
-    if (isElectError(error) && error.code === ErrorCode.InvalidOption) return usage(error.message);
+    if (isElectError(error) && (error.code === ErrorCode.InvalidOption || error.code === ErrorCode.MixedLayout)) return usage(error.message);
     logger.error({ err: error }, `unexpected error: ${(error as Error).message}`);
     return ExitCode.Internal;
   }
@@ -128,6 +128,8 @@ async function serve(
         return await candidates(election, options, deps.stdout);
       case 'observe':
         return await observe(election, options, deps.stdout, deps.signals);
+      case 'handover':
+        return await handover(election, options, deps.stdout, deps.signals, deps.clock);
       case 'run':
         return await runElect(deps, logger, options, file as string, election, signals);
       default:

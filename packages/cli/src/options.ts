@@ -10,14 +10,14 @@
  * do test harnesses (`ELECT_TEST_TIMING`). Unknown `ELECT_*` variables are
  * ignored.
  */
-import { candidateId, candidateValue } from '@elect/core/backend';
+import { MAX_PRIORITY, candidateId, candidateValue } from '@elect/core/backend';
 import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd/pacing';
 import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk/pacing';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type Backend = 'zk' | 'etcd';
 export const backends: readonly Backend[] = ['zk', 'etcd'];
-export type CommandName = 'run' | 'leader' | 'observe' | 'candidates';
+export type CommandName = 'run' | 'leader' | 'observe' | 'candidates' | 'handover';
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
@@ -33,6 +33,8 @@ export const defaults = {
   /** `--grace` when not given: a quarter of the TTL, at most this. */
   maxDefaultGraceMs: 3_000,
   logLevel: 'info' as LogLevel,
+  /** How long `elect handover` waits for the chosen candidate to lead. */
+  handoverWaitMs: 60_000,
   /** The inspection commands print what they were asked for; connection chatter would be noise. */
   inspectLogLevel: 'warn' as LogLevel,
 };
@@ -105,6 +107,10 @@ export interface RunOptions extends Common {
   command: 'run';
   id: string;
   value: string | undefined;
+  /** `--priority N`: campaign in a priority election; undefined: a plain one (Curator's / etcdctl's layout). */
+  priority: number | undefined;
+  /** `--preempt`: a leader of lower priority yields to us. */
+  preempt: boolean;
   graceMs: number;
   rejoin: boolean;
   /** Undefined: campaign for as long as it takes. */
@@ -127,7 +133,15 @@ export interface InspectOptions extends Common {
   json: boolean;
 }
 
-export type Options = RunOptions | InspectOptions;
+/** `elect handover --to ID`: ask the leader to hand over to ID, and wait (at most `waitMs`) until ID leads. */
+export interface HandoverOptions extends Common {
+  command: 'handover';
+  to: string;
+  waitMs: number;
+  json: boolean;
+}
+
+export type Options = RunOptions | InspectOptions | HandoverOptions;
 
 /** What yargs handed us: flag values as typed (strings and booleans), absent when not given. */
 export type ParsedFlags = Record<string, unknown> & { '--'?: unknown[] };
@@ -181,6 +195,13 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
     user: optionalText(raw('user')),
     tls: tlsFiles(optionalText(raw('cacert')), optionalText(raw('cert')), optionalText(raw('key'))),
   };
+  if (command === 'handover') {
+    const to = checked(raw('to'), candidateId);
+    if (to === undefined) throw missing('to');
+    const waitMs = duration(raw('wait')) ?? defaults.handoverWaitMs;
+    if (waitMs <= 0 || waitMs > maxTimerMs) throw new UsageError('--wait must be more than 0 and at most 596h');
+    return { ...common, command, to, waitMs, json: bool(raw('json')) ?? false };
+  }
   if (command !== 'run') return { ...common, command, json: bool(raw('json')) ?? false };
 
   const rest = (flags['--'] ?? []).map(String);
@@ -205,12 +226,26 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
     command,
     id: checked(raw('id'), candidateId) ?? `${host.hostname}-${host.pid}`,
     value: checked(raw('value'), candidateValue),
+    ...priorityFlags(raw('priority'), raw('preempt')),
     graceMs,
     rejoin: bool(raw('rejoin')) ?? false,
     waitMs,
     metrics: metricsAddress(raw('metrics')),
     argv: [file, ...args],
   };
+}
+
+/** `--priority N` (an integer 0..2147483647) and `--preempt` (only with a priority). */
+function priorityFlags(priority: Raw | undefined, preempt: Raw | undefined): { priority: number | undefined; preempt: boolean } {
+  let value: number | undefined;
+  if (priority !== undefined) {
+    const text = String(priority.value);
+    value = /^(0|[1-9]\d{0,9})$/.test(text) ? Number(text) : NaN;
+    if (!(value <= MAX_PRIORITY)) throw new UsageError(`${priority.source} ${JSON.stringify(text)}: expected an integer from 0 to ${MAX_PRIORITY}`);
+  }
+  const wanted = bool(preempt) ?? false;
+  if (wanted && value === undefined) throw new UsageError(`${preempt?.source ?? '--preempt'} needs --priority: only a priority election can preempt its leader`);
+  return { priority: value, preempt: wanted };
 }
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */

@@ -88,6 +88,7 @@ async function campaignAndRun(ctx: RunContext, gates: Gates): Promise<number> {
       {
         id: o.id,
         ...(o.value === undefined ? {} : { value: o.value }),
+        ...(o.priority === undefined ? {} : { priority: o.priority, preempt: o.preempt }),
         rejoin: o.rejoin,
         // A short pause, so that a fault which ends every term at once (a
         // server granting a session too short for --grace) does not spin.
@@ -177,7 +178,7 @@ async function runTerm(ctx: RunContext, leadership: Leadership, gates: Gates): P
     args: o.argv.slice(1),
     graceMs,
     stopSoon,
-    stopNow: leadership.signal,
+    stopNow: urgent(leadership.signal),
     deadline: () => leadership.deadline,
     holdEveryMs: watchdogHoldMs(leadership.timeoutMs, graceMs),
     kill: deps.kill,
@@ -220,6 +221,23 @@ export function gateEnv(env: NodeJS.ProcessEnv, o: RunOptions): NodeJS.ProcessEn
 }
 
 /** Why the stop began: the signal's reason (leadership about to end, or ended), or the watchdog's deadline. */
+/**
+ * Aborts with leadership's end, except when leadership was yielded to
+ * another candidate (preempted, or a handover asked for from elsewhere):
+ * then nobody leads until we resign, so the command is stopped gracefully —
+ * SIGTERM, and SIGKILL only after --grace, through `stopSoon`.
+ */
+function urgent(ended: AbortSignal): AbortSignal {
+  const urgent = new AbortController();
+  const onEnd = (): void => {
+    const reason: unknown = ended.reason;
+    if (!isLoss(reason) || (reason.reason !== 'preempted' && reason.reason !== 'handover')) urgent.abort(reason);
+  };
+  if (ended.aborted) onEnd();
+  else ended.addEventListener('abort', onEnd, { once: true });
+  return urgent.signal;
+}
+
 function lossOf(signal: AbortSignal): LeadershipLostError {
   const reason: unknown = signal.reason;
   if (isLoss(reason)) return reason;

@@ -15,6 +15,27 @@ const usage = (fn: () => unknown): string => {
 };
 
 describe('resolveOptions', () => {
+  it('--priority and --preempt (flags or ELECT_*): an integer 0..2147483647; preempt only with a priority', () => {
+    expect(run({ backend: 'zk', election: 'j' })).toMatchObject({ priority: undefined, preempt: false });
+    expect(run({ backend: 'zk', election: 'j', priority: '5', preempt: true })).toMatchObject({ priority: 5, preempt: true });
+    expect(run({ backend: 'zk', election: 'j' }, { ELECT_PRIORITY: '0', ELECT_PREEMPT: 'yes' })).toMatchObject({ priority: 0, preempt: true });
+    expect(run({ backend: 'zk', election: 'j', priority: '2147483647' }).priority).toBe(2_147_483_647);
+    for (const bad of ['-1', '1.5', 'ten', '2147483648', '', '007']) {
+      expect(usage(() => run({ backend: 'zk', election: 'j', priority: bad }))).toMatch(/^--priority .*(integer from 0 to 2147483647|must not be empty)/);
+    }
+    expect(usage(() => run({ backend: 'zk', election: 'j', preempt: true }))).toMatch(/^--preempt needs --priority/);
+    expect(usage(() => run({ backend: 'zk', election: 'j' }, { ELECT_PREEMPT: '1' }))).toMatch(/^ELECT_PREEMPT needs --priority/);
+  });
+
+  it('handover: --to is required and checked like an id; --wait defaults to a minute', () => {
+    const handover = (flags: ParsedFlags) => resolveOptions('handover', { backend: 'zk', election: 'j', ...flags }, {}, host);
+    expect(handover({ to: 'web-2' })).toMatchObject({ command: 'handover', to: 'web-2', waitMs: 60_000, json: false });
+    expect(handover({ to: 'web-2', wait: '5s', json: true })).toMatchObject({ waitMs: 5_000, json: true });
+    expect(usage(() => handover({}))).toMatch(/^missing --to/);
+    expect(usage(() => handover({ to: 'a\nb' }))).toMatch(/^--to: must not contain line breaks/);
+    expect(usage(() => handover({ to: 'x', wait: '0s' }))).toMatch(/--wait must be more than 0/);
+  });
+
   it('applies the documented defaults', () => {
     const o = run({ backend: 'zk', election: 'jobs' });
     expect(o).toMatchObject({
