@@ -37,6 +37,7 @@ export { telemetryOption } from './telemetry.js';
 export { SessionSlot, type SessionSlotOptions, type SlotSession } from './slot.js';
 export { withCampaign } from './with-campaign.js';
 export {
+  behind,
   candidateOrder,
   decodeRecord,
   decodeRequest,
@@ -51,6 +52,7 @@ export {
   priorityTag,
   recordHolder,
   takenOver,
+  waitOrder,
   type Passage,
   type HandoverRequest,
   type LeaderRecord,

@@ -14,14 +14,21 @@
  * on ZooKeeper, the revision of the write that named the holder on etcd.
  *
  * Waiting is as in a plain election, in priority order instead of creation
- * order (highest priority first, ties by creation): each candidate watches
- * the entry just ahead of it, and the first one watches the record. When the
- * record goes, the first candidate takes it — one wake per change.
+ * order (highest priority first, ties by creation), among the candidates
+ * that do not hold the record (`waitOrder`): each watches the entry just
+ * ahead of it for its deletion, and the first one watches the record. When
+ * the record goes, the first candidate takes it — one wake per change. Unlike
+ * a plain queue, a newcomer may sort in anywhere, between a waiter and what
+ * that waiter watches; so a newcomer touches the entry just behind it once
+ * (`behind`), and that candidate re-reads and waits on the newcomer instead.
  *
  * A handover rewrites the record to `{ holder, to }`: the holder has stopped
  * leading, nobody may take the record but `to`, and `to` replaces it with its
  * own (ZooKeeper: delete and create in one transaction; etcd: one guarded
- * write on its lease). The holder wakes `to` by touching what `to` watches.
+ * write on its lease). The holder wakes `to` by touching `to`'s own entry
+ * (rewriting its data unchanged, guarded by its version): a waiting
+ * candidate of a priority election also watches its own entry for that —
+ * what it waits on ahead of it may be stale by then, its own entry is not.
  */
 import { MixedLayoutError } from './errors.js';
 import { MAX_PRIORITY } from './options.js';
@@ -142,9 +149,9 @@ export type Step<E extends QueueEntry = QueueEntry> =
   | { readonly kind: 'take-over' }
   /** We are first and nobody holds the record: create it. */
   | { readonly kind: 'take' }
-  /** Wait until the entry just ahead of us changes or goes, then read again. */
+  /** Wait until the entry just ahead of us goes (or changes), or our own entry is touched, then read again. */
   | { readonly kind: 'wait'; readonly ahead: E }
-  /** We are first and the record is held: wait until it changes or goes, then read again. */
+  /** We are first and the record is held: wait until it changes or goes, or our own entry is touched, then read again. */
   | { readonly kind: 'wait-record' };
 
 /** The next step of the campaign whose entry is `own`. `name` is the election's, for the error. */
@@ -154,10 +161,32 @@ export function priorityStep<E extends QueueEntry>(name: string, entries: readon
   if (mixed) return { kind: 'mixed', error: mixed };
   if (record?.holder === own && record.to === undefined) return { kind: 'lead' };
   if (record?.to === own) return { kind: 'take-over' };
-  const order = priorityOrder(entries);
+  const order = waitOrder(entries, record);
   const at = order.findIndex((entry) => entry.key === own);
   if (at > 0) return { kind: 'wait', ahead: order[at - 1] as E };
   return record === undefined ? { kind: 'take' } : { kind: 'wait-record' };
+}
+
+/**
+ * The order candidates wait in: priority order among those that do not hold
+ * the record. The holder's entry waits for nothing and is waited on by nobody
+ * (the first waits on the record), so its `proclaim()` wakes nobody.
+ */
+export function waitOrder<E extends QueueEntry>(entries: readonly E[], record: LeaderRecord | undefined): E[] {
+  return priorityOrder(entries.filter((entry) => entry.key !== record?.holder));
+}
+
+/**
+ * The entry just behind `own` in the wait order. A candidate that has just
+ * entered the queue touches it once: that candidate waited on whatever was
+ * ahead of it before we sorted in between, and now re-reads and waits on us
+ * — so that a later change wakes one candidate, not every one that waited on
+ * the same entry.
+ */
+export function behind<E extends QueueEntry>(entries: readonly E[], record: LeaderRecord | undefined, own: string): E | undefined {
+  const order = waitOrder(entries, record);
+  const at = order.findIndex((entry) => entry.key === own);
+  return at < 0 ? undefined : order[at + 1];
 }
 
 /**

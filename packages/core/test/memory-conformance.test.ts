@@ -32,6 +32,7 @@ const backend: ConformanceBackend = {
     }
   },
   residue: async (electionName) => server.keys(electionName),
+  deleteEntry: async (key) => void server.deleteKey(key),
 };
 
-describeConformance(backend, { teardown: () => server.close() });
+describeConformance(backend, { faults: ['expire', 'cut', 'delete'], teardown: () => server.close() });

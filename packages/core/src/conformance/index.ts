@@ -24,9 +24,10 @@ export { timeouts, type BackendSource, type Fault, type Timeouts } from './suite
 
 export interface ConformanceOptions<B extends ConformanceBackend = ConformanceBackend> {
   /**
-   * The faults this backend's handles implement (`expire()`, `cut()` +
-   * `heal()`). Tests that need another one are declared skipped, with the
-   * reason in their title. Default: both. A test that finds a declared fault
+   * The faults this backend implements (its handles' `expire()`, `cut()` +
+   * `heal()`; its own `deleteEntry()` for `delete`). Tests that need another
+   * one are declared skipped, with the reason in their title. Default:
+   * `expire` and `cut`. A test that finds a declared fault
    * missing on a handle fails and says so.
    */
   faults?: readonly Fault[];

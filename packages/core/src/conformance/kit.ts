@@ -188,12 +188,22 @@ export class OneLeader {
 export class WakeCounter {
   total = 0;
   readonly byHandle = new Map<string, number>();
+  private waiters: Array<{ n: number; resolve: () => void }> = [];
+
+  /** Resolves once `n` wakes were counted in all; rejects naming `what` after `ms`. */
+  reach(n: number, ms: number, what: string): Promise<void> {
+    if (this.total >= n) return Promise.resolve();
+    return within(new Promise<void>((resolve) => this.waiters.push({ n, resolve })), ms, `${what} (wakes so far: ${show(Object.fromEntries(this.byHandle))})`);
+  }
 
   logger(handle: string): Logger {
     const count = (fields: object): void => {
       if ((fields as { event?: unknown }).event !== 'wake') return;
       this.total++;
       this.byHandle.set(handle, (this.byHandle.get(handle) ?? 0) + 1);
+      const due = this.waiters.filter((w) => w.n <= this.total);
+      this.waiters = this.waiters.filter((w) => w.n > this.total);
+      for (const w of due) w.resolve();
     };
     return { debug: count, info: count, warn: count, error: count };
   }

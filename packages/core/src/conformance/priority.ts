@@ -9,7 +9,7 @@
 import { expect } from '@jest/globals';
 import type { CampaignOptions, Leadership } from '../contract.js';
 import { ErrorCode } from '../errors.js';
-import { OneLeader, info, lossReason, queued, quiet, stamp, within } from './kit.js';
+import { OneLeader, WakeCounter, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
 import type { Suite } from './suite.js';
 
 export function priority(s: Suite): void {
@@ -144,6 +144,11 @@ export function priority(s: Suite): void {
     const top = monitor.watch(b.election.campaign({ id: 'top', priority: 9 }));
     const chosen = stamp(monitor.watch(c.election.campaign({ id: 'chosen', priority: 5 })));
     await queued(a.election, (q) => q.length === 3, t.op, 'both to be queued');
+    // A later candidate sorts between top and chosen: what chosen waits on is
+    // stale now (it does not re-read for a newcomer), yet the handover must reach it.
+    const d = await s.open(name);
+    const between = monitor.watch(d.election.campaign({ id: 'between', priority: 7 }));
+    await queued(a.election, (q) => q.length === 4, t.op, 'between to be queued');
 
     await expect(leader.handover({ to: 'nobody' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
     await expect(leader.handover({ to: 'leader' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
@@ -158,7 +163,58 @@ export function priority(s: Suite): void {
     expect(monitor.violations).toEqual([]);
     await within(next.value.resign(), t.op, 'chosen to resign');
     await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());
+    await within(between, t.op, 'between to lead last').then((l) => l.resign());
     expect(monitor.violations).toEqual([]);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('no herd in a priority election: a newcomer wakes only the waiter it passes; a change wakes only the next leader; proclaim() wakes nobody', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const wakes = new WakeCounter();
+    const first = await s.open(name, wakes.logger('leader'));
+    let leader = await within(first.election.campaign({ id: 'leader', priority: 5 }), t.op, 'the first leader');
+    // Each newcomer sorts in ahead of every waiter: without care they would
+    // all wait on the record, and its next change would wake them all.
+    const priorities = [1, 3, 7, 9];
+    const campaigns = new Map<string, Promise<Leadership>>();
+    for (const [i, priority] of priorities.entries()) {
+      const id = `p${priority}`;
+      const handle = await s.open(name, wakes.logger(id));
+      campaigns.set(id, quiet(handle.election.campaign({ id, priority })));
+      await queued(first.election, (q) => q.length === campaigns.size + 1, t.op, `${id} to be queued`);
+      // Every newcomer but the first passes one waiter, which re-reads once.
+      await wakes.reach(i, t.op, `the waiter ${id} passed to re-read`);
+      expect(wakes.total).toBe(i);
+    }
+    const base = wakes.total;
+    for (const value of ['v1', 'v2', 'v3']) await within(leader.proclaim(value), t.op, `proclaim(${value})`);
+    for (const [i, id] of ['p9', 'p7', 'p3', 'p1'].entries()) {
+      await within(leader.resign(), t.op, `${leader.id} to resign`);
+      leader = await within(campaigns.get(id) as Promise<Leadership>, t.op, `${id} to lead`);
+      // Wakes of this change (or of a proclaim) are logged before its new leader is elected.
+      const woken = wakes.total - base;
+      if (woken > i + 1) throw new Error(`${woken} wakes after ${i + 1} leadership change(s) and 3 proclaims: ${show(Object.fromEntries(wakes.byHandle))}`);
+    }
+    await within(leader.resign(), t.op, `${leader.id} to resign`);
+    expect(wakes.total - base).toBeLessThanOrEqual(4);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test("deleting the leader's entry in a priority election hands leadership on at once, as in a plain one", ['delete'], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    const leader = await within(a.election.campaign({ id: 'leader', priority: 5 }), t.op, 'the first leader');
+    const next = quiet(b.election.campaign({ id: 'next', priority: 1 }));
+    await queued(a.election, (q) => q.length === 2, t.op, 'next to be queued');
+    await s.deleteEntry(leader.key);
+    // The old leader never resigns here: its record must go with its entry.
+    const led = await within(next, t.op, 'next to lead after the leader\'s entry was deleted');
+    expect(lossReason(leader.signal.reason)).toBe('deleted');
+    expect(led.token > leader.token).toBe(true);
+    await within(led.resign(), t.op, 'next to resign');
     expect(await backend.residue(name)).toEqual([]);
   });
 

@@ -7,8 +7,8 @@ import { it } from '@jest/globals';
 import type { ConformanceBackend, ConformanceHandle } from './types.js';
 import { Recorder, within } from './kit.js';
 
-/** A fault a backend's handles may offer. */
-export type Fault = 'expire' | 'cut';
+/** A fault a backend may offer: its handles' `expire()`, `cut()` + `heal()`; its own `deleteEntry()`. */
+export type Fault = 'expire' | 'cut' | 'delete';
 
 /** Every timeout of the suite, in ms, derived from one base. */
 export interface Timeouts {
@@ -97,6 +97,11 @@ export class Suite {
     this.cutOff.delete(handle);
   }
 
+  async deleteEntry(key: string): Promise<void> {
+    if (!this.backend.deleteEntry) throw missing('deleteEntry()');
+    await this.backend.deleteEntry(key);
+  }
+
   async expire(handle: ConformanceHandle): Promise<void> {
     if (!handle.expire) throw missing('expire()');
     await handle.expire();
@@ -129,7 +134,7 @@ export class Suite {
   test(title: string, needs: readonly Fault[], fn: () => Promise<void>): void {
     const lacking = needs.filter((fault) => !this.faults.has(fault));
     if (lacking.length > 0) {
-      it.skip(`${title} [skipped: the backend offers no ${lacking.map((f) => `${f}()`).join(' / ')}]`, () => {});
+      it.skip(`${title} [skipped: the backend offers no ${lacking.map((f) => (f === 'delete' ? 'deleteEntry()' : `${f}()`)).join(' / ')}]`, () => {});
     } else {
       it(title, fn, this.testTimeoutMs);
     }

@@ -39,6 +39,11 @@ export interface ConformanceBackend {
   open(electionName: string, options?: OpenOptions): Promise<ConformanceHandle>;
   /** What is stored on the server under the election (znode or key names); `[]` when nothing is left. */
   residue(electionName: string): Promise<string[]>;
+  /**
+   * Deletes the entry `key` (a `Leadership.key`) on the server, as an operator
+   * forcing a failover does: the `delete` fault.
+   */
+  deleteEntry?(key: string): Promise<void>;
   /** Scales the suite's timeouts (the test timing base). Default 1. */
   readonly timing?: number;
 }

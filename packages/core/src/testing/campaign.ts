@@ -9,7 +9,7 @@
 import type { LeadershipHandle } from '../leadership.js';
 import { ClosedError, ErrorCode, abortReason, isElectError } from '../errors.js';
 import { LogEvent } from '../logger.js';
-import { priorityStep } from '../priority.js';
+import { behind, priorityStep } from '../priority.js';
 import type { ClientSession, ConnectionLink } from './link.js';
 import { recordKey, type Position, type Store } from './store.js';
 
@@ -33,6 +33,8 @@ interface Mine {
   readonly key: string;
   readonly token: bigint;
   readonly session: ClientSession;
+  /** Not read since it entered (a priority campaign then touches the entry behind it). */
+  fresh: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
             ctx.entry(created.key, true);
             return created;
           });
-          mine = { key: entry.key, token: entry.createRevision, session };
+          mine = { key: entry.key, token: entry.createRevision, session, fresh: true };
           continue; // re-check stop and the session before reading the queue
         }
         const current = mine;
@@ -76,7 +78,8 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
           mine = drop(ctx, mine); // deleted under us, or our session is gone: re-enter fresh
           continue;
         }
-        await waitForDeletion(ctx.conn, step.predecessor, stop);
+        // A priority campaign also wakes when its own entry is touched (a newcomer passed it, a handover to it).
+        await waitFor(ctx.conn, step.predecessor, ctx.rank ? current.key : undefined, stop);
         ctx.conn.logger.debug({ event: LogEvent.Wake, election: ctx.name, id: ctx.id, key: current.key }, 'woken: re-reading the queue');
       } catch (error) {
         if (stop.aborted) throw abortReason(stop, 'The campaign');
@@ -101,6 +104,12 @@ function priorityTurn(ctx: CampaignContext, store: Store, mine: Mine): Position 
   if (position.kind === 'gone') return position;
   const { entries, record } = store.reading(ctx.name);
   const step = priorityStep(ctx.name, entries, record, mine.key);
+  if (mine.fresh && (step.kind === 'wait' || step.kind === 'wait-record' || step.kind === 'take')) {
+    // We may have sorted in ahead of a waiting candidate: it re-reads and waits on us.
+    const next = behind(entries, record, mine.key);
+    if (next) store.touchEntry(next.key);
+  }
+  mine.fresh = false;
   let token: bigint | undefined;
   switch (step.kind) {
     case 'gone':
@@ -129,18 +138,19 @@ function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {
 }
 
 /**
- * Resolves when `key` is deleted, or on any connection event after which the
- * queue must be re-read (session lost or replaced, healed). Rejects when
- * `stop` aborts or the connection closes.
+ * Resolves when `key` is deleted (the record: changed), or `own` is touched
+ * or deleted, or on any connection event after which the queue must be
+ * re-read (session lost or replaced, healed). Rejects when `stop` aborts or
+ * the connection closes.
  */
-export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
+export function waitFor(conn: ConnectionLink, key: string, own: string | undefined, stop: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
-    let cancelWatch: () => void = () => {};
+    const cancels: Array<() => void> = [];
     const finish = (error?: unknown): void => {
       if (done) return;
       done = true;
-      cancelWatch();
+      for (const cancel of cancels) cancel();
       off();
       stop.removeEventListener('abort', onAbort);
       if (error === undefined) resolve();
@@ -154,13 +164,21 @@ export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSi
     stop.addEventListener('abort', onAbort, { once: true });
     if (stop.aborted) return onAbort();
     try {
-      const watch = conn.callSync((store) => store.watchDeletion(key, conn.deliver, () => finish()));
-      cancelWatch = watch.cancel;
-      if (!watch.exists) finish();
+      const watches = [conn.callSync((store) => store.watchDeletion(key, conn.deliver, () => finish()))];
+      if (own !== undefined) watches.push(conn.callSync((store) => store.watchTouch(own, conn.deliver, () => finish())));
+      for (const watch of watches) {
+        cancels.push(watch.cancel);
+        if (!watch.exists) finish();
+      }
     } catch (error) {
       finish(error);
     }
   });
+}
+
+/** Resolves when `key` is deleted (the record: changed); see `waitFor`. */
+export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
+  return waitFor(conn, key, undefined, stop);
 }
 
 /**

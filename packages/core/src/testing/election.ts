@@ -12,7 +12,7 @@ import { LogEvent } from '../logger.js';
 import { followSession } from '../liveness.js';
 import { campaignOptions, candidateValue, handoverOptions, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
-import { handoverTarget, preemptor, priorityOrder, type Passage } from '../priority.js';
+import { handoverTarget, preemptor, type Passage } from '../priority.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
@@ -192,7 +192,11 @@ export class MemoryElection implements Election {
         this.lost(id, token, machine, error);
       },
     });
-    const cancelWatch = store.watchDeletion(key, this.conn.deliver, () => handle.lose('deleted')).cancel;
+    const cancelWatch = store.watchDeletion(key, this.conn.deliver, () => {
+      // Our entry was deleted (an operator forcing a failover): in a priority
+      // election our record goes too, at once, as the entry of a plain leader did.
+      if (handle.lose('deleted') && priority) void this.conn.call((s) => s.release(this.name, key, session.id)).catch(() => {});
+    }).cancel;
     stopWatching.signal.addEventListener('abort', cancelWatch, { once: true });
     if (priority) this.guardRecord(store, handle, session, stopWatching.signal);
     this.held.set(handle, { session, key });
@@ -257,10 +261,8 @@ export class MemoryElection implements Election {
     lose();
     const marked = await this.conn.call((s) => {
       if (!s.markHandover(this.name, key, session.id, target.key, why)) return false;
-      // The record's change wakes `to` if it is first; otherwise it watches the entry just ahead of it.
-      const order = priorityOrder(s.reading(this.name).entries);
-      const ahead = order[order.findIndex((e) => e.key === target.key) - 1];
-      if (ahead) s.nudge(ahead.key);
+      // A waiting candidate watches its own entry for a touch.
+      s.touchEntry(target.key);
       return true;
     });
     if (marked) {

@@ -56,7 +56,7 @@ export class MemoryServer {
     return connection;
   }
 
-  /** The keys stored under election `name`, in queue order; `[]` when nothing is left. */
+  /** The keys stored under election `name`, in queue order (then a priority election's `leader` record and `handover` request); `[]` when nothing is left. */
   keys(name: string): string[] {
     return this.store.keys(name);
   }

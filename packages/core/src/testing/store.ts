@@ -70,6 +70,8 @@ export class Store {
   private readonly elections = new Map<string, Map<string, StoredEntry>>();
   private readonly byKey = new Map<string, StoredEntry>();
   private readonly keyWatches = new Map<string, Set<Watch<void>>>();
+  /** One-shot watches for a touch (or the deletion) of an entry: a waiting candidate of a priority election on its own entry. */
+  private readonly touchWatches = new Map<string, Set<Watch<void>>>();
   private readonly electionWatches = new Map<string, Set<Watch<CandidateInfo | undefined>>>();
   /** Per priority election: the record, and a handover asked for from elsewhere. */
   private readonly records = new Map<string, StoredRecord>();
@@ -179,8 +181,10 @@ export class Store {
     );
   }
 
+  /** The entries' keys in creation order, then a priority election's record and handover request, if any. */
   keys(name: string): string[] {
-    return [...(this.elections.get(name)?.keys() ?? [])];
+    const extra = [...(this.records.has(name) ? [`${name}/leader`] : []), ...(this.requests.has(name) ? [`${name}/handover`] : [])];
+    return [...(this.elections.get(name)?.keys() ?? []), ...extra];
   }
 
   leader(name: string): CandidateInfo | undefined {
@@ -250,10 +254,22 @@ export class Store {
     return true;
   }
 
-  /** Wakes whoever watches `key` without changing it (a handover's nudge). */
-  nudge(key: string): void {
-    const watches = this.keyWatches.get(key);
-    this.keyWatches.delete(key);
+  /** Rewrites entry `key` unchanged: wakes whoever watches it for a touch (a newcomer passing it, a handover to it). */
+  touchEntry(key: string): void {
+    if (!this.byKey.has(key)) return;
+    ++this.revision;
+    this.fire(this.touchWatches, key);
+  }
+
+  /** One-shot watch for a touch or the deletion of entry `key`; `exists: false` when it is gone already. */
+  watchTouch(key: string, sink: Sink, fn: () => void): { exists: boolean; cancel: () => void } {
+    if (!this.byKey.has(key)) return { exists: false, cancel: () => {} };
+    return { exists: true, cancel: this.addWatch(this.touchWatches, key, { sink, fn }) };
+  }
+
+  private fire(table: Map<string, Set<Watch<void>>>, key: string): void {
+    const watches = table.get(key);
+    table.delete(key);
     for (const watch of watches ?? []) watch.sink(watch.fn);
   }
 
@@ -290,7 +306,7 @@ export class Store {
     ++this.revision;
     if (record) this.records.set(name, record);
     else this.records.delete(name);
-    this.nudge(recordKey(name));
+    this.fire(this.keyWatches, recordKey(name));
     this.announce(name);
     return record?.token;
   }
@@ -354,9 +370,8 @@ export class Store {
     const queue = this.elections.get(entry.name);
     queue?.delete(key);
     if (queue?.size === 0) this.elections.delete(entry.name);
-    const watches = this.keyWatches.get(key);
-    this.keyWatches.delete(key);
-    for (const watch of watches ?? []) watch.sink(watch.fn);
+    this.fire(this.keyWatches, key);
+    this.fire(this.touchWatches, key);
     this.fireQueue(entry.name);
     this.announce(entry.name);
   }
