@@ -30,7 +30,6 @@ import {
   encodeRecord,
   followSession,
   handoverTarget,
-  priorityOrder,
   priorityTag,
   type Passage,
   type StateMachine,
@@ -68,7 +67,7 @@ export class Candidate {
   private stopGuard: () => void = () => {};
   private removal: Promise<void> | undefined;
   private running: Promise<void> = Promise.resolve();
-  /** A priority election's record while we hold it: the revision of its last write (ours), guarding its deletion. */
+  /** A priority election's record while we hold it: the revision of our last confirmed write (the fast path of its deletion). */
   private recordRevision: bigint | undefined;
 
   constructor(
@@ -224,7 +223,11 @@ export class Candidate {
     });
     this.handle = handle;
     this.machine.transition({ kind: 'leader', token });
-    const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => handle.lose(reason));
+    const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => {
+      // Our key was deleted (an operator forcing a failover): in a priority
+      // election our record goes too, at once, as a plain leader's key would.
+      if (handle.lose(reason) && record) void this.removeOwn().catch((e: unknown) => this.removeFailed(e));
+    });
     const stopRecord = record
       ? guardRecord(this.ctx, entry, token, record.reading, {
           lose: (reason) => handle.lose(reason),
@@ -246,8 +249,7 @@ export class Candidate {
    * `LeadershipBackend.handover` (priority elections): find `to` waiting (or
    * the first waiting one), end our leadership, rewrite the record to
    * `{ holder, to, why }` (guarded by its
-   * revision), wake `to` by writing the entry just ahead of it unchanged (the
-   * record's write wakes it when it is first), then wait — at most one
+   * revision), wake `to` by touching its key, then wait — at most one
    * session timeout — until it took over or left, and remove what is left.
    */
   private async handOver(to: string | undefined, lose: () => void, why: Passage): Promise<void> {
@@ -263,9 +265,8 @@ export class Candidate {
     const marked = await this.ctx.kv.markRecord(this.recordRevision, record, own.session.leaseId).catch(() => undefined);
     if (marked !== undefined) {
       this.recordRevision = marked;
-      const order = priorityOrder(reading.entries);
-      const ahead = order[order.findIndex((e) => e.key === target.key) - 1];
-      if (ahead) await this.ctx.kv.nudge(ahead.entry).catch(() => {});
+      // A waiting candidate watches its own key for a touch (what it waits on may be stale).
+      await this.ctx.kv.touch(target.entry).catch(() => {});
       await this.takenOver(target.key, revision, handle.timeoutMs).catch(() => {});
     }
     await this.removeOwn();
@@ -341,13 +342,9 @@ export class Candidate {
     const backoff = new Backoff({ maxMs: 1000 });
     while (!own.session.ended) {
       try {
-        // A priority candidate's record goes too while it is ours: as we last wrote it, or (a take never confirmed) naming our key.
-        const record = this.rank && (this.recordRevision ?? (await this.recordNaming(own.entry.key)));
-        if (record) {
-          await this.ctx.kv.removeWithRecord(own.entry.key, own.entry.createRevision, record);
-        } else {
-          await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
-        }
+        // A priority candidate's record goes too while it is ours.
+        if (this.rank) await this.ctx.kv.removeWithRecord(own.entry, this.recordRevision ?? 0n);
+        else await this.ctx.kv.remove(own.entry.key, own.entry.createRevision);
         break;
       } catch (error) {
         if (!isTransient(error)) throw error;
@@ -355,13 +352,6 @@ export class Candidate {
       await backoff.wait(this.ctx.clock);
     }
     if (this.own === own) this.own = undefined;
-  }
-
-  /** The revision of the record while it names `key` as leader, else undefined. */
-  private async recordNaming(key: string): Promise<bigint | undefined> {
-    const entry = await this.ctx.kv.record();
-    const record = entry && decodeRecord(entry.value);
-    return record?.holder === key && record.to === undefined ? entry?.modRevision : undefined;
   }
 
   /**

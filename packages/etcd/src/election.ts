@@ -138,7 +138,9 @@ export class EtcdElection implements Election {
         if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
         if (leader.id === to) return leader;
         if (!handoverTarget(reading.entries, leader.key, idOf, to)) throw notWaiting(to, this.name);
-        asked = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token), signal);
+        // On our lease: the request goes with us (the session opens now if there is none yet).
+        const session = await this.conn.session(stop);
+        asked = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
       }
       for await (const next of seen) if (next?.id === to) return next;
       throw abortReason(signal ?? this.closer.signal, 'The handover');

@@ -15,7 +15,7 @@
  * never hides a candidate.
  */
 import { type CandidateInfo, type Clock, type Logger } from '@elect/core';
-import { decodePayload } from '@elect/core/backend';
+import { decodePayload, decodeRecord } from '@elect/core/backend';
 import { CompareResult, CompareTarget, SortOrder, SortTarget, type Compare, type KeyValue, type RangeRequest, type RangeResponse } from './wire/messages.js';
 import type { Endpoints } from './endpoints.js';
 import type { KeySpace } from './keys.js';
@@ -231,31 +231,34 @@ export class ElectionKV {
   }
 
   /**
-   * Wakes whoever watches `entry` by writing it again, unchanged, on its own
-   * lease — only while it is as read, so a deleted key is never recreated.
+   * Touches a waiting candidate's key so that it re-reads the election (it
+   * watches its own key for that): a write that keeps its value and lease,
+   * only while it is the key as read — a deleted key is never recreated, and
+   * a value written since is never undone.
    */
-  async nudge(entry: Entry): Promise<void> {
+  async touch(entry: Entry): Promise<void> {
     const wire = this.keys.wire(entry.key);
-    await this.endpoints.unary('nudge', (c) =>
+    await this.endpoints.unary('touch', (c) =>
       c.txn({
-        compare: [modRevisionIs(wire, entry.modRevision)],
-        success: [{ request_put: { key: wire, value: Buffer.from(entry.value), lease: entry.lease } }],
+        compare: [createRevisionIs(wire, entry.createRevision)],
+        success: [{ request_put: { key: wire, ignore_value: true, ignore_lease: true } }],
         failure: [],
       }),
     );
   }
 
   /**
-   * `election.handover()`: the request to the leader (no lease: it is the
-   * leader's to delete), written only while the record is still at `token`
-   * (the leader read). False when leadership changed meanwhile.
+   * `election.handover()`: the request to the leader, on the requester's
+   * lease (it goes with the requester; the leader deletes one it acts on),
+   * written only while the record is still at `token` (the leader read).
+   * False when leadership changed meanwhile.
    */
-  async request(payload: string, token: bigint): Promise<boolean> {
+  async request(payload: string, token: bigint, lease: string): Promise<boolean> {
     const wire = this.keys.wire(this.requestKey);
     const res = await this.endpoints.unary('request handover', (c) =>
       c.txn({
         compare: [modRevisionIs(this.keys.wire(this.recordKey), token)],
-        success: [{ request_put: { key: wire, value: Buffer.from(payload) } }],
+        success: [{ request_put: { key: wire, value: Buffer.from(payload), lease } }],
         failure: [],
       }),
     );
@@ -270,32 +273,38 @@ export class ElectionKV {
     );
   }
 
-  /** The record as it is now, if any. */
-  async record(): Promise<Entry | undefined> {
-    const res = await this.endpoints.unary('read record', (c) => c.range({ key: this.keys.wire(this.recordKey) }));
-    const kv = res.kvs[0];
-    return kv && toEntry(this.keys, kv);
-  }
-
   /**
    * A priority candidate's removal: our key (if still the one we created)
-   * and the record while it is as we last wrote it (`recordRevision`). Both
-   * in one transaction when both hold.
+   * and the record while it is ours — on our lease and naming our key. In
+   * one transaction while the record is as we last knew it (`known`, the
+   * revision of our last confirmed write; 0: none); else (a write of ours
+   * whose answer was lost moved it on, or a take never confirmed) the
+   * record as that transaction found it decides, and it is deleted only
+   * while unchanged since.
    */
-  async removeWithRecord(key: string, token: bigint, recordRevision: bigint): Promise<void> {
-    const wire = this.keys.wire(key);
+  async removeWithRecord(own: Entry, known: bigint): Promise<void> {
+    const wire = this.keys.wire(own.key);
     const recordWire = this.keys.wire(this.recordKey);
-    const ours = modRevisionIs(recordWire, recordRevision);
     const both = await this.endpoints.unary('resign', (c) =>
       c.txn({
-        compare: [ours, createRevisionIs(wire, token)],
+        compare: [modRevisionIs(recordWire, known), createRevisionIs(wire, own.createRevision)],
         success: [{ request_delete_range: { key: recordWire } }, { request_delete_range: { key: wire } }],
-        failure: [],
+        failure: [{ request_range: { key: recordWire } }],
       }),
     );
     if (both.succeeded) return;
-    await this.endpoints.unary('resign', (c) => c.txn({ compare: [ours], success: [{ request_delete_range: { key: recordWire } }], failure: [] }));
-    await this.remove(key, token);
+    const kv = both.responses[0]?.response_range?.kvs[0];
+    const record = kv && toEntry(this.keys, kv);
+    if (record && record.lease === own.lease && decodeRecord(record.value)?.holder === own.key) {
+      await this.endpoints.unary('resign', (c) =>
+        c.txn({
+          compare: [modRevisionIs(recordWire, record.modRevision), leaseIs(recordWire, own.lease)],
+          success: [{ request_delete_range: { key: recordWire } }],
+          failure: [],
+        }),
+      );
+    }
+    await this.remove(own.key, own.createRevision);
   }
 }
 

@@ -9,8 +9,14 @@
  *   (core's `encodeRecord`); the token is the revision of the write that
  *   named the holder — its mod revision, as the holder never writes it again
  *   while it leads;
- * - a handover request `name/handover` (no lease), written by
- *   `election.handover()` and deleted by the leader.
+ * - a handover request `name/handover`, written by `election.handover()`
+ *   on the requester's lease (it goes with the requester) and deleted by
+ *   the leader.
+ *
+ * A waiting candidate watches the key just ahead of it in core's wait order
+ * for its deletion (the first watches the record), and its own key for a
+ * touch: a write that keeps value and lease, by a newcomer that sorted in
+ * ahead of it or by a leader handing over to it.
  *
  * Each reading decides which layout an election has: a tagged key, a record
  * or a request makes it a priority election.

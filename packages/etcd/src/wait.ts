@@ -7,7 +7,7 @@
  * a candidate leader whose key is gone.
  */
 import { Backoff, sleep, type MixedLayoutError } from '@elect/core';
-import { LogEvent, encodeRecord, mixedLayout, priorityStep, takenOver } from '@elect/core/backend';
+import { LogEvent, behind, encodeRecord, mixedLayout, priorityStep, takenOver } from '@elect/core/backend';
 import { isTransient } from './errors.js';
 import type { ElectionKV, ElectionScope, Entry } from './kv.js';
 import { ranked, readingOf, recordOf, type Reading } from './priority.js';
@@ -45,7 +45,7 @@ export async function waitForTurn(ctx: ElectionScope, own: Entry, signal: AbortS
     const mixed = mixedLayout(ctx.kv.name, ahead ? [ranked(ahead)] : [], position.marked || isMark(ctx.kv, ahead) ? { holder: '' } : undefined, false);
     if (mixed) return { kind: 'mixed', error: mixed };
     if (!ahead) return { kind: 'first', revision: position.revision };
-    await changed(ctx, ahead.key, position.revision + 1n, true, signal);
+    await changed(ctx, [{ key: ahead.key, deletesOnly: true }], position.revision + 1n, signal);
     signal.throwIfAborted();
     ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: ahead.key }, 'waiting candidate woke; re-reading the queue');
   }
@@ -59,17 +59,21 @@ function isMark(kv: ElectionKV, entry: Entry | undefined): boolean {
  * A priority campaign's wait (core's `priorityStep`): read the whole
  * election; lead if the record names us, take it if we are first and nobody
  * holds it, take it over if it is handed to us; else watch the entry just
- * ahead of us in priority order (the first watches the record) for a
- * deletion or a write — a handover's nudge is a write — and read again.
+ * ahead of us in the wait order for its deletion (the first watches the
+ * record for any change), and our own key for a write — a newcomer that
+ * sorted in ahead of us, or a handover to us, touches it — and read again.
+ * The first reading after joining touches the candidate just behind us
+ * (core's `behind`): it waited on what was ahead of us, and now waits on us.
  */
 export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal: AbortSignal): Promise<PriorityTurn> {
   const backoff = new Backoff({ maxMs: 1000 });
   const ours = encodeRecord({ holder: own.key });
+  let fresh = true;
   for (;;) {
     signal.throwIfAborted();
     let reading: Reading;
     let token: bigint | undefined;
-    let watched: string | undefined;
+    let watched: Watched | undefined;
     try {
       const { revision, entries } = await ctx.kv.list();
       reading = readingOf(ctx.kv, revision, entries);
@@ -77,6 +81,11 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
       if (!self || self.createRevision !== own.createRevision || self.lease !== own.lease) return { kind: 'gone' };
       const record = recordOf(reading);
       const step = priorityStep(ctx.kv.name, reading.entries, record, own.key);
+      if (fresh && (step.kind === 'wait' || step.kind === 'wait-record' || step.kind === 'take')) {
+        const next = behind(reading.entries, record, own.key);
+        if (next) await ctx.kv.touch(next.entry);
+      }
+      fresh = false;
       switch (step.kind) {
         case 'gone':
         case 'mixed':
@@ -91,10 +100,10 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
           token = await ctx.kv.takeOver(own, reading.record!.modRevision, encodeRecord(takenOver(own.key, record!)));
           break;
         case 'wait':
-          watched = step.ahead.key;
+          watched = { key: step.ahead.key, deletesOnly: true };
           break;
         case 'wait-record':
-          watched = ctx.kv.recordKey;
+          watched = { key: ctx.kv.recordKey, deletesOnly: false };
           break;
       }
     } catch (error) {
@@ -106,30 +115,36 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
     if (token !== undefined) return { kind: 'lead', token, reading };
     // A take that lost a race: read again at once.
     if (watched === undefined) continue;
-    await changed(ctx, watched, reading.revision + 1n, false, signal);
+    await changed(ctx, [watched, { key: own.key, deletesOnly: false }], reading.revision + 1n, signal);
     signal.throwIfAborted();
-    ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched }, 'waiting candidate woke; re-reading the election');
+    ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched.key }, 'waiting candidate woke; re-reading the election');
   }
 }
 
+/** A key a waiting candidate watches: for its deletion only, or for any write too. */
+interface Watched {
+  readonly key: string;
+  readonly deletesOnly: boolean;
+}
+
 /**
- * Resolves when `key` is deleted — or, unless `deletesOnly`, written — (or
- * the watch cannot tell any more: the caller re-reads either way).
+ * Resolves when any of `keys` changes as watched (or a watch cannot tell any
+ * more: the caller re-reads either way).
  */
-async function changed(ctx: ElectionScope, key: string, fromRevision: bigint, deletesOnly: boolean, signal: AbortSignal): Promise<void> {
+async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevision: bigint, signal: AbortSignal): Promise<void> {
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
-  try {
-    for await (const batch of watch(ctx, {
-      key: ctx.keys.wire(key),
-      fromRevision,
-      deletesOnly,
-      signal: both,
-    })) {
+  const one = async ({ key, deletesOnly }: Watched): Promise<void> => {
+    for await (const batch of watch(ctx, { key: ctx.keys.wire(key), fromRevision, deletesOnly, signal: both })) {
       if (!deletesOnly || batch.events.some((e) => e.type === 'delete')) return;
     }
+  };
+  const runs = keys.map(one);
+  for (const run of runs) run.catch(() => {}); // the first to settle decides
+  try {
+    await Promise.race(runs);
   } catch (error) {
-    // Compaction: the delete may be among what was compacted; re-reading settles it.
+    // Compaction: the change may be among what was compacted; re-reading settles it.
     if (error instanceof CompactedError) return;
     if (!isTransient(error)) throw error;
     await sleep(ctx.clock, 100, signal);

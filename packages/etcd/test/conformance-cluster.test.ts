@@ -1,7 +1,8 @@
 /**
  * Core's conformance suite against a 3-member cluster, with real faults: a TCP proxy per
  * handle and member for cut/heal, a lease revoke from another client for
- * expire. After every test no key and no lease may remain.
+ * expire, a delete from that client for deleteEntry. After every test no
+ * key and no lease may remain.
  */
 import { afterEach } from '@jest/globals';
 import { describeConformance } from '@elect/core/conformance';
@@ -11,7 +12,7 @@ import { expectClean } from './support/harness.js';
 let backend: EtcdConformanceBackend | undefined;
 
 describeConformance(async () => (backend = await etcdBackend(3)), {
-  faults: ['expire', 'cut'],
+  faults: ['expire', 'cut', 'delete'],
   testTimeoutMs: 90_000,
   teardown: (b) => b.close(),
 });

@@ -60,6 +60,10 @@ export interface PutRequest {
   value?: Buffer;
   lease?: Int64;
   prev_kv?: boolean;
+  /** Keep the key's current value (then `value` must be empty). */
+  ignore_value?: boolean;
+  /** Keep the key's current lease (then `lease` must be unset). */
+  ignore_lease?: boolean;
 }
 
 export interface DeleteRangeRequest {
@@ -202,7 +206,7 @@ function rangeRequest(r: RangeRequest): Writer {
 }
 
 function putRequest(r: PutRequest): Writer {
-  return new Writer().bytes(1, r.key).bytes(2, r.value).int(3, r.lease).bool(4, r.prev_kv);
+  return new Writer().bytes(1, r.key).bytes(2, r.value).int(3, r.lease).bool(4, r.prev_kv).bool(5, r.ignore_value).bool(6, r.ignore_lease);
 }
 
 function deleteRangeRequest(r: DeleteRangeRequest): Writer {

@@ -3,7 +3,8 @@
  * connection (its own lease) through its own TCP proxies, one per member:
  * `cut()` blackholes them (the client is not told; bytes wait), `heal()` lets
  * them flow again. `expire()` revokes the handle's current lease from a
- * separate admin client, as an operator or another process would.
+ * separate admin client, as an operator or another process would, and
+ * `deleteEntry()` deletes a key from that client.
  */
 import type { Etcd3 } from 'etcd3';
 import type { ConformanceBackend, ConformanceHandle, OpenOptions } from '@elect/core/conformance';
@@ -29,6 +30,7 @@ export async function etcdBackend(size: 1 | 3): Promise<EtcdConformanceBackend> 
     invalidNames: ['', 'trailing/', 'nul\0byte', 'line\nbreak'],
     uniqueName: () => uniqueName('conformance'),
     residue: (name) => residue(client, name),
+    deleteEntry: async (key) => void (await client.delete().key(key)),
     open: (name, options) => open(cluster, client, name, options),
     async close() {
       client.close();
