@@ -65,6 +65,8 @@ export class Candidate {
   private readonly rank: Rank | undefined;
   /** The record while it names our node and no leadership holds it yet: `withdraw` deletes it. */
   private claim: RecordClaim | undefined;
+  /** Our node is new and not read yet (a priority campaign's first reading touches the candidate behind it). */
+  private fresh = false;
 
   constructor(ctx: CandidateContext, id: string, value: string, stop: AbortSignal, rank?: Rank) {
     this.ctx = ctx;
@@ -94,7 +96,10 @@ export class Candidate {
       for (;;) {
         const session = await this.ctx.source.session(this.stop);
         try {
-          if (this.node?.session !== session) this.node = await this.enter(session);
+          if (this.node?.session !== session) {
+            this.node = await this.enter(session);
+            this.fresh = true;
+          }
           const turn = {
             name: this.ctx.name,
             dir: this.ctx.dir,
@@ -105,7 +110,12 @@ export class Candidate {
           };
           let held: HeldLeadership | undefined;
           if (this.rank) {
-            this.claim = await waitForRecord(session, this.node, { ...turn, acl: this.ctx.acl });
+            const fresh = (): boolean => {
+              const was = this.fresh;
+              this.fresh = false;
+              return was;
+            };
+            this.claim = await waitForRecord(session, this.node, { ...turn, acl: this.ctx.acl, fresh });
             held = this.claim && (await this.confirm(session, this.claim.node, this.claim));
             if (!held) await this.dropClaim();
             this.claim = undefined;

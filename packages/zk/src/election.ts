@@ -117,8 +117,8 @@ export class ZooKeeperElection implements Election {
 
   /**
    * Asks the leader of a priority election to hand over to the waiting
-   * candidate `to`: writes the request (`<latch path>/handover`) for the
-   * leader's term, which the leader answers (priority-leader.ts), and
+   * candidate `to`: writes the request (`<latch path>/handover`, ephemeral on
+   * our session) for the leader's term, which the leader answers (priority-leader.ts), and
    * resolves once `to` leads.
    */
   async handover(options: HandoverOptions & { to: string }): Promise<LeaderInfo> {
@@ -154,8 +154,9 @@ export class ZooKeeperElection implements Election {
     const path = join(this.path, requestName);
     const data = Buffer.from(encodeRequest({ to, token: leader.token }));
     const { acl } = this.source.options;
-    // Created anew (replacing an unanswered one): the leader hears creations through its children watch.
-    const create = { kind: 'create' as const, path, data, acl, mode: zookeeper.CreateMode.PERSISTENT };
+    // Created anew (replacing an unanswered one): the leader hears creations
+    // through its children watch. Ephemeral: it goes with our session.
+    const create = { kind: 'create' as const, path, data, acl, mode: zookeeper.CreateMode.EPHEMERAL };
     for (;;) {
       try {
         await client.multi(children.includes(requestName) ? [{ kind: 'delete', path, version: -1 }, create] : [create]);

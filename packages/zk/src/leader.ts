@@ -106,16 +106,25 @@ export class HeldLeadership {
     if (!this.handle.isLeader) this.stopWatching(); // lost at once, before there was anything to stop
   }
 
-  private lose(reason: LossReason): void {
-    if (this.handle.lose(reason)) {
-      this.options.logger.warn({ event: 'lost', id: this.options.id, reason, path: this.node.path });
-    }
+  private lose(reason: LossReason): boolean {
+    const lost = this.handle.lose(reason);
+    if (lost) this.options.logger.warn({ event: 'lost', id: this.options.id, reason, path: this.node.path });
+    return lost;
+  }
+
+  /**
+   * Our node is gone (an operator forcing a failover deletes it). A plain
+   * leader's node hands leadership on by going; in a priority election the
+   * record must go too, at once, without waiting for `resign()`.
+   */
+  private deleted(): void {
+    if (this.lose('deleted') && this.hold) void this.remove().catch(() => {});
   }
 
   private onNodeEvent(event: Event): void {
     if (!this.handle.isLeader) return;
     if (event.getType() === 2 /* NODE_DELETED */) {
-      this.lose('deleted');
+      this.deleted();
       return;
     }
     // Data changed (our own proclaim): watches fire once, so set it again.
@@ -129,7 +138,7 @@ export class HeldLeadership {
     while (this.handle.isLeader && !session.isEnded) {
       try {
         const stat = await onSession(session, stop, session.client.exists(this.node.path, (event) => this.onNodeEvent(event)));
-        if (stat === null) this.lose('deleted');
+        if (stat === null) this.deleted();
         return;
       } catch (error) {
         if (!isRetryable(error)) return;
@@ -179,7 +188,7 @@ export class HeldLeadership {
         return;
       } catch (error) {
         if (isZk(error, ZkCode.NoNode)) {
-          this.lose('deleted');
+          this.deleted();
           throw new NotLeaderError(`${this.options.id} is no longer the leader: its node is gone`, { cause: error });
         }
         // An earlier write that timed out may have landed after all: re-read
@@ -187,7 +196,7 @@ export class HeldLeadership {
         if (!isZk(error, ZkCode.BadVersion) || attempt > 0) throw error;
         const stat = await session.client.exists(path);
         if (stat === null || !stat.ephemeralOwner.equals(session.client.sessionIdBytes)) {
-          this.lose('deleted');
+          this.deleted();
           throw new NotLeaderError(`${this.options.id} is no longer the leader: its node is gone`, { cause: error });
         }
         this.version = stat.version;

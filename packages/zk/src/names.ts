@@ -14,7 +14,7 @@
  *
  *     <latch path>/_c_<uuid>-prio-<n>[-preempt]-latch-<sequence>  (EPHEMERAL_SEQUENTIAL)
  *     <latch path>/leader      the record: who leads                (EPHEMERAL)
- *     <latch path>/handover    a handover asked for by election.handover()  (PERSISTENT)
+ *     <latch path>/handover    a handover asked for by election.handover()  (EPHEMERAL: the asker's)
  */
 import { InvalidOptionError } from '@elect/core';
 import { parsePriorityTag, type QueueEntry } from '@elect/core/backend';

@@ -4,17 +4,18 @@
  * watch: gone or changed → 'deleted'); it follows the queue (a children
  * watch, held by the leader alone) and yields to a preempting candidate or
  * to a handover asked for through `election.handover()`; it hands over by
- * marking the record for the chosen candidate and nudging what that one
- * watches; and its release deletes the record (only while it is ours) with
- * its entry, in one transaction.
+ * marking the record for the chosen candidate and touching that one's entry
+ * (a waiting candidate watches its own); and its release deletes the record
+ * (only while it is ours: its czxid is our token) with its entry, in one
+ * transaction.
  */
 import { Backoff, type Clock, InvalidOptionError, type Logger, type LossReason } from '@elect/core';
-import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, type Passage, preemptor, priorityOrder } from '@elect/core/backend';
+import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, type Passage, preemptor } from '@elect/core/backend';
 import type { Event } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { join, queueEntries, recordName, requestName, type Entry } from './names.js';
-import type { RecordClaim } from './priority-turn.js';
+import { touch, type RecordClaim } from './priority-turn.js';
 import { readChildren, readIds, readRecord, tokenOf } from './queue.js';
 import { Wake } from './wake.js';
 
@@ -128,13 +129,12 @@ export class RecordHold {
 
   /**
    * See `LeadershipBackend.handover`: find `to` (else reject, leadership
-   * unchanged), lose, mark the record for it with `why`, nudge what it
-   * watches, wait (at most one session timeout) until it took over, then
+   * unchanged), lose, mark the record for it with `why`, touch its entry,
+   * wait (at most one session timeout) until it took over, then
    * `release`.
    */
   async handover(to: string | undefined, lose: () => void, why: Passage, release: () => Promise<void>): Promise<void> {
     const { client } = this.node.session;
-    const { dir } = this.options;
     const target = await onSession(this.node.session, never, this.findTarget(to));
     if (!target) {
       const whom = to === undefined ? 'candidate' : `candidate ${JSON.stringify(to)}`;
@@ -146,11 +146,8 @@ export class RecordHold {
       const ours = tokenOf(record.stat) === this.token;
       if (ours) {
         await client.setData(this.recordPath, Buffer.from(encodeRecord({ holder: this.node.name, to: target.key, why })), record.stat.version);
-        // If `to` is first in order, the record's change wakes it; else it
-        // watches the entry just ahead of it (perhaps ours): touch that one.
-        const order = priorityOrder(queueEntries(dir, await readChildren(client, dir)));
-        const ahead = order[order.findIndex((entry) => entry.key === target.key) - 1];
-        if (ahead) await touch(client, ahead.path);
+        // What it waits on may be stale by now; its own entry is not.
+        await touch(client, target.path);
         await this.takenOver(target);
       }
     } catch (error) {
@@ -185,7 +182,10 @@ export class RecordHold {
 
   /**
    * Deletes the record while it is ours, and our entry, in one transaction;
-   * our entry alone when the record is another's (or gone).
+   * our entry alone when the record is another's (or gone). The record is
+   * ours while its czxid is our token (no other session can have created
+   * that node); its delete is guarded by the version just read, not by one
+   * remembered (a handover's mark whose answer was lost changed it).
    */
   async release(): Promise<void> {
     const { client } = this.node.session;
@@ -227,14 +227,3 @@ export class RecordHold {
 }
 
 const never = new AbortController().signal;
-
-/** Rewrites a node's data unchanged, so that its watchers wake; never recreates it. */
-async function touch(client: OwnNode['session']['client'], path: string): Promise<void> {
-  try {
-    const { data, stat } = await client.getData(path);
-    await client.setData(path, data, stat.version);
-  } catch (error) {
-    // Gone (its watcher woke) or changed (its watcher woke as well).
-    if (!isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
-  }
-}

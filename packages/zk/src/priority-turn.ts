@@ -1,26 +1,31 @@
 /**
  * The wait of a priority campaign (core's `priorityStep`): read the queue
- * and the record; wait for the entry just ahead of ours in priority order
- * (its deletion, or a change of its data: a handover's nudge), or — first
- * in order — for the record to change or go; take the record when it is
- * free (or handed over to us); lead once it names our entry. One candidate
- * wakes per change, as in the plain wait (turn.ts).
+ * and the record; wait for the entry just ahead of ours in the wait order
+ * (core's `waitOrder`: priority order without the holder) to go, or — first
+ * in that order — for the record to change or go; take the record when it
+ * is free (or handed over to us); lead once it names our entry. A waiting
+ * candidate also watches its own entry: another candidate touches it
+ * (rewrites its data unchanged) when it sorts in just ahead of us, and so
+ * does a handover to us. One candidate wakes per change, as in the plain
+ * wait (turn.ts).
  */
 import zookeeper from 'node-zookeeper-client';
 import { abortReason } from '@elect/core';
-import { LogEvent, encodeRecord, priorityStep, takenOver } from '@elect/core/backend';
-import type { ACL, MultiOp, Stat } from './client.js';
+import { LogEvent, behind, encodeRecord, priorityStep, takenOver } from '@elect/core/backend';
+import type { ACL, Event, MultiOp, Stat, ZkClient } from './client.js';
 import { SessionEndedSignal, findOwn, onSession, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { NodeWatch } from './leader.js';
 import { join, recordName } from './names.js';
-import { readQueue, readRecord } from './queue.js';
+import { readQueue, readRecord, type QueueReading } from './queue.js';
 import type { Session } from './session.js';
 import type { TurnContext } from './turn.js';
 import { Wake } from './wake.js';
 
 export interface PriorityTurnContext extends TurnContext {
   readonly acl: ACL[];
+  /** True once per entry, on its first reading: a fresh entry touches the candidate it sorted in ahead of. */
+  fresh(): boolean;
 }
 
 /** The record names our entry: its stat (the token is its czxid) and the data watch that guards it from now on. */
@@ -41,10 +46,49 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   const client = session.client;
   const recordPath = join(dir, recordName);
   let node = own;
+  // One watcher function each for our entry and for what we wait on, for
+  // the whole wait: the client registers a watch on a path once per
+  // function, so re-reading adds no listener for a watch that has not fired
+  // yet (see observer.ts). They wake whichever round is waiting.
+  let wake: Wake | undefined;
+  let touched = false;
+  /** What this round waits on: the entry ahead of us (its deletion), or the record (any change). */
+  let target = '';
+  const onOwn = (): void => {
+    touched = true;
+    wake?.watcher();
+  };
+  const onAhead = (event: Event): void => {
+    const current = wake;
+    if (!current || current.isDone || event.getPath() !== target) return; // a watch of an earlier round
+    if (target === recordPath || event.getType() !== zookeeper.Event.NODE_DATA_CHANGED) return current.watcher();
+    // The entry ahead was touched, or it proclaims: not a departure. Watch it again, silently.
+    void watchData(client, target, onAhead).then(
+      (stat) => stat === null && current.watcher(),
+      () => current.watcher(), // unsure: read again
+    );
+  };
   for (;;) {
-    const reading = await onSession(session, stop, readQueue(client, dir));
+    touched = false;
+    const round = new Wake(session, stop);
+    wake = round;
+    let reading: QueueReading | undefined;
+    try {
+      // Our entry is watched before the queue is read: a touch after this
+      // wakes us, and one before it came from a candidate the reading shows.
+      if (await onSession(session, stop, watchData(client, node.path, onOwn))) reading = await onSession(session, stop, readQueue(client, dir));
+    } catch (error) {
+      round.cancel();
+      throw error;
+    }
+    if (!reading) {
+      round.cancel();
+      logger.info({ event: 'node-gone', id, path: node.path });
+      return undefined;
+    }
     const mine = reading.entries.filter((entry) => entry.key.startsWith(node.prefix));
     if (mine.length > 1 || (mine.length === 1 && mine[0]?.key !== node.name)) {
+      round.cancel();
       // A create we thought lost landed after all (see turn.ts): keep the earliest.
       const kept = await onSession(session, stop, findOwn(client, dir, node.prefix));
       if (kept !== undefined && kept !== node.name) {
@@ -54,32 +98,37 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
       logger.warn({ event: 'duplicate-node', id, kept });
       continue;
     }
-    const step = priorityStep(ctx.name, reading.entries, reading.record?.record, node.name);
+    const record = reading.record?.record;
+    const step = priorityStep(ctx.name, reading.entries, record, node.name);
+    const fresh = ctx.fresh();
+    if (step.kind !== 'wait' && step.kind !== 'wait-record') round.cancel();
     if (step.kind === 'gone') {
       logger.info({ event: 'node-gone', id, path: node.path });
       return undefined;
     }
     if (step.kind === 'mixed') throw step.error;
-    if (step.kind === 'wait' || step.kind === 'wait-record') {
-      const target = step.kind === 'wait' ? step.ahead.path : recordPath;
-      const wake = new Wake(session, stop);
-      const watched = await onSession(session, stop, watchData(client, target, wake.watcher)).catch((error: unknown) => {
-        wake.cancel();
-        throw error;
-      });
-      // A handover rewrites the record before it nudges the entry we watch:
-      // a record other than the one we read means the nudge may have come
-      // before our watch did. Read again rather than wait.
-      const record = step.kind === 'wait-record' ? watched : watched && (await onSession(session, stop, client.exists(recordPath)));
-      if (watched === null || !sameNode(record ?? null, reading.record?.stat ?? null)) {
-        wake.cancel();
+    try {
+      // New in the queue, we may have sorted in just ahead of a waiting
+      // candidate: touched, it re-reads and waits on us instead.
+      const next = fresh && (step.kind === 'wait' || step.kind === 'wait-record' || step.kind === 'take') ? behind(reading.entries, record, node.name) : undefined;
+      if (next) await onSession(session, stop, touch(client, next.path));
+      if (step.kind === 'wait' || step.kind === 'wait-record') {
+        target = step.kind === 'wait' ? step.ahead.path : recordPath;
+        const watched = await onSession(session, stop, watchData(client, target, onAhead));
+        // Gone already, or the record is not the one we read: read again.
+        if (watched === null || (target === recordPath && !sameNode(watched, reading.record?.stat ?? null))) {
+          round.cancel();
+          continue;
+        }
+        const reason = await round.reason;
+        if (reason === 'stop') throw abortReason(stop);
+        logger.debug({ event: LogEvent.Wake, id, reason, predecessor: target, ...(touched ? { touched } : {}) });
+        if (reason === 'session') throw new SessionEndedSignal(session.id);
         continue;
       }
-      const reason = await wake.reason;
-      if (reason === 'stop') throw abortReason(stop);
-      logger.debug({ event: LogEvent.Wake, id, reason, predecessor: target });
-      if (reason === 'session') throw new SessionEndedSignal(session.id);
-      continue;
+    } catch (error) {
+      round.cancel();
+      throw error;
     }
     // Taken over, the record keeps how leadership passed (`via`).
     const mark = step.kind === 'take-over' && reading.record ? takenOver(node.name, reading.record.record) : { holder: node.name };
@@ -116,7 +165,7 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
 }
 
 /** Sets a data watch (change or deletion) on an existing node; its stat, or null when it is gone (no watch left behind). */
-async function watchData(client: Session['client'], path: string, watcher: () => void): Promise<Stat | null> {
+async function watchData(client: ZkClient, path: string, watcher: (event: Event) => void): Promise<Stat | null> {
   try {
     return (await client.getData(path, watcher)).stat;
   } catch (error) {
@@ -128,4 +177,18 @@ async function watchData(client: Session['client'], path: string, watcher: () =>
 /** The same node, unchanged (or both absent). */
 function sameNode(a: Stat | null, b: Stat | null): boolean {
   return a === null || b === null ? a === b : a.czxid.equals(b.czxid) && a.mzxid.equals(b.mzxid);
+}
+
+/**
+ * Touches a candidate's entry: rewrites its data unchanged, guarded by the
+ * version just read, so that its data watch fires; never recreates it.
+ */
+export async function touch(client: ZkClient, path: string): Promise<void> {
+  try {
+    const { data, stat } = await client.getData(path);
+    await client.setData(path, data, stat.version);
+  } catch (error) {
+    // Gone (its watcher woke) or changed (its watcher woke as well).
+    if (!isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
+  }
 }

@@ -36,6 +36,11 @@ export class Wake {
     );
   }
 
+  /** It fired or was cancelled: its wait is over (a watch re-armed for it would be stale). */
+  get isDone(): boolean {
+    return this.fired;
+  }
+
   /** Releases the listeners of a wake that will not be awaited (the loop moved on without it). */
   cancel(): void {
     this.fired = true;

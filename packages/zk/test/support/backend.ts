@@ -4,6 +4,7 @@
  * proxies, so that `cut()` blackholes that handle alone — the library keeps
  * saying "connected" — and `expire()` ends its session on the server with
  * the forced-expiry trick (re-attach with id + password, close).
+ * `deleteEntry()` deletes a candidate's node with a client of its own.
  */
 import type { Election } from '@elect/core';
 import type { ConformanceBackend, ConformanceHandle, OpenOptions } from '@elect/core/conformance';
@@ -75,6 +76,15 @@ export function zkBackend(cluster: Cluster): ZkConformanceBackend {
             }
           })()),
       };
+    },
+    async deleteEntry(key: string): Promise<void> {
+      // As an operator forcing a failover would: from outside, at any version.
+      const client = await rawClient(cluster.connectString);
+      try {
+        await new Promise<void>((resolve, reject) => client.remove(key, -1, (error) => (error ? reject(error) : resolve())));
+      } finally {
+        client.close();
+      }
     },
     async residue(electionName: string): Promise<string[]> {
       const client = await rawClient(cluster.connectString);
