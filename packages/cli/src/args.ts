@@ -20,7 +20,7 @@ const version: string = (JSON.parse(readFileSync(new URL('../package.json', impo
 
 const exitCodes = `Exit codes:
   <n>   the command's own status (128+n if signal n killed it)
-  1     elect leader: the election has no leader
+  1     elect leader: the election has no leader; elect handover: another candidate leads instead of ID
   64    usage error (bad flag, bad ELECT_* value, no command, --metrics address unusable; a --priority
         that does not match the election's layout; elect handover: not a priority election, nobody
         leads, or no candidate ID waits)

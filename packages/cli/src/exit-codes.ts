@@ -12,6 +12,8 @@ export const ExitCode = {
   Ok: 0,
   /** `elect leader`: the election has no leader right now (like grep's "no match"). */
   NoLeader: 1,
+  /** `elect handover`: another candidate came to lead, not `--to` (it left before taking over, or a preemptor came first). */
+  HandoverFailed: 1,
   /** Bad flags, bad environment variable, unknown backend, missing command (EX_USAGE). */
   Usage: 64,
   /** The backend could not be reached within the connect timeout (EX_UNAVAILABLE). */

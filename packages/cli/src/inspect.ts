@@ -81,10 +81,11 @@ export async function observe(election: Election, o: InspectOptions, stdout: Out
 /**
  * Asks the leader to hand over to `--to` and waits until that candidate
  * leads (its line is printed, as by `elect leader`), at most `--wait`: then
- * exit 124. The leader stops its work first (`elect run` stops its command
+ * exit 124. Exit 1 when another candidate came to lead instead (`--to`
+ * left before taking over, or a preemptor came first). The leader stops its work first (`elect run` stops its command
  * as for any loss), so this takes about as long as that stop.
  */
-export async function handover(election: Election, o: HandoverOptions, stdout: Output, signals: SignalSource, clock: Clock): Promise<number> {
+export async function handover(election: Election, o: HandoverOptions, stdout: Output, stderr: Output, signals: SignalSource, clock: Clock): Promise<number> {
   const stop = new AbortController();
   const stopSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const onSignal = (signal: NodeJS.Signals): void => stop.abort(signal);
@@ -98,6 +99,10 @@ export async function handover(election: Election, o: HandoverOptions, stdout: O
     return ExitCode.Ok;
   } catch (error) {
     if (timeUp.signal.aborted && isElectError(error) && error.code === ErrorCode.Aborted) return ExitCode.WaitExpired;
+    if (isElectError(error) && error.code === ErrorCode.HandoverFailed) {
+      stderr.write(`elect: ${error.message}\n`);
+      return ExitCode.HandoverFailed;
+    }
     // Interrupted: the request stays with the leader, which may still act on it.
     if (stop.signal.aborted) return signalExitCode(signalNumber(stop.signal.reason as NodeJS.Signals));
     throw error;

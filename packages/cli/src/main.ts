@@ -129,7 +129,7 @@ async function serve(
       case 'observe':
         return await observe(election, options, deps.stdout, deps.signals);
       case 'handover':
-        return await handover(election, options, deps.stdout, deps.signals, deps.clock);
+        return await handover(election, options, deps.stdout, deps.stderr, deps.signals, deps.clock);
       case 'run':
         return await runElect(deps, logger, options, file as string, election, signals);
       default:

@@ -220,7 +220,6 @@ export function gateEnv(env: NodeJS.ProcessEnv, o: RunOptions): NodeJS.ProcessEn
   };
 }
 
-/** Why the stop began: the signal's reason (leadership about to end, or ended), or the watchdog's deadline. */
 /**
  * Aborts with leadership's end, except when leadership was yielded to
  * another candidate (preempted, or a handover asked for from elsewhere):
@@ -238,6 +237,7 @@ function urgent(ended: AbortSignal): AbortSignal {
   return urgent.signal;
 }
 
+/** Why the stop began: the signal's reason (leadership about to end, or ended), or the watchdog's deadline. */
 function lossOf(signal: AbortSignal): LeadershipLostError {
   const reason: unknown = signal.reason;
   if (isLoss(reason)) return reason;

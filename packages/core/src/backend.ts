@@ -43,6 +43,7 @@ export {
   decodeRequest,
   encodeRecord,
   encodeRequest,
+  handedOver,
   handoverTarget,
   mixedLayout,
   parsePriorityTag,

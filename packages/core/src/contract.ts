@@ -67,6 +67,7 @@ export interface HandoverOptions {
    * queue (leaving `to` out hands over to the next, as `resign()` does).
    */
   to?: string;
+  /** `election.handover()` only: stop waiting for `to` to lead. */
   signal?: AbortSignal;
 }
 
@@ -136,13 +137,15 @@ export interface Leadership extends AsyncDisposable {
    * Hands leadership to the waiting candidate `to` (or the next one): our
    * signal aborts with reason `handover`, then `to` leads as soon as a
    * `resign()` would let the next one lead. Stop the work before calling it,
-   * as before `resign()`. Rejects with `InvalidOptionError` (option `to`),
+   * as before `resign()`; like a resign it is not a loss worth campaigning
+   * again for (`runWhileLeader` resolves, as after `resign()`), and the new
+   * leader says it came `via: 'handover'`. Rejects with `InvalidOptionError` (option `to`),
    * leadership unchanged, when no candidate of that id waits; and, in a
    * plain election, when `to` is not the next in the queue. Resolves once
    * `to` leads or — if it left meanwhile — our entry is gone and the next
    * candidate may lead.
    */
-  handover(options?: HandoverOptions): Promise<void>;
+  handover(options?: Pick<HandoverOptions, 'to'>): Promise<void>;
 }
 
 /** The state of one candidate, moved only along legal edges (see `CandidateStateMachine`). */

@@ -31,6 +31,11 @@ export const ErrorCode = {
    * layouts cannot share it (see `MixedLayoutError`). Our entry was removed.
    */
   MixedLayout: 'ELECT_MIXED_LAYOUT',
+  /**
+   * `election.handover()`: another candidate came to lead, not the one asked
+   * for (it left before taking over, or a preemptor came first).
+   */
+  HandoverFailed: 'ELECT_HANDOVER_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -133,6 +138,14 @@ export class MixedLayoutError extends ElectError {
   override name = 'MixedLayoutError';
   constructor(message: string, options: ElectErrorOptions = {}) {
     super(ErrorCode.MixedLayout, message, options);
+  }
+}
+
+/** `election.handover()` saw another candidate come to lead than the one it asked for. */
+export class HandoverFailedError extends ElectError {
+  override name = 'HandoverFailedError';
+  constructor(message: string, options: ElectErrorOptions = {}) {
+    super(ErrorCode.HandoverFailed, message, options);
   }
 }
 

@@ -22,6 +22,7 @@ export {
   ConnectionError,
   ElectError,
   ErrorCode,
+  HandoverFailedError,
   InvalidOptionError,
   LeadershipLostError,
   MixedLayoutError,

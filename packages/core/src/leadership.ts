@@ -126,9 +126,9 @@ export class LeadershipHandle implements Leadership {
    * Ends leadership (idempotent): aborts `signal` with a typed reason and
    * tells the backend's listener. Returns false if it had already ended.
    */
-  lose(reason: LossReason, cause?: unknown): boolean {
+  lose(reason: LossReason, cause?: unknown, retryable?: boolean): boolean {
     if (this.controller.signal.aborted) return false;
-    const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause });
+    const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause, ...(retryable === undefined ? {} : { retryable }) });
     this.aheads.clear();
     this.controller.abort(error);
     this.onLost?.(error);
@@ -142,14 +142,22 @@ export class LeadershipHandle implements Leadership {
     return this.release();
   }
 
-  async handover(options?: HandoverOptions): Promise<void> {
+  async handover(options?: Pick<HandoverOptions, 'to'>): Promise<void> {
     const { to } = handoverOptions('handover()', options, false);
     if (!this.isLeader) throw new NotLeaderError(`${this.id} cannot hand over: it is no longer the leader`, { cause: this.signal.reason });
-    if (to !== undefined && this.backend.handover) {
-      // The backend finds `to` first (rejecting, leadership unchanged, when it
-      // is not waiting), then ends our leadership before its first write.
+    // Our own handover ends leadership as resign() does: not worth campaigning again for.
+    const lose = (): boolean => this.lose('handover', undefined, false);
+    if (this.backend.handover) {
+      // The backend finds `to` (or the next one) first — rejecting, leadership
+      // unchanged, when it is not waiting — then ends our leadership before
+      // its first write. Nobody waiting for a handover to the next: a resign.
       const backend = this.backend.handover.bind(this.backend);
-      this.removal ??= this.settle(backend(to, () => this.lose('handover'), 'handover'));
+      const handing = backend(to, lose, 'handover').catch((error: unknown) => {
+        if (to !== undefined || !this.isLeader) throw error;
+        lose();
+        return this.backend.remove();
+      });
+      this.removal ??= this.settle(handing);
       return this.removal;
     }
     if (to !== undefined) {
@@ -165,7 +173,7 @@ export class LeadershipHandle implements Leadership {
         );
       }
     }
-    this.lose('handover');
+    lose();
     return this.release();
   }
 

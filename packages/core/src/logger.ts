@@ -24,6 +24,8 @@ export const silentLogger: Logger = {
  */
 export const LogEvent = {
   Wake: 'wake',
+  /** A waiting candidate of a priority election set its watches: `key` (its entry) waits on `on`. */
+  Waiting: 'waiting',
   Elected: 'elected',
   Lost: 'lost',
   Suspended: 'suspended',

@@ -127,13 +127,14 @@ export function priorityOptions(priority: unknown, preempt: unknown): { priority
   return { priority, preempt: preempt === true };
 }
 
-/** Validated `handover()` options: `to` (a candidate id; required when `required`) and `signal`. */
+/** Validated `handover()` options: `to` (a candidate id); `election.handover()` (`required`) also takes `signal`. */
 export function handoverOptions(where: string, options: unknown, required: boolean): { to: string | undefined; signal: AbortSignal | undefined } {
   if (options === undefined && !required) return { to: undefined, signal: undefined };
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `must be an object${required ? ' with the id to hand over to (to)' : ''}, got ${describe(options)}`);
   }
-  knownKeys(where, options, ['to', 'signal']);
+  // A leadership's own handover() has nothing to wait for that a signal could cut short.
+  knownKeys(where, options, required ? ['to', 'signal'] : ['to']);
   const { to, signal } = options as Record<string, unknown>;
   if (to === undefined && required) throw new InvalidOptionError('to', 'is required: the id of the waiting candidate to lead next');
   return { to: to === undefined ? undefined : textOption('to', to, 256), signal: signalOption(signal) };

@@ -30,7 +30,8 @@
  * candidate of a priority election also watches its own entry for that —
  * what it waits on ahead of it may be stale by then, its own entry is not.
  */
-import { MixedLayoutError } from './errors.js';
+import type { LeaderInfo } from './contract.js';
+import { HandoverFailedError, MixedLayoutError } from './errors.js';
 import { MAX_PRIORITY } from './options.js';
 
 /** One entry of a queue, as a backend read it. */
@@ -224,4 +225,24 @@ export function preemptor<E extends QueueEntry>(entries: readonly E[], holder: s
  */
 export function handoverTarget<E extends QueueEntry>(entries: readonly E[], holder: string, idOf: (entry: E) => string, id: string | undefined): E | undefined {
   return priorityOrder(entries).find((entry) => entry.key !== holder && (id === undefined || idOf(entry) === id));
+}
+
+/**
+ * `election.handover()`'s wait, for every backend: follows `leaders` (an
+ * observation begun before the request was written) until `to` leads, and
+ * resolves with it. Rejects with `HandoverFailedError` when someone else
+ * comes to lead after `asked` (the leader the request went to) — `to` left
+ * before taking over, the request was dropped, a preemptor came first — so
+ * that the caller is never left waiting for what can no longer happen.
+ * Undefined when `leaders` ended (its signal aborted).
+ */
+export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>, asked: LeaderInfo, to: string): Promise<LeaderInfo | undefined> {
+  for await (const leader of leaders) {
+    if (leader === undefined || leader.token === asked.token) continue;
+    if (leader.id === to) return leader;
+    if (leader.token > asked.token) {
+      throw new HandoverFailedError(`${JSON.stringify(to)} did not take over from ${JSON.stringify(asked.id)}: ${JSON.stringify(leader.id)} leads now (did ${JSON.stringify(to)} leave, or was ${JSON.stringify(asked.id)} preempted first?)`);
+    }
+  }
+  return undefined;
 }

@@ -223,8 +223,8 @@ async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Optio
   // Leadership ended under the task (not by the task's own resign), or the
   // task declared it lost by rejecting with a LeadershipLostError (e.g. it
   // stopped its work on signalAhead() and rethrew that signal's reason).
-  const underTask = !outcome.whileLeader && !(isLoss(ended) && ended.reason === 'resigned');
-  const declared = !outcome.ok && isLoss(outcome.error) && outcome.error.reason !== 'resigned' ? outcome.error : undefined;
+  const underTask = !outcome.whileLeader && !byOwner(ended);
+  const declared = !outcome.ok && isLoss(outcome.error) && !byOwner(outcome.error) ? outcome.error : undefined;
   if (!underTask && !declared) {
     return outcome.ok ? { kind: 'done', value: outcome.value } : { kind: 'failed', error: outcome.error };
   }
@@ -235,6 +235,11 @@ async function serve<T>(leadership: Leadership, task: LeaderTask<T>, opts: Optio
     kind: 'failed',
     error: new LeadershipLostError(loss.reason, `${loss.message}; the task then failed: ${message(outcome.error)}`, { cause: outcome.error }),
   };
+}
+
+/** Leadership ended as its owner asked: a resign, or a handover it made itself (one asked for from elsewhere is retryable). */
+function byOwner(error: unknown): boolean {
+  return isLoss(error) && (error.reason === 'resigned' || (error.reason === 'handover' && !error.retryable));
 }
 
 function isLoss(error: unknown): error is LeadershipLostError {

@@ -65,11 +65,12 @@ export class TaskLeadership implements Leadership {
     return this.inner.resign();
   }
 
-  /** Rejects with `NotLeaderError` once this task was told to stop. */
-  handover(options?: HandoverOptions): Promise<void> {
+  /** Hands the real leadership over: like `resign()`, the task's own way to step down. */
+  handover(options?: Pick<HandoverOptions, 'to'>): Promise<void> {
     return this.inner.handover(options);
   }
 
+  /** Rejects with `NotLeaderError` once this task was told to stop. */
   proclaim(value: string): Promise<void> {
     if (this.signal.aborted) {
       return Promise.reject(new NotLeaderError(`${this.id} cannot proclaim: its task was told to stop`, { cause: this.signal.reason }));

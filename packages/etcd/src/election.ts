@@ -29,7 +29,7 @@ import {
   type Logger,
   type SignalOptions,
 } from '@elect/core';
-import { ElectionEvents, campaignOptions, encodeRequest, handoverOptions, handoverTarget, knownKeys, readOptions } from '@elect/core/backend';
+import { ElectionEvents, campaignOptions, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, readOptions } from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
@@ -128,7 +128,8 @@ export class EtcdElection implements Election {
     const seen = observeLeaders(this.context(), stop);
     try {
       // The request names the leader's term; written only while that term lasts (else read again).
-      for (let asked = false; !asked; ) {
+      let asked: LeaderInfo | undefined;
+      while (!asked) {
         const { revision, entries } = await this.read(() => this.kv.list(), signal);
         const reading = readingOf(this.kv, revision, entries);
         if (!isPriority(reading)) {
@@ -140,9 +141,11 @@ export class EtcdElection implements Election {
         if (!handoverTarget(reading.entries, leader.key, idOf, to)) throw notWaiting(to, this.name);
         // On our lease: the request goes with us (the session opens now if there is none yet).
         const session = await this.conn.session(stop);
-        asked = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
+        const written = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
+        if (written) asked = leader;
       }
-      for await (const next of seen) if (next?.id === to) return next;
+      const led = await handedOver(seen, asked, to);
+      if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
     } finally {
       seen.close();

@@ -115,6 +115,7 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
     if (token !== undefined) return { kind: 'lead', token, reading };
     // A take that lost a race: read again at once.
     if (watched === undefined) continue;
+    ctx.logger.debug({ event: LogEvent.Waiting, key: own.key, on: watched.key }, 'waiting');
     await changed(ctx, [watched, { key: own.key, deletesOnly: false }], reading.revision + 1n, signal);
     signal.throwIfAborted();
     ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched.key }, 'waiting candidate woke; re-reading the election');

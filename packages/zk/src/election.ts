@@ -21,7 +21,7 @@ import {
   TimeoutError,
   sleep,
 } from '@elect/core';
-import { campaignOptions, Channel, ElectionEvents, encodeRequest, handoverOptions, handoverTarget, knownKeys } from '@elect/core/backend';
+import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
@@ -128,16 +128,17 @@ export class ZooKeeperElection implements Election {
     const seen = this.observe(signal ? { signal } : {})[Symbol.asyncIterator]();
     try {
       const asked = await this.read(signal ? { signal } : {}, (client) => this.ask(client, to));
-      if (asked) return asked;
-      for (let next = await seen.next(); !next.done; next = await seen.next()) if (next.value?.id === to) return next.value;
+      if (asked.leader.id === to) return asked.leader;
+      const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, asked.leader, to);
+      if (led) return led;
       throw abortReason(signal ?? this.closing.signal, 'The handover');
     } finally {
       await seen.return?.();
     }
   }
 
-  /** The leader when it is `to` already; else writes the request (checked first: nothing is written for a bad one). */
-  private async ask(client: ZkClient, to: string): Promise<LeaderInfo | undefined> {
+  /** The leader; unless it is `to` already, after writing the request to it (checked first: nothing is written for a bad one). */
+  private async ask(client: ZkClient, to: string): Promise<{ leader: LeaderInfo }> {
     const reading = await readQueue(client, this.path);
     let { children } = reading;
     if (!reading.priority) {
@@ -145,7 +146,7 @@ export class ZooKeeperElection implements Election {
     }
     const leader = await readLeader(client, this.path);
     if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
-    if (leader.id === to) return leader;
+    if (leader.id === to) return { leader };
     const holder = leader.key.slice(leader.key.lastIndexOf('/') + 1);
     const ids = await readIds(client, reading.entries);
     if (!handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to)) {
@@ -160,7 +161,7 @@ export class ZooKeeperElection implements Election {
     for (;;) {
       try {
         await client.multi(children.includes(requestName) ? [{ kind: 'delete', path, version: -1 }, create] : [create]);
-        return undefined;
+        return { leader };
       } catch (error) {
         if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode)) throw error;
         children = await client.getChildren(this.path);

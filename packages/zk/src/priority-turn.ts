@@ -70,6 +70,9 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   };
   for (;;) {
     touched = false;
+    // Nothing is waited on until this round has read: a late event of the
+    // last round's watch (the record going, say) must not wake this one.
+    target = '';
     const round = new Wake(session, stop);
     wake = round;
     let reading: QueueReading | undefined;
@@ -120,6 +123,7 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
           round.cancel();
           continue;
         }
+        logger.debug({ event: LogEvent.Waiting, id, key: node.path, on: target });
         const reason = await round.reason;
         if (reason === 'stop') throw abortReason(stop);
         logger.debug({ event: LogEvent.Wake, id, reason, predecessor: target, ...(touched ? { touched } : {}) });

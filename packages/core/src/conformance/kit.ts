@@ -188,7 +188,16 @@ export class OneLeader {
 export class WakeCounter {
   total = 0;
   readonly byHandle = new Map<string, number>();
+  /** Per entry key: what its campaign last said it waits on (`{ event: 'waiting', key, on }`). */
+  readonly waitsOn = new Map<string, string>();
   private waiters: Array<{ n: number; resolve: () => void }> = [];
+  private checks: Array<{ done: () => boolean; resolve: () => void }> = [];
+
+  /** Resolves once `done()` holds (checked on every record); rejects naming `what` after `ms`. */
+  until(done: () => boolean, ms: number, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
+    return within(new Promise<void>((resolve) => this.checks.push({ done, resolve })), ms, `${what} (waiting on: ${show(Object.fromEntries(this.waitsOn))})`);
+  }
 
   /** Resolves once `n` wakes were counted in all; rejects naming `what` after `ms`. */
   reach(n: number, ms: number, what: string): Promise<void> {
@@ -198,7 +207,14 @@ export class WakeCounter {
 
   logger(handle: string): Logger {
     const count = (fields: object): void => {
-      if ((fields as { event?: unknown }).event !== 'wake') return;
+      const { event, key, on } = fields as { event?: unknown; key?: unknown; on?: unknown };
+      if (event === 'waiting' && typeof key === 'string' && typeof on === 'string') {
+        this.waitsOn.set(key, on);
+        const ready = this.checks.filter((c) => c.done());
+        this.checks = this.checks.filter((c) => !ready.includes(c));
+        for (const c of ready) c.resolve();
+      }
+      if (event !== 'wake') return;
       this.total++;
       this.byHandle.set(handle, (this.byHandle.get(handle) ?? 0) + 1);
       const due = this.waiters.filter((w) => w.n <= this.total);

@@ -8,6 +8,7 @@
  */
 import type { LeadershipHandle } from '../leadership.js';
 import { ClosedError, ErrorCode, abortReason, isElectError } from '../errors.js';
+import { whenAborted } from '../wait.js';
 import { LogEvent } from '../logger.js';
 import { behind, priorityStep } from '../priority.js';
 import type { ClientSession, ConnectionLink } from './link.js';
@@ -66,20 +67,23 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
         const current = mine;
         const step = await ctx.conn.call((store) => {
           if (stop.aborted) return undefined;
-          if (ctx.rank) return priorityTurn(ctx, store, current);
-          const position = store.position(current.key, session.id);
-          if (position.kind !== 'first') return position;
-          return { kind: 'claimed' as const, handle: ctx.claim(store, current.key, current.token, session) };
+          const turn = ctx.rank ? priorityTurn(ctx, store, current) : plainTurn(ctx, store, current);
+          // The watches go in with the reading that chose them, in the same
+          // request: a change right after the reading is never missed. A
+          // priority campaign also wakes when its own entry is touched (a
+          // newcomer passed it, a handover to it).
+          if (turn?.kind !== 'behind') return turn;
+          return { kind: 'armed' as const, on: turn.predecessor, armed: arm(ctx.conn, store, turn.predecessor, ctx.rank ? current.key : undefined) };
         });
         if (step === undefined) continue;
         if (step.kind === 'claimed') return step.handle;
         if (step.kind === 'mixed') throw step.error;
-        if (step.kind !== 'behind') {
+        if (step.kind !== 'armed') {
           mine = drop(ctx, mine); // deleted under us, or our session is gone: re-enter fresh
           continue;
         }
-        // A priority campaign also wakes when its own entry is touched (a newcomer passed it, a handover to it).
-        await waitFor(ctx.conn, step.predecessor, ctx.rank ? current.key : undefined, stop);
+        ctx.conn.logger.debug({ event: LogEvent.Waiting, election: ctx.name, id: ctx.id, key: current.key, on: step.on }, 'waiting');
+        await waitArmed(ctx.conn, step.armed, stop);
         ctx.conn.logger.debug({ event: LogEvent.Wake, election: ctx.name, id: ctx.id, key: current.key }, 'woken: re-reading the queue');
       } catch (error) {
         if (stop.aborted) throw abortReason(stop, 'The campaign');
@@ -93,6 +97,13 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
     drop(ctx, mine);
     throw error;
   }
+}
+
+/** One turn of a plain campaign: lead if first, else where to wait. */
+function plainTurn(ctx: CampaignContext, store: Store, mine: Mine): Position | { kind: 'claimed'; handle: LeadershipHandle } {
+  const position = store.position(mine.key, mine.session.id);
+  if (position.kind !== 'first') return position;
+  return { kind: 'claimed', handle: ctx.claim(store, mine.key, mine.token, mine.session) };
 }
 
 /**
@@ -137,48 +148,57 @@ function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {
   return undefined;
 }
 
-/**
- * Resolves when `key` is deleted (the record: changed), or `own` is touched
- * or deleted, or on any connection event after which the queue must be
- * re-read (session lost or replaced, healed). Rejects when `stop` aborts or
- * the connection closes.
- */
-export function waitFor(conn: ConnectionLink, key: string, own: string | undefined, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const cancels: Array<() => void> = [];
-    const finish = (error?: unknown): void => {
-      if (done) return;
-      done = true;
-      for (const cancel of cancels) cancel();
-      off();
-      stop.removeEventListener('abort', onAbort);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const onAbort = (): void => finish(abortReason(stop, 'The campaign'));
-    const off = conn.on((event) => {
-      if (event.type === 'closed') finish(new ClosedError('the connection is closed'));
-      else if (event.type !== 'suspended' && event.type !== 'resumed') finish();
-    });
-    stop.addEventListener('abort', onAbort, { once: true });
-    if (stop.aborted) return onAbort();
-    try {
-      const watches = [conn.callSync((store) => store.watchDeletion(key, conn.deliver, () => finish()))];
-      if (own !== undefined) watches.push(conn.callSync((store) => store.watchTouch(own, conn.deliver, () => finish())));
-      for (const watch of watches) {
-        cancels.push(watch.cancel);
-        if (!watch.exists) finish();
-      }
-    } catch (error) {
-      finish(error);
-    }
-  });
+/** Watches set in the request that read the queue; `fired` resolves on the first of them. */
+export interface Armed {
+  readonly fired: Promise<void>;
+  cancel(): void;
 }
 
-/** Resolves when `key` is deleted (the record: changed); see `waitFor`. */
+/**
+ * Inside a request: watches `key` for its deletion (the record: for any
+ * change) and `own`, if given, for a touch or its deletion.
+ */
+export function arm(conn: ConnectionLink, store: Store, key: string, own: string | undefined): Armed {
+  let fire: () => void = () => {};
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  const watches = [store.watchDeletion(key, conn.deliver, () => fire())];
+  if (own !== undefined) watches.push(store.watchTouch(own, conn.deliver, () => fire()));
+  if (watches.some((watch) => !watch.exists)) fire();
+  return { fired, cancel: () => watches.forEach((watch) => watch.cancel()) };
+}
+
+/**
+ * Resolves when an armed watch fires, or on any connection event after which
+ * the queue must be re-read (session lost or replaced, healed). Rejects when
+ * `stop` aborts or the connection closes. The watches go either way.
+ */
+export async function waitArmed(conn: ConnectionLink, armed: Armed, stop: AbortSignal): Promise<void> {
+  const aborted = whenAborted(stop);
+  let off: () => void = () => {};
+  const event = new Promise<void>((resolve, reject) => {
+    off = conn.on((e) => {
+      if (e.type === 'closed') reject(new ClosedError('the connection is closed'));
+      else if (e.type !== 'suspended' && e.type !== 'resumed') resolve();
+    });
+  });
+  try {
+    await Promise.race([armed.fired, event, aborted.promise.then(() => Promise.reject(abortReason(stop, 'The campaign')))]);
+  } finally {
+    armed.cancel();
+    off();
+    aborted.dispose();
+  }
+}
+
+/** Resolves when `key` is deleted (the record: changed); see `waitArmed`. */
 export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
-  return waitFor(conn, key, undefined, stop);
+  let armed: Armed;
+  try {
+    armed = conn.callSync((store) => arm(conn, store, key, undefined));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return waitArmed(conn, armed, stop);
 }
 
 /**

@@ -12,7 +12,7 @@ import { LogEvent } from '../logger.js';
 import { followSession } from '../liveness.js';
 import { campaignOptions, candidateValue, handoverOptions, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
-import { handoverTarget, preemptor, type Passage } from '../priority.js';
+import { handedOver, handoverTarget, preemptor, type Passage } from '../priority.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
@@ -24,6 +24,10 @@ import { recordKey, type Store } from './store.js';
 interface Held {
   readonly session: ClientSession;
   readonly key: string;
+  /** Our entry is gone: leadership is lost (and a priority election's record released). */
+  readonly deleted: () => void;
+  /** A priority election: look at the record and the queue again (after a cut). */
+  readonly recheck?: () => void;
 }
 
 /** The in-memory `Election`; see `MemoryConnection#election()`. */
@@ -116,14 +120,16 @@ export class MemoryElection implements Election {
       if (!store.isPriority(this.name)) throw notPriority(this.name);
       const leader = store.leader(this.name);
       if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
-      if (leader.id === to) return leader;
+      if (leader.id === to) return { leader, done: true };
       const { entries } = store.reading(this.name);
       if (!handoverTarget(entries, leader.key, (e) => store.idOf(e.key) ?? '', to)) throw notWaiting(to, this.name);
-      store.request(this.name, { to, token: leader.token });
-      return undefined;
+      // Ours: it goes with our session (the holder deletes it when it acts).
+      store.request(this.name, { to, token: leader.token }, this.conn.session?.id);
+      return { leader, done: false };
     });
-    if (asked) return asked;
-    for await (const leader of seen) if (leader?.id === to) return leader;
+    if (asked.done) return asked.leader;
+    const led = await handedOver(seen, asked.leader, to);
+    if (led) return led;
     throw abortReason(signal ?? this.closer.signal, 'The handover');
   }
 
@@ -192,14 +198,15 @@ export class MemoryElection implements Election {
         this.lost(id, token, machine, error);
       },
     });
-    const cancelWatch = store.watchDeletion(key, this.conn.deliver, () => {
+    const deleted = (): void => {
       // Our entry was deleted (an operator forcing a failover): in a priority
       // election our record goes too, at once, as the entry of a plain leader did.
       if (handle.lose('deleted') && priority) void this.conn.call((s) => s.release(this.name, key, session.id)).catch(() => {});
-    }).cancel;
+    };
+    const cancelWatch = store.watchDeletion(key, this.conn.deliver, deleted).cancel;
     stopWatching.signal.addEventListener('abort', cancelWatch, { once: true });
-    if (priority) this.guardRecord(store, handle, session, stopWatching.signal);
-    this.held.set(handle, { session, key });
+    const recheck = priority ? this.guardRecord(store, handle, session, stopWatching.signal) : undefined;
+    this.held.set(handle, { session, key, deleted, ...(recheck ? { recheck } : {}) });
     machine.transition({ kind: 'leader', token });
     unfollow = followSession(session.liveness, machine, (reason) => handle.lose(reason));
     if (!handle.isLeader) unfollow();
@@ -209,19 +216,22 @@ export class MemoryElection implements Election {
   /**
    * A priority election's leader follows its record (gone or no longer ours:
    * 'deleted') and its queue: a waiting candidate that preempts us, or a
-   * handover asked for through `handover()`, makes us yield.
+   * handover asked for through `handover()`, makes us yield. Returns what to
+   * look at again after a cut (whose notifications were lost).
    */
-  private guardRecord(store: Store, handle: LeadershipHandle, session: ClientSession, stop: AbortSignal): void {
+  private guardRecord(store: Store, handle: LeadershipHandle, session: ClientSession, stop: AbortSignal): () => void {
     const key = handle.key;
+    let cancelRecord: () => void = () => {};
+    stop.addEventListener('abort', () => cancelRecord(), { once: true });
     const recordChanged = (): void => {
       if (stop.aborted) return;
-      const s = this.conn.callSync((st) => st);
-      if (s.recordToken(this.name, key) !== handle.token) return void handle.lose('deleted');
-      const again = s.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged);
-      stop.addEventListener('abort', again.cancel, { once: true });
+      cancelRecord();
+      this.conn.callSync((s) => {
+        if (s.recordToken(this.name, key) !== handle.token) return void handle.lose('deleted');
+        cancelRecord = s.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged).cancel;
+      });
     };
-    const first = store.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged);
-    stop.addEventListener('abort', first.cancel, { once: true });
+    cancelRecord = store.watchDeletion(recordKey(this.name), this.conn.deliver, recordChanged).cancel;
     const queueChanged = (): void => {
       if (stop.aborted) return;
       void this.conn
@@ -242,6 +252,10 @@ export class MemoryElection implements Election {
     const offQueue = store.watchQueue(this.name, this.conn.deliver, queueChanged);
     stop.addEventListener('abort', offQueue, { once: true });
     queueChanged();
+    return () => {
+      recordChanged();
+      queueChanged();
+    };
   }
 
   /** Our entry and, in a priority election, our record: gone together. */
@@ -292,8 +306,10 @@ export class MemoryElection implements Election {
     switch (event.type) {
       case 'resync':
         // Deletions announced while we were cut off were lost: re-verify.
-        for (const [handle, h] of held) {
-          if (!h.session.liveness.isEnded && this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') handle.lose('deleted');
+        for (const [, h] of held) {
+          if (h.session.liveness.isEnded) continue;
+          if (this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') h.deleted();
+          else h.recheck?.();
         }
         this.watchLeader();
         break;

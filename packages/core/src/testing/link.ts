@@ -28,6 +28,8 @@ export type ConnectionEvent =
 export interface ConnectionLink {
   readonly logger: Logger;
   readonly clock: Clock;
+  /** The live session, if any. */
+  readonly session: ClientSession | undefined;
   readonly isClosed: boolean;
   /** Delivers a server notification unless the network is cut. */
   readonly deliver: Sink;

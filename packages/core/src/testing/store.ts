@@ -75,7 +75,7 @@ export class Store {
   private readonly electionWatches = new Map<string, Set<Watch<CandidateInfo | undefined>>>();
   /** Per priority election: the record, and a handover asked for from elsewhere. */
   private readonly records = new Map<string, StoredRecord>();
-  private readonly requests = new Map<string, HandoverRequest>();
+  private readonly requests = new Map<string, HandoverRequest & { sessionId: number | undefined }>();
   /** Every change of an election's queue or request (a leader of a priority election follows them). */
   private readonly queueWatches = new Map<string, Set<Watch<void>>>();
 
@@ -125,6 +125,7 @@ export class Store {
     session.cancel();
     if (expired) session.sink(session.onExpired);
     for (const [name, record] of [...this.records]) if (record.sessionId === sessionId) this.setRecord(name, undefined);
+    for (const [name, request] of [...this.requests]) if (request.sessionId === sessionId) this.request(name, undefined);
     for (const key of [...session.keys]) this.deleteEntry(key);
     return true;
   }
@@ -153,8 +154,9 @@ export class Store {
     return true;
   }
 
-  /** Deletes `key` whoever owns it (an operator's delete). False when it was not there. */
+  /** Deletes `key` whoever owns it (an operator's delete; `<name>/leader` is a priority election's record). False when it was not there. */
   deleteKey(key: string): boolean {
+    if (key.endsWith('/leader') && this.deleteRecord(key.slice(0, -'/leader'.length))) return true;
     if (!this.byKey.has(key)) return false;
     this.deleteEntry(key);
     return true;
@@ -273,8 +275,9 @@ export class Store {
     for (const watch of watches ?? []) watch.sink(watch.fn);
   }
 
-  request(name: string, request: HandoverRequest | undefined): void {
-    if (request) this.requests.set(name, request);
+  /** Writes (or, with none, deletes) election `name`'s handover request; one written with a session goes with it. */
+  request(name: string, request: HandoverRequest | undefined, sessionId?: number): void {
+    if (request) this.requests.set(name, { ...request, sessionId });
     else this.requests.delete(name);
     this.fireQueue(name);
   }
