@@ -16,7 +16,7 @@
  *    alone: the preemptor's campaign → the leader's signal aborts.
  *
  * Servers: a standalone ZooKeeper (tickTime 200) and a single etcd from the
- * harness. Run: pnpm bench:priority [--rounds N] [--backends zk,etcd]
+ * harness. Run: pnpm bench:priority [--rounds N] [--backends zk,etcd] [--settle MS]
  */
 import { parseArgs } from 'node:util';
 import type { Election, Leadership } from '@elect/core';
@@ -30,11 +30,19 @@ interface Client {
   close(): Promise<void>;
 }
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, backends: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, backends: { type: 'string' }, settle: { type: 'string' } } });
 const rounds = Number(values.rounds ?? 50);
+/**
+ * How long each round lets the election settle before it acts: a steady
+ * state, not the first moments of an election. etcd delivers the first
+ * events of a watch that starts at a past revision (a waiting candidate's,
+ * from the revision it read) from a loop that runs every 100 ms (its mvcc
+ * store's syncWatchersLoop); `--settle 0` shows that.
+ */
+const settleMs = Number(values.settle ?? 250);
 const backends = (values.backends ?? 'zk,etcd').split(',') as Backend[];
-if (!Number.isInteger(rounds) || rounds < 1 || backends.some((b) => b !== 'zk' && b !== 'etcd')) {
-  process.stderr.write('usage: pnpm bench:priority [--rounds N] [--backends zk,etcd]\n');
+if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(settleMs) || settleMs < 0 || backends.some((b) => b !== 'zk' && b !== 'etcd')) {
+  process.stderr.write('usage: pnpm bench:priority [--rounds N] [--backends zk,etcd] [--settle MS]\n');
   process.exit(2);
 }
 const warmup = 3;
@@ -57,9 +65,14 @@ function ended(leadership: Leadership): Promise<void> {
   });
 }
 
-/** Waits until `ids` are queued (their entries written): the contract has no event for that. */
+/** Waits until `count` entries are queued (the contract has no event for that), then lets the election settle. */
 async function queued(election: Election, count: number): Promise<void> {
   while ((await election.candidates()).length < count) await new Promise((resolve) => setTimeout(resolve, 2));
+  await settle();
+}
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, settleMs));
 }
 
 async function measure(name: string, open: (name: string) => Promise<Client>): Promise<void> {
@@ -133,6 +146,7 @@ async function measure(name: string, open: (name: string) => Promise<Client>): P
     'preemption: campaign({ preempt }) → it leads',
     await series(async ([x, y]) => {
       const leader = await x!.election.campaign({ id: 'x', priority: 1 });
+      await settle();
       const started = performance.now();
       void ended(leader).then(() => {
         yielded.push(performance.now() - started);
@@ -148,7 +162,7 @@ async function measure(name: string, open: (name: string) => Promise<Client>): P
 }
 
 async function main(): Promise<void> {
-  console.log(`priority elections, ${rounds} rounds each (after ${warmup} warm-up); node ${process.version}`);
+  console.log(`priority elections, ${rounds} rounds each (after ${warmup} warm-up), each acting ${settleMs} ms after its set-up; node ${process.version}`);
   for (const backend of backends) {
     const cluster: Cluster = backend === 'zk' ? await startZooKeeper({ size: 1, tickTimeMs: 200 }) : await startEtcd({ size: 1 });
     try {
