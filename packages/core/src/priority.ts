@@ -158,7 +158,7 @@ export type Step<E extends QueueEntry = QueueEntry> =
 /** The next step of the campaign whose entry is `own`. `name` is the election's, for the error. */
 export function priorityStep<E extends QueueEntry>(name: string, entries: readonly E[], record: LeaderRecord | undefined, own: string): Step<E> {
   if (!entries.some((entry) => entry.key === own)) return { kind: 'gone' };
-  const mixed = mixedLayout(name, entries, record, true);
+  const mixed = mixedLayout(name, entries, record, own);
   if (mixed) return { kind: 'mixed', error: mixed };
   if (record?.holder === own && record.to === undefined) return { kind: 'lead' };
   if (record?.to === own) return { kind: 'take-over' };
@@ -191,13 +191,20 @@ export function behind<E extends QueueEntry>(entries: readonly E[], record: Lead
 }
 
 /**
- * The error for a campaign of one layout (`priority`: ours has a priority)
- * that finds the other one in its election, or undefined when it is alone.
+ * The error for the campaign whose entry is `own` when the election holds
+ * the other layout: the older layout keeps the election. So a priority entry
+ * refuses to stay behind a plain (Curator / etcdctl) entry older than it, and
+ * a plain entry behind a priority entry older than it, or in an election
+ * whose record exists; a newer entry of the other layout is that entry's own
+ * mistake, refused when it reads. Undefined when there is no conflict (or
+ * `own` is not among `entries`).
  */
-export function mixedLayout(name: string, entries: readonly QueueEntry[], record: LeaderRecord | undefined, priority: boolean): MixedLayoutError | undefined {
-  const other = priority
-    ? entries.filter((entry) => entry.priority === undefined).length
-    : entries.filter((entry) => entry.priority !== undefined).length + (record === undefined ? 0 : 1);
+export function mixedLayout(name: string, entries: readonly QueueEntry[], record: LeaderRecord | undefined, own: string): MixedLayoutError | undefined {
+  const mine = entries.find((entry) => entry.key === own);
+  if (!mine) return undefined;
+  const priority = mine.priority !== undefined;
+  const older = entries.filter((entry) => entry.order < mine.order && (entry.priority !== undefined) !== priority).length;
+  const other = older + (!priority && record !== undefined ? 1 : 0);
   if (other === 0) return undefined;
   return new MixedLayoutError(
     priority

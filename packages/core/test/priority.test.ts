@@ -8,6 +8,7 @@ import {
   decodeRequest,
   encodeRecord,
   encodeRequest,
+  mixedLayout,
   parsePriorityTag,
   preemptor,
   priorityStep,
@@ -53,9 +54,15 @@ describe('priority elections', () => {
     expect(candidateOrder(entries, { holder: 'a', to: 'd' }).map((e) => e.key)).toEqual(['b', 'c', 'd', 'a']);
   });
 
-  it('a plain entry and a priority one never share an election', () => {
+  it('a plain entry and a priority one never share an election: the older layout keeps it, the newer entry refuses', () => {
     const step = priorityStep('e', [entry('p', undefined, 1), entry('q', 3, 2)], undefined, 'q');
     expect(step).toMatchObject({ kind: 'mixed', error: { code: 'ELECT_MIXED_LAYOUT' } });
+    // A newer plain entry is its own mistake: the older priority entry carries on.
+    expect(priorityStep('e', [entry('q', 3, 1), entry('p', undefined, 2)], undefined, 'q')).toEqual({ kind: 'take' });
+    expect(mixedLayout('e', [entry('q', 3, 1), entry('p', undefined, 2)], undefined, 'p')).toMatchObject({ code: 'ELECT_MIXED_LAYOUT' });
+    expect(mixedLayout('e', [entry('p', undefined, 1), entry('q', 3, 2)], undefined, 'p')).toBeUndefined();
+    // A record means a priority election, whatever the entries.
+    expect(mixedLayout('e', [entry('p', undefined, 1)], { holder: 'gone' }, 'p')).toMatchObject({ code: 'ELECT_MIXED_LAYOUT' });
   });
 
   it('only a higher priority campaigning with preempt preempts the holder', () => {

@@ -138,6 +138,11 @@ function priorityTurn(ctx: CampaignContext, store: Store, mine: Mine): Position 
       break;
     case 'take-over':
       token = store.takeOver(ctx.name, mine.key, mine.session.id);
+      // The candidate behind us waited on our entry, a holder's now: it re-reads.
+      if (token !== undefined) {
+        const next = behind(entries, record, mine.key);
+        if (next) store.touchEntry(next.key);
+      }
       break;
   }
   return token === undefined ? undefined : { kind: 'claimed', handle: ctx.claim(store, mine.key, token, mine.session) };

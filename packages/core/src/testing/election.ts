@@ -19,7 +19,7 @@ import { Channel } from '../stream.js';
 import { campaignLoop, removeEntry, waitForDeletion } from './campaign.js';
 import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import { observeLeader } from './observe.js';
-import { recordKey, type Store } from './store.js';
+import { recordChangeKey, recordKey, type Store } from './store.js';
 
 interface Held {
   readonly session: ClientSession;
@@ -40,6 +40,8 @@ export class MemoryElection implements Election {
   private readonly feeds = new Set<Channel<LeaderInfo | undefined>>();
   private readonly campaigns = new Set<Promise<unknown>>();
   private readonly held = new Map<LeadershipHandle, Held>();
+  /** Leaderships that yielded (preempted, asked to hand over) and may not have released yet: close() resigns them too. */
+  private readonly yielding = new Set<LeadershipHandle>();
   /** Keys of our entries, waiting or leading: a leader among them is us, not a `leader` event. */
   private readonly ownKeys = new Set<string>();
   private lastLeader: { leader: LeaderInfo | undefined } | undefined;
@@ -155,7 +157,7 @@ export class MemoryElection implements Election {
 
   private async shutdown(): Promise<void> {
     this.closer.abort(new ClosedError(`the election ${this.name} is closed`));
-    const removals = [...this.held.keys()].map((handle) => {
+    const removals = [...this.held.keys(), ...this.yielding].map((handle) => {
       handle.lose('closed');
       return handle.resign();
     });
@@ -245,7 +247,7 @@ export class MemoryElection implements Election {
           return { reason: 'handover' as const, to: request.to };
         })
         .then((step) => {
-          if (step) handle.yieldTo(step.reason, step.to, this.conn.clock, handle.timeoutMs);
+          if (step && handle.yieldTo(step.reason, step.to, this.conn.clock, handle.timeoutMs)) this.yielding.add(handle);
         })
         .catch(() => {}); // unreachable now: the next change or the session decides
     };
@@ -284,7 +286,7 @@ export class MemoryElection implements Election {
       const cancel = this.conn.clock.schedule(() => limit.abort(), limitMs);
       try {
         while (this.conn.callSync((s) => s.reading(this.name).record?.to === target.key && s.idOf(target.key) !== undefined)) {
-          await waitForDeletion(this.conn, recordKey(this.name), limit.signal);
+          await waitForDeletion(this.conn, recordChangeKey(this.name), limit.signal);
         }
       } catch {
         // Not taken in time (or the connection is gone): leave, and the next candidate leads.

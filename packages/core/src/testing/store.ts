@@ -291,10 +291,10 @@ export class Store {
     return this.addWatch(this.queueWatches, name, { sink, fn });
   }
 
-  /** The error for a plain campaign in a priority election, or undefined. */
-  plainMixed(name: string): Error | undefined {
+  /** The error for the plain campaign whose entry is `key` in a priority election, or undefined. */
+  plainMixed(name: string, key: string): Error | undefined {
     const { entries, record } = this.reading(name);
-    return mixedLayout(name, entries, record, false);
+    return mixedLayout(name, entries, record, key);
   }
 
   private owns(key: string, sessionId: number): boolean {
@@ -309,7 +309,11 @@ export class Store {
     ++this.revision;
     if (record) this.records.set(name, record);
     else this.records.delete(name);
-    this.fire(this.keyWatches, recordKey(name));
+    // Waiting candidates watch the record for its deletion only (a handover's
+    // mark or a take-over wakes nobody but whom it concerns); a handing-over
+    // holder watches it for any change.
+    this.fire(this.keyWatches, recordChangeKey(name));
+    if (!record) this.fire(this.keyWatches, recordKey(name));
     this.announce(name);
     return record?.token;
   }
@@ -322,7 +326,7 @@ export class Store {
   position(key: string, sessionId: number): Position {
     const entry = this.byKey.get(key);
     if (!entry || entry.sessionId !== sessionId || !this.sessions.has(sessionId)) return { kind: 'gone' };
-    const mixed = this.plainMixed(entry.name);
+    const mixed = this.plainMixed(entry.name, key);
     if (mixed) return { kind: 'mixed', error: mixed };
     let predecessor: string | undefined;
     for (const other of this.elections.get(entry.name)?.keys() ?? []) {
@@ -395,13 +399,19 @@ export class Store {
   }
 }
 
-/** The name watches on an election's record go by (no entry's key ends like it). */
+/** The name watches on an election's record go by, for its deletion (no entry's key ends like it). */
 export function recordKey(name: string): string {
   return `${name}/\0record`;
 }
 
+/** The name watches on any change of an election's record go by. */
+export function recordChangeKey(name: string): string {
+  return `${name}/\0record-change`;
+}
+
 function recordName(key: string): string {
-  return key.endsWith('/\0record') ? key.slice(0, -'/\0record'.length) : '';
+  for (const suffix of ['/\0record', '/\0record-change']) if (key.endsWith(suffix)) return key.slice(0, -suffix.length);
+  return '';
 }
 
 function queueEntry(entry: StoredEntry): QueueEntry {
