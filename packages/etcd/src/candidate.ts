@@ -89,6 +89,22 @@ export class Candidate {
     return kind === 'campaigning' || kind === 'leader' || kind === 'suspended';
   }
 
+  /**
+   * True while our slot's key name may still be ours: campaigning or
+   * leading, or holding a key (or a create whose answer never came) on a
+   * live session that no deletion is under way for yet — a leadership that
+   * yielded keeps its key, and in a priority election the record naming it,
+   * until it resigns or a session timeout later. A campaign that reused the
+   * slot then would find that key as its own (and the record naming it: the
+   * old term's token), and the old release would delete the new key.
+   */
+  get busy(): boolean {
+    if (this.active) return true;
+    if (this.removal) return false; // the next one in the slot waits for it (`cleanup`)
+    const session = this.own?.session ?? this.joining?.session;
+    return session !== undefined && !session.ended;
+  }
+
   get leadership(): LeadershipHandle | undefined {
     return this.handle;
   }
@@ -164,6 +180,9 @@ export class Candidate {
     this.handle?.lose('closed');
     await this.running;
     this.handle?.lose('closed');
+    // A leadership that yielded (preempted, asked to hand over) but has not
+    // released yet releases now, as resign() would (and its timer stops).
+    await this.handle?.resign().catch((e: unknown) => this.removeFailed(e));
     await this.removeOwn().catch((e: unknown) => this.removeFailed(e));
     if (this.machine.can('closed')) this.machine.transition({ kind: 'closed' });
   }

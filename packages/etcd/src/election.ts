@@ -7,8 +7,10 @@
  * connection: each takes a slot — the lowest one no running campaign of this
  * connection holds in this election — and slot n > 0 writes
  * `name/<lease hex>-<n>`. Go and etcdctl peers queue with those keys like
- * any other (they order by create revision). A slot freed by a resign is
- * reused only after that resign's delete is done.
+ * any other (they order by create revision). A slot is free once its
+ * candidate neither campaigns nor holds a key (a leadership that yielded
+ * holds its key until it resigns); one freed by a resign is reused only
+ * after that resign's delete is done.
  *
  * A campaign with a priority makes a priority election, whose keys carry the
  * priority and whose leader is named by a record (see priority.ts); every
@@ -90,7 +92,7 @@ export class EtcdElection implements Election {
     const wire = this.conn.keys.wire(this.kv.prefix).toString('hex');
     const slots = this.conn.slots.get(wire) ?? [];
     this.conn.slots.set(wire, slots);
-    const free = slots.findIndex((holder) => !holder.active);
+    const free = slots.findIndex((holder) => !holder.busy);
     const slot = free < 0 ? slots.length : free;
     const previous = slots[slot];
     const candidate = new Candidate(this.context(), id, value, signal, slot, priority === undefined ? undefined : { priority, preempt });

@@ -41,8 +41,10 @@ export async function waitForTurn(ctx: ElectionScope, own: Entry, signal: AbortS
     const self = position.self;
     if (!self || self.createRevision !== own.createRevision || self.lease !== own.lease) return { kind: 'gone' };
     const ahead = position.predecessor;
-    // A priority election's record, request or tagged key: not ours to join.
-    const mixed = mixedLayout(ctx.kv.name, ahead ? [ranked(ahead)] : [], position.marked || isMark(ctx.kv, ahead) ? { holder: '' } : undefined, false);
+    // A priority election's record or request, or a tagged key older than
+    // ours: not ours to join (a newer tagged key refuses itself).
+    const entries = ahead ? [ranked(ahead), ranked(self)] : [ranked(self)];
+    const mixed = mixedLayout(ctx.kv.name, entries, position.marked || isMark(ctx.kv, ahead) ? { holder: '' } : undefined, own.key);
     if (mixed) return { kind: 'mixed', error: mixed };
     if (!ahead) return { kind: 'first', revision: position.revision };
     await changed(ctx, [{ key: ahead.key, deletesOnly: true }], position.revision + 1n, signal);
@@ -60,10 +62,11 @@ function isMark(kv: ElectionKV, entry: Entry | undefined): boolean {
  * election; lead if the record names us, take it if we are first and nobody
  * holds it, take it over if it is handed to us; else watch the entry just
  * ahead of us in the wait order for its deletion (the first watches the
- * record for any change), and our own key for a write — a newcomer that
- * sorted in ahead of us, or a handover to us, touches it — and read again.
- * The first reading after joining touches the candidate just behind us
- * (core's `behind`): it waited on what was ahead of us, and now waits on us.
+ * record, for its deletion too), and our own key for a write — a newcomer
+ * that sorted in ahead of us, or a handover to us, touches it — and read
+ * again. The first reading after joining, and a take-over, touch the
+ * candidate just behind us (core's `behind`): it waited on what was ahead of
+ * us (or on our key, a holder's now), and now waits on us (or elsewhere).
  */
 export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal: AbortSignal): Promise<PriorityTurn> {
   const backoff = new Backoff({ maxMs: 1000 });
@@ -98,12 +101,19 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
         case 'take-over':
           // Our record says how we came to lead (core's `takenOver`).
           token = await ctx.kv.takeOver(own, reading.record!.modRevision, encodeRecord(takenOver(own.key, record!)));
+          if (token !== undefined) {
+            // The candidate behind us waited on our key, a holder's now: it re-reads.
+            const next = behind(reading.entries, record, own.key);
+            if (next) await ctx.kv.touch(next.entry).catch(() => {}); // unreachable: it wakes when we release
+          }
           break;
         case 'wait':
           watched = { key: step.ahead.key, deletesOnly: true };
           break;
         case 'wait-record':
-          watched = { key: ctx.kv.recordKey, deletesOnly: false };
+          // Its deletion only: a handover's mark or a take-over wakes nobody
+          // but whom it concerns (a handover touches its target's key).
+          watched = { key: ctx.kv.recordKey, deletesOnly: true };
           break;
       }
     } catch (error) {

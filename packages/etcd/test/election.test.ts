@@ -168,6 +168,31 @@ describe('etcd election on one member', () => {
     expect(await residue(client, name)).toEqual([]);
   });
 
+  it('a campaign beside a leadership that yielded but has not released waits: never leading with that term, nor taking its key', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const other = await connect();
+    const la = await conn.election(name).campaign({ id: 'a', priority: 1 });
+    const pb = other.election(name).campaign({ id: 'b', priority: 2, preempt: true });
+    // Preempted: a's work is told to stop, and its key and the record stay until it resigns.
+    await waitAborted(la.signal);
+    const again = conn.election(name).campaign({ id: 'again', priority: 1 });
+    const first = await Promise.race([again.then((l) => `led with ${l.token === la.token ? "a's" : 'a new'} token`), waitCandidates(other, name, 3).then(() => 'queued')]);
+    expect(first).toBe('queued');
+    expect(await other.election(name).candidates()).toMatchObject([{ id: 'a', token: la.token }, { id: 'b' }, { id: 'again' }]);
+    // a's release hands over to b; the new campaign queues behind it, on a key of its own.
+    await la.resign();
+    const lb = await pb;
+    expect(lb.token).toBeGreaterThan(la.token);
+    expect(await waitCandidates(other, name, 2)).toEqual(['b', 'again']);
+    expect((await other.election(name).candidates())[1]?.key).not.toBe(la.key);
+    await lb.resign();
+    const lagain = await again;
+    expect(lagain.token).toBeGreaterThan(lb.token);
+    await lagain.resign();
+    expect(await residue(client, name)).toEqual([]);
+  });
+
   it('proclaims through a guarded write; a resigned leader cannot proclaim', async () => {
     const name = uniqueName();
     const conn = await connect();
