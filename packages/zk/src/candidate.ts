@@ -28,6 +28,7 @@ import { ZkCode, isZk } from './errors.js';
 import { HeldLeadership, NodeWatch } from './leader.js';
 import { join, recordName } from './names.js';
 import { waitForRecord, type RecordClaim } from './priority-turn.js';
+import { readRecord } from './queue.js';
 import type { Session } from './session.js';
 import { waitForTurn } from './turn.js';
 
@@ -67,6 +68,8 @@ export class Candidate {
   private claim: RecordClaim | undefined;
   /** Our node is new and not read yet (a priority campaign's first reading touches the candidate behind it). */
   private fresh = false;
+  /** A take of the record was sent: giving up, `withdraw` deletes a record that names our entry (its answer may not have come). */
+  private took = false;
 
   constructor(ctx: CandidateContext, id: string, value: string, stop: AbortSignal, rank?: Rank) {
     this.ctx = ctx;
@@ -81,6 +84,11 @@ export class Candidate {
 
   get leadership(): LeadershipHandle | undefined {
     return this.held?.handle;
+  }
+
+  /** Resolves once the leadership we hold (held) has released what it held on the server. */
+  get released(): Promise<void> | undefined {
+    return this.held?.released;
   }
 
   /** Our node's path while we have one. */
@@ -115,7 +123,9 @@ export class Candidate {
               this.fresh = false;
               return was;
             };
-            this.claim = await waitForRecord(session, this.node, { ...turn, acl: this.ctx.acl, fresh });
+            const refresh = (): void => void (this.fresh = true);
+            const taking = (): void => void (this.took = true);
+            this.claim = await waitForRecord(session, this.node, { ...turn, acl: this.ctx.acl, fresh, refresh, taking });
             held = this.claim && (await this.confirm(session, this.claim.node, this.claim));
             if (!held) await this.dropClaim();
             this.claim = undefined;
@@ -195,8 +205,20 @@ export class Candidate {
   private async withdraw(): Promise<void> {
     const known = this.node;
     this.node = undefined;
+    const took = this.took;
+    this.took = false;
     const work: Promise<void>[] = [this.dropClaim()];
-    if (known && !known.session.isEnded) work.push(this.removeOn(known.session, (client) => removeQuietly(client, known.path)));
+    if (known && !known.session.isEnded) {
+      work.push(
+        this.removeOn(known.session, async (client) => {
+          // A take that was in flight when we gave up may have landed: its
+          // record, on our live session, would name a deleted entry and hold
+          // the election until the session ends.
+          if (took) await dropRecordOf(client, this.ctx.dir, known.name);
+          await removeQuietly(client, known.path);
+        }),
+      );
+    }
     for (const { session, create, prefix } of this.pending.splice(0)) {
       // Whenever it lands — even after we gave up waiting — delete it.
       const landed = create.then((path) => this.removeOn(session, (client) => removeQuietly(client, path)));
@@ -241,6 +263,17 @@ export class Candidate {
         await backoff.wait(this.clock);
       }
     }
+  }
+}
+
+/** Deletes the record if it is on our session and names our entry `name` (guarded by the version read). */
+async function dropRecordOf(client: ZkClient, dir: string, name: string): Promise<void> {
+  const record = await readRecord(client, dir);
+  if (!record || record.foreign || record.record.holder !== name || !record.stat.ephemeralOwner.equals(client.sessionIdBytes)) return;
+  try {
+    await client.remove(join(dir, recordName), record.stat.version);
+  } catch (error) {
+    if (!isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
   }
 }
 

@@ -46,6 +46,8 @@ export class ZooKeeperElection implements Election {
   private readonly source: SessionSource;
   private readonly ctx: CandidateContext;
   private readonly campaigns = new Map<Candidate, Promise<Leadership>>();
+  /** Leaderships that yielded (preempted, asked to hand over) and have not released yet: close() resigns them too. */
+  private readonly yielding = new Set<Leadership>();
   /** Name prefixes of the nodes our candidates made, the newest OWN_PREFIXES_KEPT. */
   private readonly ownPrefixes: string[] = [];
   private readonly electionEvents: ElectionEvents;
@@ -99,9 +101,21 @@ export class ZooKeeperElection implements Election {
     const candidate = new Candidate(this.ctx, id, value, stop, priority === undefined ? undefined : { priority, preempt });
     const run = candidate.run();
     this.campaigns.set(candidate, run);
-    // A candidate stays registered while it leads, so close() can resign it.
+    // A candidate stays registered while it leads, so close() can resign it;
+    // one that yielded, until it has released (its work may still run).
     run.then(
-      (leadership) => leadership.signal.addEventListener('abort', () => this.campaigns.delete(candidate), { once: true }),
+      (leadership) =>
+        leadership.signal.addEventListener(
+          'abort',
+          () => {
+            this.campaigns.delete(candidate);
+            const reason = (leadership.signal.reason as { reason?: unknown } | undefined)?.reason;
+            if (reason !== 'preempted' && reason !== 'handover') return;
+            this.yielding.add(leadership);
+            void candidate.released?.then(() => this.yielding.delete(leadership));
+          },
+          { once: true },
+        ),
       () => this.campaigns.delete(candidate),
     );
     return run;
@@ -198,6 +212,7 @@ export class ZooKeeperElection implements Election {
       candidate.leadership?.lose('closed');
       await leadership.resign();
     });
+    for (const leadership of this.yielding) work.push(leadership.resign());
     await Promise.allSettled(work);
     for (const channel of this.observers) channel.close();
     this.electionEvents.close();

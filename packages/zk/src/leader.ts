@@ -68,6 +68,9 @@ export class HeldLeadership {
   private readonly node: OwnNode;
   private readonly options: HeldOptions;
   private readonly hold: RecordHold | undefined;
+  private onReleased: () => void = () => {};
+  /** Resolves once `remove()` has done its work (our node, and the record, are gone or go with the session). */
+  readonly released = new Promise<void>((resolve) => (this.onReleased = resolve));
 
   constructor(node: OwnNode, stat: Stat, watch: NodeWatch, options: HeldOptions) {
     this.node = node;
@@ -161,6 +164,7 @@ export class HeldLeadership {
     while (!session.isEnded) {
       try {
         await onSession(session, never, this.hold ? this.hold.release() : removeQuietly(session.client, this.node.path));
+        this.onReleased();
         return;
       } catch (error) {
         if (session.isEnded) break;
@@ -169,6 +173,7 @@ export class HeldLeadership {
       }
     }
     await Promise.race([session.retired, sleep(this.options.clock, this.options.operationTimeoutMs)]);
+    this.onReleased();
   }
 
   /** Writes are serialised so each one carries the version the previous one produced. */

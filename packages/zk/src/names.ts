@@ -15,6 +15,11 @@
  *     <latch path>/_c_<uuid>-prio-<n>[-preempt]-latch-<sequence>  (EPHEMERAL_SEQUENTIAL)
  *     <latch path>/leader      the record: who leads                (EPHEMERAL)
  *     <latch path>/handover    a handover asked for by election.handover()  (EPHEMERAL: the asker's)
+ *
+ * A child named `leader` or `handover` is one of these only when it is
+ * ephemeral and its data decodes as one: an election may nest another one
+ * under that name (`<latch path>/leader` as a persistent latch path), and a
+ * plain election with such a neighbour stays a plain election.
  */
 import { InvalidOptionError } from '@elect/core';
 import { parsePriorityTag, type QueueEntry } from '@elect/core/backend';
@@ -99,9 +104,14 @@ export function queueEntries(dir: string, children: readonly string[]): Entry[] 
   return entries;
 }
 
-/** A priority election: a tagged entry or the record is among `children`. */
-export function isPriorityLayout(children: readonly string[], entries: readonly Entry[]): boolean {
-  return children.includes(recordName) || entries.some((entry) => entry.priority !== undefined);
+/** A priority election: a tagged entry is among `entries`, or the record exists (`hasRecord`: a `leader` child that is one). */
+export function isPriorityLayout(hasRecord: boolean, entries: readonly Entry[]): boolean {
+  return hasRecord || entries.some((entry) => entry.priority !== undefined);
+}
+
+/** A node of ours beside the entries (record, handover request): ephemeral, unlike a nested election's latch path. */
+export function isEphemeral(stat: { ephemeralOwner: Buffer }): boolean {
+  return stat.ephemeralOwner.some((byte) => byte !== 0);
 }
 
 /** The sort key of a child (its sequence suffix), or undefined when it is not a latch node. */

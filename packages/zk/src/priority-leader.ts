@@ -14,7 +14,7 @@ import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, typ
 import type { Event } from './client.js';
 import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { join, queueEntries, recordName, requestName, type Entry } from './names.js';
+import { isEphemeral, join, queueEntries, recordName, requestName, type Entry } from './names.js';
 import { touch, type RecordClaim } from './priority-turn.js';
 import { readChildren, readIds, readRecord, tokenOf } from './queue.js';
 import { Wake } from './wake.js';
@@ -108,9 +108,11 @@ export class RecordHold {
       if (isZk(error, ZkCode.NoNode)) return;
       throw error;
     }
-    const asked = decodeRequest(request.data.toString('utf8'));
+    const asked = isEphemeral(request.stat) ? decodeRequest(request.data.toString('utf8')) : undefined;
+    // Not a request (a nested election's latch path, say): not ours to delete.
+    if (!asked) return;
     // A request for another term (or one nobody can answer) is stale: it goes too.
-    const target = asked?.token === this.token ? await this.target(entries, asked.to) : undefined;
+    const target = asked.token === this.token ? await this.target(entries, asked.to) : undefined;
     try {
       await client.remove(requestPath, request.stat.version);
     } catch (error) {
@@ -118,7 +120,7 @@ export class RecordHold {
       if (isZk(error, ZkCode.BadVersion)) return void (this.again = true); // rewritten meanwhile: read it again
       throw error;
     }
-    if (asked && target) handle.yieldTo('handover', asked.to, clock, handle.timeoutMs);
+    if (target) handle.yieldTo('handover', asked.to, clock, handle.timeoutMs);
   }
 
   /** The waiting entry a handover to the candidate `id` goes to (undefined: the first waiting one). */
@@ -210,7 +212,11 @@ export class RecordHold {
     }
   }
 
-  /** Runs `op` through blips while we lead. */
+  /**
+   * Runs `op` through blips while we lead. An error that retrying does not
+   * cure (no right to read, say) ends the leadership: a leader that cannot
+   * see its record or its queue can follow neither a loss nor a preemption.
+   */
   private async retrying(op: () => Promise<void>): Promise<void> {
     const backoff = new Backoff({ maxMs: 1000 });
     const stop = this.handle?.signal ?? never;
@@ -219,7 +225,14 @@ export class RecordHold {
         await onSession(this.node.session, stop, op());
         return;
       } catch (error) {
-        if (!isRetryable(error)) return;
+        if (!isRetryable(error)) {
+          // Stopped or ended meanwhile (not leading any more): nothing to give up.
+          if (this.leading) {
+            this.options.logger.warn({ event: 'guard-failed', id: this.options.id, err: error });
+            this.options.lose('deleted');
+          }
+          return;
+        }
         await backoff.wait(this.options.clock, stop).catch(() => {});
       }
     }

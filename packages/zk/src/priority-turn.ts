@@ -26,6 +26,10 @@ export interface PriorityTurnContext extends TurnContext {
   readonly acl: ACL[];
   /** True once per entry, on its first reading: a fresh entry touches the candidate it sorted in ahead of. */
   fresh(): boolean;
+  /** That touch failed: the entry is fresh again for the next reading. */
+  refresh(): void;
+  /** A take (or take-over) of ours is in flight: if the campaign gives up now, the record may name our entry (candidate.ts). */
+  taking(): void;
 }
 
 /** The record names our entry: its stat (the token is its czxid) and the data watch that guards it from now on. */
@@ -52,7 +56,7 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   // yet (see observer.ts). They wake whichever round is waiting.
   let wake: Wake | undefined;
   let touched = false;
-  /** What this round waits on: the entry ahead of us (its deletion), or the record (any change). */
+  /** What this round waits on: the entry ahead of us, or the record — for its deletion. */
   let target = '';
   const onOwn = (): void => {
     touched = true;
@@ -61,8 +65,10 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   const onAhead = (event: Event): void => {
     const current = wake;
     if (!current || current.isDone || event.getPath() !== target) return; // a watch of an earlier round
-    if (target === recordPath || event.getType() !== zookeeper.Event.NODE_DATA_CHANGED) return current.watcher();
-    // The entry ahead was touched, or it proclaims: not a departure. Watch it again, silently.
+    if (event.getType() !== zookeeper.Event.NODE_DATA_CHANGED) return current.watcher();
+    // The entry ahead was touched, or it proclaims; the record was marked for
+    // a handover (its target is touched itself): not a departure. Watch it
+    // again, silently.
     void watchData(client, target, onAhead).then(
       (stat) => stat === null && current.watcher(),
       () => current.watcher(), // unsure: read again
@@ -114,7 +120,12 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
       // New in the queue, we may have sorted in just ahead of a waiting
       // candidate: touched, it re-reads and waits on us instead.
       const next = fresh && (step.kind === 'wait' || step.kind === 'wait-record' || step.kind === 'take') ? behind(reading.entries, record, node.name) : undefined;
-      if (next) await onSession(session, stop, touch(client, next.path));
+      if (next) {
+        await onSession(session, stop, touch(client, next.path)).catch((error: unknown) => {
+          ctx.refresh(); // not touched: the next reading tries again
+          throw error;
+        });
+      }
       if (step.kind === 'wait' || step.kind === 'wait-record') {
         target = step.kind === 'wait' ? step.ahead.path : recordPath;
         const watched = await onSession(session, stop, watchData(client, target, onAhead));
@@ -139,6 +150,7 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
     const data = Buffer.from(encodeRecord(mark));
     const create: MultiOp = { kind: 'create', path: recordPath, data, acl: ctx.acl, mode: zookeeper.CreateMode.EPHEMERAL };
     const ownExists: MultiOp = { kind: 'check', path: node.path, version: -1 };
+    ctx.taking();
     try {
       if (step.kind === 'take') {
         // Only if nobody holds it and our entry is still there.
@@ -147,6 +159,14 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
         // The record hands leadership to us: replace it, as read.
         const replaced: MultiOp = { kind: 'delete', path: recordPath, version: reading.record.stat.version };
         await onSession(session, stop, client.multi([ownExists, replaced, create]));
+        // The candidate behind us waited on our entry, a holder's now: it re-reads.
+        const next = behind(reading.entries, reading.record.record, node.name);
+        if (next) {
+          await onSession(session, stop, touch(client, next.path)).catch((error: unknown) => {
+            if (stop.aborted || session.isEnded) throw error;
+            logger.debug({ event: 'touch-failed', id, path: next.path, err: error });
+          });
+        }
       }
     } catch (error) {
       // Our entry went, or the record changed meanwhile: read again.

@@ -12,7 +12,7 @@ import { type CandidateInfo, type LeaderInfo } from '@elect/core';
 import { candidateOrder, decodePayload, decodeRecord, recordHolder, type LeaderRecord } from '@elect/core/backend';
 import type { Event, Stat, ZkClient } from './client.js';
 import { ZkCode, isZk } from './errors.js';
-import { electionOrder, isPriorityLayout, join, queueEntries, recordName, type Entry } from './names.js';
+import { electionOrder, isEphemeral, isPriorityLayout, join, queueEntries, recordName, type Entry } from './names.js';
 
 /** The fencing token: the znode's creation zxid, an unsigned 64-bit number. */
 export function tokenOf(stat: Stat): bigint {
@@ -42,17 +42,25 @@ export async function readChildren(client: ZkClient, dir: string, watcher?: (eve
   }
 }
 
-/** The record as read: what it says (a stranger's data names nobody), and its stat (the token is its czxid). */
+/**
+ * The record as read: what it says, and its stat (the token is its czxid).
+ * `foreign`: the `leader` child is no record (persistent — a nested
+ * election's latch path — or data that does not decode); it names nobody
+ * and does not make the election a priority one, but it still takes the
+ * record's place.
+ */
 export interface RecordReading {
   readonly record: LeaderRecord;
   readonly stat: Stat;
+  readonly foreign: boolean;
 }
 
-/** The record of the election at `dir`, or undefined when there is none. */
+/** The `leader` child of the election at `dir`, or undefined when there is none. */
 export async function readRecord(client: ZkClient, dir: string, watcher?: (event: Event) => void): Promise<RecordReading | undefined> {
   try {
     const { data, stat } = await client.getData(join(dir, recordName), watcher);
-    return { record: decodeRecord(data.toString('utf8')) ?? { holder: '' }, stat };
+    const record = isEphemeral(stat) ? decodeRecord(data.toString('utf8')) : undefined;
+    return { record: record ?? { holder: '' }, stat, foreign: record === undefined };
   } catch (error) {
     if (isZk(error, ZkCode.NoNode)) return undefined;
     throw error;
@@ -70,8 +78,8 @@ export interface QueueReading {
 export async function readQueue(client: ZkClient, dir: string, watcher?: (event: Event) => void): Promise<QueueReading> {
   const children = await readChildren(client, dir, watcher);
   const entries = queueEntries(dir, children);
-  const priority = isPriorityLayout(children, entries);
   const record = children.includes(recordName) ? await readRecord(client, dir) : undefined;
+  const priority = isPriorityLayout(record?.foreign === false, entries);
   return { children, entries, priority, record };
 }
 
@@ -139,10 +147,10 @@ export async function readLeader(client: ZkClient, dir: string, watchers: Leader
       continue;
     }
     const entries = queueEntries(dir, children);
-    if (isPriorityLayout(children, entries)) {
-      // The record says who leads (a data watch on it hears a handover); its
-      // creation and deletion, and the holder's, are children changes.
-      const record = await readRecord(client, dir, watchers.leader);
+    // The record says who leads (a data watch on it hears a handover); its
+    // creation and deletion, and the holder's, are children changes.
+    const record = children.includes(recordName) ? await readRecord(client, dir, watchers.leader) : undefined;
+    if (isPriorityLayout(record?.foreign === false, entries)) {
       const holder = recordHolder(entries, record?.record);
       if (!record || !holder) return undefined;
       const entry = await readEntry(client, holder.path, watchers.leader);

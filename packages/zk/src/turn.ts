@@ -10,8 +10,8 @@ import { LogEvent, mixedLayout } from '@elect/core/backend';
 import type { ZkClient } from './client.js';
 import { SessionEndedSignal, findOwn, onSession, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { electionOrder, join, queueEntries, recordName } from './names.js';
-import { readChildren } from './queue.js';
+import { electionOrder, join } from './names.js';
+import { readQueue } from './queue.js';
 import type { Session } from './session.js';
 import { Wake } from './wake.js';
 
@@ -37,9 +37,10 @@ export async function waitForTurn(session: Session, own: OwnNode, ctx: TurnConte
   const client = session.client;
   let node = own;
   for (;;) {
-    const children = await onSession(session, stop, readChildren(client, dir));
-    // A priority election (tagged entries, a record) is not ours to join.
-    const mixed = mixedLayout(ctx.name, queueEntries(dir, children), children.includes(recordName) ? { holder: '' } : undefined, false);
+    const { children, entries, record } = await onSession(session, stop, readQueue(client, dir));
+    // A priority election (older tagged entries, a record) is not ours to
+    // join; a newer tagged entry is that campaign's mistake, not ours.
+    const mixed = mixedLayout(ctx.name, entries, record && !record.foreign ? record.record : undefined, node.name);
     if (mixed) throw mixed;
     const order = electionOrder(children);
     const mine = order.filter((child) => child.startsWith(node.prefix));

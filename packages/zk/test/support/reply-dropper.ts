@@ -20,6 +20,7 @@
 import net from 'node:net';
 
 const createOp = 1;
+const multiOp = 14;
 const notificationXid = -1;
 
 /** A hold on the server's answers (see `ReplyDropper.hold`). */
@@ -168,9 +169,14 @@ export class ReplyDropper {
   }
 }
 
-/** The path of a request frame whose payload starts with one (length-prefixed UTF-8). */
+/**
+ * The path of a request frame whose payload starts with one (length-prefixed
+ * UTF-8); of a multi (type 14), its first op's — after the op's header of
+ * type (int32), done (bool) and err (int32).
+ */
 function requestPath(frame: Buffer): string {
-  if (frame.length < 16) return '';
-  const length = frame.readInt32BE(12);
-  return length > 0 && frame.length >= 16 + length ? frame.subarray(16, 16 + length).toString('utf8') : '';
+  const at = frame.length >= 12 && frame.readInt32BE(8) === multiOp ? 21 : 12;
+  if (frame.length < at + 4) return '';
+  const length = frame.readInt32BE(at);
+  return length > 0 && frame.length >= at + 4 + length ? frame.subarray(at + 4, at + 4 + length).toString('utf8') : '';
 }
