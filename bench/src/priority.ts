@@ -169,31 +169,20 @@ async function main(): Promise<void> {
     const cluster: Cluster = backend === 'zk' ? await startZooKeeper({ size: 1, tickTimeMs: 200 }) : await startEtcd({ size: 1 });
     try {
       console.log(`${backend === 'zk' ? 'ZooKeeper' : 'etcd'} (${cluster.runtime}):`);
-      if (backend === 'zk') {
-        await measure('zk', async (name) => {
-          const conn = await connectZooKeeper({ connectString: cluster.connectString, sessionTimeoutMs: 4_000 });
-          const election = conn.election(name);
-          return {
-            election,
-            close: async () => {
-              await election.close();
-              await conn.close();
-            },
-          };
-        });
-      } else {
-        await measure('etcd', async (name) => {
-          const conn = await connectEtcd({ endpoints: cluster.endpoints.join(','), ttlMs: 4_000 });
-          const election = conn.election(name);
-          return {
-            election,
-            close: async () => {
-              await election.close();
-              await conn.close();
-            },
-          };
-        });
-      }
+      await measure(backend, async (name) => {
+        const conn =
+          backend === 'zk'
+            ? await connectZooKeeper({ connectString: cluster.connectString, sessionTimeoutMs: 4_000 })
+            : await connectEtcd({ endpoints: cluster.endpoints.join(','), ttlMs: 4_000 });
+        const election = conn.election(name);
+        return {
+          election,
+          close: async () => {
+            await election.close();
+            await conn.close();
+          },
+        };
+      });
     } finally {
       await cluster.close();
     }

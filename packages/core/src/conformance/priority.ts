@@ -9,7 +9,7 @@
 import { expect } from '@jest/globals';
 import type { CampaignOptions, Leadership } from '../contract.js';
 import { ErrorCode } from '../errors.js';
-import { OneLeader, WakeCounter, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
+import { OneLeader, WakeCounter, abortedAt, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
 import type { Suite } from './suite.js';
 
 export function priority(s: Suite): void {
@@ -86,7 +86,7 @@ export function priority(s: Suite): void {
     const low = await within(monitor.watch(a.election.campaign({ id: 'low', priority: 1 })), t.op, 'the first leader');
     const preemptor = stamp(monitor.watch(b.election.campaign({ id: 'high', priority: 5, preempt: true })));
     await within(
-      new Promise((resolve) => low.signal.addEventListener('abort', resolve, { once: true })),
+      abortedAt(low.signal),
       t.op,
       "low's signal to abort when a preempting candidate of higher priority waits",
     );
@@ -234,7 +234,7 @@ export function priority(s: Suite): void {
 
     const asked = quiet(operator.election.handover({ to: 'chosen' }));
     await within(
-      new Promise((resolve) => leader.signal.addEventListener('abort', resolve, { once: true })),
+      abortedAt(leader.signal),
       t.op,
       "the leader's signal to abort when a handover is asked for",
     );
@@ -259,7 +259,7 @@ export function priority(s: Suite): void {
     await queued(a.election, (q) => q.length === 3, t.op, 'chosen and other to be queued');
     const asked = quiet(operator.election.handover({ to: 'chosen' }));
     await within(
-      new Promise((resolve) => leader.signal.addEventListener('abort', resolve, { once: true })),
+      abortedAt(leader.signal),
       t.op,
       "the leader's signal to abort when a handover is asked for",
     );
