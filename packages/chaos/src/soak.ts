@@ -119,7 +119,7 @@ interface Injected {
   healOnTransition: boolean;
   /** For faults that must not move leadership: how long the fault lasts. */
   holdMs?: number;
-  /** The candidate that must write next (a handover's chosen one, a preemptor). */
+  /** The candidate that must come to write (a handover's chosen one, a preemptor). */
   nextId?: string;
 }
 
@@ -174,8 +174,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       const at = now();
       const injected = await inject(kind, leader);
       let failoverAt: bigint | undefined;
-      /** The first term after the fault's, if it must be a given candidate's. */
-      const nextTerm = (): Term | undefined => store.terms.find((t) => t.token > term.token && t.writes.some((w) => w.accepted && w.at > at));
+      /** A write of the candidate the fault must bring to lead (a preemptor, a handover's chosen one), after the fault. */
+      const wroteAfter = (id: string): bigint | undefined =>
+        store.terms.filter((t) => t.id === id && t.token > term.token).flatMap((t) => t.writes).find((w) => w.accepted && w.at > at)?.at;
       const moved = (): bigint | undefined => {
         let first: bigint | undefined;
         for (const t of store.terms) {
@@ -193,9 +194,14 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
       } else {
         await delay(injected.holdMs ?? 0);
       }
-      const next = injected.expectTransition ? nextTerm() : undefined;
-      if (injected.nextId !== undefined && next !== undefined && next.id !== injected.nextId) {
-        seen.push(`${kind} of ${leader.id}: ${next.id} wrote next (token ${next.token}), not ${injected.nextId}`);
+      // The preemptor (highest priority, preempting whoever leads) and a
+      // handover's chosen one (handover() resolved: it led) must come to
+      // write — not necessarily next: the aftermath of an earlier fault (a
+      // session expiring after a restart of the servers) may move
+      // leadership first.
+      const nextId = injected.nextId;
+      if (nextId !== undefined && (await store.until(() => wroteAfter(nextId), bound, `${nextId} to write`).catch(() => undefined)) === undefined) {
+        seen.push(`${kind} of ${leader.id}: ${nextId} never wrote after it`);
       }
       await injected.heal();
       const healedAt = now();
