@@ -20,7 +20,10 @@ export const silentLogger: Logger = {
 
 /**
  * Stable `event` field values in log records. `wake` is logged at debug level
- * each time a waiting candidate is woken to re-read the queue.
+ * each time a waiting candidate is woken to re-read the queue; in a priority
+ * election it carries `touched: true` when what woke it was its own entry
+ * (touched by a newcomer that sorted in ahead of it, a take-over or a
+ * handover), not what it waited on.
  */
 export const LogEvent = {
   Wake: 'wake',

@@ -126,9 +126,11 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
     // A take that lost a race: read again at once.
     if (watched === undefined) continue;
     ctx.logger.debug({ event: LogEvent.Waiting, key: own.key, on: watched.key }, 'waiting');
-    await changed(ctx, [watched, { key: own.key, deletesOnly: false }], reading.revision + 1n, signal);
+    const self: Watched = { key: own.key, deletesOnly: false };
+    const by = await changed(ctx, [watched, self], reading.revision + 1n, signal);
     signal.throwIfAborted();
-    ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched.key }, 'waiting candidate woke; re-reading the election');
+    const touched = by === self ? { touched: true } : {};
+    ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched.key, ...touched }, 'waiting candidate woke; re-reading the election');
   }
 }
 
@@ -139,26 +141,28 @@ interface Watched {
 }
 
 /**
- * Resolves when any of `keys` changes as watched (or a watch cannot tell any
- * more: the caller re-reads either way).
+ * Resolves with the first of `keys` that changes as watched, or with nothing
+ * when a watch cannot tell any more (the caller re-reads either way).
  */
-async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevision: bigint, signal: AbortSignal): Promise<void> {
+async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevision: bigint, signal: AbortSignal): Promise<Watched | undefined> {
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
-  const one = async ({ key, deletesOnly }: Watched): Promise<void> => {
-    for await (const batch of watch(ctx, { key: ctx.keys.wire(key), fromRevision, deletesOnly, signal: both })) {
-      if (!deletesOnly || batch.events.some((e) => e.type === 'delete')) return;
+  const one = async (watched: Watched): Promise<Watched | undefined> => {
+    for await (const batch of watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision, deletesOnly: watched.deletesOnly, signal: both })) {
+      if (!watched.deletesOnly || batch.events.some((e) => e.type === 'delete')) return watched;
     }
+    return undefined;
   };
   const runs = keys.map(one);
   for (const run of runs) run.catch(() => {}); // the first to settle decides
   try {
-    await Promise.race(runs);
+    return await Promise.race(runs);
   } catch (error) {
     // Compaction: the change may be among what was compacted; re-reading settles it.
-    if (error instanceof CompactedError) return;
+    if (error instanceof CompactedError) return undefined;
     if (!isTransient(error)) throw error;
     await sleep(ctx.clock, 100, signal);
+    return undefined;
   } finally {
     local.abort();
   }

@@ -59,7 +59,8 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   /** What this round waits on: the entry ahead of us, or the record — for its deletion. */
   let target = '';
   const onOwn = (): void => {
-    touched = true;
+    // Only a touch that wakes the round says what woke it.
+    if (wake && !wake.isDone) touched = true;
     wake?.watcher();
   };
   const onAhead = (event: Event): void => {

@@ -187,6 +187,8 @@ export class OneLeader {
 /** A logger that counts `{ event: 'wake' }` records (pino's call shape). */
 export class WakeCounter {
   total = 0;
+  /** Of `total`: wakes by a touch of the candidate's own entry (`touched: true`), not by what it waited on. */
+  touches = 0;
   readonly byHandle = new Map<string, number>();
   /** Per entry key: what its campaign last said it waits on (`{ event: 'waiting', key, on }`). */
   readonly waitsOn = new Map<string, string>();
@@ -207,7 +209,7 @@ export class WakeCounter {
 
   logger(handle: string): Logger {
     const count = (fields: object): void => {
-      const { event, key, on } = fields as { event?: unknown; key?: unknown; on?: unknown };
+      const { event, key, on, touched } = fields as { event?: unknown; key?: unknown; on?: unknown; touched?: unknown };
       if (event === 'waiting' && typeof key === 'string' && typeof on === 'string') {
         this.waitsOn.set(key, on);
         const ready = this.checks.filter((c) => c.done());
@@ -216,6 +218,7 @@ export class WakeCounter {
       }
       if (event !== 'wake') return;
       this.total++;
+      if (touched === true) this.touches++;
       this.byHandle.set(handle, (this.byHandle.get(handle) ?? 0) + 1);
       const due = this.waiters.filter((w) => w.n <= this.total);
       this.waiters = this.waiters.filter((w) => w.n > this.total);

@@ -83,8 +83,9 @@ export async function campaignLoop(ctx: CampaignContext, stop: AbortSignal): Pro
           continue;
         }
         ctx.conn.logger.debug({ event: LogEvent.Waiting, election: ctx.name, id: ctx.id, key: current.key, on: step.on }, 'waiting');
-        await waitArmed(ctx.conn, step.armed, stop);
-        ctx.conn.logger.debug({ event: LogEvent.Wake, election: ctx.name, id: ctx.id, key: current.key }, 'woken: re-reading the queue');
+        const by = await waitArmed(ctx.conn, step.armed, stop);
+        const touched = by === 'own' ? { touched: true } : {};
+        ctx.conn.logger.debug({ event: LogEvent.Wake, election: ctx.name, id: ctx.id, key: current.key, ...touched }, 'woken: re-reading the queue');
       } catch (error) {
         if (stop.aborted) throw abortReason(stop, 'The campaign');
         if (!retryable(error)) throw error;
@@ -153,9 +154,9 @@ function drop(ctx: CampaignContext, mine: Mine | undefined): undefined {
   return undefined;
 }
 
-/** Watches set in the request that read the queue; `fired` resolves on the first of them. */
+/** Watches set in the request that read the queue; `fired` resolves on the first of them, saying which. */
 export interface Armed {
-  readonly fired: Promise<void>;
+  readonly fired: Promise<'ahead' | 'own'>;
   cancel(): void;
 }
 
@@ -164,30 +165,32 @@ export interface Armed {
  * change) and `own`, if given, for a touch or its deletion.
  */
 export function arm(conn: ConnectionLink, store: Store, key: string, own: string | undefined): Armed {
-  let fire: () => void = () => {};
-  const fired = new Promise<void>((resolve) => (fire = resolve));
-  const watches = [store.watchDeletion(key, conn.deliver, () => fire())];
-  if (own !== undefined) watches.push(store.watchTouch(own, conn.deliver, () => fire()));
-  if (watches.some((watch) => !watch.exists)) fire();
+  let fire: (by: 'ahead' | 'own') => void = () => {};
+  const fired = new Promise<'ahead' | 'own'>((resolve) => (fire = resolve));
+  const ahead = store.watchDeletion(key, conn.deliver, () => fire('ahead'));
+  const watches = [ahead];
+  if (own !== undefined) watches.push(store.watchTouch(own, conn.deliver, () => fire('own')));
+  for (const watch of watches) if (!watch.exists) fire(watch === ahead ? 'ahead' : 'own');
   return { fired, cancel: () => watches.forEach((watch) => watch.cancel()) };
 }
 
 /**
- * Resolves when an armed watch fires, or on any connection event after which
- * the queue must be re-read (session lost or replaced, healed). Rejects when
- * `stop` aborts or the connection closes. The watches go either way.
+ * Resolves when an armed watch fires (saying which), or on any connection
+ * event after which the queue must be re-read (session lost or replaced,
+ * healed). Rejects when `stop` aborts or the connection closes. The watches
+ * go either way.
  */
-export async function waitArmed(conn: ConnectionLink, armed: Armed, stop: AbortSignal): Promise<void> {
+export async function waitArmed(conn: ConnectionLink, armed: Armed, stop: AbortSignal): Promise<'ahead' | 'own' | 'event'> {
   const aborted = whenAborted(stop);
   let off: () => void = () => {};
-  const event = new Promise<void>((resolve, reject) => {
+  const event = new Promise<'event'>((resolve, reject) => {
     off = conn.on((e) => {
       if (e.type === 'closed') reject(new ClosedError('the connection is closed'));
-      else if (e.type !== 'suspended' && e.type !== 'resumed') resolve();
+      else if (e.type !== 'suspended' && e.type !== 'resumed') resolve('event');
     });
   });
   try {
-    await Promise.race([armed.fired, event, aborted.promise.then(() => Promise.reject(abortReason(stop, 'The campaign')))]);
+    return await Promise.race([armed.fired, event, aborted.promise.then(() => Promise.reject(abortReason(stop, 'The campaign')))]);
   } finally {
     armed.cancel();
     off();
@@ -196,14 +199,9 @@ export async function waitArmed(conn: ConnectionLink, armed: Armed, stop: AbortS
 }
 
 /** Resolves when `key` is deleted (the record: changed); see `waitArmed`. */
-export function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
-  let armed: Armed;
-  try {
-    armed = conn.callSync((store) => arm(conn, store, key, undefined));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return waitArmed(conn, armed, stop);
+export async function waitForDeletion(conn: ConnectionLink, key: string, stop: AbortSignal): Promise<void> {
+  const armed = conn.callSync((store) => arm(conn, store, key, undefined));
+  await waitArmed(conn, armed, stop);
 }
 
 /**
