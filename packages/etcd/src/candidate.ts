@@ -197,25 +197,35 @@ export class Candidate {
     this.own = undefined;
     this.recordRevision = undefined;
     const backoff = new Backoff({ maxMs: 1000 });
+    // True once a create of ours may have landed without our hearing of it.
+    let unanswered = false;
     for (;;) {
       signal.throwIfAborted();
       try {
         const create = this.ctx.kv.create(key, payload, session.leaseId);
         this.joining = { key, session, settled: create.then(noop, noop) };
-        const { entry } = await create;
+        const { entry, created } = await create;
         this.joining = undefined;
+        // Go adopts whatever key it finds under its name. We take only the
+        // one this join wrote (created now, or by an attempt whose answer
+        // was lost): any other — a key of this slot's previous candidate
+        // whose delete failed for good, say — is another term's, with its
+        // token (and maybe a record naming it); leading with it would hand
+        // out that token twice.
         if (entry.lease !== session.leaseId) {
           throw new Error(`${key} exists on another lease (${entry.lease}); refusing to use it`);
         }
+        if (!created && !(unanswered && entry.value === payload)) {
+          throw new Error(`${key} exists already, and this campaign did not write it (a key left by an earlier campaign on this connection whose removal failed?); refusing to use it — it goes with the connection's lease`);
+        }
         this.own = { entry, session };
-        // A retried campaign found our earlier key with an older value (Go proclaims too).
-        if (entry.value !== payload && !(await this.ctx.kv.proclaim(key, entry.createRevision, payload, session.leaseId))) continue;
-        return { ...entry, value: payload };
+        return entry;
       } catch (error) {
         // Our lease is gone (revoked while we waited): end the session; the campaign joins on the next one.
         if (isLeaseNotFound(error)) session.expire();
         signal.throwIfAborted();
         if (!isTransient(error)) throw error;
+        unanswered = true;
       }
       await backoff.wait(this.ctx.clock, signal);
     }

@@ -46,6 +46,29 @@ describe('etcd election on one member', () => {
     expect(await residue(client, name)).toEqual([]);
   });
 
+  it('never leads with a key it did not write: one already under its name on its lease (left by a failed removal) is refused, not adopted', async () => {
+    const name = uniqueName();
+    const conn = await connect();
+    const election = conn.election(name);
+    const first = await election.campaign({ id: 'a' });
+    const key = first.key;
+    await first.resign();
+    // What a delete that failed for good leaves behind: another term's key
+    // under the next campaign's name, on our lease (Go would adopt it, and
+    // lead with that term's token).
+    await client.put(key).value('a').lease(BigInt(`0x${conn.leaseId}`).toString()).exec();
+    const left = BigInt((await client.get(key).exec()).kvs[0]!.create_revision);
+    await expect(election.campaign({ id: 'b' })).rejects.toThrow(`${key} exists already, and this campaign did not write it`);
+    // Not ours to delete either: it is still there, as it was.
+    expect(BigInt((await client.get(key).exec()).kvs[0]!.create_revision)).toBe(left);
+    await client.delete().key(key).exec();
+    // With the name free again the slot works as before.
+    const next = await election.campaign({ id: 'b' });
+    expect(next.key).toBe(key);
+    expect(next.token > left).toBe(true);
+    await next.resign();
+  });
+
   it('connects without a lease: reads and observers need none, and the first campaign grants it', async () => {
     const name = uniqueName();
     const conn = await connect();
