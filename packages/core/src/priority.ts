@@ -234,6 +234,14 @@ export function handoverTarget<E extends QueueEntry>(entries: readonly E[], hold
   return priorityOrder(entries).find((entry) => entry.key !== holder && (id === undefined || idOf(entry) === id));
 }
 
+/** `election.handover()`'s view of the chosen candidate: see `handedOver`. */
+export interface HandoverTarget {
+  /** Resolves once the chosen candidate's entry, as the request was written for it, is gone (never, if that cannot be watched). */
+  readonly gone: Promise<void>;
+  /** Who leads now: a fresh read. */
+  leader(): Promise<LeaderInfo | undefined>;
+}
+
 /**
  * `election.handover()`'s wait, for every backend: follows `leaders` (an
  * observation begun before the request was written) until `to` leads, and
@@ -241,15 +249,41 @@ export function handoverTarget<E extends QueueEntry>(entries: readonly E[], hold
  * comes to lead after `asked` (the leader the request went to) — `to` left
  * before taking over, the request was dropped, a preemptor came first — so
  * that the caller is never left waiting for what can no longer happen.
- * Undefined when `leaders` ended (its signal aborted).
+ * With `target`, it also rejects as soon as `to`'s entry goes while `asked`
+ * still leads: the leader then drops the request (or, if it had yielded
+ * already, passes leadership on to whoever is next when it releases), and
+ * might keep leading for as long as it likes. Undefined when `leaders` ended
+ * (its signal aborted).
  */
-export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>, asked: LeaderInfo, to: string): Promise<LeaderInfo | undefined> {
-  for await (const leader of leaders) {
-    if (leader === undefined || leader.token === asked.token) continue;
-    if (leader.id === to) return leader;
-    if (leader.token > asked.token) {
-      throw new HandoverFailedError(`${JSON.stringify(to)} did not take over from ${JSON.stringify(asked.id)}: ${JSON.stringify(leader.id)} leads now (did ${JSON.stringify(to)} leave, or was ${JSON.stringify(asked.id)} preempted first?)`);
+export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>, asked: LeaderInfo, to: string, target?: HandoverTarget): Promise<LeaderInfo | undefined> {
+  const feed = leaders[Symbol.asyncIterator]();
+  // A watch that fails only stops telling: the feed still decides.
+  let gone = target?.gone.then(
+    () => 'gone' as const,
+    () => new Promise<never>(() => {}),
+  );
+  let next = feed.next();
+  try {
+    for (;;) {
+      const step = gone ? await Promise.race([next, gone]) : await next;
+      if (step === 'gone') {
+        gone = undefined;
+        const now = await target?.leader().catch(() => undefined);
+        if (now?.token === asked.token) {
+          throw new HandoverFailedError(`${JSON.stringify(to)} left before it could take over: ${JSON.stringify(asked.id)} still leads`);
+        }
+        continue; // leadership moved on (or the read failed): the feed says to whom
+      }
+      if (step.done) return undefined;
+      next = feed.next();
+      const leader = step.value;
+      if (leader === undefined || leader.token === asked.token) continue;
+      if (leader.id === to) return leader;
+      if (leader.token > asked.token) {
+        throw new HandoverFailedError(`${JSON.stringify(to)} did not take over from ${JSON.stringify(asked.id)}: ${JSON.stringify(leader.id)} leads now (did ${JSON.stringify(to)} leave, or was ${JSON.stringify(asked.id)} preempted first?)`);
+      }
     }
+  } finally {
+    void feed.return?.().catch(() => {});
   }
-  return undefined;
 }

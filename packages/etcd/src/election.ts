@@ -38,6 +38,7 @@ import { electionName, type KeySpace } from './keys.js';
 import { ElectionKV, toCandidate } from './kv.js';
 import { holdProcess, holding } from './hold.js';
 import { observeLeaders } from './observe.js';
+import { watch, type WatchScope } from './watch.js';
 import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf } from './priority.js';
 import type { Session } from './session.js';
 
@@ -128,10 +129,12 @@ export class EtcdElection implements Election {
     const stop = AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])]);
     // Follow the leader from before the request, so that its change is seen.
     const seen = observeLeaders(this.context(), stop);
+    const done = new AbortController();
     try {
       // The request names the leader's term; written only while that term lasts (else read again).
       let asked: LeaderInfo | undefined;
-      while (!asked) {
+      let target: { readonly key: string; readonly revision: bigint } | undefined;
+      while (!asked || !target) {
         const { revision, entries } = await this.read(() => this.kv.list(), signal);
         const reading = readingOf(this.kv, revision, entries);
         if (!isPriority(reading)) {
@@ -140,16 +143,20 @@ export class EtcdElection implements Election {
         const leader = leaderOf(reading);
         if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
         if (leader.id === to) return leader;
-        if (!handoverTarget(reading.entries, leader.key, idOf, to)) throw notWaiting(to, this.name);
+        const chosen = handoverTarget(reading.entries, leader.key, idOf, to);
+        if (!chosen) throw notWaiting(to, this.name);
         // On our lease: the request goes with us (the session opens now if there is none yet).
         const session = await this.conn.session(stop);
         const written = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
-        if (written) asked = leader;
+        if (written) [asked, target] = [leader, { key: chosen.key, revision }];
       }
-      const led = await handedOver(seen, asked, to);
+      // The chosen one's key, from the reading on: if it goes first, the handover cannot happen.
+      const gone = deleted(this.context(), target.key, target.revision + 1n, AbortSignal.any([stop, done.signal]));
+      const led = await handedOver(seen, asked, to, { gone, leader: () => this.leader({ signal: stop }) });
       if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
     } finally {
+      done.abort();
       seen.close();
     }
   }
@@ -204,4 +211,16 @@ export class EtcdElection implements Election {
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** Resolves once `key` is deleted at or after `fromRevision`; never, if the watch ends first (stopped, or it cannot tell). */
+async function deleted(scope: WatchScope & { keys: KeySpace }, key: string, fromRevision: bigint, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const batch of watch(scope, { key: scope.keys.wire(key), fromRevision, deletesOnly: true, signal })) {
+      if (batch.events.some((e) => e.type === 'delete')) return;
+    }
+  } catch {
+    // Compacted, or refused: the leader feed still decides.
+  }
+  return new Promise<void>(() => {});
 }

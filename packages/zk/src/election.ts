@@ -23,11 +23,11 @@ import {
 } from '@elect/core';
 import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
-import type { ZkClient } from './client.js';
+import type { Event, ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { ancestors, defaultRoot, join, requestName } from './names.js';
+import { ancestors, defaultRoot, isEphemeral, join, nestedInTheWay, requestName } from './names.js';
 import { watchLeader } from './observer.js';
 import { readCandidates, readIds, readLeader, readQueue } from './queue.js';
 
@@ -140,19 +140,25 @@ export class ZooKeeperElection implements Election {
     if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
     // Follow the leader from before the request, so that its change is seen.
     const seen = this.observe(signal ? { signal } : {})[Symbol.asyncIterator]();
+    const done = new AbortController();
     try {
-      const asked = await this.read(signal ? { signal } : {}, (client) => this.ask(client, to));
-      if (asked.leader.id === to) return asked.leader;
-      const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, asked.leader, to);
+      const asked = await this.read(signal ? { signal } : {}, (client) => this.ask(client, to, done.signal));
+      if (!asked.gone) return asked.leader;
+      const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, asked.leader, to, { gone: asked.gone, leader: () => this.leader(signal ? { signal } : {}) });
       if (led) return led;
       throw abortReason(signal ?? this.closing.signal, 'The handover');
     } finally {
+      done.abort();
       await seen.return?.();
     }
   }
 
-  /** The leader; unless it is `to` already, after writing the request to it (checked first: nothing is written for a bad one). */
-  private async ask(client: ZkClient, to: string): Promise<{ leader: LeaderInfo }> {
+  /**
+   * The leader; unless it is `to` already, after writing the request to it
+   * (checked first: nothing is written for a bad one), with `gone`: when
+   * `to`'s entry is deleted (watched until `done` aborts).
+   */
+  private async ask(client: ZkClient, to: string, done: AbortSignal): Promise<{ leader: LeaderInfo; gone?: Promise<void> }> {
     const reading = await readQueue(client, this.path);
     let { children } = reading;
     if (!reading.priority) {
@@ -163,9 +169,8 @@ export class ZooKeeperElection implements Election {
     if (leader.id === to) return { leader };
     const holder = leader.key.slice(leader.key.lastIndexOf('/') + 1);
     const ids = await readIds(client, reading.entries);
-    if (!handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to)) {
-      throw new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(this.name)}`);
-    }
+    const target = handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to);
+    if (!target) throw new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(this.name)}`);
     const path = join(this.path, requestName);
     const data = Buffer.from(encodeRequest({ to, token: leader.token }));
     const { acl } = this.source.options;
@@ -174,10 +179,14 @@ export class ZooKeeperElection implements Election {
     const create = { kind: 'create' as const, path, data, acl, mode: zookeeper.CreateMode.EPHEMERAL };
     for (;;) {
       try {
-        await client.multi(children.includes(requestName) ? [{ kind: 'delete', path, version: -1 }, create] : [create]);
-        return { leader };
+        // An unanswered request (ephemeral) is replaced; a nested election's latch path is not ours to remove.
+        const there = children.includes(requestName) ? await client.exists(path) : null;
+        if (there && !isEphemeral(there)) throw nestedInTheWay(this.name, requestName);
+        await client.multi(there ? [{ kind: 'delete', path, version: there.version }, create] : [create]);
+        return { leader, gone: deletion(client, join(this.path, target.key), done) };
       } catch (error) {
-        if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode)) throw error;
+        // Raced by another asker, or the leader answered: read again.
+        if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
         children = await client.getChildren(this.path);
       }
     }
@@ -292,4 +301,23 @@ export class ZooKeeperElection implements Election {
       }
     }
   }
+}
+
+/**
+ * Resolves once the node at `path` is deleted; never, if the watch cannot
+ * tell (the session ended) or `done` aborts first. An exists watch left set
+ * then goes with the node's next change.
+ */
+function deletion(client: ZkClient, path: string, done: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const arm = (): void => {
+      if (done.aborted) return;
+      const watcher = (event: Event): void => (event.getType() === zookeeper.Event.NODE_DELETED ? resolve() : arm());
+      client.exists(path, watcher).then(
+        (stat) => stat === null && resolve(),
+        () => {}, // cannot tell: the leader feed decides
+      );
+    };
+    arm();
+  });
 }

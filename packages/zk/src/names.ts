@@ -77,6 +77,19 @@ export const recordName = 'leader';
 /** The handover request's node name, under the latch path. */
 export const requestName = 'handover';
 
+/**
+ * A priority election keeps the children `leader` and `handover` of its
+ * latch path for the record and the handover request; a persistent node
+ * there is a nested election's latch path (`<name>/leader`), and a priority
+ * campaign or handover would wait on it, or remove it, forever. Refused.
+ */
+export function nestedInTheWay(name: string, child: string): InvalidOptionError {
+  return new InvalidOptionError(
+    'priority',
+    `election ${JSON.stringify(name)} cannot hold a priority election: ${JSON.stringify(`${name}/${child}`)} is a nested election, and a priority election keeps its ${JSON.stringify(child)} node for the ${child === recordName ? 'record of who leads' : 'handover request'}; rename one of them, or campaign without a priority`,
+  );
+}
+
 /** The name prefix of a candidate node before the server appends the sequence; `tag` for a priority entry. */
 export function protectedPrefix(uuid: string, tag?: string): string {
   return `_c_${uuid}-${tag === undefined ? '' : `${tag}-`}${lockName}`;

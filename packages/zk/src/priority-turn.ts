@@ -16,7 +16,7 @@ import type { ACL, Event, MultiOp, Stat, ZkClient } from './client.js';
 import { SessionEndedSignal, findOwn, onSession, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { NodeWatch } from './leader.js';
-import { join, recordName } from './names.js';
+import { isEphemeral, join, nestedInTheWay, recordName } from './names.js';
 import { readQueue, readRecord, type QueueReading } from './queue.js';
 import type { Session } from './session.js';
 import type { TurnContext } from './turn.js';
@@ -66,10 +66,14 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
   const onAhead = (event: Event): void => {
     const current = wake;
     if (!current || current.isDone || event.getPath() !== target) return; // a watch of an earlier round
-    if (event.getType() !== zookeeper.Event.NODE_DATA_CHANGED) return current.watcher();
+    const type = event.getType();
+    const replaced = type === zookeeper.Event.NODE_DELETED && target === recordPath;
+    if (type !== zookeeper.Event.NODE_DATA_CHANGED && !replaced) return current.watcher();
     // The entry ahead was touched, or it proclaims; the record was marked for
-    // a handover (its target is touched itself): not a departure. Watch it
-    // again, silently.
+    // a handover (its target is touched itself), or replaced by the one it
+    // was handed to (delete and create in one transaction: it is there
+    // again, and we are still first — whoever else passed us touched us):
+    // not a departure. Watch it again, silently; gone, it wakes us.
     void watchData(client, target, onAhead).then(
       (stat) => stat === null && current.watcher(),
       () => current.watcher(), // unsure: read again
@@ -107,6 +111,10 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
       }
       logger.warn({ event: 'duplicate-node', id, kept });
       continue;
+    }
+    if (reading.record?.foreign && !isEphemeral(reading.record.stat)) {
+      round.cancel();
+      throw nestedInTheWay(ctx.name, recordName);
     }
     const record = reading.record?.record;
     const step = priorityStep(ctx.name, reading.entries, record, node.name);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
 import { scaled, type Cluster } from '@elect/test';
-import type { Leadership } from '@elect/core';
+import { ErrorCode, type Leadership } from '@elect/core';
 import { ReplyDropper } from './support/reply-dropper.js';
 import { children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
 
@@ -88,6 +88,57 @@ describe('priority elections on ZooKeeper', () => {
       await seen.return?.();
       await outer.resign();
       await inner.resign();
+    } finally {
+      await election.close();
+      await nested.close();
+      await connection.close();
+    }
+  });
+
+  test('a priority campaign beside a nested election named <name>/leader is refused, naming both, and leaves nothing', async () => {
+    const connection = await connect(cluster.connectString);
+    const name = uniqueName('prio-nested-record');
+    const nested = connection.election(`${name}/leader`);
+    const election = connection.election(name);
+    try {
+      const inner = await nested.campaign({ id: 'inner' });
+      // Its record would go where the nested election's latch path is: it would wait on that forever.
+      await expect(election.campaign({ id: 'outer', priority: 3 })).rejects.toMatchObject({
+        code: ErrorCode.InvalidOption,
+        option: 'priority',
+        message: expect.stringContaining(`"${name}/leader" is a nested election`),
+      });
+      expect(await children(admin, `/elect/${name}`)).toEqual(['leader']);
+      expect(inner.isLeader).toBe(true);
+      await inner.resign();
+    } finally {
+      await election.close();
+      await nested.close();
+      await connection.close();
+    }
+  });
+
+  test('handover() beside a nested election named <name>/handover is refused and leaves the nested election alone', async () => {
+    const connection = await connect(cluster.connectString);
+    const name = uniqueName('prio-nested-request');
+    const nested = connection.election(`${name}/handover`);
+    const election = connection.election(name);
+    try {
+      const leader = await election.campaign({ id: 'leader', priority: 5 });
+      const waiting = election.campaign({ id: 'next', priority: 1 });
+      waiting.catch(() => {});
+      const inner = await nested.campaign({ id: 'inner' });
+      await expect(election.handover({ to: 'next' })).rejects.toMatchObject({
+        code: ErrorCode.InvalidOption,
+        message: expect.stringContaining(`"${name}/handover" is a nested election`),
+      });
+      expect(inner.isLeader).toBe(true);
+      expect(leader.isLeader).toBe(true);
+      expect((await nested.leader())?.id).toBe('inner');
+      await leader.resign();
+      await (await waiting).resign();
+      await inner.resign();
+      expect(await children(admin, `/elect/${name}`)).toEqual(['handover']);
     } finally {
       await election.close();
       await nested.close();

@@ -118,21 +118,34 @@ export class MemoryElection implements Election {
     this.assertOpen();
     // Follow the leader from before the request, so that its change is seen.
     const seen = this.observe(signal ? { signal } : {});
-    const asked = await this.conn.call((store) => {
-      if (!store.isPriority(this.name)) throw notPriority(this.name);
-      const leader = store.leader(this.name);
-      if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
-      if (leader.id === to) return { leader, done: true };
-      const { entries } = store.reading(this.name);
-      if (!handoverTarget(entries, leader.key, (e) => store.idOf(e.key) ?? '', to)) throw notWaiting(to, this.name);
-      // Ours: it goes with our session (the holder deletes it when it acts).
-      store.request(this.name, { to, token: leader.token }, this.conn.session?.id);
-      return { leader, done: false };
-    });
-    if (asked.done) return asked.leader;
-    const led = await handedOver(seen, asked.leader, to);
-    if (led) return led;
-    throw abortReason(signal ?? this.closer.signal, 'The handover');
+    let cancel = (): void => {};
+    try {
+      const asked = await this.conn.call((store) => {
+        if (!store.isPriority(this.name)) throw notPriority(this.name);
+        const leader = store.leader(this.name);
+        if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
+        if (leader.id === to) return { leader };
+        const { entries } = store.reading(this.name);
+        const target = handoverTarget(entries, leader.key, (e) => store.idOf(e.key) ?? '', to);
+        if (!target) throw notWaiting(to, this.name);
+        // Ours: it goes with our session (the holder deletes it when it acts).
+        store.request(this.name, { to, token: leader.token }, this.conn.session?.id);
+        // The chosen one's entry, watched in the same request: if it goes first, the handover cannot happen.
+        let left: () => void = () => {};
+        const gone = new Promise<void>((resolve) => (left = resolve));
+        const watch = store.watchDeletion(target.key, this.conn.deliver, () => left());
+        if (!watch.exists) left();
+        cancel = watch.cancel;
+        return { leader, gone };
+      });
+      if (!asked.gone) return asked.leader;
+      const led = await handedOver(seen, asked.leader, to, { gone: asked.gone, leader: () => this.leader() });
+      if (led) return led;
+      throw abortReason(signal ?? this.closer.signal, 'The handover');
+    } finally {
+      cancel();
+      void seen[Symbol.asyncIterator]().return?.();
+    }
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
