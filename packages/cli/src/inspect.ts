@@ -81,9 +81,11 @@ export async function observe(election: Election, o: InspectOptions, stdout: Out
 /**
  * Asks the leader to hand over to `--to` and waits until that candidate
  * leads (its line is printed, as by `elect leader`), at most `--wait`: then
- * exit 124. Exit 1 when another candidate came to lead instead (`--to`
- * left before taking over, or a preemptor came first). The leader stops its work first (`elect run` stops its command
- * as for any loss), so this takes about as long as that stop.
+ * exit 124. Exit 1 as soon as that can no longer happen: `--to` left
+ * before taking over (the leader still leads), or another candidate came
+ * to lead (a preemptor came first). The leader stops its work first
+ * (`elect run` stops its command as for any loss), so this takes about as
+ * long as that stop.
  */
 export async function handover(election: Election, o: HandoverOptions, stdout: Output, stderr: Output, signals: SignalSource, clock: Clock): Promise<number> {
   const stop = new AbortController();
