@@ -7,7 +7,7 @@
  * Through all of it: one leader at a time, fencing tokens strictly increasing.
  */
 import { expect } from '@jest/globals';
-import type { CampaignOptions, Leadership } from '../contract.js';
+import type { CampaignOptions, Election, Leadership } from '../contract.js';
 import { ErrorCode } from '../errors.js';
 import { OneLeader, WakeCounter, abortedAt, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
 import type { Suite } from './suite.js';
@@ -172,13 +172,7 @@ export function priority(s: Suite): void {
     // would wait on the record, and its next change would wake them all; a
     // newcomer wakes the one waiter it passes instead (unless that one's own
     // reading already saw it), which then waits on the newcomer.
-    const campaigns = new Map<string, Promise<Leadership>>();
-    for (const priority of [1, 3, 7, 9]) {
-      const id = `p${priority}`;
-      const handle = await s.open(name, wakes.logger(id));
-      campaigns.set(id, quiet(handle.election.campaign({ id, priority })));
-      await queued(first.election, (q) => q.length === campaigns.size + 1, t.op, `${id} to be queued`);
-    }
+    const campaigns = await joinInTurn(s, name, first.election, wakes, [1, 3, 7, 9].map((priority) => [`p${priority}`, priority] as const));
     // Every waiter waits on the one just ahead of it (the first: on the record), as its last `waiting` record says.
     const order = (await first.election.candidates()).slice(1).map((c) => c.key);
     await wakes.until(
@@ -216,12 +210,11 @@ export function priority(s: Suite): void {
     const first = await s.open(name, wakes.logger('leader'));
     const leader = await within(first.election.campaign({ id: 'leader', priority: 5 }), t.op, 'the first leader');
     // Joined highest first, each sorts in behind the others: nobody is touched.
-    const campaigns = new Map<string, Promise<Leadership>>();
-    for (const [id, priority] of [['top', 9], ['mid', 3], ['chosen', 1]] as const) {
-      const handle = await s.open(name, wakes.logger(id));
-      campaigns.set(id, quiet(handle.election.campaign({ id, priority })));
-      await queued(first.election, (q) => q.length === campaigns.size + 1, t.op, `${id} to be queued`);
-    }
+    const campaigns = await joinInTurn(s, name, first.election, wakes, [
+      ['top', 9],
+      ['mid', 3],
+      ['chosen', 1],
+    ]);
     const keys = (await first.election.candidates()).slice(1).map((c) => c.key);
     await wakes.until(() => keys.every((key) => wakes.waitsOn.has(key)), t.op, 'every waiter to wait');
     const woken = (id: string): number => wakes.byHandle.get(id) ?? 0;
@@ -359,4 +352,19 @@ export function priority(s: Suite): void {
     await within(third, t.op, 'third to lead').then((l) => l.resign());
     expect(await backend.residue(name)).toEqual([]);
   });
+}
+
+/**
+ * Campaigns `[id, priority]` in election `name` one after the other, each on
+ * a handle of its own logging to `wakes`, each once the one before is queued
+ * (as `leading` reads the election); the campaigns by id.
+ */
+async function joinInTurn(s: Suite, name: string, leading: Election, wakes: WakeCounter, joining: ReadonlyArray<readonly [string, number]>): Promise<Map<string, Promise<Leadership>>> {
+  const campaigns = new Map<string, Promise<Leadership>>();
+  for (const [id, priority] of joining) {
+    const handle = await s.open(name, wakes.logger(id));
+    campaigns.set(id, quiet(handle.election.campaign({ id, priority })));
+    await queued(leading, (q) => q.length === campaigns.size + 1, s.t.op, `${id} to be queued`);
+  }
+  return campaigns;
 }
