@@ -236,7 +236,11 @@ export function handoverTarget<E extends QueueEntry>(entries: readonly E[], hold
 
 /** `election.handover()`'s view of the chosen candidate: see `handedOver`. */
 export interface HandoverTarget {
-  /** Resolves once the chosen candidate's entry, as the request was written for it, is gone (never, if that cannot be watched). */
+  /**
+   * Resolves once no candidate of the chosen id waits any more — the leader
+   * hands over by id, so one that left and re-entered still counts (never,
+   * if that cannot be told).
+   */
   readonly gone: Promise<void>;
   /** Who leads now: a fresh read. */
   leader(): Promise<LeaderInfo | undefined>;
@@ -249,10 +253,10 @@ export interface HandoverTarget {
  * comes to lead after `asked` (the leader the request went to) — `to` left
  * before taking over, the request was dropped, a preemptor came first — so
  * that the caller is never left waiting for what can no longer happen.
- * With `target`, it also rejects as soon as `to`'s entry goes while `asked`
- * still leads: the leader then drops the request (or, if it had yielded
- * already, passes leadership on to whoever is next when it releases), and
- * might keep leading for as long as it likes. Undefined when `leaders` ended
+ * With `target`, it also rejects as soon as no candidate `to` waits while
+ * `asked` still leads: the leader then drops the request (or, if it had
+ * yielded already, passes leadership on to whoever is next when it
+ * releases), and might keep leading for as long as it likes. Undefined when `leaders` ended
  * (its signal aborted).
  */
 export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>, asked: LeaderInfo, to: string, target?: HandoverTarget): Promise<LeaderInfo | undefined> {

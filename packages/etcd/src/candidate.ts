@@ -114,14 +114,19 @@ export class Candidate {
     return (this.removal ?? Promise.resolve()).catch(() => {});
   }
 
+  /** True while a key of ours may still exist on a live session (a delete that failed for good leaves it). */
+  get holdsKey(): boolean {
+    return this.own !== undefined && !this.own.session.ended;
+  }
+
   /**
-   * Campaigns; `after` is the cleanup of this slot's previous candidate (a
-   * resign still deleting the same key name) — we take the slot at once but
-   * write only after it.
+   * Campaigns; `previous` is this slot's previous candidate, whose resign may
+   * still be deleting the same key name — we take the slot at once but write
+   * only after that delete, and not at all if it failed for good.
    */
-  campaign(after: Promise<void> = Promise.resolve()): Promise<LeadershipHandle> {
+  campaign(previous?: Candidate): Promise<LeadershipHandle> {
     this.machine.transition({ kind: 'campaigning' });
-    const running = this.run(after);
+    const running = this.run(previous);
     this.running = running.then(
       () => undefined,
       () => undefined,
@@ -129,11 +134,16 @@ export class Candidate {
     return running;
   }
 
-  private async run(after: Promise<void>): Promise<LeadershipHandle> {
+  private async run(previous: Candidate | undefined): Promise<LeadershipHandle> {
     const user = this.signal ?? new AbortController().signal;
     const stop = AbortSignal.any([user, this.ctx.closed]);
     try {
-      await after;
+      await previous?.cleanup;
+      if (previous?.holdsKey) {
+        // Its key (another term's, with that term's token) is still under the
+        // name we would write: not ours to take, nor to delete.
+        throw new Error(`${this.id}: the previous campaign in this slot could not delete its key; it goes with the connection's lease — campaign again once it has, or on another connection`);
+      }
       for (;;) {
         const session = await this.ctx.session(stop);
         const during = AbortSignal.any([stop, session.signal]);
@@ -208,10 +218,10 @@ export class Candidate {
         this.joining = undefined;
         // Go adopts whatever key it finds under its name. We take only the
         // one this join wrote (created now, or by an attempt whose answer
-        // was lost): any other — a key of this slot's previous candidate
-        // whose delete failed for good, say — is another term's, with its
-        // token (and maybe a record naming it); leading with it would hand
-        // out that token twice.
+        // was lost): any other is another term's, with its token (and maybe
+        // a record naming it); leading with it would hand out that token
+        // twice. (A key left by this slot's previous candidate is refused
+        // before the first attempt: see run().)
         if (entry.lease !== session.leaseId) {
           throw new Error(`${key} exists on another lease (${entry.lease}); refusing to use it`);
         }

@@ -39,7 +39,7 @@ import { ElectionKV, toCandidate } from './kv.js';
 import { holdProcess, holding } from './hold.js';
 import { observeLeaders } from './observe.js';
 import { watch, type WatchScope } from './watch.js';
-import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf } from './priority.js';
+import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf, type Reading } from './priority.js';
 import type { Session } from './session.js';
 
 /** What an election needs from its connection. */
@@ -101,7 +101,7 @@ export class EtcdElection implements Election {
     this.mine.add(candidate);
     const release = holdProcess();
     try {
-      return await candidate.campaign(previous?.cleanup);
+      return await candidate.campaign(previous);
     } finally {
       release();
     }
@@ -133,8 +133,7 @@ export class EtcdElection implements Election {
     try {
       // The request names the leader's term; written only while that term lasts (else read again).
       let asked: LeaderInfo | undefined;
-      let target: { readonly key: string; readonly revision: bigint } | undefined;
-      while (!asked || !target) {
+      while (!asked) {
         const { revision, entries } = await this.read(() => this.kv.list(), signal);
         const reading = readingOf(this.kv, revision, entries);
         if (!isPriority(reading)) {
@@ -143,21 +142,41 @@ export class EtcdElection implements Election {
         const leader = leaderOf(reading);
         if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
         if (leader.id === to) return leader;
-        const chosen = handoverTarget(reading.entries, leader.key, idOf, to);
-        if (!chosen) throw notWaiting(to, this.name);
+        if (!handoverTarget(reading.entries, leader.key, idOf, to)) throw notWaiting(to, this.name);
         // On our lease: the request goes with us (the session opens now if there is none yet).
         const session = await this.conn.session(stop);
         const written = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
-        if (written) [asked, target] = [leader, { key: chosen.key, revision }];
+        if (written) asked = leader;
       }
-      // The chosen one's key, from the reading on: if it goes first, the handover cannot happen.
-      const gone = deleted(this.context(), target.key, target.revision + 1n, AbortSignal.any([stop, done.signal]));
+      const gone = this.noneWaiting(to, AbortSignal.any([stop, done.signal]));
       const led = await handedOver(seen, asked, to, { gone, leader: () => this.leader({ signal: stop }) });
       if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
     } finally {
       done.abort();
       seen.close();
+    }
+  }
+
+  /**
+   * Resolves once no candidate `to` waits any more: each one found is
+   * watched (from the reading on) until its key goes — a campaign that
+   * re-entered under the same id is found on the next reading, as the
+   * leader hands over by id. Never, if that cannot be told (a read or the
+   * watch failed) or `done` aborts first.
+   */
+  private async noneWaiting(to: string, done: AbortSignal): Promise<void> {
+    for (;;) {
+      let reading: Reading;
+      try {
+        const { revision, entries } = await this.read(() => this.kv.list(), done);
+        reading = readingOf(this.kv, revision, entries);
+      } catch {
+        return never();
+      }
+      const target = handoverTarget(reading.entries, leaderOf(reading)?.key ?? '', idOf, to);
+      if (!target) return;
+      if (!(await deleted(this.context(), target.key, reading.revision + 1n, done))) return never();
     }
   }
 
@@ -213,14 +232,18 @@ export class EtcdElection implements Election {
   }
 }
 
-/** Resolves once `key` is deleted at or after `fromRevision`; never, if the watch ends first (stopped, or it cannot tell). */
-async function deleted(scope: WatchScope & { keys: KeySpace }, key: string, fromRevision: bigint, signal: AbortSignal): Promise<void> {
+/** Resolves with true once `key` is deleted at or after `fromRevision`; with false if the watch ends first (stopped, or it cannot tell). */
+async function deleted(scope: WatchScope & { keys: KeySpace }, key: string, fromRevision: bigint, signal: AbortSignal): Promise<boolean> {
   try {
     for await (const batch of watch(scope, { key: scope.keys.wire(key), fromRevision, deletesOnly: true, signal })) {
-      if (batch.events.some((e) => e.type === 'delete')) return;
+      if (batch.events.some((e) => e.type === 'delete')) return true;
     }
   } catch {
     // Compacted, or refused: the leader feed still decides.
   }
-  return new Promise<void>(() => {});
+  return false;
+}
+
+function never(): Promise<never> {
+  return new Promise<never>(() => {});
 }

@@ -27,7 +27,7 @@ import type { Event, ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
 import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { ZkCode, isZk } from './errors.js';
-import { ancestors, defaultRoot, isEphemeral, join, nestedInTheWay, requestName } from './names.js';
+import { ancestors, defaultRoot, isEphemeral, join, nestedInTheWay, requestName, type Entry } from './names.js';
 import { watchLeader } from './observer.js';
 import { readCandidates, readIds, readLeader, readQueue } from './queue.js';
 
@@ -141,10 +141,12 @@ export class ZooKeeperElection implements Election {
     // Follow the leader from before the request, so that its change is seen.
     const seen = this.observe(signal ? { signal } : {})[Symbol.asyncIterator]();
     const done = new AbortController();
+    const reading = signal ? { signal } : {};
     try {
-      const asked = await this.read(signal ? { signal } : {}, (client) => this.ask(client, to, done.signal));
-      if (!asked.gone) return asked.leader;
-      const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, asked.leader, to, { gone: asked.gone, leader: () => this.leader(signal ? { signal } : {}) });
+      const leader = await this.read(reading, (client) => this.ask(client, to));
+      if (leader.id === to) return leader;
+      const gone = this.noneWaiting(to, AbortSignal.any([done.signal, this.closing.signal]));
+      const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, leader, to, { gone, leader: () => this.leader(reading) });
       if (led) return led;
       throw abortReason(signal ?? this.closing.signal, 'The handover');
     } finally {
@@ -153,25 +155,29 @@ export class ZooKeeperElection implements Election {
     }
   }
 
-  /**
-   * The leader; unless it is `to` already, after writing the request to it
-   * (checked first: nothing is written for a bad one), with `gone`: when
-   * `to`'s entry is deleted (watched until `done` aborts).
-   */
-  private async ask(client: ZkClient, to: string, done: AbortSignal): Promise<{ leader: LeaderInfo; gone?: Promise<void> }> {
+  /** The leader and the waiting candidate `to` would be (undefined: none waits); refuses a plain election, or one nobody leads. */
+  private async chosen(client: ZkClient, to: string): Promise<{ leader: LeaderInfo; children: string[]; target: Entry | undefined }> {
     const reading = await readQueue(client, this.path);
-    let { children } = reading;
     if (!reading.priority) {
       throw new InvalidOptionError('to', `election ${JSON.stringify(this.name)} is not a priority election: it hands over only to the next candidate (resign)`);
     }
     const leader = await readLeader(client, this.path);
     if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
-    if (leader.id === to) return { leader };
     const holder = leader.key.slice(leader.key.lastIndexOf('/') + 1);
     const ids = await readIds(client, reading.entries);
-    const target = handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to);
-    if (!target) throw new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(this.name)}`);
+    return { leader, children: reading.children, target: handoverTarget(reading.entries, holder, (entry) => ids.get(entry.key) ?? '', to) };
+  }
+
+  /** The leader; unless it is `to` already, after writing the request to it (checked first: nothing is written for a bad one). */
+  private async ask(client: ZkClient, to: string): Promise<LeaderInfo> {
+    const { leader, target, ...read } = await this.chosen(client, to);
+    let { children } = read;
     const path = join(this.path, requestName);
+    // A nested election's latch path is not ours to replace: refused first, whoever waits.
+    const there = children.includes(requestName) ? await client.exists(path) : null;
+    if (there && !isEphemeral(there)) throw nestedInTheWay(this.name, requestName);
+    if (leader.id === to) return leader;
+    if (!target) throw new InvalidOptionError('to', `no candidate ${JSON.stringify(to)} is waiting in election ${JSON.stringify(this.name)}`);
     const data = Buffer.from(encodeRequest({ to, token: leader.token }));
     const { acl } = this.source.options;
     // Created anew (replacing an unanswered one): the leader hears creations
@@ -179,16 +185,37 @@ export class ZooKeeperElection implements Election {
     const create = { kind: 'create' as const, path, data, acl, mode: zookeeper.CreateMode.EPHEMERAL };
     for (;;) {
       try {
-        // An unanswered request (ephemeral) is replaced; a nested election's latch path is not ours to remove.
-        const there = children.includes(requestName) ? await client.exists(path) : null;
-        if (there && !isEphemeral(there)) throw nestedInTheWay(this.name, requestName);
-        await client.multi(there ? [{ kind: 'delete', path, version: there.version }, create] : [create]);
-        return { leader, gone: deletion(client, join(this.path, target.key), done) };
+        const unanswered = children.includes(requestName) ? await client.exists(path) : null;
+        if (unanswered && !isEphemeral(unanswered)) throw nestedInTheWay(this.name, requestName);
+        await client.multi(unanswered ? [{ kind: 'delete', path, version: unanswered.version }, create] : [create]);
+        return leader;
       } catch (error) {
         // Raced by another asker, or the leader answered: read again.
         if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
         children = await client.getChildren(this.path);
       }
+    }
+  }
+
+  /**
+   * Resolves once no candidate `to` waits any more: each one found is
+   * watched until its entry goes (a campaign that re-entered under the same
+   * id is found on the next reading: the leader hands over by id). Never,
+   * if that cannot be told (a read failed) or `done` aborts first.
+   */
+  private async noneWaiting(to: string, done: AbortSignal): Promise<void> {
+    for (;;) {
+      let found: { client: ZkClient; path: string } | undefined;
+      try {
+        found = await this.read({ signal: done }, async (client) => {
+          const { target } = await this.chosen(client, to);
+          return target && { client, path: join(this.path, target.key) };
+        });
+      } catch {
+        return never();
+      }
+      if (!found) return;
+      if (!(await deletion(found.client, found.path, done))) return never();
     }
   }
 
@@ -304,20 +331,32 @@ export class ZooKeeperElection implements Election {
 }
 
 /**
- * Resolves once the node at `path` is deleted; never, if the watch cannot
- * tell (the session ended) or `done` aborts first. An exists watch left set
- * then goes with the node's next change.
+ * Resolves with true once the node at `path` is deleted (or is gone
+ * already); with false if the watch cannot tell (the session ended) or
+ * `done` aborts first. One watcher function for the whole wait: re-arming
+ * after a data change adds no listener; one left set goes with the node's
+ * next change. A node found missing gets no watch at all.
  */
-function deletion(client: ZkClient, path: string, done: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
+function deletion(client: ZkClient, path: string, done: AbortSignal): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const stop = (): void => resolve(false);
+    done.addEventListener('abort', stop, { once: true });
+    const settle = (deleted: boolean): void => {
+      done.removeEventListener('abort', stop);
+      resolve(deleted);
+    };
+    const watcher = (event: Event): void => (event.getType() === zookeeper.Event.NODE_DELETED ? settle(true) : arm());
     const arm = (): void => {
       if (done.aborted) return;
-      const watcher = (event: Event): void => (event.getType() === zookeeper.Event.NODE_DELETED ? resolve() : arm());
-      client.exists(path, watcher).then(
-        (stat) => stat === null && resolve(),
-        () => {}, // cannot tell: the leader feed decides
+      client.getData(path, watcher).then(
+        () => {},
+        (error: unknown) => settle(isZk(error, ZkCode.NoNode)),
       );
     };
     arm();
   });
+}
+
+function never(): Promise<never> {
+  return new Promise<never>(() => {});
 }

@@ -75,7 +75,9 @@ export async function waitForRecord(session: Session, own: OwnNode, ctx: Priorit
     // again, and we are still first — whoever else passed us touched us):
     // not a departure. Watch it again, silently; gone, it wakes us.
     void watchData(client, target, onAhead).then(
-      (stat) => stat === null && current.watcher(),
+      // Only a record (ephemeral) in the record's place keeps us waiting; a
+      // persistent node there is a nested election's: read again (refused).
+      (stat) => (stat === null || (replaced && !isEphemeral(stat))) && current.watcher(),
       () => current.watcher(), // unsure: read again
     );
   };

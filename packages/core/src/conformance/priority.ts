@@ -308,6 +308,32 @@ export function priority(s: Suite): void {
     expect(await backend.residue(name)).toEqual([]);
   });
 
+  s.test('election.handover() goes by id, as the leader does: while another candidate of that id waits, one leaving does not fail it', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const [a, b, c, d, operator] = [await s.open(name), await s.open(name), await s.open(name), await s.open(name), await s.open(name)];
+    const leader = await within(a.election.campaign({ id: 'leader', priority: 5 }), t.op, 'the first leader');
+    const leaving = new AbortController();
+    // Two candidates of one id (a restarted process that re-entered before its old entry went, say).
+    const first = quiet(b.election.campaign({ id: 'chosen', priority: 2, signal: leaving.signal }));
+    await queued(a.election, (q) => q.length === 2, t.op, 'the first chosen to be queued');
+    const second = stamp(c.election.campaign({ id: 'chosen', priority: 1 }));
+    const other = quiet(d.election.campaign({ id: 'other', priority: 3 }));
+    await queued(a.election, (q) => q.length === 4, t.op, 'the second chosen and other to be queued');
+    const asked = stamp(operator.election.handover({ to: 'chosen' }));
+    await within(abortedAt(leader.signal), t.op, "the leader's signal to abort when a handover is asked for");
+    leaving.abort();
+    await expect(within(first, t.op, "the first chosen's campaign to end")).rejects.toMatchObject({ name: 'AbortError' });
+    await queued(a.election, (q) => q.filter((entry) => entry.id === 'chosen').length === 1, t.op, 'the first chosen to leave the queue');
+    // The leader hands over by id when it releases: to the chosen one still waiting.
+    await within(leader.resign(), t.op, 'the leader to resign');
+    const next = await within(second, t.op, 'the second chosen to lead');
+    expect((await within(asked, t.op, 'handover() to resolve')).value).toMatchObject({ ...info(next.value), via: 'handover' });
+    await within(next.value.resign(), t.op, 'chosen to resign');
+    await within(other, t.op, 'other to lead last').then((l) => l.resign());
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
   s.test('a plain and a priority campaign never share an election: the later one is refused (MixedLayoutError) and leaves nothing', [], async () => {
     const { backend, t } = s;
     const plainName = backend.uniqueName();

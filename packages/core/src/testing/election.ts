@@ -16,7 +16,7 @@ import { handedOver, handoverTarget, preemptor, type Passage } from '../priority
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
-import { campaignLoop, removeEntry, waitForDeletion } from './campaign.js';
+import { arm, campaignLoop, removeEntry, waitArmed, waitForDeletion, type Armed } from './campaign.js';
 import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import { observeLeader } from './observe.js';
 import { recordChangeKey, recordKey, type Store } from './store.js';
@@ -118,33 +118,60 @@ export class MemoryElection implements Election {
     this.assertOpen();
     // Follow the leader from before the request, so that its change is seen.
     const seen = this.observe(signal ? { signal } : {});
-    let cancel = (): void => {};
+    const done = new AbortController();
     try {
       const asked = await this.conn.call((store) => {
         if (!store.isPriority(this.name)) throw notPriority(this.name);
         const leader = store.leader(this.name);
         if (!leader) throw new InvalidOptionError('to', `nobody leads election ${JSON.stringify(this.name)}: there is nothing to hand over`);
-        if (leader.id === to) return { leader };
-        const { entries } = store.reading(this.name);
-        const target = handoverTarget(entries, leader.key, (e) => store.idOf(e.key) ?? '', to);
-        if (!target) throw notWaiting(to, this.name);
+        if (leader.id === to) return leader;
+        if (!this.waiting(store, to)) throw notWaiting(to, this.name);
         // Ours: it goes with our session (the holder deletes it when it acts).
         store.request(this.name, { to, token: leader.token }, this.conn.session?.id);
-        // The chosen one's entry, watched in the same request: if it goes first, the handover cannot happen.
-        let left: () => void = () => {};
-        const gone = new Promise<void>((resolve) => (left = resolve));
-        const watch = store.watchDeletion(target.key, this.conn.deliver, () => left());
-        if (!watch.exists) left();
-        cancel = watch.cancel;
-        return { leader, gone };
+        return leader;
       });
-      if (!asked.gone) return asked.leader;
-      const led = await handedOver(seen, asked.leader, to, { gone: asked.gone, leader: () => this.leader() });
+      if (asked.id === to) return asked;
+      const stop = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
+      const gone = this.noneWaiting(to, stop);
+      const led = await handedOver(seen, asked, to, { gone, leader: () => this.leader(signal ? { signal } : {}) });
       if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
     } finally {
-      cancel();
+      done.abort();
       void seen[Symbol.asyncIterator]().return?.();
+    }
+  }
+
+  /** The waiting candidate `to` (by id, the holder aside), as the leader would find it. */
+  private waiting(store: Store, to: string): { key: string } | undefined {
+    const { entries } = store.reading(this.name);
+    const holder = store.leader(this.name)?.key ?? '';
+    return handoverTarget(entries, holder, (e) => store.idOf(e.key) ?? '', to);
+  }
+
+  /**
+   * Resolves once no candidate `to` waits any more: each one found is
+   * watched until its entry goes (one that re-entered under the same id is
+   * found on the next reading: the leader hands over by id). Never, if that
+   * cannot be told (the connection is down) or `stop` aborts first.
+   */
+  private async noneWaiting(to: string, stop: AbortSignal): Promise<void> {
+    for (;;) {
+      let armed: Armed | undefined;
+      try {
+        armed = this.conn.callSync((store) => {
+          const target = this.waiting(store, to);
+          return target && arm(this.conn, store, target.key, undefined);
+        });
+      } catch {
+        return new Promise<void>(() => {});
+      }
+      if (!armed) return;
+      try {
+        await waitArmed(this.conn, armed, stop);
+      } catch {
+        return new Promise<void>(() => {}); // stopped, or the connection closed
+      }
     }
   }
 
