@@ -44,6 +44,7 @@ export {
   encodeRecord,
   encodeRequest,
   handedOver,
+  noneWaiting,
   handoverTarget,
   mixedLayout,
   parsePriorityTag,

@@ -264,7 +264,7 @@ export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>,
   // A watch that fails only stops telling: the feed still decides.
   let gone = target?.gone.then(
     () => 'gone' as const,
-    () => new Promise<never>(() => {}),
+    () => forever(),
   );
   let next = feed.next();
   try {
@@ -290,4 +290,29 @@ export async function handedOver(leaders: AsyncIterable<LeaderInfo | undefined>,
   } finally {
     void feed.return?.().catch(() => {});
   }
+}
+
+/**
+ * `HandoverTarget.gone`, for every backend: resolves once `find` (a fresh
+ * reading of the election) finds no candidate of the chosen id waiting. Each
+ * one it finds is waited on with `left` until its entry goes, then the
+ * election is read again: the leader hands over by id, so one that
+ * re-entered under the same id still counts. Never, if a reading fails or
+ * `left` cannot tell (resolves false, or rejects).
+ */
+export async function noneWaiting<T>(find: () => Promise<T | undefined>, left: (found: T) => Promise<boolean>): Promise<void> {
+  for (;;) {
+    let found: T | undefined;
+    try {
+      found = await find();
+    } catch {
+      return forever();
+    }
+    if (found === undefined) return;
+    if (!(await left(found).catch(() => false))) return forever();
+  }
+}
+
+function forever(): Promise<never> {
+  return new Promise<never>(() => {});
 }

@@ -31,7 +31,7 @@ import {
   type Logger,
   type SignalOptions,
 } from '@elect/core';
-import { ElectionEvents, campaignOptions, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, readOptions } from '@elect/core/backend';
+import { ElectionEvents, campaignOptions, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, noneWaiting, readOptions } from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
@@ -39,7 +39,7 @@ import { ElectionKV, toCandidate } from './kv.js';
 import { holdProcess, holding } from './hold.js';
 import { observeLeaders } from './observe.js';
 import { watch, type WatchScope } from './watch.js';
-import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf, type Reading } from './priority.js';
+import { candidatesOf, idOf, isPriority, leaderOf, notWaiting, ranked, readingOf } from './priority.js';
 import type { Session } from './session.js';
 
 /** What an election needs from its connection. */
@@ -148,35 +148,21 @@ export class EtcdElection implements Election {
         const written = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
         if (written) asked = leader;
       }
-      const gone = this.noneWaiting(to, AbortSignal.any([stop, done.signal]));
+      const watching = AbortSignal.any([stop, done.signal]);
+      // Each waiting `to` found is watched from the reading that found it.
+      const find = async (): Promise<{ key: string; revision: bigint } | undefined> => {
+        const { revision, entries } = await this.read(() => this.kv.list(), watching);
+        const reading = readingOf(this.kv, revision, entries);
+        const target = handoverTarget(reading.entries, leaderOf(reading)?.key ?? '', idOf, to);
+        return target && { key: target.key, revision };
+      };
+      const gone = noneWaiting(find, (found) => deleted(this.context(), found.key, found.revision + 1n, watching));
       const led = await handedOver(seen, asked, to, { gone, leader: () => this.leader({ signal: stop }) });
       if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
     } finally {
       done.abort();
       seen.close();
-    }
-  }
-
-  /**
-   * Resolves once no candidate `to` waits any more: each one found is
-   * watched (from the reading on) until its key goes — a campaign that
-   * re-entered under the same id is found on the next reading, as the
-   * leader hands over by id. Never, if that cannot be told (a read or the
-   * watch failed) or `done` aborts first.
-   */
-  private async noneWaiting(to: string, done: AbortSignal): Promise<void> {
-    for (;;) {
-      let reading: Reading;
-      try {
-        const { revision, entries } = await this.read(() => this.kv.list(), done);
-        reading = readingOf(this.kv, revision, entries);
-      } catch {
-        return never();
-      }
-      const target = handoverTarget(reading.entries, leaderOf(reading)?.key ?? '', idOf, to);
-      if (!target) return;
-      if (!(await deleted(this.context(), target.key, reading.revision + 1n, done))) return never();
     }
   }
 
@@ -242,8 +228,4 @@ async function deleted(scope: WatchScope & { keys: KeySpace }, key: string, from
     // Compacted, or refused: the leader feed still decides.
   }
   return false;
-}
-
-function never(): Promise<never> {
-  return new Promise<never>(() => {});
 }

@@ -21,7 +21,7 @@ import {
   TimeoutError,
   sleep,
 } from '@elect/core';
-import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys } from '@elect/core/backend';
+import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, noneWaiting } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { Event, ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
@@ -145,7 +145,14 @@ export class ZooKeeperElection implements Election {
     try {
       const leader = await this.read(reading, (client) => this.ask(client, to));
       if (leader.id === to) return leader;
-      const gone = this.noneWaiting(to, AbortSignal.any([done.signal, this.closing.signal]));
+      const watching = AbortSignal.any([done.signal, this.closing.signal]);
+      // Each waiting `to` found is watched on the session that found it.
+      const find = (): Promise<{ client: ZkClient; path: string } | undefined> =>
+        this.read({ signal: watching }, async (client) => {
+          const { target } = await this.chosen(client, to);
+          return target && { client, path: join(this.path, target.key) };
+        });
+      const gone = noneWaiting(find, (found) => deletion(found.client, found.path, watching));
       const led = await handedOver({ [Symbol.asyncIterator]: () => seen }, leader, to, { gone, leader: () => this.leader(reading) });
       if (led) return led;
       throw abortReason(signal ?? this.closing.signal, 'The handover');
@@ -194,28 +201,6 @@ export class ZooKeeperElection implements Election {
         if (!isZk(error, ZkCode.NodeExists) && !isZk(error, ZkCode.NoNode) && !isZk(error, ZkCode.BadVersion)) throw error;
         children = await client.getChildren(this.path);
       }
-    }
-  }
-
-  /**
-   * Resolves once no candidate `to` waits any more: each one found is
-   * watched until its entry goes (a campaign that re-entered under the same
-   * id is found on the next reading: the leader hands over by id). Never,
-   * if that cannot be told (a read failed) or `done` aborts first.
-   */
-  private async noneWaiting(to: string, done: AbortSignal): Promise<void> {
-    for (;;) {
-      let found: { client: ZkClient; path: string } | undefined;
-      try {
-        found = await this.read({ signal: done }, async (client) => {
-          const { target } = await this.chosen(client, to);
-          return target && { client, path: join(this.path, target.key) };
-        });
-      } catch {
-        return never();
-      }
-      if (!found) return;
-      if (!(await deletion(found.client, found.path, done))) return never();
     }
   }
 
@@ -355,8 +340,4 @@ function deletion(client: ZkClient, path: string, done: AbortSignal): Promise<bo
     };
     arm();
   });
-}
-
-function never(): Promise<never> {
-  return new Promise<never>(() => {});
 }

@@ -12,7 +12,7 @@ import { LogEvent } from '../logger.js';
 import { followSession } from '../liveness.js';
 import { campaignOptions, candidateValue, handoverOptions, readOptions, textOption } from '../options.js';
 import { encodePayload } from '../payload.js';
-import { handedOver, handoverTarget, preemptor, type Passage } from '../priority.js';
+import { handedOver, handoverTarget, noneWaiting, preemptor, type Passage } from '../priority.js';
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
@@ -132,7 +132,13 @@ export class MemoryElection implements Election {
       });
       if (asked.id === to) return asked;
       const stop = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
-      const gone = this.noneWaiting(to, stop);
+      // Each waiting `to` found is watched in the request that found it.
+      const find = async (): Promise<Armed | undefined> =>
+        this.conn.callSync((store) => {
+          const target = this.waiting(store, to);
+          return target && arm(this.conn, store, target.key, undefined);
+        });
+      const gone = noneWaiting(find, (armed) => waitArmed(this.conn, armed, stop).then(() => true));
       const led = await handedOver(seen, asked, to, { gone, leader: () => this.leader(signal ? { signal } : {}) });
       if (led) return led;
       throw abortReason(signal ?? this.closer.signal, 'The handover');
@@ -147,32 +153,6 @@ export class MemoryElection implements Election {
     const { entries } = store.reading(this.name);
     const holder = store.leader(this.name)?.key ?? '';
     return handoverTarget(entries, holder, (e) => store.idOf(e.key) ?? '', to);
-  }
-
-  /**
-   * Resolves once no candidate `to` waits any more: each one found is
-   * watched until its entry goes (one that re-entered under the same id is
-   * found on the next reading: the leader hands over by id). Never, if that
-   * cannot be told (the connection is down) or `stop` aborts first.
-   */
-  private async noneWaiting(to: string, stop: AbortSignal): Promise<void> {
-    for (;;) {
-      let armed: Armed | undefined;
-      try {
-        armed = this.conn.callSync((store) => {
-          const target = this.waiting(store, to);
-          return target && arm(this.conn, store, target.key, undefined);
-        });
-      } catch {
-        return new Promise<void>(() => {});
-      }
-      if (!armed) return;
-      try {
-        await waitArmed(this.conn, armed, stop);
-      } catch {
-        return new Promise<void>(() => {}); // stopped, or the connection closed
-      }
-    }
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
