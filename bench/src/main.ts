@@ -6,7 +6,7 @@
  * every sample.
  *
  *   pnpm bench:peers [--quick] [--scenarios handoff,crash,cold,herd] [--backends zk,etcd]
- *                    [--tools curator,etcdctl-lock,etcdctl-elect,lib,cli]
+ *                    [--tools curator,etcdctl-lock,etcdctl-elect,lib,cli,floor,floor-cli]
  *                    [--handoffs N] [--crashes N] [--cold N] [--herd N] [--changes N]
  *                    [--herd-large [N]] [--herd-large-ttl S] [--json FILE]
  */
@@ -23,14 +23,16 @@ import { type Backend, TTL_MS, type Tool, type ToolName, compileCurator, tools }
 
 const SCENARIOS = ['handoff', 'crash', 'cold', 'herd'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const TOOL_NAMES: ToolName[] = ['curator', 'etcdctl-lock', 'etcdctl-elect', 'lib', 'cli'];
+const TOOL_NAMES: ToolName[] = ['curator', 'etcdctl-lock', 'etcdctl-elect', 'lib', 'cli', 'floor', 'floor-cli'];
 
 const USAGE = `pnpm bench:peers [options]
 
   --quick              a smoke run: 3 handoffs, 1 crash, 1 cold start, herd of 10, 1 change
   --scenarios LIST     handoff,crash,cold,herd (default: all)
   --backends LIST      zk,etcd (default: both)
-  --tools LIST         curator,etcdctl-lock,etcdctl-elect,lib,cli (default: all)
+  --tools LIST         curator,etcdctl-lock,etcdctl-elect,lib,cli,floor,floor-cli
+                       (default: all; floor and floor-cli, the Node floor, in the
+                       graceful handoff only)
   --handoffs N         graceful handoffs per tool (default 50)
   --crashes N          crash failovers per tool (default 5)
   --cold N             cold starts per tool and size (default 5)
@@ -146,17 +148,17 @@ async function measure(ctx: Context, options: Options, tool: Tool): Promise<Tool
       await stopAll();
     }
   };
-  if (options.scenarios.includes('cold')) {
+  if (options.scenarios.includes('cold') && !tool.handoffOnly) {
     await step('cold start, 1 candidate', async () => void (result.cold1 = await coldStart(ctx, tool, 1, options.cold)));
     await step('cold start, 3 candidates', async () => void (result.cold3 = await coldStart(ctx, tool, 3, options.cold)));
   }
   if (options.scenarios.includes('handoff')) {
     await step(`${options.handoffs} graceful handoffs`, async () => void (result.handoff = await handoffs(ctx, tool, 'graceful', options.handoffs)));
   }
-  if (options.scenarios.includes('crash') && tool.fixedTtl === undefined) {
+  if (options.scenarios.includes('crash') && tool.fixedTtl === undefined && !tool.handoffOnly) {
     await step(`${options.crashes} crash failovers`, async () => void (result.crash = await handoffs(ctx, tool, 'crash', options.crashes)));
   }
-  if (options.scenarios.includes('herd')) {
+  if (options.scenarios.includes('herd') && !tool.handoffOnly) {
     await step(`herd of ${options.herd}`, async () => void (result.herd = await herd(ctx, tool, options.herd, options.changes)));
     if (options.herdLarge !== undefined && tool.multi) {
       const n = options.herdLarge;

@@ -39,6 +39,8 @@ const COLUMNS: Array<[ToolName, string]> = [
   ['etcdctl-elect', 'etcdctl elect'],
   ['lib', 'elect lib'],
   ['cli', 'elect cli'],
+  ['floor', 'Node floor'],
+  ['floor-cli', 'Node floor running a command'],
 ];
 
 function format(value: number, unit: Row['unit']): string {

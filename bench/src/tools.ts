@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { SpawnSpec } from './proc.js';
 
 export type Backend = 'zk' | 'etcd';
-export type ToolName = 'curator' | 'etcdctl-lock' | 'etcdctl-elect' | 'lib' | 'cli';
+export type ToolName = 'curator' | 'etcdctl-lock' | 'etcdctl-elect' | 'lib' | 'cli' | 'floor' | 'floor-cli';
 
 export interface Servers {
   zk: string;
@@ -28,6 +28,8 @@ export interface Tool {
   stopTarget: 'pid' | 'group';
   /** A TTL this tool cannot be told (etcdctl elect's session is 60 s), so the crash scenario skips it. */
   fixedTtl?: string;
+  /** Measured in the graceful handoff alone (the Node floor: no session, no failover). */
+  handoffOnly?: true;
   /** Whether a line it printed says it leads (anything else it prints is not counted). */
   leads(line: string, election: string): boolean;
   /** `ttlMs` (default TTL_MS) is the session timeout / TTL, for the tools that take one. */
@@ -81,6 +83,7 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
   const node = process.execPath;
   const elect = path.join(root, 'packages', 'cli', 'bin', 'elect.js');
   const candidate = path.join(here, 'candidate.js');
+  const floor = path.join(here, 'floor.js');
   const etcdctl = process.env.ELECT_BENCH_ETCDCTL ?? 'etcdctl';
   const endpoints = servers.etcd.replace(/^http:\/\//, '');
   const list: Tool[] = [];
@@ -130,6 +133,26 @@ export function tools(servers: Servers, curatorClasspath: string | undefined): T
         stopTarget: 'pid',
         leads: saysLeading,
         spawn: (election, n, ttlMs = TTL_MS) => ({ command: node, args: [candidate, backend, connect, election, String(ttlMs), String(n)], env: ENV }),
+      },
+      {
+        name: 'floor',
+        backend,
+        title: 'Node floor',
+        multi: false,
+        stopTarget: 'pid',
+        handoffOnly: true,
+        leads: saysLeading,
+        spawn: (election) => ({ command: node, args: [floor, backend, connect, election], env: ENV }),
+      },
+      {
+        name: 'floor-cli',
+        backend,
+        title: 'Node floor running a command',
+        multi: false,
+        stopTarget: 'pid',
+        handoffOnly: true,
+        leads: saysLeading,
+        spawn: (election) => ({ command: node, args: [floor, backend, connect, election, '--', ...PAYLOAD], env: ENV }),
       },
       {
         name: 'cli',
