@@ -112,12 +112,34 @@ export class Servers {
    * The server's own counter (`wakes()`) also counts a watch the leaving
    * leader may hold on its own znode, which wakes no other candidate.
    */
+  /**
+   * A znode's stat through the bench's own ZooKeeper session, across a lost
+   * connection: while a herd of `elect run` processes starts on two cores
+   * that session's link can drop, and the request then fails with
+   * CONNECTION_LOSS; it is sent again once the client has reconnected.
+   */
+  private async stat(path: string): Promise<zookeeper.Stat | undefined> {
+    const raw = this.raw!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await new Promise<zookeeper.Stat | undefined>((resolve, reject) =>
+          raw.exists(path, (error, found) => (error ? reject(error) : resolve(found ?? undefined))),
+        );
+      } catch (error) {
+        if ((error as { code?: number }).code !== zookeeper.Exception.CONNECTION_LOSS || attempt >= 5) throw error;
+        if (raw.getState() === zookeeper.State.SYNC_CONNECTED) continue;
+        await new Promise<void>((resolve, reject) => {
+          raw.once('connected', () => resolve());
+          raw.once('expired', () => reject(error as Error));
+        });
+      }
+    }
+  }
+
   async othersWatching(election: string): Promise<number> {
     const [leader] = await this.readers.zk!.election(election).candidates();
     if (leader === undefined) return NaN;
-    const stat = await new Promise<zookeeper.Stat | undefined>((resolve, reject) =>
-      this.raw!.exists(leader.key, (error, found) => (error ? reject(error) : resolve(found ?? undefined))),
-    );
+    const stat = await this.stat(leader.key);
     if (stat === undefined) return NaN;
     const owner = BigInt(`0x${stat.ephemeralOwner.toString('hex')}`);
     const wchc = await fourLetter(this.zk!.members[0]!, 'wchc');
