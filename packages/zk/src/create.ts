@@ -42,8 +42,15 @@ export class SessionEndedSignal extends Error {
   override name = 'SessionEndedSignal';
 }
 
-/** Rejects when `session` ends or `stop` aborts, whichever comes first; else follows `op`. */
+/**
+ * Rejects when `session` ends or `stop` aborts, whichever comes first; else
+ * follows `op`. Whichever comes first, `op` is followed to its end: a request
+ * still in flight when we stop waiting for it fails once the client closes,
+ * and that failure, which nobody waits for any more, must not go unhandled
+ * (it would end the process).
+ */
 export function onSession<T>(session: Session, stop: AbortSignal, op: Promise<T>): Promise<T> {
+  op.catch(() => {});
   return new Promise<T>((resolve, reject) => {
     if (stop.aborted) return reject(abortReason(stop));
     if (session.isEnded) return reject(new SessionEndedSignal(session.id));
