@@ -262,10 +262,16 @@ export class Candidate {
     });
     this.handle = handle;
     this.machine.transition({ kind: 'leader', token });
-    const stopKey = guardKey(this.ctx, entry, revision, session, (reason) => {
-      // Our key was deleted (an operator forcing a failover): in a priority
-      // election our record goes too, at once, as a plain leader's key would.
-      if (handle.lose(reason) && record) void this.removeOwn().catch((e: unknown) => this.removeFailed(e));
+    // The key guard starts once our caller holds the leadership: its watch
+    // replays from `revision`, so a deletion meanwhile is seen all the same,
+    // and opening it is not on the way to leading.
+    let stopKey = noop;
+    const guarding = setImmediate(() => {
+      stopKey = guardKey(this.ctx, entry, revision, session, (reason) => {
+        // Our key was deleted (an operator forcing a failover): in a priority
+        // election our record goes too, at once, as a plain leader's key would.
+        if (handle.lose(reason) && record) void this.removeOwn().catch((e: unknown) => this.removeFailed(e));
+      });
     });
     const stopRecord = record
       ? guardRecord(this.ctx, entry, token, record.reading, {
@@ -277,6 +283,7 @@ export class Candidate {
     const offSession = followSession(session.liveness, this.machine, (reason) => handle.lose(reason));
     this.stopGuard = () => {
       offSession();
+      clearImmediate(guarding);
       stopKey();
       stopRecord();
     };

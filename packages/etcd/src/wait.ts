@@ -148,8 +148,11 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevisio
   const local = new AbortController();
   const both = AbortSignal.any([signal, local.signal]);
   const one = async (watched: Watched): Promise<Watched | undefined> => {
-    for await (const batch of watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision, deletesOnly: watched.deletesOnly, signal: both })) {
-      if (!watched.deletesOnly || batch.events.some((e) => e.type === 'delete')) return watched;
+    // Read by hand: leaving a `for await` would tear the watch down before
+    // our caller moves on (see `finally`).
+    const batches = watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision, deletesOnly: watched.deletesOnly, signal: both })[Symbol.asyncIterator]();
+    for (let next = await batches.next(); !next.done; next = await batches.next()) {
+      if (!watched.deletesOnly || next.value.events.some((e) => e.type === 'delete')) return watched;
     }
     return undefined;
   };
@@ -164,6 +167,8 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevisio
     await sleep(ctx.clock, 100, signal);
     return undefined;
   } finally {
-    local.abort();
+    // The watches go (a cancel per stream) once our caller's next read is
+    // on the wire: their teardown is not on the way to leading.
+    setImmediate(() => local.abort());
   }
 }
