@@ -49,8 +49,10 @@ async function resignLeaders(): Promise<void> {
 }
 
 async function stop(): Promise<void> {
+  // The leaders resign first: the next leader waits for that alone.
+  const resigning = resignLeaders();
   stopping.abort();
-  await resignLeaders();
+  await resigning;
   await Promise.allSettled(connections.map((connection) => connection.close()));
   process.exit(0);
 }
