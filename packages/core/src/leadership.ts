@@ -48,10 +48,7 @@ export interface LeadershipInit {
   key: string;
   deadline: DeadlineView;
   backend: LeadershipBackend;
-  /**
-   * Called once, synchronously, when leadership ends (for events / state):
-   * after `signal` aborted, and on resign after `remove()` was called.
-   */
+  /** Called once, synchronously, when leadership ends (for events / state). */
   onLost?: (error: LeadershipLostError) => void;
 }
 
@@ -130,31 +127,19 @@ export class LeadershipHandle implements Leadership {
    * tells the backend's listener. Returns false if it had already ended.
    */
   lose(reason: LossReason, cause?: unknown, retryable?: boolean): boolean {
-    const error = this.end(reason, cause, retryable);
-    if (error) this.onLost?.(error);
-    return error !== undefined;
+    if (this.controller.signal.aborted) return false;
+    const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause, ...(retryable === undefined ? {} : { retryable }) });
+    this.aheads.clear();
+    this.controller.abort(error);
+    this.onLost?.(error);
+    return true;
   }
 
   resign(): Promise<void> {
     // Stop the work first, then delete: nobody else can become leader before
-    // our entry is gone, and by then our signal has already aborted. The
-    // backend hears of the loss once the delete is on its way (the request
-    // goes out synchronously): its bookkeeping — guards stopped, the event,
-    // the log line — lets nobody lead sooner, and the next leader waits for
-    // the delete alone.
-    const error = this.end('resigned');
-    const removal = this.release();
-    if (error) this.onLost?.(error);
-    return removal;
-  }
-
-  /** Aborts `signal` with a typed reason; the error, or undefined if leadership had already ended. */
-  private end(reason: LossReason, cause?: unknown, retryable?: boolean): LeadershipLostError | undefined {
-    if (this.controller.signal.aborted) return undefined;
-    const error = new LeadershipLostError(reason, `${this.id}: ${messages[reason]}`, { cause, ...(retryable === undefined ? {} : { retryable }) });
-    this.aheads.clear();
-    this.controller.abort(error);
-    return error;
+    // our entry is gone, and by then our signal has already aborted.
+    this.lose('resigned');
+    return this.release();
   }
 
   async handover(options?: Pick<HandoverOptions, 'to'>): Promise<void> {

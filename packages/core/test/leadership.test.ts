@@ -52,28 +52,6 @@ describe('LeadershipHandle', () => {
     expect(handle.signal.reason).toMatchObject({ name: 'LeadershipLostError', code: 'ELECT_LEADERSHIP_LOST', reason: 'resigned', retryable: false });
   });
 
-  it('on resign the backend hears of the loss after the delete was sent, with the signal already aborted', () => {
-    const order: string[] = [];
-    const clock = new ManualClock(0);
-    const deadline = new LossDeadline({ timeoutMs: 1000, safetyMarginMs: 100, clock, onExpire: () => {} });
-    const handle: LeadershipHandle = new LeadershipHandle({
-      id: 'me',
-      value: 'me',
-      token: 7n,
-      key: 'e/1',
-      deadline,
-      backend: {
-        remove: async () => void order.push(`remove (aborted: ${handle.signal.aborted})`),
-        proclaim: async () => {},
-      },
-      onLost: (error) => order.push(`lost ${error.reason}`),
-    });
-    handle.signal.addEventListener('abort', () => order.push('signal'));
-    void handle.resign();
-    // All of it synchronously, in this order: the work stops, the delete goes out, then the bookkeeping.
-    expect(order).toEqual(['signal', 'remove (aborted: true)', 'lost resigned']);
-  });
-
   it('a failed removal can be retried by resigning again', async () => {
     let attempts = 0;
     const { handle } = setup({
