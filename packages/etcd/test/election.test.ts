@@ -341,6 +341,33 @@ describe('etcd election on one member', () => {
     }
   });
 
+  it('sees its key deleted before its guard watch was opened: the guard replays from the reading it was elected on', async () => {
+    const name = uniqueName();
+    const a = await connect();
+    // Every watch this connection opens from now on waits until the test
+    // says so: the new leader's guard is opened only after the deletion.
+    type WatchCalls = { watch: (...args: unknown[]) => Promise<unknown> };
+    const member = (a as unknown as { endpoints: { pinned(): { client: WatchCalls } } }).endpoints.pinned().client;
+    const open = member.watch.bind(member);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const la = await a.election(name).campaign({ id: 'a' });
+      member.watch = async (...args: unknown[]) => {
+        await held;
+        return await open(...args);
+      };
+      await client.delete().key(la.key).exec();
+      expect(la.isLeader).toBe(true); // nothing has told it yet
+      release();
+      await waitAborted(la.signal);
+      expect((la.signal.reason as { reason?: string }).reason).toBe('deleted');
+    } finally {
+      release();
+      member.watch = open;
+    }
+  });
+
   it('loses at once when the lease is revoked (its key goes first: "deleted", or "session-expired"); waiting campaigns rejoin on a fresh lease', async () => {
     const name = uniqueName();
     const [a, b] = await Promise.all([connect(), connect()]);
