@@ -185,9 +185,15 @@ export interface Election {
    * a fresh entry on the new session (a stale entry never becomes leader).
    */
   campaign(options: CampaignOptions): Promise<Leadership>;
-  /** The current leader, read from the server, or undefined when nobody leads. */
+  /**
+   * The current leader, read from the server, or undefined when nobody leads.
+   * etcd's reads are linearizable. ZooKeeper answers from the server this
+   * connection uses, in order for this connection but not across
+   * connections: on an ensemble, another process's change may show a moment
+   * later than that process saw it.
+   */
   leader(options?: SignalOptions): Promise<LeaderInfo | undefined>;
-  /** The queue in election order (the first one leads). */
+  /** The queue in election order (the first one leads); read as `leader()` is. */
   candidates(options?: SignalOptions): Promise<CandidateInfo[]>;
   /**
    * Leader changes: first the current leader (or undefined), then each change

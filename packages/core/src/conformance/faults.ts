@@ -93,7 +93,7 @@ export function faults(s: Suite): void {
     expect(['session-expired', 'deleted', 'deadline']).toContain(lossReason(loss.value));
     const lb = await within(waiting, t.failover, 'b to take over');
     expect(lb.token > la.token).toBe(true);
-    expect(await o.election.leader()).toMatchObject(info(lb));
+    expect(await b.election.leader()).toMatchObject(info(lb));
 
     const again = quiet(a.election.campaign({ id: 'a' }));
     await within(lb.resign(), t.op, 'b to resign');
@@ -127,7 +127,7 @@ export function faults(s: Suite): void {
     const lb = await within(waiting, t.failover + t.op, 'b to lead on a fresh entry');
     expect(lb.key).not.toBe(stale.key);
     expect(lb.token > stale.token && lb.token > la.token).toBe(true);
-    expect((await o.election.candidates())[0]).toMatchObject(info(lb));
+    expect((await b.election.candidates())[0]).toMatchObject(info(lb));
     await seen.find((v) => v?.key === lb.key, t.op, 'the observer to report b on its fresh entry');
     expect(seen.seen.filter((v) => v?.key === stale.key)).toEqual([]);
     expect(repeats(seen.seen)).toEqual([]);

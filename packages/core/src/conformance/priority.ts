@@ -11,6 +11,7 @@ import type { CampaignOptions, Election, Leadership } from '../contract.js';
 import { ErrorCode } from '../errors.js';
 import { OneLeader, WakeCounter, abortedAt, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
 import type { Suite } from './suite.js';
+import type { ConformanceHandle } from './types.js';
 
 export function priority(s: Suite): void {
   s.test('the waiting candidate with the highest priority leads next, ties in queue order; candidates() shows priorities in that order', [], async () => {
@@ -19,7 +20,7 @@ export function priority(s: Suite): void {
     const monitor = new OneLeader();
     const first = await s.open(name);
     let leader = await within(monitor.watch(first.election.campaign({ id: 'low', priority: 1 })), t.op, 'the first leader');
-    const waiting: Array<[CampaignOptions, Promise<Leadership>]> = [];
+    const waiting: Array<[CampaignOptions, Promise<Leadership>, ConformanceHandle]> = [];
     for (const options of [
       { id: 'five', priority: 5 },
       { id: 'nine-a', priority: 9 },
@@ -27,7 +28,7 @@ export function priority(s: Suite): void {
       { id: 'zero', priority: 0 },
     ]) {
       const handle = await s.open(name);
-      waiting.push([options, monitor.watch(handle.election.campaign(options))]);
+      waiting.push([options, monitor.watch(handle.election.campaign(options)), handle]);
       await queued(first.election, (q) => q.length === waiting.length + 1, t.op, `${options.id} to be queued`);
     }
     const queue = await first.election.candidates();
@@ -42,13 +43,15 @@ export function priority(s: Suite): void {
     expect(await first.election.leader()).toMatchObject({ ...info(leader), priority: 1 });
 
     const campaigns = new Map(waiting.map(([options, campaign]) => [options.id, campaign]));
+    const handles = new Map(waiting.map(([options, , handle]) => [options.id, handle]));
     for (const expected of ['nine-a', 'nine-b', 'five', 'zero']) {
       const previous = leader;
       await within(previous.resign(), t.op, `${previous.id} to resign`);
       leader = await within(campaigns.get(expected) as Promise<Leadership>, t.op, `${expected} to lead after ${previous.id}`);
       campaigns.delete(expected);
       expect(leader.token > previous.token).toBe(true);
-      const now = await first.election.leader();
+      // Read where the change is known to have been seen (types.ts).
+      const now = await handles.get(expected)?.election.leader();
       expect(now).toMatchObject(info(leader));
       // An ordinary succession: not a preemption, not a handover.
       expect(now?.via).toBeUndefined();
@@ -153,7 +156,7 @@ export function priority(s: Suite): void {
     expect(lossReason(leader.signal.reason)).toBe('handover');
     await handing;
     expect(next.value.token > leader.token).toBe(true);
-    expect(await a.election.leader()).toMatchObject({ ...info(next.value), via: 'handover' });
+    expect(await c.election.leader()).toMatchObject({ ...info(next.value), via: 'handover' });
     expect(monitor.violations).toEqual([]);
     await within(next.value.resign(), t.op, 'chosen to resign');
     await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());

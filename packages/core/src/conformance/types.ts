@@ -3,6 +3,12 @@
  * client with its own session/lease, as a separate process would have; faults
  * act on that handle's own connection only, and are real (a TCP proxy, a
  * server-side session kill), never simulated inside the client.
+ *
+ * A reading that must show another handle's change is made on a handle that
+ * has seen it (the one that made it, or one that waited for it): ZooKeeper
+ * answers reads from the server a session is connected to, in order for that
+ * session but not across sessions, so on an ensemble a follower may answer
+ * from a copy a moment behind the quorum.
  */
 import type { Election } from '../contract.js';
 import type { Logger } from '../logger.js';
