@@ -131,38 +131,61 @@ interface ToolResult {
   errors: string[];
 }
 
-/** Set once the bench is interrupted: no further step starts. */
+/** Set once the bench is interrupted, or a step stalled: no further step starts. */
 let interrupting = false;
+/** A step outlived its budget: the run ends after printing what it measured, with exit code 1. */
+let stalled = false;
+
+/**
+ * Every wait inside a step has its own deadline, so a step's budget is the
+ * sum of them: one that outlives it waited on something without one (a
+ * server gone, say). It is reported with the servers' state and ends the run.
+ */
+function stepBudgetMs(options: Options, kind: 'cold' | 'handoff' | 'crash' | 'herd'): number {
+  const perRound = { cold: 75_000, handoff: 70_000, crash: 70_000 + 4 * TTL_MS, herd: 40_000 }[kind];
+  const rounds = { cold: options.cold, handoff: options.handoffs, crash: options.crashes, herd: options.changes }[kind];
+  return (kind === 'herd' ? 480_000 : 70_000) + rounds * perRound;
+}
 
 async function measure(ctx: Context, options: Options, tool: Tool): Promise<ToolResult> {
   const result: ToolResult = { errors: [] };
-  const step = async (what: string, run: () => Promise<void>): Promise<void> => {
+  const step = async (what: string, budgetMs: number, run: () => Promise<void>): Promise<void> => {
     if (interrupting) return;
     ctx.log(`${tool.title} (${tool.backend}): ${what}`);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        stalled = interrupting = true;
+        reject(new Error(`no result within ${budgetMs / 1000} s, the sum of its own waits' deadlines; ${ctx.servers.down() ?? 'every server runs'}`));
+      }, budgetMs);
+    });
     try {
-      await run();
+      await Promise.race([run(), late]);
     } catch (error) {
-      if (interrupting) return;
-      result.errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+      if (interrupting && !stalled) return;
+      const down = ctx.servers.down();
+      result.errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}${down ? `; ${down}` : ''}`);
       ctx.log(`  failed: ${String(error)}`);
       await stopAll();
+    } finally {
+      clearTimeout(timer);
     }
   };
   if (options.scenarios.includes('cold') && !tool.handoffOnly) {
-    await step('cold start, 1 candidate', async () => void (result.cold1 = await coldStart(ctx, tool, 1, options.cold)));
-    await step('cold start, 3 candidates', async () => void (result.cold3 = await coldStart(ctx, tool, 3, options.cold)));
+    await step('cold start, 1 candidate', stepBudgetMs(options, 'cold'), async () => void (result.cold1 = await coldStart(ctx, tool, 1, options.cold)));
+    await step('cold start, 3 candidates', stepBudgetMs(options, 'cold'), async () => void (result.cold3 = await coldStart(ctx, tool, 3, options.cold)));
   }
   if (options.scenarios.includes('handoff')) {
-    await step(`${options.handoffs} graceful handoffs`, async () => void (result.handoff = await handoffs(ctx, tool, 'graceful', options.handoffs)));
+    await step(`${options.handoffs} graceful handoffs`, stepBudgetMs(options, 'handoff'), async () => void (result.handoff = await handoffs(ctx, tool, 'graceful', options.handoffs)));
   }
   if (options.scenarios.includes('crash') && tool.fixedTtl === undefined && !tool.handoffOnly) {
-    await step(`${options.crashes} crash failovers`, async () => void (result.crash = await handoffs(ctx, tool, 'crash', options.crashes)));
+    await step(`${options.crashes} crash failovers`, stepBudgetMs(options, 'crash'), async () => void (result.crash = await handoffs(ctx, tool, 'crash', options.crashes)));
   }
   if (options.scenarios.includes('herd') && !tool.handoffOnly) {
-    await step(`herd of ${options.herd}`, async () => void (result.herd = await herd(ctx, tool, options.herd, options.changes)));
+    await step(`herd of ${options.herd}`, stepBudgetMs(options, 'herd'), async () => void (result.herd = await herd(ctx, tool, options.herd, options.changes)));
     if (options.herdLarge !== undefined && tool.multi) {
       const n = options.herdLarge;
-      await step(`herd of ${n}`, async () => void (result.herdLarge = await herd(ctx, tool, n, options.changes, options.herdLargeTtlMs)));
+      await step(`herd of ${n}`, stepBudgetMs(options, 'herd'), async () => void (result.herdLarge = await herd(ctx, tool, n, options.changes, options.herdLargeTtlMs)));
     }
   }
   return result;
@@ -288,7 +311,7 @@ async function main(): Promise<number> {
     if (options.json !== undefined) {
       fs.writeFileSync(options.json, JSON.stringify({ when, options, floor, results: measured.map(({ tool, result }) => ({ tool: tool.name, backend: tool.backend, ...result })) }, null, 2));
     }
-    return 0;
+    return stalled ? 1 : 0;
   } finally {
     await stopAll();
     await servers?.close();
@@ -298,3 +321,5 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main();
+// A stalled step may still hold a wait without a deadline: do not wait for it.
+if (stalled) process.exit(process.exitCode);

@@ -8,7 +8,7 @@
  */
 import type { Election } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
-import { type Cluster, fourLetter, startEtcdProcess, startZooKeeperProcess } from '@elect/test';
+import { type ProcessCluster, fourLetter, logTail, startEtcdProcess, startZooKeeperProcess } from '@elect/test';
 import { connectZooKeeper } from '@elect/zk';
 import zookeeper from 'node-zookeeper-client';
 import type { Backend } from './tools.js';
@@ -20,8 +20,8 @@ interface Connection {
 
 export class Servers {
   private constructor(
-    readonly zk: Cluster | undefined,
-    readonly etcd: Cluster | undefined,
+    readonly zk: ProcessCluster | undefined,
+    readonly etcd: ProcessCluster | undefined,
     readonly readers: Partial<Record<Backend, Connection>>,
     /** A plain client for what elect's API does not show: a znode's owner session. */
     readonly raw: zookeeper.Client | undefined,
@@ -150,6 +150,13 @@ export class Servers {
       else if (session !== owner && (line.trim() === leader.key || line.trim() === election)) woken++;
     }
     return woken;
+  }
+
+  /** The servers that no longer run, each with the end of its log; undefined while all run. */
+  down(): string | undefined {
+    const gone = [...(this.zk?.members ?? []), ...(this.etcd?.members ?? [])].filter((member) => !member.running);
+    if (gone.length === 0) return undefined;
+    return gone.map((member) => `server ${member.name} is not running; the end of its log:\n${logTail(member.log)}`).join('\n');
   }
 
   async close(): Promise<void> {
