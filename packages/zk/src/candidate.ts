@@ -21,6 +21,7 @@ import {
   isRetryable,
   onSession,
   removeQuietly,
+  throughBlips,
   type CreateContext,
   type OwnNode,
 } from './create.js';
@@ -249,20 +250,9 @@ export class Candidate {
 
   /** Runs a cleanup write on `session` through blips, for at most a few operation timeouts. */
   private async removeOn(session: Session, write: (client: ZkClient) => Promise<void>): Promise<void> {
-    const never = new AbortController().signal;
-    const backoff = new Backoff({ initialMs: 100, maxMs: 1600 });
-    for (let attempt = 0; attempt < 5 && !session.isEnded; attempt += 1) {
-      try {
-        await onSession(session, never, write(session.client));
-        return;
-      } catch (error) {
-        if (!isRetryable(error)) {
-          this.logger.warn({ event: 'cleanup-failed', id: this.id, err: error });
-          return;
-        }
-        await backoff.wait(this.clock);
-      }
-    }
+    await throughBlips(session, write, { clock: this.clock, attempts: 5, initialMs: 100, maxMs: 1600 }).catch((error: unknown) =>
+      this.logger.warn({ event: 'cleanup-failed', id: this.id, err: error }),
+    );
   }
 }
 

@@ -82,6 +82,34 @@ export function onSession<T>(session: Session, stop: AbortSignal, op: Promise<T>
 }
 
 /**
+ * Runs `op` on `session` through blips: an error `isRetryable` cures (a lost
+ * connection, a slow answer) is retried with backoff while `go()` holds, the
+ * session lives, `stop` has not aborted and attempts are left. Resolves with
+ * `{ value }`, or with undefined once it stops trying; rejects with an error
+ * retrying does not cure, unless the session ended meanwhile (what was ours
+ * goes with it, and its end is reported where the session is followed).
+ */
+export async function throughBlips<T>(
+  session: Session,
+  op: (client: ZkClient) => Promise<T>,
+  how: { clock: Clock; stop?: AbortSignal; go?: () => boolean; attempts?: number; initialMs?: number; maxMs?: number },
+): Promise<{ value: T } | undefined> {
+  const stop = how.stop ?? new AbortController().signal;
+  const backoff = new Backoff({ initialMs: how.initialMs ?? 50, maxMs: how.maxMs ?? 1000 });
+  for (let attempt = 0; attempt < (how.attempts ?? Infinity); attempt += 1) {
+    if (stop.aborted || session.isEnded || (how.go && !how.go())) return undefined;
+    try {
+      return { value: await onSession(session, stop, op(session.client)) };
+    } catch (error) {
+      if (stop.aborted || session.isEnded) return undefined;
+      if (!isRetryable(error)) throw error;
+      await backoff.wait(how.clock, stop).catch(() => {});
+    }
+  }
+  return undefined;
+}
+
+/**
  * Creates our node on `session`, or finds the one an earlier attempt created;
  * `tag` is a priority entry's (core's `priorityTag`).
  * `pending` is told about every create that is in flight, so that a caller

@@ -15,12 +15,11 @@ import {
   type Logger,
   type LossReason,
   NotLeaderError,
-  Backoff,
   sleep,
 } from '@elect/core';
 import { encodePayload, followSession, LeadershipHandle, type Passage, type StateMachine } from '@elect/core/backend';
 import type { Event, Stat } from './client.js';
-import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
+import { removeQuietly, throughBlips, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { RecordHold } from './priority-leader.js';
 import type { RecordClaim } from './priority-turn.js';
@@ -135,19 +134,12 @@ export class HeldLeadership {
   }
 
   private async rewatch(): Promise<void> {
-    const { session } = this.node;
-    const backoff = new Backoff({ maxMs: 1000 });
-    const stop = this.handle.signal;
-    while (this.handle.isLeader && !session.isEnded) {
-      try {
-        const stat = await onSession(session, stop, session.client.exists(this.node.path, (event) => this.onNodeEvent(event)));
-        if (stat === null) this.deleted();
-        return;
-      } catch (error) {
-        if (!isRetryable(error)) return;
-        await backoff.wait(this.options.clock, stop).catch(() => {});
-      }
-    }
+    const watched = await throughBlips(this.node.session, (client) => client.exists(this.node.path, (event) => this.onNodeEvent(event)), {
+      clock: this.options.clock,
+      stop: this.handle.signal,
+      go: () => this.handle.isLeader,
+    }).catch(() => undefined);
+    if (watched?.value === null) this.deleted();
   }
 
   /**
@@ -159,20 +151,8 @@ export class HeldLeadership {
    */
   async remove(): Promise<void> {
     const { session } = this.node;
-    const backoff = new Backoff({ maxMs: 1000 });
-    const never = new AbortController().signal;
-    while (!session.isEnded) {
-      try {
-        await onSession(session, never, this.hold ? this.hold.release() : removeQuietly(session.client, this.node.path));
-        this.onReleased();
-        return;
-      } catch (error) {
-        if (session.isEnded) break;
-        if (!isRetryable(error)) throw error;
-        await backoff.wait(this.options.clock);
-      }
-    }
-    await Promise.race([session.retired, sleep(this.options.clock, this.options.operationTimeoutMs)]);
+    const removed = await throughBlips(session, (client) => (this.hold ? this.hold.release() : removeQuietly(client, this.node.path)), { clock: this.options.clock });
+    if (!removed) await Promise.race([session.retired, sleep(this.options.clock, this.options.operationTimeoutMs)]);
     this.onReleased();
   }
 

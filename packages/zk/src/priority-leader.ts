@@ -9,10 +9,10 @@
  * (only while it is ours: its czxid is our token) with its entry, in one
  * transaction.
  */
-import { Backoff, type Clock, InvalidOptionError, type Logger, type LossReason } from '@elect/core';
+import { type Clock, InvalidOptionError, type Logger, type LossReason } from '@elect/core';
 import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, type Passage, preemptor } from '@elect/core/backend';
 import type { Event } from './client.js';
-import { isRetryable, onSession, removeQuietly, type OwnNode } from './create.js';
+import { onSession, removeQuietly, throughBlips, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { isEphemeral, join, queueEntries, recordName, requestName, type Entry } from './names.js';
 import { touch, type RecordClaim } from './priority-turn.js';
@@ -218,24 +218,13 @@ export class RecordHold {
    * see its record or its queue can follow neither a loss nor a preemption.
    */
   private async retrying(op: () => Promise<void>): Promise<void> {
-    const backoff = new Backoff({ maxMs: 1000 });
-    const stop = this.handle?.signal ?? never;
-    while (this.leading) {
-      try {
-        await onSession(this.node.session, stop, op());
-        return;
-      } catch (error) {
-        if (!isRetryable(error)) {
-          // Stopped or ended meanwhile (not leading any more): nothing to give up.
-          if (this.leading) {
-            this.options.logger.warn({ event: 'guard-failed', id: this.options.id, err: error });
-            this.options.lose('deleted');
-          }
-          return;
-        }
-        await backoff.wait(this.options.clock, stop).catch(() => {});
-      }
-    }
+    const how = { clock: this.options.clock, stop: this.handle?.signal ?? never, go: () => this.leading };
+    await throughBlips(this.node.session, op, how).catch((error: unknown) => {
+      // Stopped or ended meanwhile (not leading any more): nothing to give up.
+      if (!this.leading) return;
+      this.options.logger.warn({ event: 'guard-failed', id: this.options.id, err: error });
+      this.options.lose('deleted');
+    });
   }
 }
 
