@@ -135,6 +135,7 @@ interface ToolResult {
 let interrupting = false;
 /** A step outlived its budget: the run ends after printing what it measured, with exit code 1. */
 let stalled = false;
+const halt = new AbortController();
 
 /**
  * Every wait inside a step has its own deadline, so a step's budget is the
@@ -142,7 +143,7 @@ let stalled = false;
  * server gone, say). It is reported with the servers' state and ends the run.
  */
 function stepBudgetMs(options: Options, kind: 'cold' | 'handoff' | 'crash' | 'herd'): number {
-  const perRound = { cold: 75_000, handoff: 70_000, crash: 70_000 + 4 * TTL_MS, herd: 40_000 }[kind];
+  const perRound = { cold: 75_000, handoff: 70_000, crash: 70_000 + 4 * TTL_MS, herd: 60_000 }[kind];
   const rounds = { cold: options.cold, handoff: options.handoffs, crash: options.crashes, herd: options.changes }[kind];
   return (kind === 'herd' ? 480_000 : 70_000) + rounds * perRound;
 }
@@ -156,14 +157,15 @@ async function measure(ctx: Context, options: Options, tool: Tool): Promise<Tool
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         stalled = interrupting = true;
-        reject(new Error(`no result within ${budgetMs / 1000} s, the sum of its own waits' deadlines; ${ctx.servers.down() ?? 'every server runs'}`));
+        halt.abort();
+        reject(new Error(`no result within ${budgetMs / 1000} s, the sum of its own waits' deadlines`));
       }, budgetMs);
     });
     try {
       await Promise.race([run(), late]);
     } catch (error) {
       if (interrupting && !stalled) return;
-      const down = ctx.servers.down();
+      const down = ctx.servers.down() ?? (stalled ? 'every server runs' : undefined);
       result.errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}${down ? `; ${down}` : ''}`);
       ctx.log(`  failed: ${String(error)}`);
       await stopAll();
@@ -266,7 +268,7 @@ async function main(): Promise<number> {
     }
     log(`starting servers (${options.backends.join(', ')})`);
     servers = await Servers.start(options.backends);
-    const ctx: Context = { servers, janitor, settleMs: options.quick ? 300 : 1000, idleWindowMs: options.quick ? 1000 : 5000, log };
+    const ctx: Context = { servers, janitor, settleMs: options.quick ? 300 : 1000, idleWindowMs: options.quick ? 1000 : 5000, log, halted: halt.signal };
     const connect = { zk: servers.zk?.connectString ?? '', etcd: servers.etcd?.connectString ?? '' };
     const selected = tools(connect, curator).filter((tool) => options.backends.includes(tool.backend) && options.tools.includes(tool.name));
     const measured: Array<{ tool: Tool; result: ToolResult }> = [];

@@ -18,6 +18,8 @@ export interface Context {
   /** Window over which idle CPU is measured (ms). */
   idleWindowMs: number;
   log(message: string): void;
+  /** Aborts when a step stalled: a scenario still running starts no more candidates. */
+  halted: AbortSignal;
 }
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,6 +42,7 @@ class Group {
   }
 
   start(candidates = 1): Proc {
+    this.ctx.halted.throwIfAborted();
     const proc = new Proc(this.tool.spawn(this.election, candidates, this.ttlMs), this.ctx.janitor, candidates, this.tool.title);
     this.procs.add(proc);
     return proc;
