@@ -44,7 +44,8 @@ export async function startZooKeeper(options: ProcessZooKeeperOptions & { netns:
 export async function startZooKeeper(options?: ProcessZooKeeperOptions): Promise<Cluster>;
 export async function startZooKeeper(options: ProcessZooKeeperOptions = {}): Promise<Cluster> {
   if (options.netns !== undefined) processOnly('ZooKeeper in a network namespace');
-  if (options.netns === undefined && (await selectedRuntime()) === 'container') {
+  if (options.laggingFollowerMs !== undefined) processOnly('a ZooKeeper ensemble with a lagging follower');
+  if (options.netns === undefined && options.laggingFollowerMs === undefined && (await selectedRuntime()) === 'container') {
     return await startZooKeeperContainer(options);
   }
   return await startZooKeeperProcess(options);

@@ -16,12 +16,24 @@ import {
   ensembleOf,
   freePorts,
   retryOnPortClash,
+  startProxy,
   zooKeeperElectionJvmFlags,
   zooKeeperLeader,
   zooKeeperMode,
 } from '@elect/testcontainers';
 
-export type ProcessZooKeeperOptions = ZooKeeperOptions & ProcessRuntimeOptions;
+export type ProcessZooKeeperOptions = ZooKeeperOptions &
+  ProcessRuntimeOptions & {
+    /**
+     * An ensemble whose first server (zk1, which never wins the first
+     * election: the highest id does) hears the others this much later: its
+     * links to their quorum ports go through proxies that delay what they
+     * send it. It applies every commit that much after the quorum, so its
+     * clients read a copy that trails — as far as ZooKeeper allows, without
+     * the chance a test otherwise needs to see it.
+     */
+    laggingFollowerMs?: number;
+  };
 
 const JAVA_DIR = '/usr/share/java';
 // The server needs only these; slf4j-simple logs to stderr, which goes to the member's log file.
@@ -50,7 +62,7 @@ interface Peer {
   electionPort: number;
 }
 
-function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dataDir: string): string {
+function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dataDir: string, quorumOf: (p: Peer) => string): string {
   const tick = options.tickTimeMs ?? ZOOKEEPER_DEFAULTS.tickTimeMs;
   const ensemble = ensembleOf(options);
   const lines = [
@@ -72,7 +84,7 @@ function config(options: ProcessZooKeeperOptions, peer: Peer, peers: Peer[], dat
     ...(options.maxClientConnections === undefined ? [] : [`maxClientCnxns=${options.maxClientConnections}`]),
   ];
   if (peers.length > 1) {
-    for (const p of peers) lines.push(`server.${p.id}=${p.host}:${p.quorumPort}:${p.electionPort}`);
+    for (const p of peers) lines.push(`server.${p.id}=${quorumOf(p)}:${p.electionPort}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -100,6 +112,16 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
         electionPort: ports[i * 3 + 2]!,
       });
     }
+    // zk1's view of the others' quorum ports (see laggingFollowerMs).
+    const lagged = new Map<Peer, string>();
+    if (options.laggingFollowerMs !== undefined) {
+      if (size !== 3 || netns) throw new Error('laggingFollowerMs needs an ensemble of 3, outside a network namespace');
+      for (const other of peers.slice(1)) {
+        const proxy = await startProxy({ host: other.host, port: other.quorumPort }, { replyDelayMs: options.laggingFollowerMs });
+        bridges.push(proxy);
+        lagged.set(other, `${proxy.host}:${proxy.port}`);
+      }
+    }
     let outer = peers.map((peer) => ({ host: peer.host, port: peer.clientPort }));
     if (netns) {
       fs.chmodSync(dir, 0o755); // members run as their own uids (see netns.ts)
@@ -114,7 +136,8 @@ async function startOnce(options: ProcessZooKeeperOptions): Promise<ProcessClust
       fs.mkdirSync(dataDir, { recursive: true });
       fs.writeFileSync(path.join(dataDir, 'myid'), `${peer.id}\n`);
       const cfg = path.join(memberDir, 'zoo.cfg');
-      fs.writeFileSync(cfg, config(options, peer, peers, dataDir));
+      const quorumOf = (p: Peer): string => (peer === peers[0] && lagged.get(p)) || `${p.host}:${p.quorumPort}`;
+      fs.writeFileSync(cfg, config(options, peer, peers, dataDir, quorumOf));
       let command = 'java';
       let args = [...JVM_FLAGS, ...zooKeeperElectionJvmFlags(ensembleOf(options)), '-cp', cp, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg];
       if (netns) {

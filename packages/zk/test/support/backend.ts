@@ -37,8 +37,20 @@ export interface ZkConformanceBackend extends ConformanceBackend {
   readonly cluster: Cluster;
 }
 
-export function zkBackend(cluster: Cluster): ZkConformanceBackend {
-  const label = cluster.members.length === 1 ? 'standalone' : `${cluster.members.length}-node ensemble`;
+/**
+ * `alternate`: the handles of one election reach one server each, in turn
+ * the first member and the last (a lagging follower and the first leader of
+ * `laggingFollowerMs`), rather than the one their client picks: a reading on
+ * one handle of another's change then meets the lag in most tests.
+ */
+export function zkBackend(cluster: Cluster, backendOptions: { alternate?: boolean; label?: string } = {}): ZkConformanceBackend {
+  const label = backendOptions.label ?? (cluster.members.length === 1 ? 'standalone' : `${cluster.members.length}-node ensemble`);
+  const opened = new Map<string, number>();
+  const pick = (electionName: string, endpoints: readonly string[]): string => {
+    const index = opened.get(electionName) ?? 0;
+    opened.set(electionName, index + 1);
+    return index % 2 === 0 ? endpoints[0]! : endpoints[endpoints.length - 1]!;
+  };
   return {
     cluster,
     name: `zookeeper (${label})`,
@@ -52,7 +64,8 @@ export function zkBackend(cluster: Cluster): ZkConformanceBackend {
       let connection: ZooKeeperConnection | undefined;
       let election: Election;
       try {
-        connection = await connect(proxies.connectString, options.logger ? { logger: options.logger } : {});
+        const servers = backendOptions.alternate ? pick(electionName, proxies.endpoints) : proxies.connectString;
+        connection = await connect(servers, options.logger ? { logger: options.logger } : {});
         election = connection.election(electionName);
       } catch (error) {
         await connection?.close();
