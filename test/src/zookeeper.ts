@@ -25,8 +25,9 @@ import {
 export type ProcessZooKeeperOptions = ZooKeeperOptions &
   ProcessRuntimeOptions & {
     /**
-     * An ensemble whose first server (zk1, which never wins the first
-     * election: the highest id does) hears the others this much later: its
+     * An ensemble whose first server (zk1, which never leads: with the same
+     * data every other vote beats its lower id, and it only ever has what
+     * the others sent it) hears the others this much later: its
      * links to their quorum ports go through proxies that delay what they
      * send it. It applies every commit that much after the quorum, so its
      * clients read a copy that trails — as far as ZooKeeper allows, without

@@ -39,16 +39,16 @@ export interface ZkConformanceBackend extends ConformanceBackend {
 
 /**
  * `alternate`: the handles of one election reach one server each, in turn
- * the first member and the last (a lagging follower and the first leader of
- * `laggingFollowerMs`), rather than the one their client picks: a reading on
- * one handle of another's change then meets the lag in most tests.
+ * the first member and the last (with `laggingFollowerMs`, the lagging
+ * follower and a current server), rather than the one their client picks: a
+ * reading on one handle of another's change then meets the lag in most tests.
  */
 export function zkBackend(cluster: Cluster, backendOptions: { alternate?: boolean; label?: string } = {}): ZkConformanceBackend {
   const label = backendOptions.label ?? (cluster.members.length === 1 ? 'standalone' : `${cluster.members.length}-node ensemble`);
-  const opened = new Map<string, number>();
+  const handlesOf = new Map<string, number>();
   const pick = (electionName: string, endpoints: readonly string[]): string => {
-    const index = opened.get(electionName) ?? 0;
-    opened.set(electionName, index + 1);
+    const index = handlesOf.get(electionName) ?? 0;
+    handlesOf.set(electionName, index + 1);
     return index % 2 === 0 ? endpoints[0]! : endpoints[endpoints.length - 1]!;
   };
   return {
