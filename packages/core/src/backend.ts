@@ -24,7 +24,10 @@ export {
   knownKeys,
   loggerOption,
   readOptions,
+  requestTimeouts,
+  sessionSettings,
   signalOption,
+  type SessionSettings,
   textOption,
   type DurationRule,
 } from './options.js';

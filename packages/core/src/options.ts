@@ -6,6 +6,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
+import { telemetryOption, type SessionTelemetry } from './telemetry.js';
 
 export interface DurationRule {
   min?: number;
@@ -156,4 +157,36 @@ export function loggerOption(value: unknown): Logger {
     throw new InvalidOptionError('logger', `must have debug, info, warn and error methods, got ${describe(value)}`);
   }
   return value as Logger;
+}
+
+/** What every connection takes besides its servers (`connectZooKeeper`, `connectEtcd`, `MemoryServer#connect`), validated. */
+export interface SessionSettings {
+  /** Undefined: derived from the timeout the server grants (`defaultSafetyMarginMs`). */
+  safetyMarginMs: number | undefined;
+  logger: Logger;
+  clock: Clock;
+  telemetry: SessionTelemetry | undefined;
+}
+
+/**
+ * `safetyMarginMs` (below `timeoutMs`, the session timeout or TTL asked for),
+ * `logger`, `clock` (`fallbackClock` when absent) and `telemetry`: each
+ * checked by the one validator every backend uses.
+ */
+export function sessionSettings(options: Record<string, unknown>, timeoutMs: number, fallbackClock: Clock = systemClock): SessionSettings {
+  const { safetyMarginMs, logger, clock, telemetry } = options;
+  return {
+    safetyMarginMs: safetyMarginMs === undefined ? undefined : durationOption('safetyMarginMs', safetyMarginMs, 0, { max: timeoutMs - 1 }),
+    logger: loggerOption(logger),
+    clock: clock === undefined ? fallbackClock : clockOption(clock),
+    telemetry: telemetryOption(telemetry),
+  };
+}
+
+/** A client's `connectTimeoutMs` (default 10 000) and `operationTimeoutMs` (default 5 000), each at least 1 ms. */
+export function requestTimeouts(options: Record<string, unknown>): { connectTimeoutMs: number; operationTimeoutMs: number } {
+  return {
+    connectTimeoutMs: durationOption('connectTimeoutMs', options.connectTimeoutMs, 10_000, { min: 1 }),
+    operationTimeoutMs: durationOption('operationTimeoutMs', options.operationTimeoutMs, 5_000, { min: 1 }),
+  };
 }

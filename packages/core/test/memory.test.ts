@@ -225,6 +225,11 @@ describe('memory backend: validation', () => {
       [{ sessionTimeoutMs: 1000, safetyMarginMs: 1000 }, 'safetyMarginMs'],
       [{ sessionTimeoutMs: 1000, heartbeatIntervalMs: 950 }, 'heartbeatIntervalMs'],
       [{ sessionTimeout: 1000 }, 'sessionTimeout'],
+      // The same validators as every backend's: a logger, a clock or telemetry of the wrong shape fails here, not at first use.
+      [{ logger: {} }, 'logger'],
+      [{ logger: console.log }, 'logger'],
+      [{ clock: Date }, 'clock'],
+      [{ telemetry: 5 }, 'telemetry'],
     ];
     for (const [options, option] of bad) {
       expect(() => server.connect(options)).toThrow(expect.objectContaining({ code: 'ELECT_INVALID_OPTION', option }));

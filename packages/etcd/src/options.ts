@@ -3,15 +3,8 @@
  * an `InvalidOptionError` naming the option, thrown before any connection is
  * made. Defaults live here and nowhere else.
  */
-import {
-  InvalidOptionError,
-  silentLogger,
-  systemClock,
-  type Clock,
-  type Logger,
-  type SessionTelemetry,
-} from '@elect/core';
-import { durationOption, knownKeys, telemetryOption } from '@elect/core/backend';
+import { InvalidOptionError, type Clock, type Logger, type SessionTelemetry } from '@elect/core';
+import { durationOption, knownKeys, requestTimeouts, sessionSettings, type SessionSettings } from '@elect/core/backend';
 
 export interface EtcdTlsOptions {
   /** CA certificate(s) that signed the server's certificate (PEM). Omit to trust the system's roots. */
@@ -53,21 +46,16 @@ export interface EtcdConnectionOptions {
   telemetry?: SessionTelemetry;
 }
 
-export interface ResolvedOptions {
+export interface ResolvedOptions extends SessionSettings {
   /** `host:port` per endpoint, in the order given. */
   hosts: string[];
   secure: boolean;
   ttlSeconds: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
-  /** Undefined = derive from the TTL the server grants. */
-  safetyMarginMs: number | undefined;
   namespace: string;
   auth: { username: string; password: string } | undefined;
   tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined } | undefined;
-  logger: Logger;
-  clock: Clock;
-  telemetry: SessionTelemetry | undefined;
 }
 
 const allowed = [
@@ -75,32 +63,24 @@ const allowed = [
   'username', 'password', 'tls', 'logger', 'clock', 'telemetry',
 ] as const;
 
-export const defaults = { ttlMs: 10_000, connectTimeoutMs: 10_000, operationTimeoutMs: 5_000 } as const;
 
 export function resolveOptions(options: EtcdConnectionOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
   knownKeys('connectEtcd', options, allowed);
-  const ttlMs = durationOption('ttlMs', options.ttlMs, defaults.ttlMs, { min: 2_000, max: 9_000_000_000 });
+  const ttlMs = durationOption('ttlMs', options.ttlMs, 10_000, { min: 2_000, max: 9_000_000_000 });
   const ttlSeconds = Math.ceil(ttlMs / 1000);
-  const safetyMarginMs =
-    options.safetyMarginMs === undefined
-      ? undefined
-      : durationOption('safetyMarginMs', options.safetyMarginMs, 0, { min: 0, max: ttlSeconds * 1000 - 1 });
   const tls = tlsOption(options.tls);
   const { hosts, secure } = endpointsOption(options.endpoints, tls !== undefined);
+  const given = options as unknown as Record<string, unknown>;
   return {
     hosts,
     secure,
     ttlSeconds,
-    connectTimeoutMs: durationOption('connectTimeoutMs', options.connectTimeoutMs, defaults.connectTimeoutMs, { min: 1 }),
-    operationTimeoutMs: durationOption('operationTimeoutMs', options.operationTimeoutMs, defaults.operationTimeoutMs, { min: 1 }),
-    safetyMarginMs,
+    ...requestTimeouts(given),
+    ...sessionSettings(given, ttlSeconds * 1000),
     namespace: namespaceOption(options.namespace),
     auth: authOption(options.username, options.password),
     tls,
-    logger: loggerOption(options.logger),
-    clock: options.clock ?? systemClock,
-    telemetry: telemetryOption(options.telemetry),
   };
 }
 
@@ -163,13 +143,4 @@ function authOption(username: unknown, password: unknown): ResolvedOptions['auth
   if (typeof username !== 'string' || username === '') throw new InvalidOptionError('username', 'must be a non-empty string when password is set');
   if (typeof password !== 'string') throw new InvalidOptionError('password', 'must be a string when username is set');
   return { username, password };
-}
-
-function loggerOption(value: unknown): Logger {
-  if (value === undefined) return silentLogger;
-  const l = value as Partial<Logger>;
-  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
-    if (typeof l[level] !== 'function') throw new InvalidOptionError('logger', `must have a ${level}() method (pino's shape)`);
-  }
-  return value as Logger;
 }

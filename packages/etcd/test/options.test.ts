@@ -39,6 +39,8 @@ describe('connectEtcd options', () => {
     [{ endpoints: 'a:1', tls: { cert: '-----BEGIN CERTIFICATE-----' } }, 'tls.key'],
     [{ endpoints: 'a:1', tls: { ca: '/etc/ssl/ca.pem' } }, 'tls.ca'],
     [{ endpoints, logger: {} }, 'logger'],
+    [{ endpoints, clock: { now: () => 0 } }, 'clock'],
+    [{ endpoints, telemetry: { roundTrip: 1 } }, 'telemetry'],
     [{ endpoints, ttl: 3000 }, 'ttl'],
   ] as [EtcdConnectionOptions, string][])('rejects %j naming %s', async (options, option) => {
     expect((await rejection(options)).option).toBe(option);

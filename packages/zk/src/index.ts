@@ -9,6 +9,6 @@
  */
 export { connectZooKeeper, ZooKeeperConnection } from './connection.js';
 export type { ZooKeeperElection, ZooKeeperElectionOptions } from './election.js';
-export { defaults, type ZooKeeperAcl, type ZooKeeperConnectionOptions } from './options.js';
+export { type ZooKeeperAcl, type ZooKeeperConnectionOptions } from './options.js';
 export { defaultRoot, latchPath } from './names.js';
 export { steadyLeadMs } from './pacing.js';

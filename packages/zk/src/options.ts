@@ -5,15 +5,8 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
-import {
-  InvalidOptionError,
-  silentLogger,
-  systemClock,
-  type Clock,
-  type Logger,
-  type SessionTelemetry,
-} from '@elect/core';
-import { durationOption, knownKeys, telemetryOption, textOption } from '@elect/core/backend';
+import { InvalidOptionError, type Clock, type Logger, type SessionTelemetry } from '@elect/core';
+import { durationOption, knownKeys, requestTimeouts, sessionSettings, textOption, type SessionSettings } from '@elect/core/backend';
 import { validatePath } from './names.js';
 
 /** One ACL entry, in ZooKeeper's own terms (`setAcl /path digest:bob:HASH:cdrwa`). */
@@ -52,13 +45,7 @@ export interface ZooKeeperConnectionOptions {
   telemetry?: SessionTelemetry;
 }
 
-export const defaults = {
-  sessionTimeoutMs: 10_000,
-  connectTimeoutMs: 10_000,
-  operationTimeoutMs: 5_000,
-} as const;
-
-export interface ResolvedOptions {
+export interface ResolvedOptions extends SessionSettings {
   connectString: string;
   /** The chroot part of the connect string, if any. */
   chroot: string | undefined;
@@ -67,12 +54,8 @@ export interface ResolvedOptions {
   sessionTimeoutMs: number;
   connectTimeoutMs: number;
   operationTimeoutMs: number;
-  safetyMarginMs: number | undefined;
   auth: string | undefined;
   acl: ACL[];
-  logger: Logger;
-  clock: Clock;
-  telemetry: SessionTelemetry | undefined;
 }
 
 const keys = [
@@ -92,24 +75,17 @@ export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOpt
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
   knownKeys('connectZooKeeper()', options, keys);
   const { servers, chroot } = parseConnectString(options.connectString);
-  const sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, defaults.sessionTimeoutMs, { min: 100 });
-  const safetyMarginMs =
-    options.safetyMarginMs === undefined
-      ? undefined
-      : durationOption('safetyMarginMs', options.safetyMarginMs, 0, { min: 0, max: sessionTimeoutMs - 1 });
+  const sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, 10_000, { min: 100 });
+  const given = options as unknown as Record<string, unknown>;
   return {
     connectString: servers + (chroot ?? ''),
     chroot,
     servers,
     sessionTimeoutMs,
-    connectTimeoutMs: durationOption('connectTimeoutMs', options.connectTimeoutMs, defaults.connectTimeoutMs, { min: 1 }),
-    operationTimeoutMs: durationOption('operationTimeoutMs', options.operationTimeoutMs, defaults.operationTimeoutMs, { min: 1 }),
-    safetyMarginMs,
+    ...requestTimeouts(given),
+    ...sessionSettings(given, sessionTimeoutMs),
     auth: options.auth === undefined ? undefined : authOption(options.auth),
     acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl),
-    logger: options.logger ?? silentLogger,
-    clock: options.clock ?? systemClock,
-    telemetry: telemetryOption(options.telemetry),
   };
 }
 

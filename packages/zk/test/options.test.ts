@@ -35,6 +35,10 @@ describe('options', () => {
     [{ connectString: 'h:1', acl: [] }, 'acl'],
     [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'anyone', permissions: 'rwx' }] }, 'acl[0]'],
     [{ connectString: 'h:1', sessionTimeout: 1000 }, 'sessionTimeout'],
+    [{ connectString: 'h:1', logger: {} }, 'logger'],
+    [{ connectString: 'h:1', logger: { info: () => {} } }, 'logger'],
+    [{ connectString: 'h:1', clock: { now: () => 0 } }, 'clock'],
+    [{ connectString: 'h:1', telemetry: { sessionStatus: 'yes' } }, 'telemetry'],
   ])('%j is rejected naming %s', async (options, option) => {
     const error = await rejected(connectZooKeeper(options as never));
     expect(error).toBeInstanceOf(InvalidOptionError);

@@ -5,9 +5,9 @@
 import type { Clock } from '../clock.js';
 import { defaultSafetyMarginMs } from '../deadline.js';
 import { InvalidOptionError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
-import { durationOption, knownKeys } from '../options.js';
-import { telemetryOption, type SessionTelemetry } from '../telemetry.js';
+import type { Logger } from '../logger.js';
+import { durationOption, knownKeys, sessionSettings } from '../options.js';
+import type { SessionTelemetry } from '../telemetry.js';
 
 /** Options of `MemoryServer#connect()`; validated, unknown keys refused, durations in ms. */
 export interface MemoryConnectionOptions {
@@ -31,17 +31,14 @@ export type ConnectionSettings = Required<Omit<MemoryConnectionOptions, 'telemet
 export function connectionSettings(options: unknown, serverClock: Clock): ConnectionSettings {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
   knownKeys('MemoryServer#connect()', options, ['sessionTimeoutMs', 'safetyMarginMs', 'heartbeatIntervalMs', 'clock', 'logger', 'telemetry']);
-  const o = options as MemoryConnectionOptions;
+  const o = options as Record<string, unknown>;
   const sessionTimeoutMs = durationOption('sessionTimeoutMs', o.sessionTimeoutMs, 10_000, { min: 1 });
-  const safetyMarginMs = durationOption('safetyMarginMs', o.safetyMarginMs, defaultSafetyMarginMs(sessionTimeoutMs), {
-    max: sessionTimeoutMs - 1,
-  });
+  const { safetyMarginMs = defaultSafetyMarginMs(sessionTimeoutMs), ...rest } = sessionSettings(o, sessionTimeoutMs, serverClock);
   // A heartbeat must land before the deadline it is meant to push out.
   const room = sessionTimeoutMs - safetyMarginMs;
   const heartbeatIntervalMs = durationOption('heartbeatIntervalMs', o.heartbeatIntervalMs, Math.max(1, Math.floor(sessionTimeoutMs / 3)), {
     min: 1,
     max: Math.max(1, room - 1),
   });
-  const clock = o.clock ?? serverClock;
-  return { sessionTimeoutMs, safetyMarginMs, heartbeatIntervalMs, clock, logger: o.logger ?? silentLogger, telemetry: telemetryOption(o.telemetry) };
+  return { sessionTimeoutMs, safetyMarginMs, heartbeatIntervalMs, ...rest };
 }
