@@ -10,7 +10,7 @@
  * that would block the queue until the TTL runs out.
  */
 import { randomBytes } from 'node:crypto';
-import { type Clock, type Logger, Backoff } from '@elect/core';
+import { type Clock, type Logger, Backoff, within } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isLeaseExists, isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';
@@ -79,6 +79,8 @@ export class LeaseReaper {
     private readonly clock: Clock,
   ) {}
 
+  /** The revoke in flight per lease: a second one sent meanwhile would be a second write for etcd to commit. */
+  private readonly inflight = new Map<string, Promise<void>>();
   /** Leases to revoke, as far as we know. */
   get size(): number {
     return this.pending.size;
@@ -93,7 +95,8 @@ export class LeaseReaper {
   /** A last attempt at everything still pending, within `budgetMs`; then stops. */
   async flush(budgetMs: number): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.pending].map((id) => this.revoke(id, budgetMs)));
+    // A revoke already in flight is joined, not sent again; the budget bounds the wait for it too.
+    await within(this.clock, Promise.all([...this.pending].map((id) => this.revoke(id, budgetMs))), budgetMs);
   }
 
   private async run(): Promise<void> {
@@ -112,8 +115,18 @@ export class LeaseReaper {
     this.running = false;
   }
 
-  private async revoke(leaseId: string, budgetMs?: number): Promise<void> {
-    if (!this.pending.has(leaseId)) return;
+  /** Revokes `leaseId` if it is still pending; joins the attempt in flight, if there is one. */
+  private revoke(leaseId: string, budgetMs?: number): Promise<void> {
+    if (!this.pending.has(leaseId)) return Promise.resolve();
+    let attempt = this.inflight.get(leaseId);
+    if (!attempt) {
+      attempt = this.attempt(leaseId, budgetMs).finally(() => this.inflight.delete(leaseId));
+      this.inflight.set(leaseId, attempt);
+    }
+    return attempt;
+  }
+
+  private async attempt(leaseId: string, budgetMs: number | undefined): Promise<void> {
     try {
       await revokeOnce(this.endpoints, leaseId, budgetMs);
       this.pending.delete(leaseId);

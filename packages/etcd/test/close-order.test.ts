@@ -113,4 +113,21 @@ describe('closing an etcd election and its connection', () => {
       expect(await residue(client, name)).toEqual([]);
     });
   }
+
+  it('closing revokes its lease once: a second revoke sent while the first is in flight is a second write for etcd to commit', async () => {
+    // etcd's own count of LeaseRevoke calls (go-grpc-prometheus); this file's server serves nobody else.
+    const revokes = async (): Promise<number> => {
+      const text = await (await fetch(`${cluster.endpoints[0]}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('grpc_server_started_total{') && l.includes('grpc_method="LeaseRevoke"'));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const logger = new RecordingLogger();
+    const connection = await connect(logger);
+    const leadership = await connection.election(uniqueName()).campaign({ id: 'a' }); // the lease is granted for the first campaign
+    await leadership.resign();
+    const before = await revokes();
+    await connection.close();
+    expect((await revokes()) - before).toBe(1);
+    expect(logger.count('lease-revoked')).toBe(1);
+  });
 });
