@@ -35,12 +35,15 @@ export function jestProject(configUrl, overrides = {}) {
 
 /**
  * For a project's globalSetup: builds `target` (a tsconfig project, with what
- * it references) when its tests run built code in other processes.
- * Incremental, so a second run costs about a second.
+ * it references) when its tests run built code in other processes, and the
+ * bundles of `bundles` (scripts/bundle.mjs): a built module imports the
+ * libraries through their exports, which are bundles. Incremental, so a
+ * second run costs about a second.
  */
-export function buildProject(target, what) {
+export function buildProject(target, what, bundles) {
   try {
     execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-b', target], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), ...bundles], { cwd: root, stdio: 'pipe' });
   } catch (error) {
     throw new Error(`building ${what} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
   }
@@ -48,14 +51,8 @@ export function buildProject(target, what) {
 
 /**
  * For the projects whose tests run the `elect` binary: builds the CLI and
- * its bundle (packages/cli/scripts/bundle.mjs), which bin/elect.js runs.
- * Nothing is redone while both are up to date.
+ * its bundle, which bin/elect.js runs, and the libraries' bundles.
  */
 export function buildElect(what) {
-  buildProject('packages/cli', what);
-  try {
-    execFileSync(process.execPath, [path.join(root, 'packages/cli/scripts/bundle.mjs')], { cwd: root, stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(`bundling elect for ${what} failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
-  }
+  buildProject('packages/cli', what, ['core', 'zk', 'etcd', 'cli']);
 }

@@ -3,6 +3,6 @@
 import { buildElect, buildProject } from '../../../jest.base.js';
 
 export default function buildChaos() {
-  buildProject('packages/chaos', 'the soak for its tests');
+  buildProject('packages/chaos', 'the soak for its tests', ['core', 'zk', 'etcd']);
   buildElect('the soak\'s tests');
 }

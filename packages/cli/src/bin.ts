@@ -3,7 +3,8 @@
  * wires it to the real process. Logs go to fd 2 synchronously, so a line
  * logged just before a SIGKILL is not lost.
  *
- * bin/elect.js runs this file as built into one bundle (scripts/bundle.mjs):
+ * bin/elect.js runs this file as built into one bundle (the repository's
+ * scripts/bundle.mjs):
  * a cold start then reads a few files instead of a few hundred.
  */
 import { stderrSink } from './log.js';

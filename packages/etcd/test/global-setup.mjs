@@ -2,5 +2,5 @@
 import { buildProject } from '../../../jest.base.js';
 
 export default function buildEtcd() {
-  buildProject('packages/etcd', 'the etcd backend for its tests');
+  buildProject('packages/etcd', 'the etcd backend for its tests', ['core', 'etcd']);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/**
+ * Bundles what Node loads at run time (after `tsc -b`; `pnpm build` runs
+ * both), into `bundle/` in each package:
+ *
+ * - @elect/core, @elect/zk, @elect/etcd: one file per entry point of the
+ *   package's `exports` (`bundle/index.js`, `bundle/backend.js`, …), with the
+ *   code they share in chunks. A backend's bundle takes in its own modules and
+ *   its client library (node-zookeeper-client) but not @elect/core: there
+ *   must be one copy of core's classes in a program, or an error thrown by a
+ *   backend would not be an `instanceof` the one a user imports.
+ * - @elect/cli: the `elect` command (dist/bin.js) whole, with yargs and pino,
+ *   and one chunk per backend (and one for the metrics endpoint) that is
+ *   loaded only when chosen. It is made from the libraries' modules as tsc
+ *   built them (their exports' `unbundled` condition), not from their bundles.
+ *
+ * Node then reads a handful of files instead of some hundred modules, and
+ * that is most of what it spends before the first line of our code runs, in
+ * time and in memory (pnpm bench:peers, "cold start" and "RSS"). What stays
+ * outside the CLI's bundle, loaded by Node as installed: pino-pretty (for a
+ * terminal only) and prom-client (for --metrics only), whose CommonJS exports
+ * a bundle would hand to `import()` as a default export alone; and Node's own
+ * modules. CommonJS code in a bundle (`commonjs`) gets a real `require` for
+ * Node's modules through the banner.
+ *
+ * Nothing is done for a package whose bundle is newer than every file it was
+ * made from (and than this script). A new bundle is made beside the old one
+ * and swapped in with two renames, so a process started meanwhile finds
+ * either the old bundle or the new one, whole.
+ *
+ *   node scripts/bundle.mjs            # every package (pnpm build)
+ *   node scripts/bundle.mjs core etcd  # these (a test's global setup)
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const script = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(script), '..');
+
+/** Each package's bundle is made from its dist/ (tsc's output). */
+const targets = [
+  { name: 'core', external: [] },
+  { name: 'zk', external: ['@elect/core'], commonjs: true },
+  { name: 'etcd', external: ['@elect/core'] },
+  { name: 'cli', external: ['pino-pretty', 'prom-client'], entryPoints: { elect: 'dist/bin.js' }, conditions: ['unbundled'], commonjs: true },
+];
+
+/** A library's entry points, from its `exports`: `./bundle/backend.js` is made from its `unbundled` module, `./dist/backend.js`. */
+function libraryEntries(dir) {
+  const { exports } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const entries = {};
+  for (const target of Object.values(exports)) {
+    const bundled = /^\.\/bundle\/(.+)\.js$/.exec(target.default);
+    if (!bundled || !target.unbundled) throw new Error(`${dir}: export ${JSON.stringify(target)} is not { types, unbundled, default: ./bundle/… }`);
+    entries[bundled[1]] = target.unbundled;
+  }
+  return entries;
+}
+
+const only = process.argv.slice(2);
+for (const name of only) if (!targets.some((target) => target.name === name)) throw new Error(`bundle.mjs: no package ${name}`);
+
+for (const target of targets.filter((t) => only.length === 0 || only.includes(t.name))) {
+  const dir = path.join(root, 'packages', target.name);
+  const outdir = path.join(dir, 'bundle');
+  // What the last bundle was made from (esbuild's metafile), kept out of the package.
+  const inputsFile = path.join(dir, 'node_modules', '.cache', 'elect-bundle-inputs.json');
+  const entryPoints = target.entryPoints ?? libraryEntries(dir);
+
+  const upToDate = () => {
+    try {
+      const made = Math.min(...Object.keys(entryPoints).map((entry) => fs.statSync(path.join(outdir, `${entry}.js`)).mtimeMs));
+      const inputs = JSON.parse(fs.readFileSync(inputsFile, 'utf8'));
+      return inputs.every((input) => fs.statSync(path.resolve(dir, input)).mtimeMs < made);
+    } catch {
+      return false; // no bundle, no record, or an input gone
+    }
+  };
+  if (upToDate()) continue;
+
+  const fresh = `${outdir}.${process.pid}.new`;
+  const stale = `${outdir}.${process.pid}.old`;
+  fs.rmSync(fresh, { recursive: true, force: true });
+  const result = await build({
+    entryPoints,
+    outdir: fresh,
+    absWorkingDir: dir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    // Not minified, and names stay as written: a stack trace names the
+    // functions of the sources, and the bundle marks each file it took in. No
+    // source map: it would point into other packages, which a user of the
+    // published package does not have.
+    keepNames: true,
+    metafile: true,
+    logLevel: 'warning',
+    external: target.external,
+    conditions: target.conditions ?? [],
+    ...(target.commonjs && { banner: { js: "import { createRequire as __electCreateRequire } from 'node:module';\nconst require = __electCreateRequire(import.meta.url);" } }),
+  });
+  if (fs.existsSync(outdir)) fs.renameSync(outdir, stale);
+  fs.renameSync(fresh, outdir);
+  fs.rmSync(stale, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(inputsFile), { recursive: true });
+  fs.writeFileSync(inputsFile, JSON.stringify([...Object.keys(result.metafile.inputs), path.relative(dir, script)]));
+}
