@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'packages/*/bundle/**', '**/node_modules/**', 'coverage/**', 'docker/images/**'] },
+  { ignores: ['**/dist/**', 'packages/*/bundle/**', 'packages/*/bundle.*/**', '**/node_modules/**', 'coverage/**', 'docker/images/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,10 +5,12 @@
  *
  * - @elect/core, @elect/zk, @elect/etcd: one file per entry point of the
  *   package's `exports` (`bundle/index.js`, `bundle/backend.js`, …), with the
- *   code they share in chunks. A backend's bundle takes in its own modules and
- *   its client library (node-zookeeper-client) but not @elect/core: there
- *   must be one copy of core's classes in a program, or an error thrown by a
- *   backend would not be an `instanceof` the one a user imports.
+ *   code they share in chunks. A library's bundle takes in its own modules and
+ *   its private dependencies (node-zookeeper-client), never a peer dependency
+ *   (@jest/globals, which throws unless Jest provides it) nor another of our
+ *   packages: there must be one copy of core's classes in a program, or an
+ *   error thrown by a backend would not be an `instanceof` the one a user
+ *   imports.
  * - @elect/cli: the `elect` command (dist/bin.js) whole, with yargs and pino,
  *   and one chunk per backend (and one for the metrics endpoint) that is
  *   loaded only when chosen. It is made from the libraries' modules as tsc
@@ -24,39 +26,46 @@
  * Node's modules through the banner.
  *
  * Nothing is done for a package whose bundle is newer than every file it was
- * made from (and than this script). A new bundle is made beside the old one
- * and swapped in with two renames, so a process started meanwhile finds
- * either the old bundle or the new one, whole.
+ * made from, its package.json, esbuild and this script. A new bundle is made
+ * beside the old one and only then swapped in (two renames), so a build that
+ * fails leaves the old bundle whole.
  *
  *   node scripts/bundle.mjs            # every package (pnpm build)
  *   node scripts/bundle.mjs core etcd  # these (a test's global setup)
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const script = fileURLToPath(import.meta.url);
+const esbuildManifest = createRequire(import.meta.url).resolve('esbuild/package.json');
 const root = path.resolve(path.dirname(script), '..');
 
 /** Each package's bundle is made from its dist/ (tsc's output). */
 const targets = [
-  { name: 'core', external: [] },
-  { name: 'zk', external: ['@elect/core'], commonjs: true },
-  { name: 'etcd', external: ['@elect/core'] },
+  { name: 'core' },
+  { name: 'zk', commonjs: true },
+  { name: 'etcd' },
   { name: 'cli', external: ['pino-pretty', 'prom-client'], entryPoints: { elect: 'dist/bin.js' }, conditions: ['unbundled'], commonjs: true },
 ];
 
-/** A library's entry points, from its `exports`: `./bundle/backend.js` is made from its `unbundled` module, `./dist/backend.js`. */
-function libraryEntries(dir) {
-  const { exports } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-  const entries = {};
+/**
+ * A library's entry points, from its `exports` (`./bundle/backend.js` is made
+ * from its `unbundled` module, `./dist/backend.js`), and what stays outside:
+ * its peer dependencies and our other packages.
+ */
+function library(dir) {
+  const { exports, dependencies = {}, peerDependencies = {} } = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const entryPoints = {};
   for (const target of Object.values(exports)) {
     const bundled = /^\.\/bundle\/(.+)\.js$/.exec(target.default);
     if (!bundled || !target.unbundled) throw new Error(`${dir}: export ${JSON.stringify(target)} is not { types, unbundled, default: ./bundle/… }`);
-    entries[bundled[1]] = target.unbundled;
+    entryPoints[bundled[1]] = target.unbundled;
   }
-  return entries;
+  const external = [...Object.keys(peerDependencies), ...Object.keys(dependencies).filter((name) => name.startsWith('@elect/'))];
+  return { entryPoints, external };
 }
 
 const only = process.argv.slice(2);
@@ -67,7 +76,7 @@ for (const target of targets.filter((t) => only.length === 0 || only.includes(t.
   const outdir = path.join(dir, 'bundle');
   // What the last bundle was made from (esbuild's metafile), kept out of the package.
   const inputsFile = path.join(dir, 'node_modules', '.cache', 'elect-bundle-inputs.json');
-  const entryPoints = target.entryPoints ?? libraryEntries(dir);
+  const { entryPoints, external } = target.entryPoints ? { entryPoints: target.entryPoints, external: target.external } : library(dir);
 
   const upToDate = () => {
     try {
@@ -99,7 +108,7 @@ for (const target of targets.filter((t) => only.length === 0 || only.includes(t.
     keepNames: true,
     metafile: true,
     logLevel: 'warning',
-    external: target.external,
+    external,
     conditions: target.conditions ?? [],
     ...(target.commonjs && { banner: { js: "import { createRequire as __electCreateRequire } from 'node:module';\nconst require = __electCreateRequire(import.meta.url);" } }),
   });
@@ -107,5 +116,6 @@ for (const target of targets.filter((t) => only.length === 0 || only.includes(t.
   fs.renameSync(fresh, outdir);
   fs.rmSync(stale, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(inputsFile), { recursive: true });
-  fs.writeFileSync(inputsFile, JSON.stringify([...Object.keys(result.metafile.inputs), path.relative(dir, script)]));
+  const alsoFrom = [path.join(dir, 'package.json'), esbuildManifest, script].map((file) => path.relative(dir, file));
+  fs.writeFileSync(inputsFile, JSON.stringify([...Object.keys(result.metafile.inputs), ...alsoFrom]));
 }

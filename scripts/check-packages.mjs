@@ -70,6 +70,17 @@ try {
       }
       if (missing.length > 0) throw new Error(`source maps point at files the tarball lacks:\n${missing.slice(0, 10).join('\n')}`);
     });
+    const library = Object.values(manifest.exports).some((target) => target.default?.startsWith('./bundle/'));
+    if (library) {
+      check(`${manifest.name}: its bundle leaves out its peers and our other packages`, () => {
+        // esbuild marks each file it takes in with a comment naming its path.
+        const outside = [...Object.keys(manifest.peerDependencies ?? {}), ...Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith('@elect/'))];
+        const texts = fs.readdirSync(path.join(dir, 'bundle')).map((file) => fs.readFileSync(path.join(dir, 'bundle', file), 'utf8'));
+        const marks = (dep) => [`node_modules/${dep}/`, ...(dep.startsWith('@elect/') ? [`${dep.slice('@elect/'.length)}/dist/`] : [])];
+        const inlined = outside.filter((dep) => texts.some((text) => marks(dep).some((mark) => text.includes(mark))));
+        if (inlined.length > 0) throw new Error(`the bundle took in ${inlined.join(', ')}, of which a program must have one copy, its own`);
+      });
+    }
     check(`${manifest.name}: README says what it is in its first lines`, () => {
       const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
       const opening = readme.split('\n').slice(0, 8).join(' ');

@@ -10,7 +10,7 @@
  * that would block the queue until the TTL runs out.
  */
 import { randomBytes } from 'node:crypto';
-import { type Clock, type Logger, Backoff, within } from '@elect/core';
+import { type Clock, type Logger, Backoff } from '@elect/core';
 import type { Endpoints } from './endpoints.js';
 import { isLeaseExists, isLeaseNotFound, neverSent } from './errors.js';
 import { leaseHex } from './keys.js';
@@ -95,8 +95,14 @@ export class LeaseReaper {
   /** A last attempt at everything still pending, within `budgetMs`; then stops. */
   async flush(budgetMs: number): Promise<void> {
     this.stopped = true;
-    // A revoke already in flight is joined, not sent again; the budget bounds the wait for it too.
-    await within(this.clock, Promise.all([...this.pending].map((id) => this.revoke(id, budgetMs))), budgetMs);
+    await Promise.all(
+      [...this.pending].map(async (id) => {
+        // A revoke already in flight is awaited, not sent again beside it (a
+        // second write for etcd to commit); if it failed, this is one more try.
+        await this.inflight.get(id);
+        await this.revoke(id, budgetMs);
+      }),
+    );
   }
 
   private async run(): Promise<void> {
@@ -132,7 +138,7 @@ export class LeaseReaper {
       this.pending.delete(leaseId);
       this.logger.debug({ event: 'lease-revoked', lease: leaseHex(leaseId) }, 'revoked a lease we no longer use');
     } catch (error) {
-      this.logger.debug({ event: 'lease-revoke-failed', lease: leaseHex(leaseId), err: String(error) }, 'will retry');
+      this.logger.debug({ event: 'lease-revoke-failed', lease: leaseHex(leaseId), err: String(error) }, this.stopped ? 'etcd expires it at its TTL' : 'will retry');
     }
   }
 }
