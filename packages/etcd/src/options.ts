@@ -1,7 +1,8 @@
 /**
  * The one options object of `connectEtcd`, validated up front: a bad value is
  * an `InvalidOptionError` naming the option, thrown before any connection is
- * made. Defaults live here and nowhere else.
+ * made. Defaults live here, but for the options every connection shares:
+ * core's `sessionSettings` and `requestTimeouts` check those.
  */
 import { InvalidOptionError, type Clock, type Logger, type SessionTelemetry } from '@elect/core';
 import { durationOption, knownKeys, requestTimeouts, sessionSettings, type SessionSettings } from '@elect/core/backend';
@@ -62,7 +63,6 @@ const allowed = [
   'endpoints', 'ttlMs', 'connectTimeoutMs', 'operationTimeoutMs', 'safetyMarginMs', 'namespace',
   'username', 'password', 'tls', 'logger', 'clock', 'telemetry',
 ] as const;
-
 
 export function resolveOptions(options: EtcdConnectionOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');

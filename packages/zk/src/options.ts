@@ -1,7 +1,8 @@
 /**
  * `connectZooKeeper()` options: one object, validated at construction time
- * (an `InvalidOptionError` names the option before anything is sent), with
- * every default in this file.
+ * (an `InvalidOptionError` names the option before anything is sent). The
+ * defaults are in this file, but for the options every connection shares:
+ * core's `sessionSettings` and `requestTimeouts` check those.
  */
 import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
