@@ -46,8 +46,11 @@ import type { Logger } from './log.js';
 
 // `kill -s KILL -- -PGID` is the portable spelling (dash rejects `kill -KILL -PGID`).
 // The timer's trap runs as soon as its `wait` is interrupted, so a replaced
-// timer takes its `sleep` with it; cancelling also reaps it (`wait`), so no
-// job or zombie piles up. A timer that fired stays (as a long `sleep`) until
+// timer takes its `sleep` with it, and reaps it before it exits: an orphan
+// would go to the nearest init, and where that is `elect` itself (process 1
+// of a container started without an init) Node never reaps it, so one zombie
+// would pile up with each move of the deadline. Cancelling reaps the timer
+// (`wait`) for the same reason. A timer that fired stays (as a long `sleep`) until
 // it is cancelled, so its pid cannot be recycled and signalled by mistake;
 // and it fires only while its watchdog lives (`$$` is the watchdog's pid in a
 // subshell), so an orphaned timer of a killed watchdog shoots nothing. A
@@ -61,7 +64,7 @@ while read -r line left; do
   pg=$line
   [ "$pg" -gt 0 ] 2>/dev/null && [ -n "$left" ] || continue
   [ -n "$frac" ] || left=\${left%.*}
-  ( trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  ( trap 'kill "$s" 2>/dev/null; wait "$s"; exit 0' TERM
     sleep "$left" & s=$!
     wait "$s" || exit 0
     kill -0 "$$" 2>/dev/null || exit 0

@@ -87,8 +87,11 @@ export class Elect {
     readonly name: string,
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
+    /** A command that runs `node elect …` for us (`unshare … --`); `proc` is then that command. */
+    wrapper: readonly string[] = [],
   ) {
-    this.proc = spawn(process.execPath, [electBin, ...args], {
+    const argv = [...wrapper, process.execPath, electBin, ...args];
+    this.proc = spawn(argv[0] as string, argv.slice(1), {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
