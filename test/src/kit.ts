@@ -3,6 +3,8 @@
  * a fresh election name per test. (Waiting for a condition is `waitUntil`,
  * from @elect/testcontainers.)
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { Logger } from '@elect/core';
 
 export interface LogRecord {
@@ -45,4 +47,19 @@ let counter = 0;
 export function uniqueName(prefix = 'elect-test'): string {
   counter += 1;
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+/**
+ * Whether the object `ref` points to has been garbage-collected, after a few
+ * full collections with a turn of the event loop between them (a WeakRef's
+ * target lives at least until the job that made or read it ends).
+ */
+export async function collected(ref: WeakRef<object>): Promise<boolean> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
 }

@@ -34,6 +34,7 @@ export {
 export { StateMachine, candidateEdges, candidateStateMachine } from './state.js';
 export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
 export { ElectionEvents, transitionEvent, type LeaderReadings } from './events.js';
+export { Handles } from './handles.js';
 export { LogEvent } from './logger.js';
 export { Liveness, followSession, type LivenessOptions, type SessionEnd, type SessionStatus } from './liveness.js';
 export { telemetryOption } from './telemetry.js';

@@ -11,7 +11,7 @@
  * keys don't block the queue until the TTL runs out.
  */
 import { ClosedError, ConnectionError, type Election, Backoff, sleep, within } from '@elect/core';
-import { LogEvent, SessionSlot } from '@elect/core/backend';
+import { Handles, LogEvent, SessionSlot } from '@elect/core/backend';
 import type { Candidate } from './candidate.js';
 import { EtcdElection, type ConnectionCore, type EtcdElectionOptions } from './election.js';
 import { holdProcess } from './hold.js';
@@ -61,7 +61,9 @@ class Connection implements EtcdConnection, ConnectionCore {
   readonly clock;
   readonly slots = new Map<string, Candidate[]>();
   private readonly reaper: LeaseReaper;
-  private readonly elections = new Set<EtcdElection>();
+  private readonly elections = new Handles<EtcdElection>();
+  /** How each election of ours is let go of once it closes. */
+  private readonly forgetting = new WeakMap<EtcdElection, () => void>();
   private readonly slot: SessionSlot<Session>;
   private lastHex = '';
   /** The hex ids of the leases this connection was granted, the newest 256. */
@@ -145,7 +147,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   election(name: string, options?: EtcdElectionOptions): Election {
     if (this.closing) throw new ClosedError('the etcd connection is closed');
     const election = new EtcdElection(this, name, options);
-    this.elections.add(election);
+    this.forgetting.set(election, this.elections.add(election));
     return election;
   }
 
@@ -161,12 +163,12 @@ class Connection implements EtcdConnection, ConnectionCore {
   }
 
   forget(election: EtcdElection): void {
-    this.elections.delete(election);
+    this.forgetting.get(election)?.();
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.elections].map((e) => e.close()));
+      await Promise.all(this.elections.live().map((e) => e.close()));
       await this.shutdown(this.options.operationTimeoutMs);
       this.logger.info({ event: 'closed', lease: this.leaseId }, 'etcd connection closed');
     })();

@@ -15,7 +15,7 @@
  * the stale node, never in front of it.
  */
 import { ClosedError, ConnectionError, type Election, SessionExpiredError, Backoff } from '@elect/core';
-import { SessionSlot } from '@elect/core/backend';
+import { Handles, SessionSlot } from '@elect/core/backend';
 import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
 import { ZkCode, isZk } from './errors.js';
@@ -27,7 +27,7 @@ import type { SessionSource } from './source.js';
 export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   readonly options: ResolvedOptions;
   private readonly slot: SessionSlot<Session>;
-  private readonly elections = new Set<ZooKeeperElection>();
+  private readonly elections = new Handles<ZooKeeperElection>();
   private readonly closing = new AbortController();
   private closed: Promise<void> | undefined;
   private lastSessionId = '';
@@ -91,8 +91,9 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
    */
   election(name: string, options: ZooKeeperElectionOptions = {}): Election {
     if (this.closing.signal.aborted) throw new ClosedError('the ZooKeeper connection is closed');
-    const election = new ZooKeeperElection(this, name, latchPath(name), options, () => this.elections.delete(election));
-    this.elections.add(election);
+    let forget = (): void => {};
+    const election = new ZooKeeperElection(this, name, latchPath(name), options, () => forget());
+    forget = this.elections.add(election);
     return election;
   }
 
@@ -114,7 +115,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.allSettled([...this.elections].map((election) => election.close()));
+    await Promise.allSettled(this.elections.live().map((election) => election.close()));
     this.closing.abort(new ClosedError('the ZooKeeper connection is closed'));
     const session = this.slot.close();
     if (session) {
