@@ -29,7 +29,11 @@ export interface EtcdConnection extends AsyncDisposable {
    * has been granted one.
    */
   readonly leaseId: string;
-  /** An election named `name` (the key prefix `etcdctl elect name` uses). Throws `InvalidOptionError` for a bad name. */
+  /**
+   * An election named `name` (the key prefix `etcdctl elect name` uses). Throws
+   * `InvalidOptionError` for a bad name. The connection holds it weakly (core's
+   * `Handles`): dropped with nothing running on it, it is garbage like any object.
+   */
   election(name: string, options?: EtcdElectionOptions): Election;
   /** Closes every election (resigning, deleting their keys), stops the keepalive, revokes the lease. Idempotent. */
   close(): Promise<void>;

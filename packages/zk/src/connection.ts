@@ -87,7 +87,9 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
    * An election on this connection. `name` is a latch path (`/services/x/leader`,
    * what a Curator user passes to LeaderLatch) or a bare name (`billing` →
    * `/elect/billing`). Throws `InvalidOptionError` for an invalid name or
-   * `ClosedError` after close; nothing is written until it is used.
+   * `ClosedError` after close; nothing is written until it is used. The
+   * connection holds it weakly (core's `Handles`): dropped with nothing
+   * running on it, it is garbage like any object.
    */
   election(name: string, options: ZooKeeperElectionOptions = {}): Election {
     if (this.closing.signal.aborted) throw new ClosedError('the ZooKeeper connection is closed');
