@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { collected, scaled, withTimeout, type Cluster } from '@elect/test';
+import { droppedHandles, scaled, withTimeout, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
@@ -281,42 +281,7 @@ describe('etcd election on one member', () => {
 
   it('an election handle that was only read from is not kept once dropped; one with a campaign on it is, and closing the connection ends that campaign', async () => {
     const name = uniqueName();
-    const [a, b] = [await connect(), await connect()];
-    const idle = await (async () => {
-      const election = a.election(name);
-      await election.leader();
-      await election.candidates();
-      return new WeakRef(election);
-    })();
-    // Handles dropped by the caller, each with a campaign on it: a leader and one waiting.
-    const leader = await (async () => {
-      const election = a.election(name);
-      return { leadership: await election.campaign({ id: 'leader' }), ref: new WeakRef(election) };
-    })();
-    const waiter = (() => {
-      const election = b.election(name);
-      return { campaign: election.campaign({ id: 'waiting' }), ref: new WeakRef(election) };
-    })();
-    waiter.campaign.catch(() => {});
-    // And one with observers on it, the caller holding only the iterators.
-    const watcher = (() => {
-      const election = a.election(name);
-      return { leaders: election.observe()[Symbol.asyncIterator](), events: election.events()[Symbol.asyncIterator](), ref: new WeakRef(election) };
-    })();
-    expect((await watcher.leaders.next()).value).toMatchObject({ id: 'leader' });
-    const eventsEnd = watcher.events.next();
-    const reader = a.election(name);
-    await eventually(async () => (await reader.candidates()).length === 2, 'the second campaign to queue');
-    await reader.close();
-    expect(await collected(idle)).toBe(true);
-    for (const ref of [leader.ref, waiter.ref, watcher.ref]) expect(await collected(ref)).toBe(false);
-    await b.close();
-    await expect(waiter.campaign).rejects.toBeInstanceOf(ClosedError);
-    await a.close();
-    expect(leader.leadership.signal.aborted).toBe(true);
-    // Closing the connection closed that election too: its observers end.
-    await expect(watcher.leaders.next()).resolves.toMatchObject({ done: true });
-    await expect(eventsEnd).resolves.toMatchObject({ done: true });
+    expect(await droppedHandles(await connect(), await connect(), name)).toEqual({ idleCollected: true, busyKept: true, waitingClosed: true, leaderAndObserversEnded: true });
     expect(await residue(client, name)).toEqual([]);
   });
 
