@@ -12,17 +12,24 @@
  */
 export class Handles<T extends object> {
   readonly #refs = new Set<WeakRef<T>>();
+  readonly #of = new WeakMap<T, WeakRef<T>>();
   readonly #registry = new FinalizationRegistry<WeakRef<T>>((ref) => this.#refs.delete(ref));
 
-  /** Holds `item` weakly; returns the function that lets go of it at once (its close). */
-  add(item: T): () => void {
+  /** Holds `item` weakly. */
+  add(item: T): void {
     const ref = new WeakRef(item);
     this.#refs.add(ref);
+    this.#of.set(item, ref);
     this.#registry.register(item, ref, ref);
-    return () => {
-      this.#refs.delete(ref);
-      this.#registry.unregister(ref);
-    };
+  }
+
+  /** Lets go of `item` at once (it closed). */
+  delete(item: T): void {
+    const ref = this.#of.get(item);
+    if (!ref) return;
+    this.#refs.delete(ref);
+    this.#of.delete(item);
+    this.#registry.unregister(ref);
   }
 
   /** The items not yet collected nor let go of. */

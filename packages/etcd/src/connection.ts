@@ -66,8 +66,6 @@ class Connection implements EtcdConnection, ConnectionCore {
   readonly slots = new Map<string, Candidate[]>();
   private readonly reaper: LeaseReaper;
   private readonly elections = new Handles<EtcdElection>();
-  /** How each election of ours is let go of once it closes. */
-  private readonly forgetting = new WeakMap<EtcdElection, () => void>();
   private readonly slot: SessionSlot<Session>;
   private lastHex = '';
   /** The hex ids of the leases this connection was granted, the newest 256. */
@@ -151,7 +149,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   election(name: string, options?: EtcdElectionOptions): Election {
     if (this.closing) throw new ClosedError('the etcd connection is closed');
     const election = new EtcdElection(this, name, options);
-    this.forgetting.set(election, this.elections.add(election));
+    this.elections.add(election);
     return election;
   }
 
@@ -167,7 +165,7 @@ class Connection implements EtcdConnection, ConnectionCore {
   }
 
   forget(election: EtcdElection): void {
-    this.forgetting.get(election)?.();
+    this.elections.delete(election);
   }
 
   close(): Promise<void> {

@@ -93,9 +93,8 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
    */
   election(name: string, options: ZooKeeperElectionOptions = {}): Election {
     if (this.closing.signal.aborted) throw new ClosedError('the ZooKeeper connection is closed');
-    let forget = (): void => {};
-    const election = new ZooKeeperElection(this, name, latchPath(name), options, () => forget());
-    forget = this.elections.add(election);
+    const election = new ZooKeeperElection(this, name, latchPath(name), options, () => this.elections.delete(election));
+    this.elections.add(election);
     return election;
   }
 
