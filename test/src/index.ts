@@ -14,4 +14,4 @@ export { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper
 export { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { Janitor } from './janitor.js';
-export { type DroppedHandles, type LogRecord, RecordingLogger, collected, droppedHandles, uniqueName } from './kit.js';
+export { type LogRecord, RecordingLogger, uniqueName } from './kit.js';

@@ -18,6 +18,7 @@ const backend: ConformanceBackend = {
       const election = connection.election(electionName);
       return {
         election,
+        another: (name) => connection.election(name),
         expire: async () => connection.expire(),
         cut: async () => connection.suspend(),
         heal: async () => connection.heal(),

@@ -6,7 +6,7 @@ import { expect } from '@jest/globals';
 import { systemClock } from '../clock.js';
 import type { CampaignOptions } from '../contract.js';
 import { ErrorCode } from '../errors.js';
-import { info, lossReason, queued, quiet, within } from './kit.js';
+import { collected, info, lossReason, queued, quiet, within } from './kit.js';
 import type { Suite } from './suite.js';
 
 export function basics(s: Suite): void {
@@ -123,6 +123,54 @@ export function basics(s: Suite): void {
     const a = await s.open(name);
     await within(a.election.close(), t.op, 'close()');
     await expect(a.election.campaign({ id: 'late' })).rejects.toMatchObject({ name: 'ClosedError', code: ErrorCode.Closed });
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test('a connection lets go of an election handle dropped after only reading; one with a leader, a campaign or observers on it is kept, and closing the connection ends each of them', [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const a = await s.open(name);
+    const b = await s.open(name);
+    // Each handle is made in a function of its own: the test keeps only a
+    // WeakRef to it and what runs on it, as a caller that dropped it would.
+    const idle = await (async () => {
+      const election = a.another(name);
+      await election.leader();
+      await election.candidates();
+      return new WeakRef(election);
+    })();
+    const leader = await (async () => {
+      const election = a.another(name);
+      return { leadership: await within(election.campaign({ id: 'leader' }), t.op, 'a lone campaign to resolve'), ref: new WeakRef(election) };
+    })();
+    const waiter = (() => {
+      const election = b.another(name);
+      return { campaign: quiet(election.campaign({ id: 'waiting' })), ref: new WeakRef(election) };
+    })();
+    const watcher = (() => {
+      const election = a.another(name);
+      return { leaders: election.observe()[Symbol.asyncIterator](), events: election.events()[Symbol.asyncIterator](), ref: new WeakRef(election) };
+    })();
+    const first = await within(watcher.leaders.next(), t.op, 'observe() to yield the leader');
+    expect(first.value).toMatchObject(info(leader.leadership));
+    const eventsEnd = quiet(watcher.events.next());
+    await queued(b.election, (queue) => queue.length === 2, t.op, 'the second campaign to queue');
+
+    expect(await collected(idle)).toBe(true);
+    expect({ leader: await collected(leader.ref), waiting: await collected(waiter.ref), observed: await collected(watcher.ref) }).toEqual({
+      leader: false,
+      waiting: false,
+      observed: false,
+    });
+    await within(b.close(), t.op, 'the waiting candidate\'s connection to close');
+    await expect(within(waiter.campaign, t.op, 'the waiting campaign to end')).rejects.toMatchObject({ code: ErrorCode.Closed });
+    await within(a.close(), t.op, 'the leader\'s connection to close');
+    expect(lossReason(leader.leadership.signal.reason)).toBe('closed');
+    // Closing the connection closes its elections: their observers end, as they do when the election closes.
+    expect(await within(Promise.all([watcher.leaders.next(), eventsEnd]), t.op, 'both observers to end')).toEqual([
+      { done: true, value: undefined },
+      { done: true, value: undefined },
+    ]);
     expect(await backend.residue(name)).toEqual([]);
   });
 

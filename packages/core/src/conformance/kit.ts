@@ -3,6 +3,8 @@
  * happens (a promise, a signal, an iterator record) and has a timeout with a
  * message naming what was awaited; none of them sleeps to synchronise.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { CandidateInfo, Election, Leadership } from '../contract.js';
 import { ErrorCode, isElectError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -24,6 +26,22 @@ export async function within<T>(promise: PromiseLike<T>, ms: number, what: strin
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Whether the object `ref` points to has been garbage-collected, after a few
+ * full collections with a turn of the event loop between them (a WeakRef's
+ * target lives at least until the job that made or read it ends). Turns on
+ * `--expose-gc` for this process to reach V8's collector.
+ */
+export async function collected(ref: WeakRef<object>): Promise<boolean> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
 }
 
 /** A promise the test may never await: its rejection is not reported as unhandled. */

@@ -15,6 +15,11 @@ import type { Logger } from '../logger.js';
 
 export interface ConformanceHandle {
   readonly election: Election;
+  /**
+   * Another election handle on this handle's connection, as
+   * `connection.election(name)` makes one; closed with the connection.
+   */
+  another(name: string): Election;
   /** Makes the server end this handle's session/lease now (ZooKeeper session kill, etcd lease revoke). */
   expire?(): Promise<void>;
   /**

@@ -17,6 +17,7 @@ import type { Election } from '../contract.js';
 import { Liveness, type SessionEnd } from '../liveness.js';
 import type { SessionTelemetry } from '../telemetry.js';
 import { ClosedError, ConnectionError, abortReason } from '../errors.js';
+import { Handles } from '../handles.js';
 import { LogEvent, type Logger } from '../logger.js';
 import { connectionSettings, type MemoryConnectionOptions } from './connection-options.js';
 import { MemoryElection } from './election.js';
@@ -43,6 +44,9 @@ export class MemoryConnection implements ConnectionLink {
   private suspended = false;
   private closed = false;
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
+  /** Its elections, held weakly (core's `Handles`): told of every event, closed with it. */
+  private readonly elections = new Handles<MemoryElection>();
+  private closing: Promise<void> | undefined;
   private cancelBeat: () => void = () => {};
 
   /** @internal Use `MemoryServer#connect()`. */
@@ -89,11 +93,14 @@ export class MemoryConnection implements ConnectionLink {
    * `proclaim()` reject with a retryable `ConnectionError`; campaigns and
    * observers wait for it to heal; `close()` and `resign()` resolve once the
    * entries are deleted or known to go with their session (at the latest at
-   * the loss deadline).
+   * the loss deadline). The connection holds it weakly: dropped with
+   * nothing running on it, it is garbage like any object.
    */
   election(name: string): Election {
     if (this.closed) throw new ClosedError('the connection is closed');
-    return new MemoryElection(this, name);
+    const election: MemoryElection = new MemoryElection(this, name, () => this.elections.delete(election));
+    this.elections.add(election);
+    return election;
   }
 
   /**
@@ -128,14 +135,21 @@ export class MemoryConnection implements ConnectionLink {
   }
 
   /**
-   * Closes the session (its entries go with it) and stops heartbeats. Leaderships
-   * on it end with reason `closed`, campaigns reject with `ClosedError`,
-   * observers throw `ClosedError`. Idempotent. While suspended the server is
-   * not told: the session then expires there after its timeout.
+   * Closes its elections, then the session (its entries go with it), and
+   * stops heartbeats: leaderships on it end with reason `closed`, campaigns
+   * reject with `ClosedError`, observers end. Idempotent. While suspended
+   * the server is not told: the session then expires there after its
+   * timeout.
    */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    // Closed first: nothing more is sent, and the elections' entries go with the session below.
     this.closed = true;
+    await Promise.allSettled(this.elections.live().map((election) => election.close()));
     this.cancelBeat();
     const session = this.current;
     this.current = undefined;
@@ -146,7 +160,6 @@ export class MemoryConnection implements ConnectionLink {
       if (session) this.store.endSession(session.id, false);
       this.closeAbandoned();
     }
-    return Promise.resolve();
   }
 
   /** @internal Delivers a server notification unless the network is cut. */
@@ -285,6 +298,7 @@ export class MemoryConnection implements ConnectionLink {
   }
 
   private emit(event: ConnectionEvent): void {
+    for (const election of this.elections.live()) election.onConnection(event);
     for (const listener of [...this.listeners]) listener(event);
   }
 }

@@ -36,35 +36,31 @@ export class MemoryElection implements Election {
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
   private readonly electionEvents: ElectionEvents;
-  /** Where the leader readings go while someone listens to `events()`. */
-  private readonly feeds = new Set<Channel<LeaderInfo | undefined>>();
   private readonly campaigns = new Set<Promise<unknown>>();
   private readonly held = new Map<LeadershipHandle, Held>();
   /** Leaderships that yielded (preempted, asked to hand over) and may not have released yet: close() resigns them too. */
   private readonly yielding = new Set<LeadershipHandle>();
   /** Keys of our entries, waiting or leading: a leader among them is us, not a `leader` event. */
   private readonly ownKeys = new Set<string>();
-  private lastLeader: { leader: LeaderInfo | undefined } | undefined;
-  private cancelLeaderWatch: () => void = () => {};
-  private readonly offConnection: () => void;
 
-  /** @internal Use `MemoryConnection#election()`. */
+  /**
+   * @internal Use `MemoryConnection#election()`. Nothing is subscribed or
+   * watched until something runs on it: the connection holds its elections
+   * weakly and tells them of its events (`onConnection`), so a handle
+   * dropped after reading is garbage like any object.
+   */
   constructor(
     private readonly conn: ConnectionLink,
     name: string,
+    /** Called once closed: the connection lets go of it. */
+    private readonly closed: () => void = () => {},
   ) {
     this.name = textOption('name', name, 1024);
     this.electionEvents = new ElectionEvents({
-      leaders: (signal) => {
-        const feed = new Channel<LeaderInfo | undefined>({ signal, onEnd: (ended) => this.feeds.delete(ended) });
-        if (this.lastLeader) feed.push(this.lastLeader.leader);
-        if (!feed.isEnded) this.feeds.add(feed);
-        return feed;
-      },
+      // The leader feed is an observer of our own, held while someone listens.
+      leaders: (signal) => observeLeader(this.conn, this.name, signal, this.closer.signal),
       isOurs: (key) => this.ownKeys.has(key),
     });
-    this.offConnection = conn.on((event) => this.onConnection(event));
-    this.watchLeader();
   }
 
   async campaign(options: CampaignOptions): Promise<Leadership> {
@@ -182,9 +178,8 @@ export class MemoryElection implements Election {
       return handle.resign();
     });
     await Promise.allSettled([...this.campaigns, ...removals]);
-    this.cancelLeaderWatch();
-    this.offConnection();
     this.electionEvents.close();
+    this.closed();
   }
 
   private claim(
@@ -323,7 +318,8 @@ export class MemoryElection implements Election {
     this.conn.logger[level]({ event: LogEvent.Lost, election: this.name, id, token: String(token), reason: error.reason }, error.message);
   }
 
-  private onConnection(event: ConnectionEvent): void {
+  /** @internal The connection tells its live elections of its events. */
+  onConnection(event: ConnectionEvent): void {
     const held = [...this.held];
     switch (event.type) {
       case 'resync':
@@ -333,7 +329,6 @@ export class MemoryElection implements Election {
           if (this.conn.callSync((s) => s.position(h.key, h.session.id)).kind === 'gone') h.deleted();
           else h.recheck?.();
         }
-        this.watchLeader();
         break;
       case 'closed':
         for (const [handle] of held) handle.lose('closed');
@@ -343,23 +338,6 @@ export class MemoryElection implements Election {
         // A leader follows its own session (followSession in claim()).
         break;
     }
-  }
-
-  /** Keeps `lastLeader` current for `leader` events; the first reading is not an event. */
-  private watchLeader(): void {
-    this.cancelLeaderWatch();
-    try {
-      const watch = this.conn.callSync((store) => store.watchLeader(this.name, this.conn.deliver, (leader) => this.leaderChanged(leader)));
-      this.cancelLeaderWatch = watch.cancel;
-      this.leaderChanged(watch.leader);
-    } catch {
-      // Unreachable for now: the next `resync` watches again.
-    }
-  }
-
-  private leaderChanged(leader: LeaderInfo | undefined): void {
-    this.lastLeader = { leader };
-    for (const feed of this.feeds) feed.push(leader);
   }
 
   private beginRead(where: string, options: SignalOptions | undefined): void {

@@ -49,6 +49,7 @@ async function open(cluster: Cluster, client: Etcd3, name: string, options: Open
     let closing: Promise<void> | undefined;
     return {
       election,
+      another: (other) => conn.election(other),
       // A connection that never campaigned has no lease, and nothing to expire.
       expire: async () => {
         if (conn.leaseId !== '') await revokeHex(client, conn.leaseId);

@@ -76,6 +76,7 @@ export function zkBackend(cluster: Cluster, backendOptions: { alternate?: boolea
       let closed: Promise<void> | undefined;
       return {
         election,
+        another: (name) => opened.election(name),
         expire: () => expireSession(cluster.connectString, credentials(opened)),
         cut: async () => proxies.blackhole(),
         heal: async () => proxies.heal(),
