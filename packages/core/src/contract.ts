@@ -113,8 +113,11 @@ export interface Leadership extends AsyncDisposable {
   readonly timeoutMs: number;
   /**
    * An AbortSignal that aborts `leadMs` before the loss deadline — or when
-   * leadership ends, whichever comes first. A supervisor uses it to start
-   * stopping its work early enough that the work is gone by the deadline.
+   * leadership ends, whichever comes first; it is aborted already when less
+   * than `leadMs` is left as it is asked for (check `.aborted` before
+   * starting work). A supervisor uses it to start stopping its work early
+   * enough that the work is gone by the deadline, and not to start work it
+   * could not stop in time.
    * It does not un-abort when the connection heals; asked for again after
    * that, it is a fresh signal. Until it aborts, asking again with the same
    * `leadMs` returns the same signal, so it may be asked for on every turn

@@ -175,7 +175,8 @@ export class LossDeadline {
 
   /**
    * A signal that aborts `leadMs` before the deadline (re-planned on every
-   * contact), or when the deadline expires. Once aborted it stays aborted.
+   * contact), or when the deadline expires; already aborted when handed out
+   * if less than `leadMs` is left. Once aborted it stays aborted.
    *
    * Each armed signal is a timer that every contact re-plans, held until it
    * fires or the deadline ends, and a session's deadline can outlive many
@@ -190,6 +191,12 @@ export class LossDeadline {
       return controller.signal;
     }
     if (until?.aborted) return controller.signal;
+    // Already within the lead: aborted as it is handed out, so that a caller
+    // checking `.aborted` before it starts work does not start it.
+    if (this.remaining() - leadMs <= 0) {
+      controller.abort(withinLead(leadMs));
+      return controller.signal;
+    }
     const ahead: Ahead = { leadMs, controller, cancel: () => {}, release: () => {} };
     if (until) {
       const drop = (): void => {
@@ -228,9 +235,7 @@ export class LossDeadline {
       }
       this.aheads.delete(ahead);
       ahead.release();
-      ahead.controller.abort(
-        new LeadershipLostError('deadline', `less than ${ahead.leadMs} ms left before the loss deadline: stop the work now`),
-      );
+      ahead.controller.abort(withinLead(ahead.leadMs));
     };
     ahead.cancel = this.clock.schedule(fire, this.remaining() - ahead.leadMs);
   }
@@ -242,6 +247,10 @@ export function aheadLead(leadMs: number): number {
     throw new InvalidOptionError('leadMs', `must be a non-negative number of milliseconds, got ${String(leadMs)}`);
   }
   return leadMs;
+}
+
+function withinLead(leadMs: number): LeadershipLostError {
+  return new LeadershipLostError('deadline', `less than ${leadMs} ms left before the loss deadline: stop the work now`);
 }
 
 // Signals abort with ElectErrors only (see errors.ts), so a task that rethrows

@@ -124,12 +124,15 @@ describe('LossDeadline', () => {
       clock.advance(1);
     });
 
-    it('a lead longer than what is left aborts on the next tick', () => {
+    it('a lead longer than what is left is aborted as it is handed out, and holds no timer', () => {
       const { clock, deadline } = setup();
+      const idle = clock.pending;
       const ahead = deadline.signalAhead(5000);
-      expect(ahead.aborted).toBe(false);
-      clock.advance(0);
       expect(ahead.aborted).toBe(true);
+      expect(ahead.reason).toMatchObject({ name: 'LeadershipLostError', reason: 'deadline' });
+      expect(clock.pending).toBe(idle);
+      expect(deadline.signalAhead(900).aborted).toBe(true); // exactly what is left: 1000 − 100 ms margin
+      expect(deadline.signalAhead(899).aborted).toBe(false);
     });
 
     it('drops its timer when `until` aborts, and then never aborts', () => {

@@ -26,6 +26,8 @@ interface Harness {
   onLog: (record: Record<string, unknown>) => void;
   /** The session timeout the server grants, as a ZooKeeper with a lower maxSessionTimeout would (default: --ttl). */
   grantedMs: number | undefined;
+  /** The connection's heartbeat interval (default: the in-memory backend's, a third of the TTL). */
+  heartbeatMs: number | undefined;
   /** Called with each new connection before `elect` gets it. */
   onConnect: (connection: MemoryConnection) => void;
   deps: Partial<RunDeps>;
@@ -51,6 +53,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     stderr: [],
     onLog: () => {},
     grantedMs: undefined,
+    heartbeatMs: undefined,
     onConnect: () => {},
     deps: {},
   };
@@ -83,6 +86,7 @@ function harness(group: FakeGroupOptions = {}, clock?: ManualClock): Harness {
     connect: async (settings) => {
       const connection = server.connect({
         sessionTimeoutMs: h.grantedMs ?? settings.ttlMs,
+        ...(h.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: h.heartbeatMs }),
         logger: settings.logger,
         ...(settings.telemetry ? { telemetry: settings.telemetry } : {}),
       });
@@ -395,6 +399,25 @@ describe('run() with an in-memory backend', () => {
     expect(h.processes.signalsSent()).toEqual(['SIGTERM', 'SIGCONT']);
     clock.advance(5_000);
     await expect(code).resolves.toBe(75);
+  });
+
+  it('elected with less time to the loss deadline than --grace needs: the command never starts; our entry goes, exit 75', async () => {
+    const clock = new ManualClock(1_000_000);
+    const h = harness({}, clock);
+    // A heartbeat only every 8 s: between two, the deadline (last contact + 10 s − 1 s) comes near.
+    h.heartbeatMs = 8_000;
+    const other = await h.server.connect().election('jobs').campaign({ id: 'other' });
+    const code = run(args('--id', 'a', '--grace', '2s'), h.deps);
+    await until(() => h.server.candidates('jobs').length === 2, 'our entry');
+    // 2 s left at the handoff, against --grace 2s + the 300 ms stop margin.
+    clock.advance(7_000);
+    await other.resign();
+    await expect(code).resolves.toBe(75);
+    expect(h.logs.find((r) => r.event === 'deadline-too-close')).toMatchObject({ graceMs: 2_000 });
+    expect(h.processes.started()).toBe(false);
+    expect(h.processes.signalsSent()).toEqual([]);
+    expect(h.server.keys('jobs')).toEqual([]);
+    expect(h.processes.gates[0]?.closed).toBe(true);
   });
 
   it('--metrics: /readyz follows the session (503 while suspended, 200 once answered again); /metrics shows the leader; the port closes with elect', async () => {
