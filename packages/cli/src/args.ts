@@ -26,6 +26,7 @@ const exitCodes = `Exit codes:
         leads, or no candidate ID waits)
   69    backend unreachable within --connect-timeout
   70    internal error
+  77    the backend refused an operation to the credentials (--user): a ZooKeeper ACL or etcd role
   75    leadership lost while the command ran (without --rejoin)
   124   --wait expired before becoming leader (elect handover: before ID led)
   126   command not executable

@@ -21,6 +21,12 @@ export const ExitCode = {
   /** A bug or an unexpected error inside `elect` (EX_SOFTWARE). */
   Internal: 70,
   /**
+   * The backend refused an operation to our credentials: a ZooKeeper ACL or
+   * etcd role that does not cover the election (EX_NOPERM). Nothing of it
+   * was written; the command did not run (or not again).
+   */
+  NoPermission: 77,
+  /**
    * Leadership was lost while the command ran, and `--rejoin` was not given
    * (EX_TEMPFAIL: running `elect` again is the cure). The command was stopped.
    */

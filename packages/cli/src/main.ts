@@ -140,6 +140,15 @@ async function serve(
       logger.error({ err: error, event: 'unavailable' }, `backend unavailable: ${error.message}`);
       return ExitCode.Unavailable;
     }
+    if (isElectError(error) && error.code === ErrorCode.PermissionDenied) {
+      // The user's name, never the password.
+      const user = options.user === undefined ? undefined : options.user.slice(0, options.user.indexOf(':'));
+      logger.error(
+        { err: error, event: 'permission-denied', user: user ?? null },
+        `permission denied ${user === undefined ? 'without --user' : `as user ${user}`}: ${error.message}; exiting ${ExitCode.NoPermission}`,
+      );
+      return ExitCode.NoPermission;
+    }
     throw error;
   } finally {
     await closeQuietly(logger, deps.clock, options.connectTimeoutMs, async () => {

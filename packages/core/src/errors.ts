@@ -27,6 +27,12 @@ export const ErrorCode = {
   /** The server answered with an error we do not handle. */
   Backend: 'ELECT_BACKEND',
   /**
+   * The server refused the operation to these credentials (a ZooKeeper ACL,
+   * an etcd role without that key range): retrying cannot help; nothing of
+   * that operation was written.
+   */
+  PermissionDenied: 'ELECT_PERMISSION_DENIED',
+  /**
    * Candidates with and without a priority met in one election: the two
    * layouts cannot share it (see `MixedLayoutError`). Our entry was removed.
    */
@@ -123,6 +129,14 @@ export class BackendError extends ElectError {
   override name = 'BackendError';
   constructor(message: string, options: ElectErrorOptions = {}) {
     super(ErrorCode.Backend, message, options);
+  }
+}
+
+/** The server refused the operation to these credentials (see `ErrorCode.PermissionDenied`); never retryable. */
+export class PermissionDeniedError extends ElectError {
+  override name = 'PermissionDeniedError';
+  constructor(message: string, options: Omit<ElectErrorOptions, 'retryable'> = {}) {
+    super(ErrorCode.PermissionDenied, message, { ...options, retryable: false });
   }
 }
 

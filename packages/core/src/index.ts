@@ -27,6 +27,7 @@ export {
   LeadershipLostError,
   MixedLayoutError,
   NotLeaderError,
+  PermissionDeniedError,
   SessionExpiredError,
   TimeoutError,
   abortReason,

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   AbortError,
   BackendError,
+  PermissionDeniedError,
   ClosedError,
   ConnectionError,
   ElectError,
@@ -26,6 +27,7 @@ describe('errors', () => {
       [new SessionExpiredError(), 'SessionExpiredError', ErrorCode.SessionExpired, true],
       [new NotLeaderError(), 'NotLeaderError', ErrorCode.NotLeader, false],
       [new BackendError('odd'), 'BackendError', ErrorCode.Backend, false],
+      [new PermissionDeniedError('no'), 'PermissionDeniedError', ErrorCode.PermissionDenied, false],
     ];
     for (const [error, name, code, retryable] of cases) {
       expect(error).toBeInstanceOf(ElectError);

@@ -7,6 +7,7 @@ import {
   ClosedError,
   ConnectionError,
   ElectError,
+  PermissionDeniedError,
   TimeoutError,
   isElectError,
 } from '@elect/core';
@@ -43,7 +44,13 @@ export function toElectError(error: unknown, what: string): ElectError {
   }
   if (error instanceof ChannelClosedError) return new ClosedError(`${what}: the connection is closed`, { cause: error });
   if (isTransient(error)) return new ConnectionError(`${what}: ${message}`, { cause: error });
+  if (error instanceof GrpcError && error.code === Status.PERMISSION_DENIED) return permissionDenied(what, message, error);
   return new BackendError(`${what}: ${message}`, { cause: error, retryable: false });
+}
+
+/** etcd refused `what` to our user: its roles do not cover that key range. */
+export function permissionDenied(what: string, message: string, cause?: unknown): PermissionDeniedError {
+  return new PermissionDeniedError(`etcd refused ${what} (${message}): the user's roles do not allow it on the election's keys`, { cause });
 }
 
 /**

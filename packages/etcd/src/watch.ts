@@ -15,7 +15,7 @@
 import { BackendError, type Clock, type Logger, Backoff } from '@elect/core';
 import { Channel } from '@elect/core/backend';
 import type { Endpoints, Pinned } from './endpoints.js';
-import { isAuthTokenInvalid, isTransient, toElectError } from './errors.js';
+import { isAuthTokenInvalid, isTransient, permissionDenied, toElectError } from './errors.js';
 import type { TypedStream } from './wire/client.js';
 import { WatchFilter, type WatchEvent as WireEvent, type WatchRequest, type WatchResponse } from './wire/messages.js';
 
@@ -143,7 +143,7 @@ async function session(
         const compacted = BigInt(res.compact_revision || '0');
         if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });
         const reason = res.cancel_reason || 'watch canceled by the server';
-        const error = new BackendError(`watch: ${reason}`, { retryable: false });
+        const error = /permission denied/i.test(reason) ? permissionDenied('watch', reason) : new BackendError(`watch: ${reason}`, { retryable: false });
         if (refusedToken(pinned, reason)) return finish({ kind: 'auth', error });
         // Any other cancel without compaction is etcd refusing the watch (e.g. permission denied).
         return finish({ kind: 'fatal', error });

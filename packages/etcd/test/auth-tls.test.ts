@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { ConnectionError, ErrorCode, isElectError, type LeaderInfo } from '@elect/core';
 import { connectEtcd } from '@elect/etcd';
-import { scaled, startEtcd, startEtcdProcess, startProxy, type Cluster } from '@elect/test';
+import { type Certificates, type Cluster, type TlsMember, enableEtcdAuth, makeCertificates, scaled, startEtcd, startEtcdProcess, startProxy, startTlsEtcd } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, eventually, expectClean, residue, uniqueName } from './support/harness.js';
-import { makeCertificates, startTlsEtcd, type Certificates, type TlsMember } from './support/tls.js';
 
 jest.setTimeout(scaled(60_000));
 
@@ -23,22 +22,6 @@ const run = promisify(execFile);
 /** The members' `--auth-token-ttl` (seconds, etcd's unit): a simple token unused that long is invalid. */
 const TOKEN_TTL_S = 1;
 
-/**
- * Users and roles for a member without them, then auth on: root (password
- * rootpw) and `elector` (password secret), who may read and write `app/`.
- */
-async function enableAuth(endpoint: string): Promise<{ root: Etcd3; etcdctl: (...args: string[]) => Promise<unknown> }> {
-  const etcdctl = (...args: string[]): Promise<unknown> => run('etcdctl', [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
-  await etcdctl('user', 'add', 'root:rootpw');
-  await etcdctl('user', 'grant-role', 'root', 'root');
-  await etcdctl('role', 'add', 'elector');
-  await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
-  await etcdctl('user', 'add', 'elector:secret');
-  await etcdctl('user', 'grant-role', 'elector', 'elector');
-  await etcdctl('auth', 'enable');
-  const root = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
-  return { root, etcdctl };
-}
 
 describe('password auth', () => {
   let cluster: Cluster;
@@ -48,7 +31,7 @@ describe('password auth', () => {
   beforeAll(async () => {
     // Tokens expire after TOKEN_TTL_S unused, so every test also rides through re-authentication.
     cluster = await startEtcd({ size: 1, extraArgs: [`--auth-token-ttl=${TOKEN_TTL_S}`] });
-    ({ root } = await enableAuth(endpoint()));
+    ({ root } = await enableEtcdAuth(endpoint()));
   });
 
   afterAll(async () => {
@@ -74,15 +57,15 @@ describe('password auth', () => {
     await expectClean(root, 'app/');
   });
 
-  it('a prefix the user may not write: campaign and observe fail with a typed, non-retryable error; nothing written', async () => {
+  it('a prefix the user may not write: campaign and observe fail with PermissionDeniedError, not retryable; nothing written', async () => {
     const name = `forbidden/${uniqueName()}`;
     const conn = await connectEtcd({ endpoints: endpoint(), ttlMs: TTL_MS, username: 'elector', password: 'secret' });
     try {
       const error = await conn.election(name).campaign({ id: 'intruder' }).catch((e: unknown) => e);
       expect(isElectError(error)).toBe(true);
-      expect(error).toMatchObject({ code: ErrorCode.Backend, retryable: false });
+      expect(error).toMatchObject({ name: 'PermissionDeniedError', code: ErrorCode.PermissionDenied, retryable: false });
       const seen = new Queue<LeaderInfo | undefined>(conn.election(name).observe());
-      await expect(seen.next()).rejects.toMatchObject({ code: ErrorCode.Backend });
+      await expect(seen.next()).rejects.toMatchObject({ code: ErrorCode.PermissionDenied, retryable: false });
       expect(await residue(root, name)).toEqual([]);
     } finally {
       await conn.close();
@@ -152,7 +135,7 @@ describe('users and roles changed while connected', () => {
       size: 1,
       extraArgs: [`--auth-token=jwt,pub-key=${path.join(keys, 'jwt.pub')},priv-key=${path.join(keys, 'jwt.key')},sign-method=RS256,ttl=10m`],
     });
-    ({ root, etcdctl } = await enableAuth(cluster.endpoints[0]!));
+    ({ root, etcdctl } = await enableEtcdAuth(cluster.endpoints[0]!));
   });
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
  * `zkCode()` reads its code back, so callers branch on numbers, never on
  * message text.
  */
-import { BackendError, ConnectionError, ElectError, SessionExpiredError } from '@elect/core';
+import { BackendError, ConnectionError, ElectError, PermissionDeniedError, SessionExpiredError } from '@elect/core';
 
 /** The subset of ZooKeeper's KeeperException codes this package handles. */
 export const ZkCode = {
@@ -49,6 +49,8 @@ export function toElectError(error: unknown): ElectError {
       return new SessionExpiredError(text, { cause: error });
     case ZkCode.AuthFailed:
       return new ConnectionError(text, { cause: error, retryable: false });
+    case ZkCode.NoAuth:
+      return new PermissionDeniedError(`ZooKeeper refused it (NO_AUTH): an ACL on the election's path does not allow it to this connection's credentials`, { cause: error });
     default:
       return new BackendError(text, { cause: error });
   }

@@ -1,16 +1,22 @@
 /**
- * TLS fixtures: a CA, a server certificate for 127.0.0.1 and a client
- * certificate, made with openssl in a temp dir; and one etcd member serving
- * https with client-certificate auth. The shared harness starts members with
- * http:// client URLs (and probes them over http), so this one member is
- * started here — by PID, killed by PID, its directory removed.
+ * Servers with their security on, for the tests of what users deploy:
+ *
+ * - TLS fixtures: a CA, a server certificate for 127.0.0.1 and a client
+ *   certificate, made with openssl in a temp dir; and one etcd member
+ *   serving https with client-certificate auth. The other members of this
+ *   harness have http:// client URLs (and are probed over http), so this one
+ *   is started here — by PID, killed by PID, its directory removed.
+ * - etcd password auth: users and roles added with etcdctl, then auth on.
+ * - A ZooKeeper node only one digest user may use.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
-import { freePorts, waitUntil } from '@elect/test';
+import zookeeper from 'node-zookeeper-client';
+import { freePorts, waitUntil } from '@elect/testcontainers';
 
 export interface Certificates {
   dir: string;
@@ -105,4 +111,60 @@ export async function startTlsEtcd(certs: Certificates): Promise<TlsMember> {
     throw error;
   }
   return { endpoint, admin, close };
+}
+
+/**
+ * Users and roles for a member without them, then auth on: root (password
+ * rootpw) and `elector` (password secret), who may read and write `app/`.
+ */
+export async function enableEtcdAuth(endpoint: string): Promise<{ root: Etcd3; etcdctl: (...args: string[]) => Promise<unknown> }> {
+  const run = promisify(execFile);
+  const etcdctl = (...args: string[]): Promise<unknown> => run('etcdctl', [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  await etcdctl('user', 'add', 'root:rootpw');
+  await etcdctl('user', 'grant-role', 'root', 'root');
+  await etcdctl('role', 'add', 'elector');
+  await etcdctl('role', 'grant-permission', 'elector', '--prefix=true', 'readwrite', 'app/');
+  await etcdctl('user', 'add', 'elector:secret');
+  await etcdctl('user', 'grant-role', 'elector', 'elector');
+  await etcdctl('auth', 'enable');
+  const root = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' }, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+  return { root, etcdctl };
+}
+
+/**
+ * Creates `path` (its parent must exist) with an ACL that gives everything
+ * to the digest user `credentials` (`user:password`) and nothing to anyone
+ * else. `remove()` deletes it and whatever was created under it, as that
+ * user.
+ */
+export async function digestOnlyZnode(connectString: string, path: string, credentials: string): Promise<{ remove(): Promise<void> }> {
+  const client = zookeeper.createClient(connectString, { sessionTimeout: 10_000, retries: 0 });
+  client.addAuthInfo('digest', Buffer.from(credentials));
+  const call = <T>(op: (done: (error: unknown, result?: T) => void) => void): Promise<T> =>
+    new Promise((resolve, reject) => op((error, result) => (error ? reject(error) : resolve(result as T))));
+  await new Promise<void>((resolve) => {
+    client.once('connected', () => resolve());
+    client.connect();
+  });
+  try {
+    const acl = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', ''))];
+    await call((done) => client.create(path, Buffer.alloc(0), acl, zookeeper.CreateMode.PERSISTENT, done));
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  const removeTree = async (node: string): Promise<void> => {
+    const children = await call<string[]>((done) => client.getChildren(node, done));
+    for (const child of children) await removeTree(`${node}/${child}`);
+    await call((done) => client.remove(node, -1, done));
+  };
+  return {
+    remove: async () => {
+      try {
+        await removeTree(path);
+      } finally {
+        client.close();
+      }
+    },
+  };
 }
