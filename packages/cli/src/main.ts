@@ -140,15 +140,7 @@ async function serve(
       logger.error({ err: error, event: 'unavailable' }, `backend unavailable: ${error.message}`);
       return ExitCode.Unavailable;
     }
-    if (isElectError(error) && error.code === ErrorCode.PermissionDenied) {
-      // The user's name, never the password.
-      const user = options.user === undefined ? undefined : options.user.slice(0, options.user.indexOf(':'));
-      logger.error(
-        { err: error, event: 'permission-denied', user: user ?? null },
-        `permission denied ${user === undefined ? 'without --user' : `as user ${user}`}: ${error.message}; exiting ${ExitCode.NoPermission}`,
-      );
-      return ExitCode.NoPermission;
-    }
+    if (isPermissionDenied(error)) return permissionDenied(logger, options, error);
     throw error;
   } finally {
     await closeQuietly(logger, deps.clock, options.connectTimeoutMs, async () => {
@@ -205,6 +197,7 @@ async function connect(
     pending.then((c) => c.close(), () => {}).catch(() => {});
     return signalExitCode(signalNumber(interrupted.reason as NodeJS.Signals));
   } catch (error) {
+    if (isPermissionDenied(error)) return permissionDenied(logger, options, error);
     if (isElectError(error) && error.code !== ErrorCode.InvalidOption) {
       logger.error(
         { err: error, event: 'unavailable', connect: options.connect },
@@ -214,6 +207,20 @@ async function connect(
     }
     throw error;
   }
+}
+
+function isPermissionDenied(error: unknown): error is Error {
+  return isElectError(error) && error.code === ErrorCode.PermissionDenied;
+}
+
+/** The backend refused something to our credentials: say what, as whom (never the password), and exit 77. */
+function permissionDenied(logger: Logger, options: Options, error: Error): number {
+  const user = options.user === undefined ? undefined : options.user.slice(0, options.user.indexOf(':'));
+  logger.error(
+    { err: error, event: 'permission-denied', user: user ?? null },
+    `permission denied ${user === undefined ? 'without --user' : `as user ${user}`}: ${error.message}; exiting ${ExitCode.NoPermission}`,
+  );
+  return ExitCode.NoPermission;
 }
 
 async function closeQuietly(logger: Logger, clock: Clock, timeoutMs: number, close: () => Promise<void>): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Event, Stat } from 'node-zookeeper-client';
-import { ConnectionError, SessionExpiredError, TimeoutError, type Clock } from '@elect/core';
+import { ConnectionError, PermissionDeniedError, SessionExpiredError, TimeoutError, type Clock } from '@elect/core';
 import { toElectError, zkCode, ZkCode } from './errors.js';
 
 export type { ACL, Event, Stat };
@@ -105,24 +105,38 @@ export class ZkClient {
       );
       raw.once('expired', () => fail(new SessionExpiredError('the server no longer knows this session')));
       raw.once('authenticationFailed', () => fail(new ConnectionError('ZooKeeper rejected the credentials', { retryable: false })));
+      const answered = (): void => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        stopDropping();
+        resolve(client);
+      };
       // One answered request proves the session (and the credentials sent
       // before it). A connection dropped meanwhile is retried on the next
-      // 'connected' until the connect timer decides.
+      // 'connected' until the connect timer decides. It reads `/` (of the
+      // chroot), which the heartbeat needs: a `check` of it, refused as a read
+      // is without READ there. Refused, a session could never keep its
+      // deadline ahead, and would be lost at every one: say so now, and close
+      // it. No `/` is a chroot still to be made (ensureChroot).
       const probe = (): void => {
-        client.exists('/').then(
-          () => {
+        client.getData('/').then(answered, (error: unknown) => {
+          const code = zkCode(error);
+          if (code === ZkCode.NoNode) answered();
+          else if (code === ZkCode.NoAuth) {
             if (settled) return;
             settled = true;
             cancel();
             stopDropping();
-            resolve(client);
-          },
-          (error: unknown) => {
-            if (zkCode(error) === ZkCode.ConnectionLoss) raw.once('connected', probe);
-            else if (error instanceof ConnectionError || error instanceof SessionExpiredError) fail(error);
-            else fail(new ConnectionError('ZooKeeper did not answer a first request', { cause: error }));
-          },
-        );
+            const refused = new PermissionDeniedError(
+              `ZooKeeper refused to let these credentials read / of ${options.connectString}: the heartbeat needs READ there (the chroot's ACL)`,
+              { cause: error },
+            );
+            void client.close().finally(() => reject(refused));
+          } else if (code === ZkCode.ConnectionLoss) raw.once('connected', probe);
+          else if (error instanceof ConnectionError || error instanceof SessionExpiredError) fail(error);
+          else fail(new ConnectionError('ZooKeeper did not answer a first request', { cause: error }));
+        });
       };
       raw.once('connected', probe);
       raw.connect();

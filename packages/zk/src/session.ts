@@ -62,6 +62,8 @@ export class Session {
   private readonly unrelayed: Array<{ sentAt: number; answeredAt: number }> = [];
   private cancelTick: () => void = () => {};
   private retirement: Promise<void> | undefined;
+  /** The heartbeat was refused (no READ on `/`) and the log said so. */
+  private refusalLogged = false;
 
   private constructor(client: ZkClient, openedAt: number, options: SessionOptions) {
     this.client = client;
@@ -172,8 +174,18 @@ export class Session {
       },
       (error: unknown) => {
         if (!settle()) return;
-        if (zkCode(error) === ZkCode.SessionExpired) return this.liveness.end('session-expired');
-        this.liveness.suspend('heartbeat failed');
+        const code = zkCode(error);
+        if (code === ZkCode.SessionExpired) return this.liveness.end('session-expired');
+        if (code === ZkCode.NoAuth && !this.refusalLogged) {
+          // Connecting checked READ on `/`; someone has taken it away since.
+          this.refusalLogged = true;
+          this.logger.error(
+            { event: 'heartbeat-refused', session: this.id, err: error },
+            'ZooKeeper refuses the heartbeat (a check of /) to these credentials: READ on / of the chroot was taken away. ' +
+              'No session can keep its deadline ahead without it: each one is lost at its deadline until READ is given back',
+          );
+        }
+        this.liveness.suspend(code === ZkCode.NoAuth ? 'heartbeat refused' : 'heartbeat failed');
         // Keep a request (and so the watchdog) going while the library
         // reconnects; beat() does nothing once the session has ended.
         this.clock.schedule(() => this.beat(), Math.min(this.intervalMs, 100));

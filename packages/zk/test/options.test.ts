@@ -3,11 +3,12 @@
  * not answer makes connect fail within connectTimeoutMs, not hang.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { ConnectionError, InvalidOptionError } from '@elect/core';
-import { freePort, scaled, startProxy, type Cluster, type Proxy } from '@elect/test';
+import { ConnectionError, ErrorCode, InvalidOptionError } from '@elect/core';
+import { freePort, scaled, startProxy, waitUntil, type Cluster, type Proxy } from '@elect/test';
 import { connectZooKeeper, latchPath } from '@elect/zk';
 import { invalidNames } from './support/backend.js';
-import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
+import zookeeper from 'node-zookeeper-client';
+import { type LogRecord, RecordingLogger, children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
 
 jest.setTimeout(scaled(120_000));
 
@@ -113,6 +114,52 @@ describe('connecting', () => {
       await election.close();
       expect(await children(outside, `${chroot}/elect`)).toEqual([]);
     } finally {
+      await connection.close();
+      await new Promise((resolve) => outside.remove(chroot, -1, resolve));
+      outside.close();
+    }
+  });
+
+  test('a chroot these credentials may not read: connect rejects at once with PermissionDeniedError naming READ, since no heartbeat could pass', async () => {
+    const chroot = `/${uniqueName('noread')}`;
+    const outside = await rawClient(cluster.connectString);
+    const { ACL, Id, Permission } = zookeeper;
+    const noRead = [new ACL(Permission.CREATE | Permission.DELETE | Permission.WRITE | Permission.ADMIN, new Id('world', 'anyone'))];
+    await new Promise<void>((resolve, reject) => outside.create(chroot, Buffer.alloc(0), noRead, 0, (error) => (error ? reject(error) : resolve())));
+    try {
+      const started = Date.now();
+      const error = await rejected(connect(`${cluster.connectString}${chroot}`));
+      expect(error).toMatchObject({ name: 'PermissionDeniedError', code: ErrorCode.PermissionDenied, retryable: false });
+      expect((error as Error).message).toMatch(/READ/);
+      expect(Date.now() - started).toBeLessThan(sessionTimeoutMs);
+    } finally {
+      await new Promise((resolve) => outside.remove(chroot, -1, resolve));
+      outside.close();
+    }
+  });
+
+  test('READ on the chroot taken away while connected: the refused heartbeat is logged once, for what it is', async () => {
+    const chroot = `/${uniqueName('readtaken')}`;
+    const outside = await rawClient(cluster.connectString);
+    const { ACL, Id, Permission } = zookeeper;
+    await new Promise<void>((resolve, reject) => outside.create(chroot, Buffer.alloc(0), [new ACL(Permission.ALL, new Id('world', 'anyone'))], 0, (error) => (error ? reject(error) : resolve())));
+    const logger = new RecordingLogger();
+    const connection = await connect(`${cluster.connectString}${chroot}`, { logger });
+    const setAcl = (perms: number): Promise<void> =>
+      new Promise((resolve, reject) => outside.setACL(chroot, [new ACL(perms, new Id('world', 'anyone'))], -1, (error) => (error ? reject(error) : resolve())));
+    const events = (event: string): LogRecord[] => logger.records.filter((r) => r.fields.event === event);
+    try {
+      await setAcl(Permission.ALL & ~Permission.READ);
+      await waitUntil(() => events('heartbeat-refused').length > 0, { timeoutMs: sessionTimeoutMs, what: 'a heartbeat to be refused' });
+      // Lost at the deadline; the next session is refused when it connects, and says so.
+      await waitUntil(() => events('reconnect-failed').some((r) => (r.fields.err as { code?: string }).code === ErrorCode.PermissionDenied), {
+        timeoutMs: 2 * sessionTimeoutMs,
+        what: 'a fresh session to be refused',
+      });
+      expect(events('suspended').map((r) => r.fields.why)).toEqual(['heartbeat refused']);
+      expect(events('heartbeat-refused').map((r) => r.level)).toEqual(['error']);
+    } finally {
+      await setAcl(Permission.ALL);
       await connection.close();
       await new Promise((resolve) => outside.remove(chroot, -1, resolve));
       outside.close();

@@ -158,4 +158,13 @@ describe('ZooKeeper with digest auth', () => {
     expect(refused.stdout).toEqual([]);
     expect(refused.events('permission-denied')).toEqual([expect.objectContaining({ user: null, msg: expect.stringMatching(/^permission denied without --user: ZooKeeper refused it \(NO_AUTH\)/) })]);
   });
+
+  it('a chroot only that user may read: connecting without it exits 77 at once, saying the heartbeat needs READ there; with it, elect reads the election', async () => {
+    const chrooted = ['-b', 'zk', '-c', `${server.connect}${parent}`, '-e', unique('chroot')];
+    const refused = await electOnce(['leader', ...chrooted]);
+    expect(refused.exit.code).toBe(77);
+    expect(refused.events('permission-denied')).toEqual([expect.objectContaining({ msg: expect.stringMatching(/needs READ/) })]);
+    const allowed = await electOnce(['leader', ...chrooted, '--user', 'alice:secret']);
+    expect(allowed.exit.code).toBe(1); // nobody leads it
+  });
 });
