@@ -35,6 +35,7 @@ export { StateMachine, candidateEdges, candidateStateMachine } from './state.js'
 export { Channel, Hub, sameLeader, type ChannelOptions } from './stream.js';
 export { ElectionEvents, transitionEvent, type LeaderReadings } from './events.js';
 export { Handles } from './handles.js';
+export { linkSignals } from './wait.js';
 export { LogEvent } from './logger.js';
 export { Liveness, followSession, type LivenessOptions, type SessionEnd, type SessionStatus } from './liveness.js';
 export { telemetryOption } from './telemetry.js';

@@ -20,7 +20,7 @@ import type { Clock } from './clock.js';
 import { abortReason, TimeoutError } from './errors.js';
 import type { Liveness, SessionEnd, SessionStatus } from './liveness.js';
 import type { Logger } from './logger.js';
-import { Backoff } from './wait.js';
+import { Backoff, linkSignals } from './wait.js';
 
 export interface SlotSession {
   readonly liveness: Liveness;
@@ -89,10 +89,11 @@ export class SessionSlot<S extends SlotSession> {
       const timeout = new AbortController();
       // (AbortSignal.timeout would not follow an injected clock.)
       const cancelTimeout = timeoutMs === undefined ? () => {} : clock.schedule(() => timeout.abort(), timeoutMs);
-      const stop = AbortSignal.any([this.closing.signal, ...(signal ? [signal] : []), timeout.signal]);
+      const { signal: stop, release } = linkSignals([this.closing.signal, signal, timeout.signal]);
       const settle = (): void => {
         cancelTimeout();
         stop.removeEventListener('abort', onAbort);
+        release();
         this.waiters.delete(waiter);
       };
       const waiter: Waiter<S> = {

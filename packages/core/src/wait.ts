@@ -50,6 +50,33 @@ export async function within<T>(clock: Clock, promise: Promise<T>, ms: number): 
   }
 }
 
+/**
+ * A signal that aborts when the first of `signals` does (with its reason),
+ * and `release()`, which takes it off them again; `undefined` entries are
+ * skipped. For joining a long-lived signal (a connection's, an election's)
+ * with one operation's: `AbortSignal.any` cannot be undone, and on Node 20
+ * each call leaves an entry on every source for as long as that source
+ * lives — 60,000 calls left 60,000 entries on 20.20 (22 and 24 clean them
+ * up after a collection) — so one per read grows without bound. Release it
+ * when the operation ends, in a `finally`.
+ */
+export function linkSignals(signals: readonly (AbortSignal | undefined)[]): { readonly signal: AbortSignal; release(): void } {
+  const sources = signals.filter((source): source is AbortSignal => source !== undefined);
+  const aborted = sources.find((source) => source.aborted);
+  if (aborted) return { signal: aborted, release: () => {} };
+  if (sources.length === 1) return { signal: sources[0] as AbortSignal, release: () => {} };
+  const controller = new AbortController();
+  const release = (): void => {
+    for (const source of sources) source.removeEventListener('abort', onAbort);
+  };
+  const onAbort = (event: Event): void => {
+    release();
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const source of sources) source.addEventListener('abort', onAbort);
+  return { signal: controller.signal, release };
+}
+
 /** A promise that resolves when `signal` aborts (at once if it has), and a way to stop listening. */
 export function whenAborted(signal: AbortSignal): { readonly promise: Promise<void>; dispose(): void } {
   let listener: () => void = () => {};

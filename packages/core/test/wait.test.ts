@@ -1,6 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { AbortError, ElectError, runWhileLeader, Backoff, pause, sleep, whenAborted, within } from '@elect/core';
+import { linkSignals } from '@elect/core/backend';
 import { ManualClock, MemoryServer } from '@elect/core/testing';
+import { getEventListeners } from 'node:events';
+
+/**
+ * The entries `AbortSignal.any` leaves on a source signal (Node's internal
+ * set of dependants); undefined when this Node keeps none on it.
+ */
+function dependants(signal: AbortSignal): number | undefined {
+  const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
+  return key === undefined ? undefined : (signal as unknown as Record<symbol, Set<unknown>>)[key]?.size;
+}
 
 /** Lets every settled promise run its reactions. */
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -76,6 +87,27 @@ describe('waiting on the injected clock', () => {
     disposed.dispose();
     other.abort();
     expect(await settled(disposed.promise)).toBe(false);
+  });
+
+  it('linkSignals aborts with the first source\'s reason, and once released leaves nothing on its sources, unlike AbortSignal.any', () => {
+    const long = new AbortController();
+    const op = new AbortController();
+    const linked = linkSignals([long.signal, undefined, op.signal]);
+    expect(linked.signal.aborted).toBe(false);
+    op.abort(new AbortError('stop'));
+    expect(linked.signal.reason).toBe(op.signal.reason);
+    expect(getEventListeners(long.signal, 'abort')).toHaveLength(0); // an abort releases it
+    for (let i = 0; i < 10_000; i += 1) linkSignals([long.signal, new AbortController().signal]).release();
+    expect(getEventListeners(long.signal, 'abort')).toHaveLength(0);
+    expect(dependants(long.signal) ?? 0).toBe(0);
+    // What it is for: AbortSignal.any leaves one entry per call (Node 20 until the
+    // source is collected; later ones until a collection), which this test sees.
+    const control = new AbortController();
+    AbortSignal.any([control.signal, new AbortController().signal]);
+    expect(dependants(control.signal)).toBe(1);
+    // Already aborted: that signal; a single one: itself; nothing to release.
+    expect(linkSignals([long.signal, op.signal]).signal).toBe(op.signal);
+    expect(linkSignals([undefined, long.signal]).signal).toBe(long.signal);
   });
 
   it('Backoff doubles from its first pause up to its ceiling, and starts again after reset', async () => {

@@ -21,7 +21,7 @@ import {
   TimeoutError,
   sleep,
 } from '@elect/core';
-import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, noneWaiting } from '@elect/core/backend';
+import { campaignOptions, Channel, ElectionEvents, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, linkSignals, noneWaiting } from '@elect/core/backend';
 import { Candidate, type CandidateContext } from './candidate.js';
 import type { Event, ZkClient } from './client.js';
 import type { SessionSource } from './source.js';
@@ -252,10 +252,13 @@ export class ZooKeeperElection implements Election {
       },
     });
     if (channel.isEnded) return channel;
-    watchLeader(this.ctx, AbortSignal.any([ended.signal, this.closing.signal]), (leader) => channel.push(leader)).then(
-      () => channel.close(),
-      (error: unknown) => channel.fail(error),
-    );
+    const watching = linkSignals([ended.signal, this.closing.signal]);
+    watchLeader(this.ctx, watching.signal, (leader) => channel.push(leader))
+      .then(
+        () => channel.close(),
+        (error: unknown) => channel.fail(error),
+      )
+      .finally(watching.release);
     return channel;
   }
 
@@ -263,21 +266,26 @@ export class ZooKeeperElection implements Election {
   private async read<T>(options: SignalOptions, op: (client: ZkClient) => Promise<T>): Promise<T> {
     const { clock, operationTimeoutMs } = this.source.options;
     const give = clock.now() + operationTimeoutMs;
-    const stop = AbortSignal.any([this.closing.signal, ...(options.signal ? [options.signal] : [])]);
-    for (;;) {
-      const left = give - clock.now();
-      const session = await this.source.session(stop, Math.max(1, left));
-      try {
-        return await onSession(session, stop, op(session.client));
-      } catch (error) {
-        if (stop.aborted) throw error;
-        const again = error instanceof SessionEndedSignal || isRetryable(error);
-        if (!again) throw error;
-        if (give - clock.now() <= 0) {
-          throw error instanceof SessionEndedSignal ? new TimeoutError(`no answer from ZooKeeper within ${operationTimeoutMs} ms`) : error;
+    // Linked, not AbortSignal.any: one read must leave nothing on the election's signal (see linkSignals).
+    const { signal: stop, release } = linkSignals([this.closing.signal, options.signal]);
+    try {
+      for (;;) {
+        const left = give - clock.now();
+        const session = await this.source.session(stop, Math.max(1, left));
+        try {
+          return await onSession(session, stop, op(session.client));
+        } catch (error) {
+          if (stop.aborted) throw error;
+          const again = error instanceof SessionEndedSignal || isRetryable(error);
+          if (!again) throw error;
+          if (give - clock.now() <= 0) {
+            throw error instanceof SessionEndedSignal ? new TimeoutError(`no answer from ZooKeeper within ${operationTimeoutMs} ms`) : error;
+          }
+          await sleep(clock, 50, stop);
         }
-        await sleep(clock, 50, stop);
       }
+    } finally {
+      release();
     }
   }
 

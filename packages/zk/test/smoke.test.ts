@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
@@ -43,4 +44,29 @@ test('campaign, leader, candidates, resign', async () => {
   raw.close();
   await a.close();
   await b.close();
+});
+
+test('reads and observers leave nothing on the election\'s signal or the caller\'s: a handle read per request does not grow', async () => {
+  const connection = await connect(cluster.connectString);
+  const election = connection.election(uniqueName());
+  // What AbortSignal.any would leave on a source (Node's internal set); see core's linkSignals.
+  const dependants = (signal: AbortSignal): number => {
+    const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
+    return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
+  };
+  const own = (election as unknown as { closing: AbortController }).closing.signal;
+  const caller = new AbortController();
+  try {
+    for (let i = 0; i < 100; i += 1) {
+      await election.leader({ signal: caller.signal });
+      await election.candidates();
+    }
+    const seen = election.observe({ signal: caller.signal })[Symbol.asyncIterator]();
+    expect((await seen.next()).value).toBeUndefined();
+    await seen.return?.();
+    expect({ own: dependants(own), caller: dependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  } finally {
+    await connection.close();
+  }
 });
