@@ -21,6 +21,14 @@ async function rejected(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** A fresh node for a chroot, whose ACL gives anyone `perms`. */
+async function chrootNode(outside: zookeeper.Client, label: string, perms: number): Promise<string> {
+  const chroot = `/${uniqueName(label)}`;
+  const acl = [new zookeeper.ACL(perms, new zookeeper.Id('world', 'anyone'))];
+  await new Promise<void>((resolve, reject) => outside.create(chroot, Buffer.alloc(0), acl, 0, (error) => (error ? reject(error) : resolve())));
+  return chroot;
+}
+
 describe('options', () => {
   test.each([
     [{ connectString: '' }, 'connectString'],
@@ -121,11 +129,8 @@ describe('connecting', () => {
   });
 
   test('a chroot these credentials may not read: connect rejects at once with PermissionDeniedError naming READ, since no heartbeat could pass', async () => {
-    const chroot = `/${uniqueName('noread')}`;
     const outside = await rawClient(cluster.connectString);
-    const { ACL, Id, Permission } = zookeeper;
-    const noRead = [new ACL(Permission.CREATE | Permission.DELETE | Permission.WRITE | Permission.ADMIN, new Id('world', 'anyone'))];
-    await new Promise<void>((resolve, reject) => outside.create(chroot, Buffer.alloc(0), noRead, 0, (error) => (error ? reject(error) : resolve())));
+    const chroot = await chrootNode(outside, 'noread', zookeeper.Permission.ALL & ~zookeeper.Permission.READ);
     try {
       const started = Date.now();
       const error = await rejected(connect(`${cluster.connectString}${chroot}`));
@@ -139,10 +144,9 @@ describe('connecting', () => {
   });
 
   test('READ on the chroot taken away while connected: the refused heartbeat is logged once, for what it is', async () => {
-    const chroot = `/${uniqueName('readtaken')}`;
     const outside = await rawClient(cluster.connectString);
     const { ACL, Id, Permission } = zookeeper;
-    await new Promise<void>((resolve, reject) => outside.create(chroot, Buffer.alloc(0), [new ACL(Permission.ALL, new Id('world', 'anyone'))], 0, (error) => (error ? reject(error) : resolve())));
+    const chroot = await chrootNode(outside, 'readtaken', Permission.ALL);
     const logger = new RecordingLogger();
     const connection = await connect(`${cluster.connectString}${chroot}`, { logger });
     const setAcl = (perms: number): Promise<void> =>
