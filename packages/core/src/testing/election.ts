@@ -36,6 +36,8 @@ export class MemoryElection implements Election {
   private readonly closer = new AbortController();
   private closing: Promise<void> | undefined;
   private readonly electionEvents: ElectionEvents;
+  /** Observers running (see `observe`). */
+  private observers = 0;
   private readonly campaigns = new Set<Promise<unknown>>();
   private readonly held = new Map<LeadershipHandle, Held>();
   /** Leaderships that yielded (preempted, asked to hand over) and may not have released yet: close() resigns them too. */
@@ -152,7 +154,11 @@ export class MemoryElection implements Election {
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
-    return observeLeader(this.conn, this.name, readOptions('observe()', options), this.closer.signal);
+    // Counted through a callback of ours: what the connection holds for the
+    // observer (its listener, the store's watch) then holds this election,
+    // which the connection must reach to end the observer on close.
+    this.observers += 1;
+    return observeLeader(this.conn, this.name, readOptions('observe()', options), this.closer.signal, () => (this.observers -= 1));
   }
 
   events(options?: SignalOptions): AsyncIterable<ElectionEvent> {

@@ -13,12 +13,14 @@ import type { ConnectionLink } from './link.js';
 /**
  * Ends normally when `signal` aborts or `electionClosed` aborts; throws
  * `ClosedError` from the consumer's loop when the connection closes under it.
+ * `ended` is told when it ends, however it ends.
  */
 export function observeLeader(
   conn: ConnectionLink,
   name: string,
   signal: AbortSignal | undefined,
   electionClosed: AbortSignal,
+  ended: () => void = () => {},
 ): AsyncIterable<LeaderInfo | undefined> {
   let cancelWatch: () => void = () => {};
   let offConnection: () => void = () => {};
@@ -29,6 +31,7 @@ export function observeLeader(
       cancelWatch();
       offConnection();
       electionClosed.removeEventListener('abort', onElectionClosed);
+      ended();
     },
   });
   if (channel.isEnded) return channel;
