@@ -25,6 +25,13 @@ export interface ClientOptions {
   clock: Clock;
   /** Re-attach to an existing session instead of creating one. */
   session?: { id: Buffer; password: Buffer } | undefined;
+  /**
+   * Whether the first request checks READ on `/`, which a session's heartbeat
+   * needs (default true). A client that will not heartbeat — one re-attached
+   * only to close a stale session, one that creates the chroot — asks only
+   * whether `/` exists, which needs no permission.
+   */
+  readsRoot?: boolean;
 }
 
 /** One op of a `multi`; a version of -1 matches any. */
@@ -119,8 +126,9 @@ export class ZkClient {
       // is without READ there. Refused, a session could never keep its
       // deadline ahead, and would be lost at every one: say so now, and close
       // it. No `/` is a chroot still to be made (ensureChroot).
+      const first = (): Promise<unknown> => (options.readsRoot === false ? client.exists('/') : client.getData('/'));
       const probe = (): void => {
-        client.getData('/').then(answered, (error: unknown) => {
+        first().then(answered, (error: unknown) => {
           const code = zkCode(error);
           if (code === ZkCode.NoNode) answered();
           else if (code === ZkCode.NoAuth) {

@@ -14,7 +14,7 @@
  * was already given up at the deadline, and our fresh candidates queue behind
  * the stale node, never in front of it.
  */
-import { ClosedError, ConnectionError, type Election, SessionExpiredError, Backoff } from '@elect/core';
+import { ClosedError, ConnectionError, type Election, PermissionDeniedError, SessionExpiredError, Backoff } from '@elect/core';
 import { Handles, SessionSlot } from '@elect/core/backend';
 import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
@@ -147,7 +147,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     const backoff = new Backoff({ maxMs: Math.max(100, Math.min(2000, this.options.sessionTimeoutMs / 4)) });
     for (;;) {
       try {
-        const client = await ZkClient.connect({ ...this.sessionOptions(), session: { id, password } });
+        const client = await ZkClient.connect({ ...this.sessionOptions(), session: { id, password }, readsRoot: false });
         if (await client.close()) {
           logger.info({ event: 'stale-session-closed', session: stale.id });
           return;
@@ -172,13 +172,17 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   private async ensureChroot(session: Session): Promise<void> {
     const { chroot, servers, acl } = this.options;
     if (chroot === undefined || (await session.client.exists('/')) !== null) return;
-    const client = await ZkClient.connect({ ...this.sessionOptions(), connectString: servers });
+    const client = await ZkClient.connect({ ...this.sessionOptions(), connectString: servers, readsRoot: false });
     try {
       let path = '';
       for (const segment of chroot.slice(1).split('/')) {
         path += `/${segment}`;
         await client.create(path, Buffer.alloc(0), acl, 0).catch((error: unknown) => {
-          if (!isZk(error, ZkCode.NodeExists)) throw new ConnectionError(`cannot create the chroot ${chroot}`, { cause: error });
+          if (isZk(error, ZkCode.NodeExists)) return;
+          if (isZk(error, ZkCode.NoAuth)) {
+            throw new PermissionDeniedError(`cannot create the chroot ${chroot}: ZooKeeper refused ${path} (NO_AUTH) to these credentials`, { cause: error });
+          }
+          throw new ConnectionError(`cannot create the chroot ${chroot}`, { cause: error });
         });
       }
     } finally {

@@ -160,6 +160,9 @@ describe('connecting', () => {
         timeoutMs: 2 * sessionTimeoutMs,
         what: 'a fresh session to be refused',
       });
+      // The session given up is closed on the server by re-attaching to it, which needs no READ.
+      await waitUntil(() => events('stale-session-closed').length === 1, { timeoutMs: sessionTimeoutMs, what: 'the stale session to be closed' });
+      expect(events('stale-session-gone')).toEqual([]);
       expect(events('suspended').map((r) => r.fields.why)).toEqual(['heartbeat refused']);
       expect(events('heartbeat-refused').map((r) => r.level)).toEqual(['error']);
     } finally {

@@ -167,4 +167,13 @@ describe('ZooKeeper with digest auth', () => {
     const allowed = await electOnce(['leader', ...chrooted, '--user', 'alice:secret']);
     expect(allowed.exit.code).toBe(1); // nobody leads it
   });
+
+  it('a chroot to be made under a node only that user may write: without it, exits 77 naming the chroot; with it, the chroot is made', async () => {
+    const chroot = `${parent}/${unique('made')}`;
+    const args = ['leader', '-b', 'zk', '-c', `${server.connect}${chroot}`, '-e', 'job'];
+    const refused = await electOnce(args);
+    expect(refused.exit.code).toBe(77);
+    expect(refused.events('permission-denied')).toEqual([expect.objectContaining({ msg: expect.stringContaining(`cannot create the chroot ${chroot}`) })]);
+    expect((await electOnce([...args, '--user', 'alice:secret'])).exit.code).toBe(1);
+  });
 });
