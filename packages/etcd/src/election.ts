@@ -31,7 +31,7 @@ import {
   type Logger,
   type SignalOptions,
 } from '@elect/core';
-import { ElectionEvents, campaignOptions, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, noneWaiting, readOptions } from '@elect/core/backend';
+import { type Channel, ElectionEvents, campaignOptions, encodeRequest, handedOver, handoverOptions, handoverTarget, knownKeys, linkSignals, noneWaiting, readOptions } from '@elect/core/backend';
 import { Candidate } from './candidate.js';
 import type { Endpoints } from './endpoints.js';
 import { electionName, type KeySpace } from './keys.js';
@@ -69,7 +69,7 @@ export class EtcdElection implements Election {
   private readonly mine = new Set<Candidate>();
   /** 'leader' events come from an observer that runs while anyone listens; a key is ours by its lease. */
   private readonly electionEvents = new ElectionEvents({
-    leaders: (signal) => observeLeaders(this.context(), AbortSignal.any([signal, this.closer.signal])),
+    leaders: (signal) => this.leaderFeed(signal),
     isOurs: (key) => this.conn.owns(key),
   });
   private closing: Promise<void> | undefined;
@@ -126,7 +126,9 @@ export class EtcdElection implements Election {
     const { to, signal } = handoverOptions('handover()', options, true) as { to: string; signal: AbortSignal | undefined };
     if (this.closing) throw new ClosedError(`election ${this.name} is closed`);
     if (signal?.aborted) throw abortReason(signal, 'The handover');
-    const stop = AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])]);
+    // Linked, not AbortSignal.any: a call must leave nothing on the election's signal (see linkSignals).
+    const linked = linkSignals([this.closer.signal, signal]);
+    const stop = linked.signal;
     // Follow the leader from before the request, so that its change is seen.
     const seen = observeLeaders(this.context(), stop);
     const done = new AbortController();
@@ -163,12 +165,18 @@ export class EtcdElection implements Election {
     } finally {
       done.abort();
       seen.close();
+      linked.release();
     }
   }
 
   observe(options?: SignalOptions): AsyncIterable<LeaderInfo | undefined> {
-    const signal = readOptions('observe()', options);
-    return holding(observeLeaders(this.context(), AbortSignal.any([this.closer.signal, ...(signal ? [signal] : [])])));
+    return holding(this.leaderFeed(readOptions('observe()', options)));
+  }
+
+  /** Leader readings until `signal` aborts, the reader stops, or the election closes; nothing is left on either signal once it ends. */
+  private leaderFeed(signal: AbortSignal | undefined): Channel<LeaderInfo | undefined> {
+    const linked = linkSignals([this.closer.signal, signal]);
+    return observeLeaders(this.context(), linked.signal, linked.release);
   }
 
   events(options?: SignalOptions): AsyncIterable<ElectionEvent> {

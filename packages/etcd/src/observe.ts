@@ -21,9 +21,15 @@ import { leaderOf, readingOf } from './priority.js';
 import { CompactedError, watch } from './watch.js';
 
 /** A stream of leaders: the current one first, then each change once, in order. */
-export function observeLeaders(ctx: ElectionScope, signal: AbortSignal | undefined): Channel<LeaderInfo | undefined> {
+export function observeLeaders(ctx: ElectionScope, signal: AbortSignal | undefined, ended: () => void = () => {}): Channel<LeaderInfo | undefined> {
   const stop = new AbortController();
-  const channel = new Channel<LeaderInfo | undefined>({ signal, onEnd: () => stop.abort() });
+  const channel = new Channel<LeaderInfo | undefined>({
+    signal,
+    onEnd: () => {
+      stop.abort();
+      ended();
+    },
+  });
   void follow(ctx, channel, stop.signal).catch((error: unknown) => channel.fail(isElectError(error) ? error : toElectError(error, 'observe')));
   return channel;
 }

@@ -279,6 +279,24 @@ describe('etcd election on one member', () => {
     expect(all.filter((e) => e.type === 'leader' && e.leader?.key === la.key)).toEqual([]);
   });
 
+  it('observers leave nothing on the election\'s signal or the caller\'s once they end: a handle observed per request does not grow', async () => {
+    const conn = await connect();
+    const election = conn.election(uniqueName());
+    // What AbortSignal.any would leave on a source (Node's internal set); see core's linkSignals.
+    const dependants = (signal: AbortSignal): number => {
+      const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
+      return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
+    };
+    const own = (election as unknown as { closer: AbortController }).closer.signal;
+    const caller = new AbortController();
+    for (let i = 0; i < 50; i += 1) {
+      const seen = election.observe({ signal: caller.signal })[Symbol.asyncIterator]();
+      expect((await seen.next()).value).toBeUndefined();
+      await seen.return?.();
+    }
+    expect({ own: dependants(own), caller: dependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
+  });
+
   it('close() resigns, rejects waiting campaigns with ClosedError and deletes everything', async () => {
     const name = uniqueName();
     const [a, b] = await Promise.all([connect(), connect()]);
