@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, withTimeout, type Cluster } from '@elect/test';
+import { scaled, signalDependants, withTimeout, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
@@ -282,11 +282,6 @@ describe('etcd election on one member', () => {
   it('observers leave nothing on the election\'s signal or the caller\'s once they end: a handle observed per request does not grow', async () => {
     const conn = await connect();
     const election = conn.election(uniqueName());
-    // What AbortSignal.any would leave on a source (Node's internal set); see core's linkSignals.
-    const dependants = (signal: AbortSignal): number => {
-      const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
-      return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
-    };
     const own = (election as unknown as { closer: AbortController }).closer.signal;
     const caller = new AbortController();
     for (let i = 0; i < 50; i += 1) {
@@ -294,7 +289,7 @@ describe('etcd election on one member', () => {
       expect((await seen.next()).value).toBeUndefined();
       await seen.return?.();
     }
-    expect({ own: dependants(own), caller: dependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
+    expect({ own: signalDependants(own), caller: signalDependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
   });
 
   it('close() resigns, rejects waiting campaigns with ClosedError and deletes everything', async () => {

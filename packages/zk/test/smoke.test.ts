@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
-import { scaled, waitUntil } from '@elect/test';
+import { scaled, signalDependants, waitUntil } from '@elect/test';
 
 // The root config's testTimeout does not reach projects: set it here, on the timing base.
 jest.setTimeout(scaled(120_000));
@@ -49,11 +49,6 @@ test('campaign, leader, candidates, resign', async () => {
 test('reads and observers leave nothing on the election\'s signal or the caller\'s: a handle read per request does not grow', async () => {
   const connection = await connect(cluster.connectString);
   const election = connection.election(uniqueName());
-  // What AbortSignal.any would leave on a source (Node's internal set); see core's linkSignals.
-  const dependants = (signal: AbortSignal): number => {
-    const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
-    return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
-  };
   const own = (election as unknown as { closing: AbortController }).closing.signal;
   const caller = new AbortController();
   try {
@@ -64,7 +59,7 @@ test('reads and observers leave nothing on the election\'s signal or the caller\
     const seen = election.observe({ signal: caller.signal })[Symbol.asyncIterator]();
     expect((await seen.next()).value).toBeUndefined();
     await seen.return?.();
-    expect({ own: dependants(own), caller: dependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
+    expect({ own: signalDependants(own), caller: signalDependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   } finally {
     await connection.close();
