@@ -14,5 +14,5 @@ export { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper
 export { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { Janitor } from './janitor.js';
-export { type LogRecord, RecordingLogger, signalDependants, uniqueName } from './kit.js';
+export { type LogRecord, RecordingLogger, uniqueName } from './kit.js';
 export { type Certificates, type TlsMember, digestOnlyZnode, enableEtcdAuth, makeCertificates, startTlsEtcd } from './security.js';

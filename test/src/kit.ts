@@ -47,13 +47,3 @@ export function uniqueName(prefix = 'elect-test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
 }
 
-/**
- * The entries `AbortSignal.any` has left on `signal` (Node's internal set of
- * dependants; 0 where there is none): what a joined signal must not leave on a
- * long-lived one (see core's `linkSignals`). core's own test shows that the
- * set exists and counts.
- */
-export function signalDependants(signal: AbortSignal): number {
-  const key = Object.getOwnPropertySymbols(signal).find((symbol) => symbol.description === 'kDependantSignals');
-  return key === undefined ? 0 : ((signal as unknown as Record<symbol, Set<unknown>>)[key]?.size ?? 0);
-}

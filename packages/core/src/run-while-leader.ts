@@ -10,7 +10,7 @@ import { ErrorCode, InvalidOptionError, LeadershipLostError, TimeoutError, abort
 import type { Logger } from './logger.js';
 import { candidateId, candidateValue, clockOption, priorityOptions, describe, durationOption, knownKeys, loggerOption, signalOption } from './options.js';
 import { TaskLeadership } from './task-leadership.js';
-import { sleep, whenAborted, within } from './wait.js';
+import { linkSignals, sleep, whenAborted, within } from './wait.js';
 
 export interface RunWhileLeaderOptions {
   /** The candidate id (see `CampaignOptions.id`). */
@@ -150,8 +150,10 @@ async function campaign(election: Election, opts: Options): Promise<Leadership> 
   if (limit === undefined) return election.campaign({ ...base, ...(opts.signal ? { signal: opts.signal } : {}) });
   const timeUp = new AbortController();
   const cancel = opts.clock.schedule(() => timeUp.abort(), limit);
+  // Linked, not AbortSignal.any: the caller's signal outlives every campaign.
+  const joined = linkSignals([opts.signal, timeUp.signal]);
   try {
-    return await election.campaign({ ...base, signal: opts.signal ? AbortSignal.any([opts.signal, timeUp.signal]) : timeUp.signal });
+    return await election.campaign({ ...base, signal: joined.signal });
   } catch (error) {
     if (timeUp.signal.aborted && !opts.signal?.aborted) {
       const timeout = new TimeoutError(`runWhileLeader: not elected within ${limit} ms (campaignTimeoutMs); the campaign was given up`, { cause: error, retryable: false });
@@ -161,6 +163,7 @@ async function campaign(election: Election, opts: Options): Promise<Leadership> 
     throw error;
   } finally {
     cancel();
+    joined.release();
   }
 }
 

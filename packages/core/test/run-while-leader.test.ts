@@ -1,7 +1,7 @@
 // runWhileLeader on the in-memory backend: every way a term of office ends.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { LeadershipLostError, isCampaignTimeout, runWhileLeader, type Election, type Leadership } from '@elect/core';
-import { ManualClock, MemoryServer, type MemoryConnection } from '@elect/core/testing';
+import { ManualClock, MemoryServer, signalHolds, type MemoryConnection } from '@elect/core/testing';
 
 let server: MemoryServer;
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -345,6 +345,24 @@ describe('runWhileLeader: pacing the campaigns', () => {
     clock.advance(1);
     await expect(running).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(server.keys('jobs')).toEqual([holder.key]);
+  });
+  it('with rejoin and campaignTimeoutMs, the campaigns leave nothing on the caller\'s signal: a long-running service does not grow', async () => {
+    const { connection, election } = open();
+    const { task, state } = controllable('resolve');
+    const shutdown = new AbortController();
+    const running = runWhileLeader(election, task, { id: 'w', rejoin: true, campaignTimeoutMs: 60_000, signal: shutdown.signal });
+    running.catch(() => {}); // awaited below; a failed expectation must not leave it unhandled
+    for (let term = 1; term <= 20; term++) {
+      await flush();
+      expect(state.started).toBe(term);
+      connection.expire(); // the term ends; the rejoin campaigns again
+    }
+    await flush();
+    // The one live term's wait on the signal is all it holds.
+    expect(signalHolds(shutdown.signal)).toEqual({ listeners: 1, dependants: 0 });
+    shutdown.abort();
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    expect(signalHolds(shutdown.signal)).toEqual({ listeners: 0, dependants: 0 });
   });
 });
 

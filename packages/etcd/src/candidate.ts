@@ -30,6 +30,7 @@ import {
   encodeRecord,
   followSession,
   handoverTarget,
+  linkSignals,
   priorityTag,
   type Passage,
   type StateMachine,
@@ -136,7 +137,10 @@ export class Candidate {
 
   private async run(previous: Candidate | undefined): Promise<LeadershipHandle> {
     const user = this.signal ?? new AbortController().signal;
-    const stop = AbortSignal.any([user, this.ctx.closed]);
+    // Linked, not AbortSignal.any, and released when the campaign settles: the
+    // caller's signal, the election's and a session's outlive one campaign.
+    const linked = linkSignals([user, this.ctx.closed]);
+    const stop = linked.signal;
     try {
       await previous?.cleanup;
       if (previous?.holdsKey) {
@@ -146,10 +150,10 @@ export class Candidate {
       }
       for (;;) {
         const session = await this.ctx.session(stop);
-        const during = AbortSignal.any([stop, session.signal]);
+        const during = linkSignals([stop, session.signal]);
         try {
-          const entry = await this.join(session, during);
-          const turn = this.rank ? await waitForPriorityTurn(this.ctx, entry, during) : await waitForTurn(this.ctx, entry, during);
+          const entry = await this.join(session, during.signal);
+          const turn = this.rank ? await waitForPriorityTurn(this.ctx, entry, during.signal) : await waitForTurn(this.ctx, entry, during.signal);
           if (turn.kind === 'mixed') throw turn.error;
           if (turn.kind === 'gone' || session.ended) continue;
           // The election may have closed (or the caller aborted) while our last
@@ -161,6 +165,8 @@ export class Candidate {
           // The session ended under us: join again on the next one.
           if (session.signal.aborted && !stop.aborted) continue;
           throw error;
+        } finally {
+          during.release();
         }
       }
     } catch (error) {
@@ -172,6 +178,8 @@ export class Candidate {
       this.machine.transition({ kind: 'idle' });
       if (user.aborted) throw abortReason(user, `${this.id}: the campaign`);
       throw error;
+    } finally {
+      linked.release();
     }
   }
 
@@ -329,9 +337,9 @@ export class Candidate {
     const limit = new AbortController();
     const cancel = this.ctx.clock.schedule(() => limit.abort(), limitMs);
     const range = this.ctx.keys.prefixRange(this.ctx.kv.prefix);
+    const joined = linkSignals([limit.signal, this.ctx.closed]);
     try {
-      const signal = AbortSignal.any([limit.signal, this.ctx.closed]);
-      for await (const batch of watch(this.ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: revision + 1n, signal })) {
+      for await (const batch of watch(this.ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: revision + 1n, signal: joined.signal })) {
         for (const event of batch.events) {
           const key = this.ctx.keys.local(event.key);
           if (key === target && event.type === 'delete') return;
@@ -340,6 +348,7 @@ export class Candidate {
       }
     } finally {
       cancel();
+      joined.release();
     }
   }
 

@@ -150,7 +150,7 @@ export class EtcdElection implements Election {
         const written = await this.read(() => this.kv.request(encodeRequest({ to, token: leader.token }), leader.token, session.leaseId), signal);
         if (written) asked = leader;
       }
-      const watching = AbortSignal.any([stop, done.signal]);
+      const watching = linkSignals([stop, done.signal]).signal; // released when `done` aborts, below
       // Each waiting `to` found is watched from the reading that found it.
       const find = async (): Promise<{ key: string; revision: bigint } | undefined> => {
         const { revision, entries } = await this.read(() => this.kv.list(), watching);

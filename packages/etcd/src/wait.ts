@@ -7,7 +7,7 @@
  * a candidate leader whose key is gone.
  */
 import { Backoff, sleep, type MixedLayoutError } from '@elect/core';
-import { LogEvent, behind, encodeRecord, mixedLayout, priorityStep, takenOver } from '@elect/core/backend';
+import { LogEvent, behind, encodeRecord, linkSignals, mixedLayout, priorityStep, takenOver } from '@elect/core/backend';
 import { isTransient } from './errors.js';
 import type { ElectionKV, ElectionScope, Entry } from './kv.js';
 import { ranked, readingOf, recordOf, type Reading } from './priority.js';
@@ -146,7 +146,8 @@ interface Watched {
  */
 async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevision: bigint, signal: AbortSignal): Promise<Watched | undefined> {
   const local = new AbortController();
-  const both = AbortSignal.any([signal, local.signal]);
+  // Released when `local` aborts (below): one per wake must not stay on the campaign's signal.
+  const both = linkSignals([signal, local.signal]).signal;
   const one = async (watched: Watched): Promise<Watched | undefined> => {
     // Read by hand: leaving a `for await` would tear the watch down before
     // our caller moves on (see `finally`).

@@ -2,11 +2,13 @@
  * The election on one real etcd member: layout, queue order, handoff, herd,
  * abort, proclaim, observe, close, namespace — and nothing left behind.
  */
+import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
-import { scaled, signalDependants, withTimeout, type Cluster } from '@elect/test';
+import { signalDependants } from '@elect/core/testing';
+import { scaled, withTimeout, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
@@ -279,7 +281,7 @@ describe('etcd election on one member', () => {
     expect(all.filter((e) => e.type === 'leader' && e.leader?.key === la.key)).toEqual([]);
   });
 
-  it('observers leave nothing on the election\'s signal or the caller\'s once they end: a handle observed per request does not grow', async () => {
+  it('observers, campaigns and handovers leave nothing on the election\'s signal, the session\'s or the caller\'s once they end: a handle used per request does not grow', async () => {
     const conn = await connect();
     const election = conn.election(uniqueName());
     const own = (election as unknown as { closer: AbortController }).closer.signal;
@@ -289,7 +291,25 @@ describe('etcd election on one member', () => {
       expect((await seen.next()).value).toBeUndefined();
       await seen.return?.();
     }
-    expect({ own: signalDependants(own), caller: signalDependants(caller.signal) }).toEqual({ own: 0, caller: 0 });
+    for (let i = 0; i < 10; i += 1) {
+      const leadership = await election.campaign({ id: 'a', signal: caller.signal, priority: 1 });
+      // One waits behind it and is given up; one is handed over to.
+      const giveUp = new AbortController();
+      const given = election.campaign({ id: 'given-up', signal: giveUp.signal, priority: 1 });
+      const next = election.campaign({ id: 'b', priority: 1 });
+      await eventually(async () => (await election.candidates()).length === 3, 'both to queue');
+      giveUp.abort();
+      await expect(given).rejects.toMatchObject({ name: 'AbortError' });
+      const asked = election.handover({ to: 'b' });
+      await once(leadership.signal, 'abort');
+      await leadership.resign();
+      const handed = await next;
+      await asked;
+      await handed.resign();
+    }
+    const session = await (conn as unknown as { session(signal: AbortSignal): Promise<{ signal: AbortSignal }> }).session(caller.signal);
+    expect({ own: signalDependants(own), session: signalDependants(session.signal), caller: signalDependants(caller.signal) }).toEqual({ own: 0, session: 0, caller: 0 });
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
   it('close() resigns, rejects waiting campaigns with ClosedError and deletes everything', async () => {

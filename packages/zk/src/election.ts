@@ -97,9 +97,12 @@ export class ZooKeeperElection implements Election {
   async campaign(options: CampaignOptions): Promise<Leadership> {
     const { id, value, signal, priority, preempt } = campaignOptions(options);
     if (this.closing.signal.aborted) throw new ClosedError(`the election ${this.name} is closed`);
-    const stop = signal ? AbortSignal.any([this.closing.signal, signal]) : this.closing.signal;
-    const candidate = new Candidate(this.ctx, id, value, stop, priority === undefined ? undefined : { priority, preempt });
+    // Linked, not AbortSignal.any, and released once the campaign settles (a
+    // leadership has its own signal): the caller's signal and ours live on.
+    const stop = linkSignals([this.closing.signal, signal]);
+    const candidate = new Candidate(this.ctx, id, value, stop.signal, priority === undefined ? undefined : { priority, preempt });
     const run = candidate.run();
+    run.then(stop.release, stop.release);
     this.campaigns.set(candidate, run);
     // A candidate stays registered while it leads, so close() can resign it;
     // one that yielded, until it has released (its work may still run).
@@ -145,7 +148,7 @@ export class ZooKeeperElection implements Election {
     try {
       const leader = await this.read(reading, (client) => this.ask(client, to));
       if (leader.id === to) return leader;
-      const watching = AbortSignal.any([done.signal, this.closing.signal]);
+      const watching = linkSignals([done.signal, this.closing.signal]).signal; // released when `done` aborts, below
       // Each waiting `to` found is watched on the session that found it.
       const find = (): Promise<{ client: ZkClient; path: string } | undefined> =>
         this.read({ signal: watching }, async (client) => {

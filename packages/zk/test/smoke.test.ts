@@ -1,8 +1,9 @@
-import { getEventListeners } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
-import { scaled, signalDependants, waitUntil } from '@elect/test';
+import { signalDependants } from '@elect/core/testing';
+import { scaled, waitUntil } from '@elect/test';
 
 // The root config's testTimeout does not reach projects: set it here, on the timing base.
 jest.setTimeout(scaled(120_000));
@@ -46,7 +47,7 @@ test('campaign, leader, candidates, resign', async () => {
   await b.close();
 });
 
-test('reads and observers leave nothing on the election\'s signal or the caller\'s: a handle read per request does not grow', async () => {
+test('reads, campaigns, handovers and observers leave nothing on the election\'s signal or the caller\'s: a handle used per request does not grow', async () => {
   const connection = await connect(cluster.connectString);
   const election = connection.election(uniqueName());
   const own = (election as unknown as { closing: AbortController }).closing.signal;
@@ -55,6 +56,22 @@ test('reads and observers leave nothing on the election\'s signal or the caller\
     for (let i = 0; i < 100; i += 1) {
       await election.leader({ signal: caller.signal });
       await election.candidates();
+    }
+    for (let i = 0; i < 10; i += 1) {
+      const leadership = await election.campaign({ id: 'a', signal: caller.signal, priority: 1 });
+      // One waits behind it and is given up; one is handed over to.
+      const giveUp = new AbortController();
+      const given = election.campaign({ id: 'given-up', signal: giveUp.signal, priority: 1 });
+      const next = election.campaign({ id: 'b', priority: 1 });
+      await waitUntil(async () => (await election.candidates()).length === 3, { timeoutMs: 5000, what: 'both to queue' });
+      giveUp.abort();
+      await expect(given).rejects.toMatchObject({ name: 'AbortError' });
+      const asked = election.handover({ to: 'b' });
+      await once(leadership.signal, 'abort');
+      await leadership.resign();
+      const handed = await next;
+      await asked;
+      await handed.resign();
     }
     const seen = election.observe({ signal: caller.signal })[Symbol.asyncIterator]();
     expect((await seen.next()).value).toBeUndefined();

@@ -6,6 +6,7 @@ import { expect } from '@jest/globals';
 import { systemClock } from '../clock.js';
 import type { CampaignOptions } from '../contract.js';
 import { ErrorCode } from '../errors.js';
+import { signalHolds } from '../testing/signals.js';
 import { collected, info, lossReason, queued, quiet, within } from './kit.js';
 import type { Suite } from './suite.js';
 
@@ -69,6 +70,24 @@ export function basics(s: Suite): void {
       await within(leadership.resign(), t.op, `${id} to resign`);
     }
     for (let i = 1; i < tokens.length; i++) expect((tokens[i] as bigint) > (tokens[i - 1] as bigint)).toBe(true);
+    expect(await backend.residue(name)).toEqual([]);
+  });
+
+  s.test("campaigns leave nothing on the caller's signal once they end: one long-lived signal given to every campaign does not grow", [], async () => {
+    const { backend, t } = s;
+    const name = backend.uniqueName();
+    const [a, b] = [await s.open(name), await s.open(name)];
+    // A service's shutdown signal, say, passed to every campaign it makes.
+    const { signal } = new AbortController();
+    for (let i = 0; i < 10; i++) {
+      const first = await within(a.election.campaign({ id: 'a', signal }), t.op, `a to lead (round ${i})`);
+      const next = quiet(b.election.campaign({ id: 'b', signal }));
+      await queued(a.election, (q) => q.length === 2, t.op, `b to be queued (round ${i})`);
+      await within(first.resign(), t.op, 'a to resign');
+      await within(next, t.op, `b to lead (round ${i})`).then((l) => l.resign());
+      await a.election.leader({ signal }); // and reads (what they show may lag, on a follower)
+    }
+    expect(signalHolds(signal)).toEqual({ listeners: 0, dependants: 0 });
     expect(await backend.residue(name)).toEqual([]);
   });
 

@@ -9,6 +9,7 @@
 import { expect } from '@jest/globals';
 import type { CampaignOptions, Election, Leadership } from '../contract.js';
 import { ErrorCode } from '../errors.js';
+import { signalHolds } from '../testing/signals.js';
 import { OneLeader, WakeCounter, abortedAt, info, lossReason, queued, quiet, show, stamp, within } from './kit.js';
 import type { Suite } from './suite.js';
 import type { ConformanceHandle } from './types.js';
@@ -265,7 +266,9 @@ export function priority(s: Suite): void {
     await expect(operator.election.handover({ to: 'nobody' })).rejects.toMatchObject({ code: ErrorCode.InvalidOption, option: 'to' });
     expect(leader.isLeader).toBe(true);
 
-    const asked = quiet(operator.election.handover({ to: 'chosen' }));
+    // The operator's own long-lived signal: the handover leaves nothing on it.
+    const { signal } = new AbortController();
+    const asked = quiet(operator.election.handover({ to: 'chosen', signal }));
     await within(
       abortedAt(leader.signal),
       t.op,
@@ -275,6 +278,7 @@ export function priority(s: Suite): void {
     await within(leader.resign(), t.op, 'the leader to resign once its work stopped');
     const next = await within(chosen, t.op, 'chosen to lead');
     expect(await within(asked, t.op, 'handover() to resolve')).toMatchObject({ ...info(next), via: 'handover' });
+    expect(signalHolds(signal)).toEqual({ listeners: 0, dependants: 0 });
     expect(next.token > leader.token).toBe(true);
     await within(next.resign(), t.op, 'chosen to resign');
     await within(top, t.op, 'top to lead after chosen').then((l) => l.resign());

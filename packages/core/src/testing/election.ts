@@ -16,6 +16,7 @@ import { handedOver, handoverTarget, noneWaiting, preemptor, type Passage } from
 import { candidateStateMachine, type StateMachine } from '../state.js';
 import { ElectionEvents } from '../events.js';
 import { Channel } from '../stream.js';
+import { linkSignals } from '../wait.js';
 import { arm, campaignLoop, removeEntry, waitArmed, waitForDeletion, type Armed } from './campaign.js';
 import type { ClientSession, ConnectionEvent, ConnectionLink } from './link.js';
 import { observeLeader } from './observe.js';
@@ -69,7 +70,8 @@ export class MemoryElection implements Election {
     const { id, value, signal, priority, preempt } = campaignOptions(options);
     this.assertOpen();
     if (signal?.aborted) throw abortReason(signal, 'The campaign');
-    const stop = signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
+    // Released once the campaign settles: the caller's signal and ours live on.
+    const stop = linkSignals([signal, this.closer.signal]);
     let loss: LeadershipLostError | undefined;
     const machine = candidateStateMachine((next, previous) => {
       if (next.kind === 'leader' && previous.kind === 'campaigning') {
@@ -88,7 +90,7 @@ export class MemoryElection implements Election {
         claim: (store, key, token, session) => this.claim(store, { id, value, key, token, session, machine, lost: (error) => (loss = error) }),
         entry: (key, present) => (present ? this.ownKeys.add(key) : this.ownKeys.delete(key)),
       },
-      stop,
+      stop.signal,
     );
     this.campaigns.add(run);
     try {
@@ -98,6 +100,7 @@ export class MemoryElection implements Election {
       throw error;
     } finally {
       this.campaigns.delete(run);
+      stop.release();
     }
   }
 
@@ -129,7 +132,7 @@ export class MemoryElection implements Election {
         return leader;
       });
       if (asked.id === to) return asked;
-      const stop = signal ? AbortSignal.any([signal, done.signal]) : done.signal;
+      const stop = linkSignals([signal, done.signal]).signal; // released when `done` aborts, below
       // Each waiting `to` found is watched in the request that found it.
       const find = async (): Promise<Armed | undefined> =>
         this.conn.callSync((store) => {

@@ -13,3 +13,4 @@ export { ManualClock } from './manual-clock.js';
 export { MemoryServer, type MemoryServerOptions } from './server.js';
 export type { MemoryConnection } from './connection.js';
 export type { MemoryConnectionOptions } from './connection-options.js';
+export { signalDependants, signalHolds } from './signals.js';
