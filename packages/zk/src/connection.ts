@@ -46,6 +46,10 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
         session.liveness.end('closed');
         await session.client.close();
       },
+      // Refused for our credentials (no READ on the chroot, which every
+      // heartbeat reads): a retry would be refused too. The campaigns waiting
+      // for this session reject with it; the next one to ask tries again.
+      isRefusal: (error) => error instanceof PermissionDeniedError,
       backoff,
       what: 'ZooKeeper session',
       closed: () => new ClosedError('the ZooKeeper connection is closed'),

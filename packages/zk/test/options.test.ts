@@ -2,6 +2,7 @@
  * Options and names are checked before anything is sent; a server that does
  * not answer makes connect fail within connectTimeoutMs, not hang.
  */
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { ConnectionError, ErrorCode, InvalidOptionError } from '@elect/core';
 import { freePort, scaled, startProxy, waitUntil, type Cluster, type Proxy } from '@elect/test';
@@ -143,7 +144,7 @@ describe('connecting', () => {
     }
   });
 
-  test('READ on the chroot taken away while connected: the refused heartbeat is logged once, for what it is', async () => {
+  test('READ on the chroot taken away while connected: the refused heartbeat is logged once, for what it is; the leader is lost at its deadline and its next campaign rejects with PermissionDeniedError', async () => {
     const outside = await rawClient(cluster.connectString);
     const { ACL, Id, Permission } = zookeeper;
     const chroot = await chrootNode(outside, 'readtaken', Permission.ALL);
@@ -152,14 +153,19 @@ describe('connecting', () => {
     const setAcl = (perms: number): Promise<void> =>
       new Promise((resolve, reject) => outside.setACL(chroot, [new ACL(perms, new Id('world', 'anyone'))], -1, (error) => (error ? reject(error) : resolve())));
     const events = (event: string): LogRecord[] => logger.records.filter((r) => r.fields.event === event);
+    const election = connection.election('jobs');
     try {
+      const leadership = await election.campaign({ id: 'alice' });
       await setAcl(Permission.ALL & ~Permission.READ);
       await waitUntil(() => events('heartbeat-refused').length > 0, { timeoutMs: sessionTimeoutMs, what: 'a heartbeat to be refused' });
       // Lost at the deadline; the next session is refused when it connects, and says so.
-      await waitUntil(() => events('reconnect-failed').some((r) => (r.fields.err as { code?: string }).code === ErrorCode.PermissionDenied), {
-        timeoutMs: 2 * sessionTimeoutMs,
-        what: 'a fresh session to be refused',
-      });
+      await once(leadership.signal, 'abort');
+      expect(leadership.signal.reason).toMatchObject({ reason: 'deadline' });
+      await waitUntil(() => events('session-refused').length > 0, { timeoutMs: sessionTimeoutMs, what: 'a fresh session to be refused' });
+      // A refusal is not retried (before, the campaign waited for a session forever).
+      const again = await rejected(election.campaign({ id: 'alice' }));
+      expect(again).toMatchObject({ name: 'PermissionDeniedError', code: ErrorCode.PermissionDenied, retryable: false });
+      expect(events('reconnect-failed')).toEqual([]);
       // The session given up is closed on the server by re-attaching to it, which needs no READ.
       await waitUntil(() => events('stale-session-closed').length === 1, { timeoutMs: sessionTimeoutMs, what: 'the stale session to be closed' });
       expect(events('stale-session-gone')).toEqual([]);
