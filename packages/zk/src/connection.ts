@@ -65,14 +65,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   /** See `connectZooKeeper`. */
   static async connect(input: ZooKeeperConnectionOptions): Promise<ZooKeeperConnection> {
     const connection = new ZooKeeperConnection(resolveOptions(input));
-    const session = await Session.open(connection.sessionOptions());
-    try {
-      await connection.ensureChroot(session);
-    } catch (error) {
-      session.liveness.end('closed');
-      await session.client.close();
-      throw error;
-    }
+    const session = await Session.open(connection.sessionOptions(), (client) => connection.ensureChroot(client));
     connection.slot.install(session);
     return connection;
   }
@@ -173,15 +166,15 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
   }
 
   /** With a chroot, the server needs the chroot node to exist: create it (outside the chroot) if missing. */
-  private async ensureChroot(session: Session): Promise<void> {
+  private async ensureChroot(client: ZkClient): Promise<void> {
     const { chroot, servers, acl } = this.options;
-    if (chroot === undefined || (await session.client.exists('/')) !== null) return;
-    const client = await ZkClient.connect({ ...this.sessionOptions(), connectString: servers, readsRoot: false });
+    if (chroot === undefined || (await client.exists('/')) !== null) return;
+    const maker = await ZkClient.connect({ ...this.sessionOptions(), connectString: servers, readsRoot: false });
     try {
       let path = '';
       for (const segment of chroot.slice(1).split('/')) {
         path += `/${segment}`;
-        await client.create(path, Buffer.alloc(0), acl, 0).catch((error: unknown) => {
+        await maker.create(path, Buffer.alloc(0), acl, 0).catch((error: unknown) => {
           if (isZk(error, ZkCode.NodeExists)) return;
           if (isZk(error, ZkCode.NoAuth)) {
             throw new PermissionDeniedError(`cannot create the chroot ${chroot}: ZooKeeper refused ${path} (NO_AUTH) to these credentials`, { cause: error });
@@ -190,7 +183,7 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
         });
       }
     } finally {
-      await client.close();
+      await maker.close();
     }
   }
 }

@@ -91,6 +91,8 @@ export class Session {
         this.beat();
       } else this.liveness.end('session-expired');
     });
+    // A link dropped while the session was being prepared (see `open`) told no one.
+    if (!client.isConnected) this.liveness.suspend('disconnected');
     this.liveness.onStatus((status) => {
       if (status.kind !== 'ended') return;
       this.cancelTick();
@@ -116,12 +118,22 @@ export class Session {
     if (relayed !== undefined) this.liveness.contact(relayed);
   }
 
-  /** Opens a new session; see `ZkClient.connect` for how it fails. */
-  static async open(options: SessionOptions): Promise<Session> {
+  /**
+   * Opens a new session; see `ZkClient.connect` for how it fails. `prepare`
+   * runs on the connected client before the first heartbeat (making the
+   * chroot every heartbeat checks); if it rejects, the client is closed.
+   */
+  static async open(options: SessionOptions, prepare?: (client: ZkClient) => Promise<void>): Promise<Session> {
     // The server starts the session's clock when it receives our request, so
     // the moment before we send it is a safe first contact.
     const sentAt = options.clock.now();
     const client = await ZkClient.connect(options);
+    try {
+      await prepare?.(client);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
     return new Session(client, sentAt, options);
   }
 

@@ -101,9 +101,11 @@ describe('connecting', () => {
     }
   });
 
-  test('a chroot is created if missing and elections live under it; digest auth and ACLs apply to our nodes', async () => {
+  test('a chroot is created if missing, before the first heartbeat (nothing is suspended), and elections live under it; digest auth and ACLs apply to our nodes', async () => {
     const chroot = `/${uniqueName('chroot')}`;
+    const logger = new RecordingLogger();
     const connection = await connect(`${cluster.connectString}${chroot}`, {
+      logger,
       auth: 'alice:secret',
       acl: [
         { scheme: 'auth', id: '', permissions: 'cdrwa' },
@@ -122,6 +124,8 @@ describe('connecting', () => {
       await leadership.resign();
       await election.close();
       expect(await children(outside, `${chroot}/elect`)).toEqual([]);
+      // Each heartbeat is a check of the chroot: sent before it existed, the first failed.
+      expect(logger.records.filter((r) => r.fields.event === 'suspended')).toEqual([]);
     } finally {
       await connection.close();
       await new Promise((resolve) => outside.remove(chroot, -1, resolve));
