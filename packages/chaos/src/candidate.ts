@@ -12,6 +12,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Election, Leadership } from '@elect/core';
+import { linkSignals } from '@elect/core/backend';
 import { jsonLogger } from './log.js';
 import { StoreClient, now } from './store.js';
 
@@ -50,16 +51,22 @@ async function term(leadership: Leadership): Promise<void> {
   const electedAt = now();
   const store = new StoreClient(config.store);
   await store.hello(config.id, leadership.token, electedAt);
-  let until = AbortSignal.any([leadership.signal, stop.signal]);
+  let end = leadership.signal;
   if (config.unsafeMs !== undefined) {
     // The control: carry on past the loss.
     const unsafe = new AbortController();
     leadership.signal.addEventListener('abort', () => setTimeout(() => unsafe.abort(), config.unsafeMs), { once: true });
-    until = AbortSignal.any([unsafe.signal, stop.signal]);
+    end = unsafe.signal;
   }
-  for (let seq = 1; !until.aborted; seq++) {
-    await store.write(seq);
-    await delay(config.writeEveryMs, undefined, { signal: until }).catch(() => {});
+  // Linked, and released after the term: `stop` lives as long as the process.
+  const until = linkSignals([end, stop.signal]);
+  try {
+    for (let seq = 1; !until.signal.aborted; seq++) {
+      await store.write(seq);
+      await delay(config.writeEveryMs, undefined, { signal: until.signal }).catch(() => {});
+    }
+  } finally {
+    until.release();
   }
   await store.bye();
 }

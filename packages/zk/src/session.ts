@@ -64,6 +64,8 @@ export class Session {
   private retirement: Promise<void> | undefined;
   /** The heartbeat was refused (no READ on `/`) and the log said so. */
   private refusalLogged = false;
+  /** The heartbeat runs (see `start`). */
+  private started = false;
 
   private constructor(client: ZkClient, openedAt: number, options: SessionOptions) {
     this.client = client;
@@ -91,13 +93,16 @@ export class Session {
         this.beat();
       } else this.liveness.end('session-expired');
     });
-    // A link dropped while the session was being prepared (see `open`) told no one.
-    if (!client.isConnected) this.liveness.suspend('disconnected');
     this.liveness.onStatus((status) => {
       if (status.kind !== 'ended') return;
       this.cancelTick();
       unsubscribe();
     });
+  }
+
+  /** Starts the heartbeat (after `open`'s `prepare`: each one checks the chroot it makes). */
+  private start(): void {
+    this.started = true;
     this.tick();
   }
 
@@ -128,13 +133,18 @@ export class Session {
     // the moment before we send it is a safe first contact.
     const sentAt = options.clock.now();
     const client = await ZkClient.connect(options);
+    // Following the client's states already (a reconnect re-negotiates the
+    // timeout; the server may say expired), but not heartbeating yet.
+    const session = new Session(client, sentAt, options);
     try {
       await prepare?.(client);
     } catch (error) {
+      session.liveness.end('closed');
       await client.close();
       throw error;
     }
-    return new Session(client, sentAt, options);
+    session.start();
+    return session;
   }
 
   get id(): string {
@@ -167,7 +177,7 @@ export class Session {
   }
 
   private beat(): void {
-    if (this.isEnded || this.inflight !== undefined) return;
+    if (!this.started || this.isEnded || this.inflight !== undefined) return;
     const sentAt = this.clock.now();
     this.inflight = sentAt;
     const stopWatchdog = this.watchdog(sentAt);

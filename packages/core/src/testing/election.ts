@@ -70,8 +70,6 @@ export class MemoryElection implements Election {
     const { id, value, signal, priority, preempt } = campaignOptions(options);
     this.assertOpen();
     if (signal?.aborted) throw abortReason(signal, 'The campaign');
-    // Released once the campaign settles: the caller's signal and ours live on.
-    const stop = linkSignals([signal, this.closer.signal]);
     let loss: LeadershipLostError | undefined;
     const machine = candidateStateMachine((next, previous) => {
       if (next.kind === 'leader' && previous.kind === 'campaigning') {
@@ -80,6 +78,9 @@ export class MemoryElection implements Election {
       this.electionEvents.transition(id, next, previous, loss);
     });
     machine.transition({ kind: 'campaigning' });
+    // Released once the campaign settles (campaignLoop is async: it cannot
+    // throw before that): the caller's signal and ours live on.
+    const stop = linkSignals([signal, this.closer.signal]);
     const run = campaignLoop(
       {
         conn: this.conn,
