@@ -15,4 +15,4 @@ export { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { Janitor } from './janitor.js';
 export { type LogRecord, RecordingLogger, uniqueName } from './kit.js';
-export { type Certificates, type TlsMember, digestOnlyZnode, enableEtcdAuth, makeCertificates, startTlsEtcd } from './security.js';
+export { type AnonymousZk, type Certificates, type TlsMember, anonymousZk, digestOnlyZnode, enableEtcdAuth, makeCertificates, startTlsEtcd } from './security.js';

@@ -168,3 +168,41 @@ export async function digestOnlyZnode(connectString: string, path: string, crede
     },
   };
 }
+
+/** What a ZooKeeper client without credentials sees of a node, and may do to it. */
+export interface AnonymousZk {
+  children(path: string): Promise<string[]>;
+  /** The node's ACL as ZooKeeper writes it: `scheme:id:perms` (perms from `cdrwa`; a digest's hash is hidden from us). */
+  acl(path: string): Promise<string[]>;
+  /** Deletes it; resolves with ZooKeeper's error code (0: deleted, -102: NO_AUTH, …). */
+  remove(path: string): Promise<number>;
+  close(): void;
+}
+
+export async function anonymousZk(connectString: string): Promise<AnonymousZk> {
+  const client = zookeeper.createClient(connectString, { sessionTimeout: 10_000, retries: 0 });
+  await new Promise<void>((resolve) => {
+    client.once('connected', () => resolve());
+    client.connect();
+  });
+  const call = <T>(op: (done: (error: unknown, result?: T) => void) => void): Promise<T> =>
+    new Promise((resolve, reject) => op((error, result) => (error ? reject(error) : resolve(result as T))));
+  const letters: [number, string][] = [
+    [zookeeper.Permission.CREATE, 'c'],
+    [zookeeper.Permission.DELETE, 'd'],
+    [zookeeper.Permission.READ, 'r'],
+    [zookeeper.Permission.WRITE, 'w'],
+    [zookeeper.Permission.ADMIN, 'a'],
+  ];
+  return {
+    children: (path) => call<string[]>((done) => client.getChildren(path, done)),
+    acl: async (path) => {
+      // (The library's ACL has `permission`, not the `perms` its types name.)
+      const acls = await call<{ permission: number; id: zookeeper.Id }[]>((done) => client.getACL(path, done as never));
+      return acls.map((entry) => `${entry.id.scheme}:${entry.id.id}:${letters.filter(([bit]) => (entry.permission & bit) !== 0).map(([, l]) => l).join('')}`);
+    },
+    remove: (path) =>
+      new Promise((resolve) => client.remove(path, -1, (error) => resolve((error as { code?: number } | null)?.code ?? 0))),
+    close: () => client.close(),
+  };
+}

@@ -66,12 +66,16 @@ function common(y: Argv): Argv {
     .option('ttl', { type: 'string', describe: `zk session timeout / etcd lease TTL ${env('ttl', ', default 10s')}` })
     .option('connect-timeout', { type: 'string', describe: `give up reaching the backend after this ${env('connect-timeout', ', default 5s')}` })
     .option('user', { type: 'string', describe: `credentials USER:PASSWORD (zk digest auth, etcd user) ${env('user')}` })
+    .option('acl', {
+      type: 'string',
+      describe: `zk: ACL of the nodes elect creates, SCHEME:ID:PERMS[,…], e.g. auth::cdrwa,world:anyone:r with --user ${env('acl', ', default world:anyone:cdrwa')}`,
+    })
     .option('cacert', { type: 'string', describe: `etcd: CA certificate file (PEM); switches to TLS ${env('cacert')}` })
     .option('cert', { type: 'string', describe: `etcd: client certificate file (PEM) ${env('cert')}` })
     .option('key', { type: 'string', describe: `etcd: client key file (PEM) ${env('key')}` })
     .option('log-level', { type: 'string', choices: logLevels, describe: `log level on stderr ${env('log-level', ', default info; warn for leader/observe/candidates')}` })
     .group(['backend', 'election', 'connect', 'ttl', 'connect-timeout', 'log-level'], 'Election:')
-    .group(['user', 'cacert', 'cert', 'key'], 'Security:');
+    .group(['user', 'acl', 'cacert', 'cert', 'key'], 'Security:');
 }
 
 function inspect(y: Argv): Argv {

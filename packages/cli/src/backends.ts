@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
-import { UsageError, usageUnder } from './options.js';
+import { ErrorCode, isElectError } from '@elect/core';
+import { type AclFlag, UsageError, usageUnder } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
   // A name the backend would refuse is refused here, before a session is
@@ -19,11 +20,15 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
       sessionTimeoutMs: s.ttlMs,
       connectTimeoutMs: s.connectTimeoutMs,
       ...(s.user === undefined ? {} : { auth: s.user }),
+      ...(s.acl === undefined ? {} : { acl: s.acl.entries }),
       logger: s.logger,
       clock: s.clock,
       ...(s.telemetry ? { telemetry: s.telemetry } : {}),
+    }).catch((error: unknown) => {
+      throw aclRefused(s.acl, error);
     });
   }
+  if (s.acl) throw new UsageError(`${s.acl.source} is for ZooKeeper: etcd guards keys by the roles of the user (--user)`);
   const { connectEtcd, electionName } = await import('@elect/etcd');
   nameChecked(s, electionName);
   const [username, ...rest] = s.user?.split(':') ?? [];
@@ -39,6 +44,15 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     ...(s.telemetry ? { telemetry: s.telemetry } : {}),
   });
 };
+
+/** The zk backend's refusal of an `--acl` (before anything is sent), under the name the user wrote, naming the entry. */
+function aclRefused(acl: AclFlag | undefined, error: unknown): unknown {
+  const option = (error as { option?: unknown } | undefined)?.option;
+  if (acl === undefined || !isElectError(error) || error.code !== ErrorCode.InvalidOption || typeof option !== 'string' || !option.startsWith('acl')) return error;
+  const entry = /^acl\[(\d+)\]$/.exec(option);
+  const what = entry ? `${acl.source} entry ${JSON.stringify(acl.text.split(',')[Number(entry[1])])}` : `${acl.source} ${acl.text}`;
+  return new UsageError(`${what}: ${error.message.replace(/^Invalid option "[^"]+": /, '')}`);
+}
 
 /** The backend's own rule for election names, reported under the name the user wrote. */
 function nameChecked(s: ConnectSettings, check: (name: string) => unknown): void {

@@ -6,7 +6,7 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Clock, Election, Logger as CoreLogger, SessionTelemetry } from '@elect/core';
 import type { LogSink } from './log.js';
 import type { Logger } from './log.js';
-import type { Backend } from './options.js';
+import type { AclFlag, Backend } from './options.js';
 
 export type SpawnFn = (file: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
@@ -36,6 +36,8 @@ export interface ConnectSettings {
   connectTimeoutMs: number;
   /** zk: digest credentials; etcd: `user:password`. */
   user: string | undefined;
+  /** zk: the ACL of the nodes elect creates (`--acl`). */
+  acl: AclFlag | undefined;
   /** etcd TLS files (PEM paths). */
   tls: { cacert?: string; cert?: string; key?: string } | undefined;
   /** For the backend's own records (see `backendLogger`). */

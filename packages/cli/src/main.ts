@@ -184,6 +184,7 @@ async function connect(
     ttlMs: options.ttlMs,
     connectTimeoutMs: options.connectTimeoutMs,
     user: options.user,
+    acl: options.acl,
     tls: options.tls,
     logger: forBackend,
     clock: deps.clock,

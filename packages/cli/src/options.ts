@@ -99,6 +99,8 @@ interface Common {
   logLevel: LogLevel;
   /** zk: digest `user:password`; etcd: `user:password`. */
   user: string | undefined;
+  /** zk: `--acl`, the ACL of the nodes elect creates; undefined: open to anyone (Curator's default). */
+  acl: AclFlag | undefined;
   /** etcd TLS files; undefined when none was given. */
   tls: { cacert?: string; cert?: string; key?: string } | undefined;
 }
@@ -193,6 +195,7 @@ export function resolveOptions(command: CommandName, flags: ParsedFlags, env: No
           : defaults.inspectLogLevel
         : oneOf(raw('log-level'), logLevels, 'log-level'),
     user: optionalText(raw('user')),
+    acl: aclFlag(raw('acl')),
     tls: tlsFiles(optionalText(raw('cacert')), optionalText(raw('cert')), optionalText(raw('key'))),
   };
   if (command === 'handover') {
@@ -273,6 +276,34 @@ function checked(raw: Raw | undefined, check: (value: unknown) => string): strin
 /** Core's or a backend's refusal of a value, as a usage error under the name the user wrote. */
 export function usageUnder(source: string, error: unknown): UsageError {
   return new UsageError(`${source}: ${(error as Error).message.replace(/^Invalid option "\w+": /, '')}`);
+}
+
+/** `--acl` as given, and as entries in ZooKeeper's own terms. */
+export interface AclFlag {
+  /** `--acl` or `ELECT_ACL`, for messages. */
+  source: string;
+  text: string;
+  entries: { scheme: string; id: string; permissions: string }[];
+}
+
+/**
+ * `--acl SCHEME:ID:PERMISSIONS[,…]`, written as ZooKeeper's own `setAcl`
+ * writes an ACL (`auth::cdrwa,world:anyone:r`); an id may hold colons (a
+ * digest id is `USER:HASH`). What the entries mean is checked by the zk
+ * backend, before anything is sent.
+ */
+function aclFlag(raw: Raw | undefined): AclFlag | undefined {
+  const text = optionalText(raw);
+  if (raw === undefined || text === undefined) return undefined;
+  const entries = text.split(',').map((part) => {
+    const first = part.indexOf(':');
+    const last = part.lastIndexOf(':');
+    if (first < 1 || first === last) {
+      throw new UsageError(`${raw.source}: ${JSON.stringify(part)} is not SCHEME:ID:PERMISSIONS (e.g. auth::cdrwa,world:anyone:r)`);
+    }
+    return { scheme: part.slice(0, first), id: part.slice(first + 1, last), permissions: part.slice(last + 1) };
+  });
+  return { source: raw.source, text, entries };
 }
 
 function tlsFiles(cacert?: string, cert?: string, key?: string): Common['tls'] {

@@ -4,7 +4,7 @@
  * `zkCode()` reads its code back, so callers branch on numbers, never on
  * message text.
  */
-import { BackendError, ConnectionError, ElectError, PermissionDeniedError, SessionExpiredError } from '@elect/core';
+import { BackendError, ConnectionError, ElectError, InvalidOptionError, PermissionDeniedError, SessionExpiredError } from '@elect/core';
 
 /** The subset of ZooKeeper's KeeperException codes this package handles. */
 export const ZkCode = {
@@ -15,6 +15,7 @@ export const ZkCode = {
   NodeExists: -110,
   NotEmpty: -111,
   SessionExpired: -112,
+  InvalidAcl: -114,
   AuthFailed: -115,
 } as const;
 
@@ -49,6 +50,9 @@ export function toElectError(error: unknown): ElectError {
       return new SessionExpiredError(text, { cause: error });
     case ZkCode.AuthFailed:
       return new ConnectionError(text, { cause: error, retryable: false });
+    case ZkCode.InvalidAcl:
+      // Checked before anything is sent where it can be (options.ts); the server has the last word on the rest (ip, sasl, …).
+      return new InvalidOptionError('acl', 'ZooKeeper refused it (INVALID_ACL) for the nodes elect creates');
     case ZkCode.NoAuth:
       return new PermissionDeniedError(`ZooKeeper refused it (NO_AUTH): an ACL on the election's path does not allow it to this connection's credentials`, { cause: error });
     default:

@@ -4,6 +4,7 @@
  * defaults are in this file, but for the options every connection shares:
  * core's `sessionSettings` and `requestTimeouts` check those.
  */
+import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
 import { InvalidOptionError, type Clock, type Logger, type SessionTelemetry } from '@elect/core';
@@ -78,6 +79,7 @@ export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOpt
   const { servers, chroot } = parseConnectString(options.connectString);
   const sessionTimeoutMs = durationOption('sessionTimeoutMs', options.sessionTimeoutMs, 10_000, { min: 100 });
   const given = options as unknown as Record<string, unknown>;
+  const auth = options.auth === undefined ? undefined : authOption(options.auth);
   return {
     connectString: servers + (chroot ?? ''),
     chroot,
@@ -85,8 +87,8 @@ export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOpt
     sessionTimeoutMs,
     ...requestTimeouts(given),
     ...sessionSettings(given, sessionTimeoutMs),
-    auth: options.auth === undefined ? undefined : authOption(options.auth),
-    acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl),
+    auth,
+    acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl, auth),
   };
 }
 
@@ -121,9 +123,17 @@ const permissionBits: Record<string, number> = {
   a: zookeeper.Permission.ADMIN,
 };
 
-function aclOption(value: unknown): ACL[] {
+/**
+ * The ACL of the nodes we create, checked as the server would (it answers
+ * INVALID_ACL) and for what we need on them ourselves: `c` and `d` to add and
+ * remove candidates under the election's node, `r` to read the queue, `w` to
+ * proclaim. Without them the first campaign would leave the election's node
+ * behind and then be refused. What an `ip`, `sasl` or other entry grants
+ * us cannot be told here, so with one of those only the form is checked.
+ */
+function aclOption(value: unknown, auth: string | undefined): ACL[] {
   if (!Array.isArray(value) || value.length === 0) throw new InvalidOptionError('acl', 'must be a non-empty array of { scheme, id, permissions }');
-  return value.map((entry: unknown, index) => {
+  const entries = value.map((entry: unknown, index) => {
     const { scheme, id, permissions } = (entry ?? {}) as Partial<ZooKeeperAcl>;
     const where = `acl[${index}]`;
     if (typeof scheme !== 'string' || !/^[a-z0-9]+$/i.test(scheme)) throw new InvalidOptionError(where, 'scheme must be a word such as world, auth, digest or ip');
@@ -131,8 +141,38 @@ function aclOption(value: unknown): ACL[] {
     if (typeof permissions !== 'string' || !/^[cdrwa]+$/.test(permissions)) {
       throw new InvalidOptionError(where, 'permissions must be letters from "cdrwa"');
     }
+    if (scheme === 'world' && id !== 'anyone') throw new InvalidOptionError(where, 'the world scheme has one id, "anyone"');
+    if (scheme === 'auth' && auth === undefined) {
+      throw new InvalidOptionError(where, 'the auth scheme means "the credentials that create the node": it needs credentials (auth)');
+    }
+    if (scheme === 'digest' && !/^[^:]+:[^:]+$/.test(id)) throw new InvalidOptionError(where, 'a digest id is USER:HASH, HASH = base64(sha1(USER:PASSWORD))');
+    return { scheme, id, permissions };
+  });
+  if (entries.every((entry) => ['world', 'auth', 'digest'].includes(entry.scheme))) {
+    const ours = auth === undefined ? undefined : digestId(auth);
+    const granted = new Set(
+      entries
+        .filter((entry) => entry.scheme === 'world' || entry.scheme === 'auth' || (entry.scheme === 'digest' && entry.id === ours))
+        .flatMap((entry) => [...entry.permissions]),
+    );
+    const lacking = [...'cdrw'].filter((letter) => !granted.has(letter));
+    if (lacking.length > 0) {
+      throw new InvalidOptionError(
+        'acl',
+        `gives ${auth === undefined ? 'a connection without credentials' : 'these credentials'} no "${lacking.join('')}" on the nodes elect creates; ` +
+          'it needs c, d, r and w there (to add and remove candidates, read the queue, proclaim)',
+      );
+    }
+  }
+  return entries.map(({ scheme, id, permissions }) => {
     let perms = 0;
     for (const letter of permissions) perms |= permissionBits[letter] ?? 0;
     return new zookeeper.ACL(perms, new zookeeper.Id(scheme, id));
   });
+}
+
+/** ZooKeeper's digest id of `user:password`: `user:base64(sha1(user:password))`. */
+function digestId(credentials: string): string {
+  const user = credentials.slice(0, credentials.indexOf(':'));
+  return `${user}:${createHash('sha1').update(credentials).digest('base64')}`;
 }

@@ -2,6 +2,7 @@
  * Options and names are checked before anything is sent; a server that does
  * not answer makes connect fail within connectTimeoutMs, not hang.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { ConnectionError, ErrorCode, InvalidOptionError } from '@elect/core';
@@ -44,6 +45,14 @@ describe('options', () => {
     [{ connectString: 'h:1', auth: 'nocolon' }, 'auth'],
     [{ connectString: 'h:1', acl: [] }, 'acl'],
     [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'anyone', permissions: 'rwx' }] }, 'acl[0]'],
+    // What the server would refuse (INVALID_ACL), refused before anything is sent:
+    [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'everyone', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'auth', id: '', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'digest', id: 'bob', permissions: 'cdrwa' }] }, 'acl[0]'],
+    // An ACL that shuts us out of what we create (the election's node would stay behind):
+    [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'anyone', permissions: 'r' }] }, 'acl'],
+    [{ connectString: 'h:1', auth: 'alice:secret', acl: [{ scheme: 'digest', id: 'alice:wronghash', permissions: 'cdrwa' }] }, 'acl'],
+    [{ connectString: 'h:1', auth: 'alice:secret', acl: [{ scheme: 'auth', id: '', permissions: 'cdr' }, { scheme: 'world', id: 'anyone', permissions: 'r' }] }, 'acl'],
     [{ connectString: 'h:1', sessionTimeout: 1000 }, 'sessionTimeout'],
     [{ connectString: 'h:1', logger: {} }, 'logger'],
     [{ connectString: 'h:1', logger: { info: () => {} } }, 'logger'],
@@ -125,10 +134,29 @@ describe('connecting', () => {
       await election.close();
       expect(await children(outside, `${chroot}/elect`)).toEqual([]);
       // Each heartbeat is a check of the chroot: sent before it existed, the first failed.
-      expect(logger.records.filter((r) => r.fields.event === 'suspended')).toEqual([]);
+      expect(logger.records.filter((r) => r.fields.event === 'suspended' && r.fields.why === 'heartbeat failed')).toEqual([]);
     } finally {
       await connection.close();
       await new Promise((resolve) => outside.remove(chroot, -1, resolve));
+      outside.close();
+    }
+  });
+
+  test('an ACL naming our own digest id (USER:base64(sha1(USER:PASSWORD))) is taken as ours: we campaign and clean up under it', async () => {
+    const hash = createHash('sha1').update('alice:secret').digest('base64');
+    const name = uniqueName('digest-acl');
+    const connection = await connect(cluster.connectString, { auth: 'alice:secret', acl: [{ scheme: 'digest', id: `alice:${hash}`, permissions: 'cdrwa' }] });
+    const outside = await rawClient(cluster.connectString);
+    try {
+      const leadership = await connection.election(name).campaign({ id: 'alice' });
+      // Without alice's credentials, neither the queue nor our node can be read.
+      for (const read of [(done: (error: unknown) => void) => outside.getChildren(latchPath(name), done), (done: (error: unknown) => void) => outside.getData(leadership.key, done)]) {
+        expect(await new Promise<unknown>((resolve) => read(resolve))).toMatchObject({ code: -102 });
+      }
+      await leadership.resign();
+      expect(await connection.election(name).candidates()).toEqual([]);
+    } finally {
+      await connection.close();
       outside.close();
     }
   });

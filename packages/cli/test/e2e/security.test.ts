@@ -11,6 +11,7 @@ import {
   type Certificates,
   type Cluster,
   type TlsMember,
+  anonymousZk,
   digestOnlyZnode,
   enableEtcdAuth,
   makeCertificates,
@@ -166,6 +167,58 @@ describe('ZooKeeper with digest auth', () => {
     expect(refused.events('permission-denied')).toEqual([expect.objectContaining({ msg: expect.stringMatching(/needs READ/) })]);
     const allowed = await electOnce(['leader', ...chrooted, '--user', 'alice:secret']);
     expect(allowed.exit.code).toBe(1); // nobody leads it
+  });
+
+  it('--acl auth::cdrwa,world:anyone:r with --user: what elect creates is that user\'s to change and anyone\'s to read; others cannot remove the leader\'s node or campaign (77)', async () => {
+    const election = `/${unique('acl')}`;
+    const base = ['-b', 'zk', '-c', server.connect, '-e', election, '--ttl', '4s'];
+    const owned = ['--user', 'alice:secret', '--acl', 'auth::cdrwa,world:anyone:r'];
+    const candidate = new Elect('a', [...base, ...owned, '--id', 'a', ...command]);
+    const look = await anonymousZk(server.connect);
+    try {
+      await candidate.waitLine(/^running a \d+$/, 'the command to run');
+      const leader = await electOnce(['leader', ...base, '--json']);
+      expect({ code: leader.exit.code, id: (JSON.parse(leader.stdout.join('') || 'null') as { id?: string } | null)?.id }).toEqual({ code: 0, id: 'a' });
+      const [node] = await look.children(election);
+      // `auth` is filled in by the server as the creator's digest id (whose hash it hides from others).
+      for (const path of [election, `${election}/${node}`]) expect(await look.acl(path)).toEqual([expect.stringMatching(/^digest:alice:[^:]+:cdrwa$/), 'world:anyone:r']);
+      expect(await look.remove(`${election}/${node}`)).toBe(-102); // NO_AUTH
+      const refused = await electOnce([...base, '--id', 'b', ...command]);
+      expect(refused.exit.code).toBe(77);
+      expect(refused.stdout).toEqual([]);
+      candidate.kill('SIGTERM');
+      await expect(candidate.waitExit()).resolves.toEqual({ code: 143, signal: null });
+      // Nothing is left: no candidate (the election's node may have gone too: a container).
+      expect(await look.children(election).catch((error: { code?: number }) => (error.code === -101 ? [] : Promise.reject(error)))).toEqual([]);
+    } finally {
+      look.close();
+    }
+  });
+
+  it('a bad --acl is a usage error (64) naming the entry and why, before anything is sent; --acl is for ZooKeeper only', async () => {
+    const election = `/${unique('acl-bad')}`;
+    const base = ['leader', '-b', 'zk', '-c', server.connect, '-e', election];
+    const cases: [string[], RegExp][] = [
+      [['--acl', 'world:anyone'], /--acl: "world:anyone" is not SCHEME:ID:PERMISSIONS/],
+      [['--acl', 'world:anyone:rx'], /--acl entry "world:anyone:rx": permissions must be letters from "cdrwa"/],
+      [['--acl', 'auth::cdrwa'], /--acl entry "auth::cdrwa": the auth scheme .* needs credentials/],
+      [['--acl', 'world:anyone:r'], /--acl world:anyone:r: gives a connection without credentials no "cdw"/],
+      [['--user', 'alice:secret', '--acl', 'digest:alice:notherhash:cdrwa'], /no "cdrw" on the nodes elect creates/],
+    ];
+    for (const [flags, message] of cases) {
+      const refused = await electOnce([...base, ...flags]);
+      expect({ flags, code: refused.exit.code }).toEqual({ flags, code: 64 });
+      expect(refused.stderr.join('\n')).toMatch(message);
+    }
+    const etcd = await electOnce(['leader', '-b', 'etcd', '-c', '127.0.0.1:1', '-e', 'x', '--acl', 'auth::cdrwa']);
+    expect(etcd.exit.code).toBe(64);
+    expect(etcd.stderr.join('\n')).toMatch(/--acl is for ZooKeeper/);
+    const look = await anonymousZk(server.connect);
+    try {
+      await expect(look.children(election)).rejects.toMatchObject({ code: -101 }); // NO_NODE: nothing was made
+    } finally {
+      look.close();
+    }
   });
 
   it('a chroot to be made under a node only that user may write: without it, exits 77 naming the chroot; with it, the chroot is made', async () => {
