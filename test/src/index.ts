@@ -14,5 +14,5 @@ export { type ProcessZooKeeperOptions, startZooKeeperProcess } from './zookeeper
 export { type ProcessEtcdOptions, startEtcdProcess } from './etcd.js';
 export { BRIDGE_ADDRESS, type Endpoint, NetworkNamespace, innerHost } from './netns.js';
 export { Janitor } from './janitor.js';
-export { type LogRecord, RecordingLogger, uniqueName } from './kit.js';
+export { type LogRecord, RecordingLogger, campaignRounds, uniqueName } from './kit.js';
 export { type AnonymousZk, type Certificates, type TlsMember, anonymousZk, digestOnlyZnode, enableEtcdAuth, makeCertificates, startTlsEtcd } from './security.js';

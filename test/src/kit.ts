@@ -3,7 +3,9 @@
  * a fresh election name per test. (Waiting for a condition is `waitUntil`,
  * from @elect/testcontainers.)
  */
-import type { Logger } from '@elect/core';
+import { once } from 'node:events';
+import type { Election, Logger } from '@elect/core';
+import { waitUntil } from '@elect/testcontainers';
 
 export interface LogRecord {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -47,3 +49,31 @@ export function uniqueName(prefix = 'elect-test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
 }
 
+
+/**
+ * `rounds` times on one election, as a priority election: a campaign that
+ * leads, one that waits and is given up, one that is handed over to and
+ * resigns; `signal` is given to some of each (the abandoned one has its
+ * own). What a long-lived signal — the caller's, the election's, a
+ * session's — must hold nothing of once they end (core's `signalHolds`).
+ */
+export async function campaignRounds(election: Election, signal: AbortSignal, rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i += 1) {
+    const leadership = await election.campaign({ id: 'a', signal, priority: 1 });
+    const giveUp = new AbortController();
+    const given = election.campaign({ id: 'given-up', signal: giveUp.signal, priority: 1 });
+    const next = election.campaign({ id: 'b', priority: 1 });
+    await waitUntil(async () => (await election.candidates()).length === 3, { timeoutMs: 5000, what: 'both to queue' });
+    giveUp.abort();
+    await given.then(
+      () => Promise.reject(new Error('a campaign given up while it waited led')),
+      (error: unknown) => ((error as Error).name === 'AbortError' ? undefined : Promise.reject(error)),
+    );
+    const asked = election.handover({ to: 'b', ...(i % 2 === 0 ? { signal } : {}) });
+    await once(leadership.signal, 'abort');
+    await leadership.resign();
+    const handed = await next;
+    await asked;
+    await handed.resign();
+  }
+}

@@ -2,13 +2,12 @@
  * The election on one real etcd member: layout, queue order, handoff, herd,
  * abort, proclaim, observe, close, namespace — and nothing left behind.
  */
-import { once } from 'node:events';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { Etcd3 } from 'etcd3';
 import { AbortError, ClosedError, InvalidOptionError, NotLeaderError, runWhileLeader, type ElectionEvent, type LeaderInfo, type Leadership } from '@elect/core';
 import { connectEtcd, type EtcdConnection } from '@elect/etcd';
 import { signalHolds } from '@elect/core/testing';
-import { scaled, withTimeout, type Cluster } from '@elect/test';
+import { campaignRounds, scaled, withTimeout, type Cluster } from '@elect/test';
 import { Queue, RecordingLogger, TTL_MS, aborted, eventOf, eventually, expectClean, leases, residue, revokeHex, uniqueName, useEtcd } from './support/harness.js';
 
 jest.setTimeout(scaled(60_000));
@@ -291,22 +290,7 @@ describe('etcd election on one member', () => {
       expect((await seen.next()).value).toBeUndefined();
       await seen.return?.();
     }
-    for (let i = 0; i < 10; i += 1) {
-      const leadership = await election.campaign({ id: 'a', signal: caller.signal, priority: 1 });
-      // One waits behind it and is given up; one is handed over to.
-      const giveUp = new AbortController();
-      const given = election.campaign({ id: 'given-up', signal: giveUp.signal, priority: 1 });
-      const next = election.campaign({ id: 'b', priority: 1 });
-      await eventually(async () => (await election.candidates()).length === 3, 'both to queue');
-      giveUp.abort();
-      await expect(given).rejects.toMatchObject({ name: 'AbortError' });
-      const asked = election.handover({ to: 'b', ...(i % 2 === 0 ? { signal: caller.signal } : {}) });
-      await once(leadership.signal, 'abort');
-      await leadership.resign();
-      const handed = await next;
-      await asked;
-      await handed.resign();
-    }
+    await campaignRounds(election, caller.signal);
     const session = await (conn as unknown as { session(signal: AbortSignal): Promise<{ signal: AbortSignal }> }).session(caller.signal);
     const none = { listeners: 0, dependants: 0 };
     expect({ own: signalHolds(own), session: signalHolds(session.signal), caller: signalHolds(caller.signal) }).toEqual({ own: none, session: none, caller: none });

@@ -1,9 +1,8 @@
-import { once } from 'node:events';
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import type { Cluster } from '@elect/test';
 import { children, connect, rawClient, startServer, uniqueName } from './support/zk.js';
 import { signalHolds } from '@elect/core/testing';
-import { scaled, waitUntil } from '@elect/test';
+import { campaignRounds, scaled, waitUntil } from '@elect/test';
 
 // The root config's testTimeout does not reach projects: set it here, on the timing base.
 jest.setTimeout(scaled(120_000));
@@ -57,22 +56,7 @@ test('reads, campaigns, handovers and observers leave nothing on the election\'s
       await election.leader({ signal: caller.signal });
       await election.candidates();
     }
-    for (let i = 0; i < 10; i += 1) {
-      const leadership = await election.campaign({ id: 'a', signal: caller.signal, priority: 1 });
-      // One waits behind it and is given up; one is handed over to.
-      const giveUp = new AbortController();
-      const given = election.campaign({ id: 'given-up', signal: giveUp.signal, priority: 1 });
-      const next = election.campaign({ id: 'b', priority: 1 });
-      await waitUntil(async () => (await election.candidates()).length === 3, { timeoutMs: 5000, what: 'both to queue' });
-      giveUp.abort();
-      await expect(given).rejects.toMatchObject({ name: 'AbortError' });
-      const asked = election.handover({ to: 'b', ...(i % 2 === 0 ? { signal: caller.signal } : {}) });
-      await once(leadership.signal, 'abort');
-      await leadership.resign();
-      const handed = await next;
-      await asked;
-      await handed.resign();
-    }
+    await campaignRounds(election, caller.signal);
     const seen = election.observe({ signal: caller.signal })[Symbol.asyncIterator]();
     expect((await seen.next()).value).toBeUndefined();
     await seen.return?.();
