@@ -205,6 +205,26 @@ describe('memory backend: closing', () => {
     await a.election.close();
   });
 
+  it('closing an election whose leader is handing over, to a candidate that cannot take it (suspended), does not wait on the clock', async () => {
+    start();
+    const a = server.connect({ sessionTimeoutMs: T });
+    const election = a.election('p');
+    const leadership = await election.campaign({ id: 'a', priority: 1 });
+    const b = server.connect({ sessionTimeoutMs: T });
+    void b.election('p').campaign({ id: 'b', priority: 1 }).catch(() => {});
+    await flush();
+    expect(server.keys('p').length).toBeGreaterThanOrEqual(2);
+    b.suspend();
+    const handing = leadership.handover({ to: 'b' }).catch(() => {});
+    await flush();
+    expect(leadership.signal.aborted).toBe(true); // yielded; now waiting for b to take it, at most a session timeout
+    let closed = false;
+    void election.close().then(() => (closed = true));
+    for (let i = 0; i < 10 && !closed; i++) await flush();
+    expect(closed).toBe(true);
+    await handing;
+  });
+
   it('closing a suspended connection cannot tell the server: its session lingers until it expires there', async () => {
     start();
     const a = await lead();

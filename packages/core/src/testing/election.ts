@@ -309,14 +309,18 @@ export class MemoryElection implements Election {
     if (marked) {
       const limit = new AbortController();
       const cancel = this.conn.clock.schedule(() => limit.abort(), limitMs);
+      // Closing the election ends the wait too, as on etcd (and a ManualClock
+      // that is never advanced cannot hold close() up).
+      const until = linkSignals([limit.signal, this.closer.signal]);
       try {
         while (this.conn.callSync((s) => s.reading(this.name).record?.to === target.key && s.idOf(target.key) !== undefined)) {
-          await waitForDeletion(this.conn, recordChangeKey(this.name), limit.signal);
+          await waitForDeletion(this.conn, recordChangeKey(this.name), until.signal);
         }
       } catch {
-        // Not taken in time (or the connection is gone): leave, and the next candidate leads.
+        // Not taken in time (or the election or the connection is gone): leave, and the next candidate leads.
       } finally {
         cancel();
+        until.release();
       }
     }
     await this.removeHeld(key, session);
