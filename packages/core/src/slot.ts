@@ -10,7 +10,11 @@
  *   and opens a fresh one, retrying with backoff;
  * - an error the backend calls a refusal (`isRefusal`: retrying cannot
  *   help, e.g. permission denied) stops that attempt: every waiter rejects
- *   with it, and the next `get()` tries again.
+ *   with it, and so does every `get()` for a pause after it (the backoff's,
+ *   doubling while refusals follow each other); the first `get()` after the
+ *   pause tries again. A caller that asks again at once (an observer
+ *   re-subscribing in a loop) does not open a session on the server each
+ *   time.
  *
  * The backend supplies `open` (and a session's own keepalive, which drives
  * its `Liveness`); the slot owns the waiting, the replacing and the order of
@@ -59,8 +63,13 @@ export class SessionSlot<S extends SlotSession> {
   private readonly closing = new AbortController();
   private opening: Promise<void> | undefined;
   private count = 0;
+  /** The last refusal, and until when `get()` answers with it instead of trying again. */
+  private refused: { error: unknown; until: number } | undefined;
+  private readonly refusalPause: Backoff;
 
-  constructor(private readonly options: SessionSlotOptions<S>) {}
+  constructor(private readonly options: SessionSlotOptions<S>) {
+    this.refusalPause = new Backoff(options.backoff);
+  }
 
   /** The live session, if there is one now. */
   get current(): S | undefined {
@@ -83,6 +92,8 @@ export class SessionSlot<S extends SlotSession> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const live = this.current;
     if (live) return Promise.resolve(live);
+    const refused = this.refused;
+    if (refused && !this.opening && this.options.clock.now() < refused.until) return Promise.reject(refused.error);
     this.replace();
     const { clock, what } = this.options;
     return new Promise<S>((resolve, reject) => {
@@ -175,12 +186,15 @@ export class SessionSlot<S extends SlotSession> {
         const session = await this.options.open();
         if (this.isClosed) return await this.options.discard(session);
         this.opening = undefined; // a session lost at once may open the next one
+        this.refused = undefined;
+        this.refusalPause.reset();
         this.install(session);
         return;
       } catch (error) {
         if (this.options.isRefusal?.(error)) {
           logger.warn({ event: 'session-refused', what, err: String(error) }, `the server refuses to open a ${what}`);
-          this.opening = undefined; // a waiter woken now may start the next attempt
+          this.opening = undefined;
+          this.refused = { error, until: clock.now() + this.refusalPause.take() };
           for (const waiter of [...this.waiters]) waiter.reject(error);
           return;
         }

@@ -202,15 +202,16 @@ describe('SessionSlot: one session at a time, replaced when lost', () => {
     expect((await got).n).toBe(3);
   });
 
-  it('a refusal rejects every waiter with it, and the next get tries again', async () => {
+  it('a refusal rejects every waiter with it, and every get for a pause after it (doubling while refusals follow each other); a session that opens resets it', async () => {
     const clock = new ManualClock();
     const refusal = new InvalidOptionError('auth', 'permission denied');
     let attempts = 0;
+    let refuse = 2;
     const { slot } = slotOf(
       clock,
       async () => {
         attempts += 1;
-        if (attempts === 1) throw refusal;
+        if (attempts <= refuse) throw refusal;
         return { liveness: liveness(clock), n: attempts };
       },
       { isRefusal: (e) => e === refusal },
@@ -219,7 +220,28 @@ describe('SessionSlot: one session at a time, replaced when lost', () => {
     const b = slot.get();
     await expect(a).rejects.toBe(refusal);
     await expect(b).rejects.toBe(refusal);
-    expect((await slot.get()).n).toBe(2);
+    // Asked again at once, and through the pause (the backoff's first, 100 ms): no new attempt.
+    await expect(slot.get()).rejects.toBe(refusal);
+    clock.advance(99);
+    await expect(slot.get()).rejects.toBe(refusal);
+    expect(attempts).toBe(1);
+    clock.advance(1);
+    await expect(slot.get()).rejects.toBe(refusal); // the second attempt, refused: the pause doubles
+    expect(attempts).toBe(2);
+    clock.advance(199);
+    await expect(slot.get()).rejects.toBe(refusal);
+    expect(attempts).toBe(2);
+    clock.advance(1);
+    const third = await slot.get();
+    expect({ n: third.n, attempts }).toEqual({ n: 3, attempts: 3 });
+    // Opened: the pause starts again from the first.
+    refuse = 4;
+    third.liveness.end('session-expired');
+    await flush();
+    expect(attempts).toBe(4);
+    await expect(slot.get()).rejects.toBe(refusal);
+    clock.advance(100);
+    expect((await slot.get()).n).toBe(5);
   });
 
   it('a waiter ends on its signal, on its timeout (injected clock), and on close', async () => {
