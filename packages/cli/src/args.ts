@@ -68,7 +68,7 @@ function common(y: Argv): Argv {
     .option('user', { type: 'string', describe: `credentials USER:PASSWORD (zk digest auth, etcd user) ${env('user')}` })
     .option('acl', {
       type: 'string',
-      describe: `zk: ACL of the nodes elect creates, SCHEME:ID:PERMS[,…], e.g. auth::cdrwa,world:anyone:r with --user ${env('acl', ', default world:anyone:cdrwa')}`,
+      describe: `zk: ACL of the election's nodes, SCHEME:ID:PERMS[,…], e.g. auth::cdrwa,world:anyone:r with --user ${env('acl', ', default world:anyone:cdrwa')}`,
     })
     .option('cacert', { type: 'string', describe: `etcd: CA certificate file (PEM); switches to TLS ${env('cacert')}` })
     .option('cert', { type: 'string', describe: `etcd: client certificate file (PEM) ${env('cert')}` })

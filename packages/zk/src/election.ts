@@ -29,6 +29,7 @@ import { SessionEndedSignal, isRetryable, onSession } from './create.js';
 import { ZkCode, isZk } from './errors.js';
 import { ancestors, defaultRoot, isEphemeral, join, nestedInTheWay, requestName, type Entry } from './names.js';
 import { watchLeader } from './observer.js';
+import { openAcl } from './options.js';
 import { readCandidates, readIds, readLeader, readQueue } from './queue.js';
 
 export interface ZooKeeperElectionOptions {
@@ -292,11 +293,15 @@ export class ZooKeeperElection implements Election {
     }
   }
 
-  /** Creates the latch path and missing parents (persistent: the library cannot make container nodes). */
+  /**
+   * Creates the latch path and missing parents (persistent: the library
+   * cannot make container nodes). The latch path gets the election's ACL;
+   * parents made on the way are open (see the `acl` option).
+   */
   private async ensureParents(client: ZkClient): Promise<void> {
     for (const path of [...ancestors(this.path), this.path]) {
       try {
-        await client.create(path, Buffer.alloc(0), this.source.options.acl, zookeeper.CreateMode.PERSISTENT);
+        await client.create(path, Buffer.alloc(0), path === this.path ? this.source.options.acl : openAcl, zookeeper.CreateMode.PERSISTENT);
         this.createdParents.add(path);
       } catch (error) {
         if (!isZk(error, ZkCode.NodeExists)) throw error;

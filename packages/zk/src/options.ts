@@ -38,7 +38,13 @@ export interface ZooKeeperConnectionOptions {
   safetyMarginMs?: number;
   /** Digest credentials `user:password`, sent on every (re)connect. */
   auth?: string;
-  /** ACL for the nodes we create (default: open to anyone, as Curator's default). */
+  /**
+   * ACL of the election's nodes: its latch path and everything we create
+   * under it (default: open to anyone, as Curator's default). Parents made
+   * on the way to the latch path are open (a shared root such as `/elect`
+   * must stay open to other users' elections): make them yourself first to
+   * protect them. A chroot that connecting makes gets this ACL.
+   */
   acl?: readonly ZooKeeperAcl[];
   logger?: Logger;
   /** Time source for deadlines and timers (tests inject one). */
@@ -59,6 +65,9 @@ export interface ResolvedOptions extends SessionSettings {
   auth: string | undefined;
   acl: ACL[];
 }
+
+/** Open to anyone: ZooKeeper's OPEN_ACL_UNSAFE, Curator's default, and what parents made on the way to an election get. */
+export const openAcl: ACL[] = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))];
 
 const keys = [
   'connectString',
@@ -88,7 +97,7 @@ export function resolveOptions(options: ZooKeeperConnectionOptions): ResolvedOpt
     ...requestTimeouts(given),
     ...sessionSettings(given, sessionTimeoutMs),
     auth,
-    acl: options.acl === undefined ? [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))] : aclOption(options.acl, auth),
+    acl: options.acl === undefined ? openAcl : aclOption(options.acl, auth),
   };
 }
 

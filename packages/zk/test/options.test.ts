@@ -142,9 +142,10 @@ describe('connecting', () => {
     }
   });
 
-  test('an ACL naming our own digest id (USER:base64(sha1(USER:PASSWORD))) is taken as ours: we campaign and clean up under it', async () => {
+  test('an ACL naming our own digest id (USER:base64(sha1(USER:PASSWORD))) is taken as ours: we campaign and clean up under it; parents made on the way stay open', async () => {
     const hash = createHash('sha1').update('alice:secret').digest('base64');
-    const name = uniqueName('digest-acl');
+    const team = uniqueName('digest-acl');
+    const name = `${team}/billing`;
     const connection = await connect(cluster.connectString, { auth: 'alice:secret', acl: [{ scheme: 'digest', id: `alice:${hash}`, permissions: 'cdrwa' }] });
     const outside = await rawClient(cluster.connectString);
     try {
@@ -153,6 +154,11 @@ describe('connecting', () => {
       for (const read of [(done: (error: unknown) => void) => outside.getChildren(latchPath(name), done), (done: (error: unknown) => void) => outside.getData(leadership.key, done)]) {
         expect(await new Promise<unknown>((resolve) => read(resolve))).toMatchObject({ code: -102 });
       }
+      // `/elect/<team>` was made on the way: open, as a shared root must be (another user's election may go beside ours).
+      const open = await new Promise<{ permission: number; id: { scheme: string; id: string } }[]>((resolve, reject) =>
+        outside.getACL(latchPath(team), (error, acl) => (error ? reject(error) : resolve(acl as never))),
+      );
+      expect(open.map((entry) => [entry.id.scheme, entry.id.id, entry.permission])).toEqual([['world', 'anyone', zookeeper.Permission.ALL]]);
       await leadership.resign();
       expect(await connection.election(name).candidates()).toEqual([]);
     } finally {
