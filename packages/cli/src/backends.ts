@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
-import { ErrorCode, isElectError } from '@elect/core';
-import { type AclFlag, UsageError, usageUnder } from './options.js';
+import { UsageError, aclRefused, usageUnder } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
   // A name the backend would refuse is refused here, before a session is
@@ -44,15 +43,6 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
     ...(s.telemetry ? { telemetry: s.telemetry } : {}),
   });
 };
-
-/** The zk backend's refusal of an `--acl` (before anything is sent), under the name the user wrote, naming the entry. */
-function aclRefused(acl: AclFlag | undefined, error: unknown): unknown {
-  const option = (error as { option?: unknown } | undefined)?.option;
-  if (acl === undefined || !isElectError(error) || error.code !== ErrorCode.InvalidOption || typeof option !== 'string' || !option.startsWith('acl')) return error;
-  const entry = /^acl\[(\d+)\]$/.exec(option);
-  const what = entry ? `${acl.source} entry ${JSON.stringify(acl.text.split(',')[Number(entry[1])])}` : `${acl.source} ${acl.text}`;
-  return new UsageError(`${what}: ${error.message.replace(/^Invalid option "[^"]+": /, '')}`);
-}
 
 /** The backend's own rule for election names, reported under the name the user wrote. */
 function nameChecked(s: ConnectSettings, check: (name: string) => unknown): void {

@@ -13,7 +13,7 @@ import { ExitCode, signalExitCode } from './exit-codes.js';
 import { candidates, handover, leader, observe } from './inspect.js';
 import { backendLogger, createLogger, type Logger } from './log.js';
 import { startMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
-import { UsageError, resolveOptions, type Options, type RunOptions } from './options.js';
+import { UsageError, aclRefused, resolveOptions, type Options, type RunOptions } from './options.js';
 import { signalNumber } from './process-group.js';
 import { runWhileElected } from './run-command.js';
 import { SignalRouter } from './signals.js';
@@ -76,7 +76,10 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
     return await withSignals(deps, logger, backendLogger(root, options.backend, bindings), options, file);
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
-    if (isElectError(error) && (error.code === ErrorCode.InvalidOption || error.code === ErrorCode.MixedLayout)) return usage(error.message);
+    if (isElectError(error) && (error.code === ErrorCode.InvalidOption || error.code === ErrorCode.MixedLayout)) {
+      // The server's INVALID_ACL comes with the first write: still about --acl.
+      return usage((aclRefused(options.acl, error) as Error).message);
+    }
     logger.error({ err: error }, `unexpected error: ${(error as Error).message}`);
     return ExitCode.Internal;
   }

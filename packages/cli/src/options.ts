@@ -10,6 +10,7 @@
  * do test harnesses (`ELECT_TEST_TIMING`). Unknown `ELECT_*` variables are
  * ignored.
  */
+import { ErrorCode, isElectError } from '@elect/core';
 import { MAX_PRIORITY, candidateId, candidateValue } from '@elect/core/backend';
 import { steadyLeadMs as etcdSteadyLeadMs } from '@elect/etcd/pacing';
 import { steadyLeadMs as zkSteadyLeadMs } from '@elect/zk/pacing';
@@ -295,7 +296,8 @@ export interface AclFlag {
 function aclFlag(raw: Raw | undefined): AclFlag | undefined {
   const text = optionalText(raw);
   if (raw === undefined || text === undefined) return undefined;
-  const entries = text.split(',').map((part) => {
+  const entries = text.split(',').map((written) => {
+    const part = written.trim();
     const first = part.indexOf(':');
     const last = part.lastIndexOf(':');
     if (first < 1 || first === last) {
@@ -304,6 +306,19 @@ function aclFlag(raw: Raw | undefined): AclFlag | undefined {
     return { scheme: part.slice(0, first), id: part.slice(first + 1, last), permissions: part.slice(last + 1) };
   });
   return { source: raw.source, text, entries };
+}
+
+/**
+ * The zk backend's refusal of an `--acl` (before anything is sent, or the
+ * server's INVALID_ACL), under the name the user wrote, naming the entry;
+ * any other error as it is.
+ */
+export function aclRefused(acl: AclFlag | undefined, error: unknown): unknown {
+  const option = (error as { option?: unknown } | undefined)?.option;
+  if (acl === undefined || !isElectError(error) || error.code !== ErrorCode.InvalidOption || typeof option !== 'string' || !option.startsWith('acl')) return error;
+  const entry = /^acl\[(\d+)\]$/.exec(option);
+  const what = entry ? `${acl.source} entry ${JSON.stringify(acl.text.split(',')[Number(entry[1])]?.trim())}` : `${acl.source} ${acl.text}`;
+  return new UsageError(`${what}: ${error.message.replace(/^Invalid option "[^"]+": /, '')}`);
 }
 
 function tlsFiles(cacert?: string, cert?: string, key?: string): Common['tls'] {

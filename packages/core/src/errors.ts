@@ -91,8 +91,8 @@ export class InvalidOptionError extends ElectError {
   override name = 'InvalidOptionError';
   /** The option at fault, e.g. `sessionTimeoutMs` or `name`. */
   readonly option: string;
-  constructor(option: string, message: string) {
-    super(ErrorCode.InvalidOption, `Invalid option "${option}": ${message}`);
+  constructor(option: string, message: string, options: { cause?: unknown } = {}) {
+    super(ErrorCode.InvalidOption, `Invalid option "${option}": ${message}`, options);
     this.option = option;
   }
 }

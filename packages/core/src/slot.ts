@@ -131,6 +131,8 @@ export class SessionSlot<S extends SlotSession> {
   /** Puts a session the backend opened itself (a connection's first) in the slot. */
   install(session: S): void {
     this.session = session;
+    this.refused = undefined;
+    this.refusalPause.reset();
     this.count += 1;
     this.options.opened?.(session, this.count === 1);
     const lost = (status: SessionStatus): void => {
@@ -186,8 +188,6 @@ export class SessionSlot<S extends SlotSession> {
         const session = await this.options.open();
         if (this.isClosed) return await this.options.discard(session);
         this.opening = undefined; // a session lost at once may open the next one
-        this.refused = undefined;
-        this.refusalPause.reset();
         this.install(session);
         return;
       } catch (error) {

@@ -157,7 +157,8 @@ class Connection implements EtcdConnection, ConnectionCore {
    * A live session; the first call opens it, and while a lost one is being
    * replaced, waits for the replacement. Rejects with the grant's error when
    * etcd refuses to grant a lease for a reason retrying cannot fix (e.g.
-   * permission denied); the next call tries again.
+   * permission denied) — and so does every call for a pause after it (see
+   * core's `SessionSlot`); the first call after the pause tries again.
    */
   session(signal: AbortSignal): Promise<Session> {
     if (this.closing) return Promise.reject(new ClosedError('the etcd connection is closed'));

@@ -20,7 +20,7 @@ import { ZkClient } from './client.js';
 import { ZooKeeperElection, type ZooKeeperElectionOptions } from './election.js';
 import { ZkCode, isZk } from './errors.js';
 import { latchPath } from './names.js';
-import { resolveOptions, type ResolvedOptions, type ZooKeeperConnectionOptions } from './options.js';
+import { openAcl, resolveOptions, type ResolvedOptions, type ZooKeeperConnectionOptions } from './options.js';
 import { Session, type SessionOptions } from './session.js';
 import type { SessionSource } from './source.js';
 
@@ -47,8 +47,9 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
         await session.client.close();
       },
       // Refused for our credentials (no READ on the chroot, which every
-      // heartbeat reads): a retry would be refused too. The campaigns waiting
-      // for this session reject with it; the next one to ask tries again.
+      // heartbeat reads): a retry would be refused too. Whatever waits for
+      // this session rejects with it, and so does whatever asks for a pause
+      // after it (see core's SessionSlot); then the next one tries again.
       isRefusal: (error) => error instanceof PermissionDeniedError,
       backoff,
       what: 'ZooKeeper session',
@@ -170,18 +171,26 @@ export class ZooKeeperConnection implements SessionSource, AsyncDisposable {
     const { chroot, servers, acl } = this.options;
     if (chroot === undefined || (await client.exists('/')) !== null) return;
     const maker = await ZkClient.connect({ ...this.sessionOptions(), connectString: servers, readsRoot: false });
+    const made: string[] = [];
     try {
       let path = '';
       for (const segment of chroot.slice(1).split('/')) {
         path += `/${segment}`;
-        await maker.create(path, Buffer.alloc(0), acl, 0).catch((error: unknown) => {
-          if (isZk(error, ZkCode.NodeExists)) return;
+        // The chroot gets the ACL; parents made on the way stay open (see the `acl` option).
+        const created = await maker.create(path, Buffer.alloc(0), path === chroot ? acl : openAcl, 0).catch((error: unknown) => {
+          if (isZk(error, ZkCode.NodeExists)) return undefined;
+          if (isZk(error, ZkCode.InvalidAcl)) throw error;
           if (isZk(error, ZkCode.NoAuth)) {
             throw new PermissionDeniedError(`cannot create the chroot ${chroot}: ZooKeeper refused ${path} (NO_AUTH) to these credentials`, { cause: error });
           }
           throw new ConnectionError(`cannot create the chroot ${chroot}`, { cause: error });
         });
+        if (created !== undefined) made.push(path);
       }
+    } catch (error) {
+      // Refused part way: the parents made for it go again (unless someone uses them by now).
+      for (const path of made.reverse()) await maker.remove(path).catch(() => {});
+      throw error;
     } finally {
       await maker.close();
     }

@@ -321,7 +321,9 @@ export class ZooKeeperElection implements Election {
     if (!session || session.isEnded) return;
     const ours = (path: string): boolean => this.createdParents.has(path) || path.startsWith(`${defaultRoot}/`) || path === defaultRoot;
     for (const path of [this.path, ...ancestors(this.path).reverse()]) {
-      if (!ours(path)) return;
+      // The latch path is not ours when its create was refused (INVALID_ACL):
+      // parents made before it still are, if it is not there.
+      if (!ours(path) && !(path === this.path && (await session.client.exists(path).catch(() => undefined)) === null)) return;
       try {
         await session.client.remove(path);
       } catch (error) {

@@ -52,7 +52,7 @@ export function toElectError(error: unknown): ElectError {
       return new ConnectionError(text, { cause: error, retryable: false });
     case ZkCode.InvalidAcl:
       // Checked before anything is sent where it can be (options.ts); the server has the last word on the rest (ip, sasl, …).
-      return new InvalidOptionError('acl', 'ZooKeeper refused it (INVALID_ACL) for the nodes elect creates');
+      return new InvalidOptionError('acl', 'ZooKeeper refused it (INVALID_ACL) for the election\'s nodes', { cause: error });
     case ZkCode.NoAuth:
       return new PermissionDeniedError(`ZooKeeper refused it (NO_AUTH): an ACL on the election's path does not allow it to this connection's credentials`, { cause: error });
     default:

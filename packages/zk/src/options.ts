@@ -5,6 +5,7 @@
  * core's `sessionSettings` and `requestTimeouts` check those.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
 import { InvalidOptionError, type Clock, type Logger, type SessionTelemetry } from '@elect/core';
@@ -132,20 +133,23 @@ const permissionBits: Record<string, number> = {
   a: zookeeper.Permission.ADMIN,
 };
 
+/** The schemes a ZooKeeper server knows (x509 and sasl only where it is configured for them). */
+const schemes = ['world', 'auth', 'digest', 'ip', 'x509', 'sasl'];
+
 /**
- * The ACL of the nodes we create, checked as the server would (it answers
+ * The ACL of the election's nodes, checked as the server would (it answers
  * INVALID_ACL) and for what we need on them ourselves: `c` and `d` to add and
  * remove candidates under the election's node, `r` to read the queue, `w` to
- * proclaim. Without them the first campaign would leave the election's node
- * behind and then be refused. What an `ip`, `sasl` or other entry grants
- * us cannot be told here, so with one of those only the form is checked.
+ * proclaim. What a `world`, `auth` or our own `digest` entry gives us is
+ * known here; what an `ip`, `x509` or `sasl` entry gives us is not, so those
+ * count only as what they could give.
  */
 function aclOption(value: unknown, auth: string | undefined): ACL[] {
   if (!Array.isArray(value) || value.length === 0) throw new InvalidOptionError('acl', 'must be a non-empty array of { scheme, id, permissions }');
   const entries = value.map((entry: unknown, index) => {
     const { scheme, id, permissions } = (entry ?? {}) as Partial<ZooKeeperAcl>;
     const where = `acl[${index}]`;
-    if (typeof scheme !== 'string' || !/^[a-z0-9]+$/i.test(scheme)) throw new InvalidOptionError(where, 'scheme must be a word such as world, auth, digest or ip');
+    if (typeof scheme !== 'string' || !schemes.includes(scheme)) throw new InvalidOptionError(where, `scheme must be one of ${schemes.join(', ')}`);
     if (typeof id !== 'string') throw new InvalidOptionError(where, 'id must be a string');
     if (typeof permissions !== 'string' || !/^[cdrwa]+$/.test(permissions)) {
       throw new InvalidOptionError(where, 'permissions must be letters from "cdrwa"');
@@ -155,29 +159,38 @@ function aclOption(value: unknown, auth: string | undefined): ACL[] {
       throw new InvalidOptionError(where, 'the auth scheme means "the credentials that create the node": it needs credentials (auth)');
     }
     if (scheme === 'digest' && !/^[^:]+:[^:]+$/.test(id)) throw new InvalidOptionError(where, 'a digest id is USER:HASH, HASH = base64(sha1(USER:PASSWORD))');
+    if (scheme === 'ip' && !ipId(id)) throw new InvalidOptionError(where, 'an ip id is an address, with /BITS for a network (10.0.0.0/8)');
     return { scheme, id, permissions };
   });
-  if (entries.every((entry) => ['world', 'auth', 'digest'].includes(entry.scheme))) {
-    const ours = auth === undefined ? undefined : digestId(auth);
-    const granted = new Set(
-      entries
-        .filter((entry) => entry.scheme === 'world' || entry.scheme === 'auth' || (entry.scheme === 'digest' && entry.id === ours))
-        .flatMap((entry) => [...entry.permissions]),
+  const ours = auth === undefined ? undefined : digestId(auth);
+  const known = (entry: { scheme: string; id: string }): boolean =>
+    entry.scheme === 'world' || entry.scheme === 'auth' || (entry.scheme === 'digest' && entry.id === ours);
+  const undecided = entries.some((entry) => !['world', 'auth', 'digest'].includes(entry.scheme));
+  const granted = new Set(entries.filter((entry) => known(entry) || (undecided && !['world', 'auth', 'digest'].includes(entry.scheme))).flatMap((entry) => [...entry.permissions]));
+  const lacking = [...'cdrw'].filter((letter) => !granted.has(letter));
+  if (lacking.length > 0) {
+    throw new InvalidOptionError(
+      'acl',
+      `gives ${auth === undefined ? 'a connection without credentials' : 'these credentials'} no "${lacking.join('')}" on the election's nodes; ` +
+        'it needs c, d, r and w there (to add and remove candidates, read the queue, proclaim)',
     );
-    const lacking = [...'cdrw'].filter((letter) => !granted.has(letter));
-    if (lacking.length > 0) {
-      throw new InvalidOptionError(
-        'acl',
-        `gives ${auth === undefined ? 'a connection without credentials' : 'these credentials'} no "${lacking.join('')}" on the nodes elect creates; ` +
-          'it needs c, d, r and w there (to add and remove candidates, read the queue, proclaim)',
-      );
-    }
   }
   return entries.map(({ scheme, id, permissions }) => {
     let perms = 0;
     for (const letter of permissions) perms |= permissionBits[letter] ?? 0;
     return new zookeeper.ACL(perms, new zookeeper.Id(scheme, id));
   });
+}
+
+/** An `ip` scheme's id, as the server takes it: an address, or a network `address/bits`. */
+function ipId(id: string): boolean {
+  const slash = id.indexOf('/');
+  const address = slash < 0 ? id : id.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = id.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** ZooKeeper's digest id of `user:password`: `user:base64(sha1(user:password))`. */

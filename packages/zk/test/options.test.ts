@@ -49,8 +49,14 @@ describe('options', () => {
     [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'everyone', permissions: 'cdrwa' }] }, 'acl[0]'],
     [{ connectString: 'h:1', acl: [{ scheme: 'auth', id: '', permissions: 'cdrwa' }] }, 'acl[0]'],
     [{ connectString: 'h:1', acl: [{ scheme: 'digest', id: 'bob', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'World', id: 'anyone', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'digset', id: 'bob:x', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'ip', id: 'not-an-ip', permissions: 'cdrwa' }] }, 'acl[0]'],
+    [{ connectString: 'h:1', acl: [{ scheme: 'ip', id: '10.0.0.0/33', permissions: 'cdrwa' }] }, 'acl[0]'],
     // An ACL that shuts us out of what we create (the election's node would stay behind):
     [{ connectString: 'h:1', acl: [{ scheme: 'world', id: 'anyone', permissions: 'r' }] }, 'acl'],
+    // An entry whose grant cannot be told here (ip) counts for what it could give: not enough either.
+    [{ connectString: 'h:1', acl: [{ scheme: 'ip', id: '10.0.0.1', permissions: 'r' }, { scheme: 'world', id: 'anyone', permissions: 'r' }] }, 'acl'],
     [{ connectString: 'h:1', auth: 'alice:secret', acl: [{ scheme: 'digest', id: 'alice:wronghash', permissions: 'cdrwa' }] }, 'acl'],
     [{ connectString: 'h:1', auth: 'alice:secret', acl: [{ scheme: 'auth', id: '', permissions: 'cdr' }, { scheme: 'world', id: 'anyone', permissions: 'r' }] }, 'acl'],
     [{ connectString: 'h:1', sessionTimeout: 1000 }, 'sessionTimeout'],
@@ -110,8 +116,9 @@ describe('connecting', () => {
     }
   });
 
-  test('a chroot is created if missing, before the first heartbeat (nothing is suspended), and elections live under it; digest auth and ACLs apply to our nodes', async () => {
-    const chroot = `/${uniqueName('chroot')}`;
+  test('a chroot is created if missing, before the first heartbeat (nothing is suspended), and elections live under it; digest auth and ACLs apply to our nodes, the chroot included, not to parents made on the way', async () => {
+    const parent = `/${uniqueName('chroot')}`;
+    const chroot = `${parent}/tenant`;
     const logger = new RecordingLogger();
     const connection = await connect(`${cluster.connectString}${chroot}`, {
       logger,
@@ -135,9 +142,21 @@ describe('connecting', () => {
       expect(await children(outside, `${chroot}/elect`)).toEqual([]);
       // Each heartbeat is a check of the chroot: sent before it existed, the first failed.
       expect(logger.records.filter((r) => r.fields.event === 'suspended' && r.fields.why === 'heartbeat failed')).toEqual([]);
+      const aclOf = (path: string): Promise<string[]> =>
+        new Promise((resolve, reject) =>
+          outside.getACL(path, (error, acl) =>
+            error ? reject(error) : resolve((acl as unknown as { permission: number; id: { scheme: string; id: string } }[]).map((e) => `${e.id.scheme}:${e.id.id.replace(/:.*/, '')}:${e.permission}`)),
+          ),
+        );
+      const { Permission } = zookeeper;
+      expect({ parent: await aclOf(parent), chroot: await aclOf(chroot) }).toEqual({
+        parent: [`world:anyone:${Permission.ALL}`],
+        chroot: [`digest:alice:${Permission.ALL}`, `world:anyone:${Permission.READ}`],
+      });
     } finally {
       await connection.close();
       await new Promise((resolve) => outside.remove(chroot, -1, resolve));
+      await new Promise((resolve) => outside.remove(parent, -1, resolve));
       outside.close();
     }
   });
@@ -161,6 +180,29 @@ describe('connecting', () => {
       expect(open.map((entry) => [entry.id.scheme, entry.id.id, entry.permission])).toEqual([['world', 'anyone', zookeeper.Permission.ALL]]);
       await leadership.resign();
       expect(await connection.election(name).candidates()).toEqual([]);
+    } finally {
+      await connection.close();
+      outside.close();
+    }
+  });
+
+  test('an ACL the server refuses (INVALID_ACL: a sasl entry on a server without SASL) rejects the campaign with InvalidOptionError and leaves nothing, parents made on the way included', async () => {
+    const top = `/${uniqueName('invalid-acl')}`;
+    const acl = [
+      { scheme: 'sasl', id: 'alice', permissions: 'cdrwa' },
+      { scheme: 'world', id: 'anyone', permissions: 'cdrwa' },
+    ];
+    const connection = await connect(cluster.connectString, { acl });
+    const outside = await rawClient(cluster.connectString);
+    try {
+      const election = connection.election(`${top}/jobs/leader`);
+      await expect(election.campaign({ id: 'a' })).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'acl' });
+      await election.close();
+      const left = await new Promise<unknown>((resolve) => outside.exists(top, (error, stat) => resolve(error ?? stat)));
+      expect(left).toBeNull();
+      // Making a chroot with it: the same refusal, not "unreachable".
+      await expect(connect(`${cluster.connectString}${top}/tenant`, { acl })).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'acl' });
+      expect(await new Promise<unknown>((resolve) => outside.exists(top, (error, stat) => resolve(error ?? stat)))).toBeNull();
     } finally {
       await connection.close();
       outside.close();

@@ -203,19 +203,27 @@ describe('ZooKeeper with digest auth', () => {
       [['--acl', 'world:anyone:rx'], /--acl entry "world:anyone:rx": permissions must be letters from "cdrwa"/],
       [['--acl', 'auth::cdrwa'], /--acl entry "auth::cdrwa": the auth scheme .* needs credentials/],
       [['--acl', 'world:anyone:r'], /--acl world:anyone:r: gives a connection without credentials no "cdw"/],
-      [['--user', 'alice:secret', '--acl', 'digest:alice:notherhash:cdrwa'], /no "cdrw" on the nodes elect creates/],
+      [['--user', 'alice:secret', '--acl', 'digest:alice:notherhash:cdrwa'], /no "cdrw" on the election.s nodes/],
     ];
     for (const [flags, message] of cases) {
       const refused = await electOnce([...base, ...flags]);
       expect({ flags, code: refused.exit.code }).toEqual({ flags, code: 64 });
       expect(refused.stderr.join('\n')).toMatch(message);
     }
+    // One the server refuses (INVALID_ACL: no SASL on this server), when elect first writes with it: still 64, naming --acl.
+    const sasl = 'sasl:alice:cdrwa, world:anyone:cdrwa';
+    const late = await electOnce(['-b', 'zk', '-c', server.connect, '-e', election, '--acl', sasl, '--id', 'a', ...command]);
+    expect({ code: late.exit.code, stdout: late.stdout }).toEqual({ code: 64, stdout: [] });
+    expect(late.stderr.join('\n')).toMatch(/--acl sasl:alice:cdrwa, world:anyone:cdrwa: ZooKeeper refused it \(INVALID_ACL\)/);
+    const chrooted = await electOnce(['leader', '-b', 'zk', '-c', `${server.connect}${election}-chroot`, '-e', 'x', '--acl', sasl]);
+    expect(chrooted.exit.code).toBe(64);
+    expect(chrooted.stderr.join('\n')).toMatch(/--acl sasl:.*INVALID_ACL/);
     const etcd = await electOnce(['leader', '-b', 'etcd', '-c', '127.0.0.1:1', '-e', 'x', '--acl', 'auth::cdrwa']);
     expect(etcd.exit.code).toBe(64);
     expect(etcd.stderr.join('\n')).toMatch(/--acl is for ZooKeeper/);
     const look = await anonymousZk(server.connect);
     try {
-      await expect(look.children(election)).rejects.toMatchObject({ code: -101 }); // NO_NODE: nothing was made
+      for (const path of [election, `${election}-chroot`]) await expect(look.children(path)).rejects.toMatchObject({ code: -101 }); // NO_NODE: nothing was made
     } finally {
       look.close();
     }
