@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectFn, Connection, ConnectSettings } from './deps.js';
-import { UsageError, aclRefused, usageUnder } from './options.js';
+import { UsageError, usageUnder } from './options.js';
 
 export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Connection> => {
   // A name the backend would refuse is refused here, before a session is
@@ -23,8 +23,6 @@ export const connectBackend: ConnectFn = async (s: ConnectSettings): Promise<Con
       logger: s.logger,
       clock: s.clock,
       ...(s.telemetry ? { telemetry: s.telemetry } : {}),
-    }).catch((error: unknown) => {
-      throw aclRefused(s.acl, error);
     });
   }
   if (s.acl) throw new UsageError(`${s.acl.source} is for ZooKeeper: etcd guards keys by the roles of the user (--user)`);

@@ -77,7 +77,7 @@ export async function run(argv: readonly string[], overrides: Partial<RunDeps> =
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
     if (isElectError(error) && (error.code === ErrorCode.InvalidOption || error.code === ErrorCode.MixedLayout)) {
-      // The server's INVALID_ACL comes with the first write: still about --acl.
+      // The zk backend's refusal of --acl, at connect or (the server's INVALID_ACL) at the first write.
       return usage((aclRefused(options.acl, error) as Error).message);
     }
     logger.error({ err: error }, `unexpected error: ${(error as Error).message}`);
