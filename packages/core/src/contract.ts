@@ -227,7 +227,9 @@ export interface Election {
   /**
    * Resigns every leadership, aborts every campaign (they reject with
    * `ClosedError`), ends observers, and deletes everything this election
-   * created. Idempotent. Does not close a connection the caller passed in.
+   * created. A leader handing over stops waiting for the chosen candidate to
+   * take over: its entry goes, and whoever is first in line leads.
+   * Idempotent. Does not close a connection the caller passed in.
    */
   close(): Promise<void>;
 }

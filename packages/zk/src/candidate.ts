@@ -44,6 +44,8 @@ export interface CandidateContext extends CreateContext {
   entering(prefix: string): void;
   /** The election's candidates (`Election.candidates()`). */
   candidates(): Promise<CandidateInfo[]>;
+  /** Aborts when the election closes. */
+  readonly closed: AbortSignal;
 }
 
 /** A priority campaign's rank. */
@@ -184,7 +186,7 @@ export class Candidate {
       clock: this.clock,
       operationTimeoutMs: this.ctx.operationTimeoutMs,
       logger: this.logger,
-      record: claim && { claim, name: this.ctx.name, dir: this.ctx.dir },
+      record: claim && { claim, name: this.ctx.name, dir: this.ctx.dir, closed: this.ctx.closed },
       candidates: () => this.ctx.candidates(),
       onLost: (error) => {
         if (this.state.can('lost')) this.state.transition({ kind: 'lost', reason: error.reason });

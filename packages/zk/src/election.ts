@@ -76,6 +76,7 @@ export class ZooKeeperElection implements Election {
       operationTimeoutMs: source.options.operationTimeoutMs,
       ensureParents: (client) => this.ensureParents(client),
       candidates: () => this.candidates(),
+      closed: this.closing.signal,
       changed: (candidate, next, previous) => this.electionEvents.transition(candidate.id, next, previous, candidate.leadership?.signal.reason),
       entering: (prefix) => {
         this.ownPrefixes.push(prefix);

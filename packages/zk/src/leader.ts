@@ -32,8 +32,8 @@ export interface HeldOptions {
   operationTimeoutMs: number;
   logger: Logger;
   onLost: (error: LeadershipLostError) => void;
-  /** A priority election's: the record that names us, and the election's name and latch path. */
-  record?: { claim: RecordClaim; name: string; dir: string } | undefined;
+  /** A priority election's: the record that names us, the election's name and latch path, and its signal that closing aborts. */
+  record?: { claim: RecordClaim; name: string; dir: string; closed: AbortSignal } | undefined;
   /** A plain election's queue, in election order (a handover goes to the next one only). */
   candidates: () => Promise<CandidateInfo[]>;
 }

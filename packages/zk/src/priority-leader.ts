@@ -10,7 +10,7 @@
  * transaction.
  */
 import { type Clock, InvalidOptionError, type Logger, type LossReason } from '@elect/core';
-import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, type Passage, preemptor } from '@elect/core/backend';
+import { decodeRequest, encodeRecord, handoverTarget, type LeadershipHandle, linkSignals, type Passage, preemptor } from '@elect/core/backend';
 import type { Event } from './client.js';
 import { onSession, removeQuietly, throughBlips, type OwnNode } from './create.js';
 import { ZkCode, isZk } from './errors.js';
@@ -26,6 +26,8 @@ export interface RecordHoldOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly id: string;
+  /** Aborts when the election closes: a handover then stops waiting to be taken. */
+  readonly closed: AbortSignal;
   /** Ends the leadership (logged by the caller). */
   lose(reason: LossReason): void;
 }
@@ -164,14 +166,19 @@ export class RecordHold {
     return this.target(queueEntries(this.options.dir, await readChildren(client, this.options.dir)), to);
   }
 
-  /** Resolves once the record no longer hands over to `target`, `target` is gone, or a session timeout passed. */
+  /**
+   * Resolves once the record no longer hands over to `target`, `target` is
+   * gone, a session timeout passed, or the election closed (then the release
+   * deletes the record, and the first in the wait order takes it).
+   */
   private async takenOver(target: Entry): Promise<void> {
     const { session } = this.node;
     const limit = new AbortController();
     const cancel = this.options.clock.schedule(() => limit.abort(), this.handle?.timeoutMs ?? 0);
+    const stop = linkSignals([limit.signal, this.options.closed]);
     try {
       for (;;) {
-        const wake = new Wake(session, limit.signal);
+        const wake = new Wake(session, stop.signal);
         const record = await readRecord(session.client, this.options.dir, wake.watcher);
         const waiting = record?.record.to === target.key && (await session.client.exists(target.path, wake.watcher)) !== null;
         if (!waiting) return wake.cancel();
@@ -179,6 +186,7 @@ export class RecordHold {
       }
     } finally {
       cancel();
+      stop.release();
     }
   }
 

@@ -2,12 +2,14 @@
  * Priority elections on ZooKeeper, beyond the conformance suite: a take
  * whose answer is still on its way when the campaign gives up, nodes named
  * like the record or the request that are not ours, a leader that can no
- * longer read its queue, and close() after a leadership yielded.
+ * longer read its queue, and close() after a leadership yielded or while
+ * it hands over.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import zookeeper from 'node-zookeeper-client';
-import { scaled, type Cluster } from '@elect/test';
+import { RecordingLogger, scaled, startProxy, waitUntil, withTimeout, type Cluster } from '@elect/test';
 import { ErrorCode, type Leadership } from '@elect/core';
+import { ManualClock } from '@elect/core/testing';
 import { ReplyDropper } from './support/reply-dropper.js';
 import { children, connect, rawClient, sessionTimeoutMs, startServer, uniqueName } from './support/zk.js';
 
@@ -191,6 +193,50 @@ describe('priority elections on ZooKeeper', () => {
       await b.close();
       await first.close();
       await second.close();
+    }
+  });
+
+  test('close() during a handover to a candidate that cannot take it does not wait for it: the record goes, and the next in line leads', async () => {
+    // The leader's clock never moves: its wait for the handover to be taken
+    // (at most a session timeout, on that clock) could only end by close().
+    const clock = new ManualClock();
+    const member = cluster.members[0]!;
+    const relay = await startProxy({ host: member.host, port: member.clientPort });
+    const first = await connect(cluster.connectString, { clock });
+    const second = await connect(relay.address);
+    const name = uniqueName('prio-close-handover');
+    const path = `/elect/${name}`;
+    const logger = new RecordingLogger();
+    const a = first.election(name);
+    const b = second.election(name, { logger });
+    try {
+      const held = await a.campaign({ id: 'a', priority: 5 });
+      const taking = b.campaign({ id: 'b', priority: 1 });
+      taking.catch(() => {});
+      await waitUntil(() => logger.count('waiting') > 0, { timeoutMs: 10_000, what: 'b to wait in the queue' });
+      relay.holdReplies(); // b hears nothing from now on: it cannot take over
+      const handing = held.handover({ to: 'b' });
+      handing.catch(() => {});
+      await waitUntil(
+        async () => (await call<Buffer>((done) => admin.getData(`${path}/leader`, done))).toString().includes('"to"'),
+        { timeoutMs: 10_000, what: 'the record to be marked for b' },
+      );
+      expect(held.isLeader).toBe(false);
+      await withTimeout(a.close(), sessionTimeoutMs, 'close() to end the wait for the handover to be taken');
+      const left = await children(admin, path);
+      expect(left).not.toContain('leader');
+      expect(left).not.toContain(held.key.slice(held.key.lastIndexOf('/') + 1));
+      expect(left).toHaveLength(1); // b's entry
+      relay.heal();
+      const leadership = await taking;
+      expect(leadership.isLeader).toBe(true);
+      await leadership.resign();
+    } finally {
+      await a.close();
+      await b.close();
+      await first.close();
+      await second.close();
+      await relay.close();
     }
   });
 });
