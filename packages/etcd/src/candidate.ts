@@ -321,25 +321,40 @@ export class Candidate {
     const target = handoverTarget(reading.entries, own.entry.key, idOf, to);
     if (!target) throw notWaiting(to ?? '(any)', this.ctx.name);
     lose();
+    // The watch for the take-over is in place before the mark goes out: one
+    // created after it would be behind the store, and hear the take-over
+    // only from etcd's catch-up loop, up to 100 ms later (watch.ts).
+    const watching = new AbortController();
+    let created = (): void => {};
+    const ready = new Promise<void>((resolve) => (created = resolve));
+    const taken = this.takenOver(target.key, revision, handle.timeoutMs, watching.signal, created).catch(() => {});
+    await Promise.race([ready, taken]);
     const record = encodeRecord({ holder: own.entry.key, to: target.key, why });
     const marked = await this.ctx.kv.markRecord(this.recordRevision, record, own.session.leaseId).catch(() => undefined);
     if (marked !== undefined) {
       this.recordRevision = marked;
       // A waiting candidate watches its own key for a touch (what it waits on may be stale).
       await this.ctx.kv.touch(target.entry).catch(() => {});
-      await this.takenOver(target.key, revision, handle.timeoutMs).catch(() => {});
+    } else {
+      watching.abort();
     }
+    await taken;
     await this.removeOwn();
   }
 
-  /** Resolves once the record no longer hands over to `target` or `target`'s key is gone (since `revision`), or after `limitMs`. */
-  private async takenOver(target: string, revision: bigint, limitMs: number): Promise<void> {
+  /**
+   * Resolves once the record no longer hands over to `target` or `target`'s
+   * key is gone (since `revision`), or after `limitMs`, or when `stop` aborts
+   * or the election closes. `created` is called once the watch is in place.
+   */
+  private async takenOver(target: string, revision: bigint, limitMs: number, stop: AbortSignal, created: () => void): Promise<void> {
     const limit = new AbortController();
     const cancel = this.ctx.clock.schedule(() => limit.abort(), limitMs);
     const range = this.ctx.keys.prefixRange(this.ctx.kv.prefix);
-    const joined = linkSignals([limit.signal, this.ctx.closed]);
+    const joined = linkSignals([limit.signal, this.ctx.closed, stop]);
+    const spec = { key: range.key, rangeEnd: range.range_end, fromRevision: revision + 1n, signal: joined.signal, onCreated: created };
     try {
-      for await (const batch of watch(this.ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: revision + 1n, signal: joined.signal })) {
+      for await (const batch of watch(this.ctx, spec)) {
         for (const event of batch.events) {
           const key = this.ctx.keys.local(event.key);
           if (key === target && event.type === 'delete') return;

@@ -42,6 +42,13 @@ export interface WatchSpec {
   /** Deliver only deletions (a waiting candidate needs nothing else). */
   deletesOnly?: boolean;
   signal: AbortSignal;
+  /**
+   * Called once, when the server has confirmed the watch. A watch created
+   * from a revision the store has already passed is "unsynced" in etcd: its
+   * events come from a loop that runs every 100 ms. One confirmed before the
+   * writes it waits for is synced, and hears them at once.
+   */
+  onCreated?: () => void;
 }
 
 /** The revision the watch needed has been compacted away; re-read and watch again. */
@@ -65,7 +72,13 @@ export function watch(scope: WatchScope, spec: WatchSpec): Channel<WatchBatch> {
   // The stream stops when the caller's signal aborts or the consumer stops iterating.
   const stop = new AbortController();
   const channel = new Channel<WatchBatch>({ signal: spec.signal, onEnd: () => stop.abort() });
-  void run(scope, { ...spec, signal: stop.signal }, channel);
+  let created = spec.onCreated;
+  const onCreated = (): void => {
+    const call = created;
+    created = undefined;
+    call?.();
+  };
+  void run(scope, { ...spec, signal: stop.signal, onCreated }, channel);
   return channel;
 }
 
@@ -139,6 +152,7 @@ async function session(
 
     stream.onMessage((res) => {
       if (done) return;
+      if (res.created) spec.onCreated?.();
       if (res.canceled) {
         const compacted = BigInt(res.compact_revision || '0');
         if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });

@@ -24,6 +24,8 @@ describe.each(backends)('%s: priority', (backend) => {
     const high = new Elect('high', [...server.args(election, '--id', 'high', '--priority', '5', '--preempt'), '--', workerScript], s.env);
     await high.waitLine(/^start high /, 'high to lead after preempting low');
     await low.waitLog((r) => r.event === 'lost' && r.reason === 'preempted', 'low to log the preemption');
+    // Its old entry is gone once it says it rejoins (a queue read before that may still show it).
+    await low.waitLog((r) => r.event === 'rejoining', 'low to rejoin');
     // The order the commands ran in, across both: low stopped on SIGTERM before high started.
     expect(s.markers()).toEqual([
       expect.stringMatching(/^start low /),
