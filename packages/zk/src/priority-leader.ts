@@ -179,8 +179,14 @@ export class RecordHold {
     try {
       for (;;) {
         const wake = new Wake(session, stop.signal);
-        const record = await readRecord(session.client, this.options.dir, wake.watcher);
-        const waiting = record?.record.to === target.key && (await session.client.exists(target.path, wake.watcher)) !== null;
+        let waiting: boolean;
+        try {
+          const record = await readRecord(session.client, this.options.dir, wake.watcher);
+          waiting = record?.record.to === target.key && (await session.client.exists(target.path, wake.watcher)) !== null;
+        } catch (error) {
+          wake.cancel(); // its listener on the session would stay until the session ends
+          throw error;
+        }
         if (!waiting) return wake.cancel();
         if ((await wake.reason) !== 'watch') return;
       }
