@@ -34,10 +34,11 @@ const { values } = parseArgs({ options: { rounds: { type: 'string' }, backends: 
 const rounds = Number(values.rounds ?? 50);
 /**
  * How long each round lets the election settle before it acts: a steady
- * state, not the first moments of an election. etcd delivers the first
- * events of a watch that starts at a past revision (a waiting candidate's,
- * from the revision it read) from a loop that runs every 100 ms (its mvcc
- * store's syncWatchersLoop); `--settle 0` shows that.
+ * state, not the first moments of an election. `--settle 0` acts at once:
+ * etcd delivers the events of a watch that starts at a past revision from
+ * a loop that runs every 100 ms (its mvcc store's syncWatchersLoop), which
+ * our waits and guards avoid by watching from when the watch exists (the
+ * etcd README); this shows they do.
  */
 const settleMs = Number(values.settle ?? 250);
 const backends = (values.backends ?? 'zk,etcd').split(',') as Backend[];

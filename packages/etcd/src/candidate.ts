@@ -270,9 +270,9 @@ export class Candidate {
     });
     this.handle = handle;
     this.machine.transition({ kind: 'leader', token });
-    // The key guard starts once our caller holds the leadership: its watch
-    // replays from `revision`, so a deletion meanwhile is seen all the same,
-    // and opening it is not on the way to leading.
+    // The key guard starts once our caller holds the leadership: a deletion
+    // since `revision` is seen all the same (a read once its watch exists,
+    // guard.ts), and opening it is not on the way to leading.
     let stopKey = noop;
     const guarding = setImmediate(() => {
       stopKey = guardKey(this.ctx, entry, revision, session, (reason) => {

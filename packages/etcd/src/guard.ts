@@ -37,23 +37,39 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
     if ((await leaseAlive(ctx, session.leaseId).catch(() => undefined)) === false) session.expire();
   };
 
+  /** Our key as it is now: gone (or another's), leadership ends. */
+  const look = async (): Promise<void> => {
+    let now: Entry | undefined;
+    try {
+      [now] = await retried(ctx, stop.signal, () => ctx.kv.current([entry.key]));
+    } catch (error) {
+      if (!stop.signal.aborted) await decide(error); // refused for good: blind
+      return;
+    }
+    if (!stop.signal.aborted && now?.createRevision !== entry.createRevision) await decide();
+  };
+
   const run = async (): Promise<void> => {
-    let from = revision + 1n;
+    let known = revision;
     while (!stop.signal.aborted) {
       try {
-        const changes = watch(ctx, { key: ctx.keys.wire(entry.key), fromRevision: from, deletesOnly: true, signal: stop.signal });
+        // From `now`: a watch behind the store is served up to 100 ms late
+        // (watch.ts). Whether our key went between `known` and the watch,
+        // a read once the watch exists tells.
+        const onCreated = (at: bigint): void => void (at > known && look());
+        const changes = watch(ctx, { key: ctx.keys.wire(entry.key), fromRevision: 'now', deletesOnly: true, signal: stop.signal, onCreated });
         for await (const batch of changes) {
           if (batch.events.some((e) => e.type === 'delete')) return await decide();
         }
         return; // stopped
       } catch (error) {
-        // Compaction or a watch the server refused: look at the key itself, then watch again from that read.
+        // Compaction (a resumed watch) or a watch the server refused: look at the key itself, then watch again.
         ctx.logger.debug({ event: 'guard-restart', key: entry.key, err: String(error) }, 'guard watch failed; re-reading our key');
       }
       try {
         const position = await ctx.kv.position(entry.key, entry.createRevision);
         if (position.self?.createRevision !== entry.createRevision) return await decide();
-        from = position.revision + 1n;
+        known = position.revision;
       } catch (error) {
         if (!isTransient(error)) return await decide(error);
         // Transient: try again shortly.
@@ -122,8 +138,27 @@ export function guardRecord(ctx: ElectionScope, own: Entry, token: bigint, readi
     const backoff = new Backoff({ maxMs: 1000 });
     while (!check(at)) {
       try {
+        // From `now`, as guardKey's; what changed since `at` a reading
+        // taken once the watch exists tells, and no event is applied before
+        // it (those it already shows are skipped).
+        let caughtUp: Promise<void> | undefined;
+        const onCreated = (revision: bigint): void => {
+          if (revision <= at) return;
+          caughtUp = retried(ctx, stop.signal, () => ctx.kv.list()).then(
+            (read) => {
+              if (read.revision > at) {
+                load(readingOf(ctx.kv, read.revision, read.entries));
+                at = read.revision;
+              }
+              check(at);
+            },
+            () => void (stop.signal.aborted || holder.lose('deleted')), // blind: as guardKey
+          );
+        };
         const range = ctx.keys.prefixRange(ctx.kv.prefix);
-        for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: at + 1n, signal: stop.signal })) {
+        for await (const batch of watch(ctx, { key: range.key, rangeEnd: range.range_end, fromRevision: 'now', signal: stop.signal, onCreated })) {
+          await caughtUp;
+          if (batch.revision <= at) continue;
           for (const event of batch.events) {
             const key = ctx.keys.local(event.key);
             if (!ctx.kv.isCandidate(key)) continue; // a nested election's key
@@ -135,7 +170,7 @@ export function guardRecord(ctx: ElectionScope, own: Entry, token: bigint, readi
         }
         return; // stopped
       } catch (error) {
-        // Compaction or a watch the server refused: read the election again, then watch from that read.
+        // Compaction (a resumed watch) or a watch the server refused: read the election again, then watch.
         ctx.logger.debug({ event: 'guard-restart', key: ctx.kv.recordKey, err: String(error) }, 'record guard watch failed; re-reading the election');
       }
       for (;;) {
@@ -165,5 +200,21 @@ async function leaseAlive(ctx: ElectionScope, leaseId: string): Promise<boolean>
   } catch (error) {
     if (isLeaseNotFound(error)) return false;
     throw error;
+  }
+}
+
+/**
+ * `read`, again after transient trouble (with backoff) until it answers;
+ * rejects with an error retrying cannot cure, or the signal's reason.
+ */
+async function retried<T>(ctx: ElectionScope, signal: AbortSignal, read: () => Promise<T>): Promise<T> {
+  const backoff = new Backoff({ maxMs: 1000 });
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      await backoff.wait(ctx.clock, signal);
+    }
   }
 }

@@ -247,6 +247,17 @@ export class ElectionKV {
     );
   }
 
+  /** `keys` as they are now, in one read (undefined: absent), without their values. */
+  async current(keys: readonly string[]): Promise<Array<Entry | undefined>> {
+    const res = await this.endpoints.unary('read', (c) =>
+      c.txn({ compare: [], success: keys.map((key) => ({ request_range: { key: this.keys.wire(key), keys_only: true } })), failure: [] }),
+    );
+    return keys.map((_, i) => {
+      const kv = res.responses[i]?.response_range?.kvs[0];
+      return kv && toEntry(this.keys, kv);
+    });
+  }
+
   /**
    * `election.handover()`: the request to the leader, on the requester's
    * lease (it goes with the requester; the leader deletes one it acts on),

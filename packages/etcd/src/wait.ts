@@ -1,7 +1,8 @@
 /**
  * Waiting for our turn, Go's `waitDeletes` with its flaw fixed: read the
- * candidate just ahead of us, watch only that key for deletion (from the
- * revision after the read), and loop. One leadership change wakes one
+ * candidate just ahead of us, watch only that key for deletion (from when
+ * the watch exists, and a read then covers the moments since the first;
+ * see `changed`), and loop. One leadership change wakes one
  * waiter — no herd. Every read also checks that our own key still exists,
  * created by us, on our lease; Go's Campaign never re-checks and can declare
  * a candidate leader whose key is gone.
@@ -47,7 +48,7 @@ export async function waitForTurn(ctx: ElectionScope, own: Entry, signal: AbortS
     const mixed = mixedLayout(ctx.kv.name, entries, position.marked || isMark(ctx.kv, ahead) ? { holder: '' } : undefined, own.key);
     if (mixed) return { kind: 'mixed', error: mixed };
     if (!ahead) return { kind: 'first', revision: position.revision };
-    await changed(ctx, [{ key: ahead.key, deletesOnly: true }], position.revision + 1n, signal);
+    await changed(ctx, [{ key: ahead.key, deletesOnly: true }], position.revision, signal);
     signal.throwIfAborted();
     ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: ahead.key }, 'waiting candidate woke; re-reading the queue');
   }
@@ -127,7 +128,7 @@ export async function waitForPriorityTurn(ctx: ElectionScope, own: Entry, signal
     if (watched === undefined) continue;
     ctx.logger.debug({ event: LogEvent.Waiting, key: own.key, on: watched.key }, 'waiting');
     const self: Watched = { key: own.key, deletesOnly: false };
-    const by = await changed(ctx, [watched, self], reading.revision + 1n, signal);
+    const by = await changed(ctx, [watched, self], reading.revision, signal);
     signal.throwIfAborted();
     const touched = by === self ? { touched: true } : {};
     ctx.logger.debug({ event: LogEvent.Wake, key: own.key, predecessor: watched.key, ...touched }, 'waiting candidate woke; re-reading the election');
@@ -141,23 +142,46 @@ interface Watched {
 }
 
 /**
- * Resolves with the first of `keys` that changes as watched, or with nothing
- * when a watch cannot tell any more (the caller re-reads either way).
+ * Resolves with the first of `keys` that changes as watched after revision
+ * `after` (the reading's), or with nothing when a watch cannot tell any more
+ * (the caller re-reads either way).
+ *
+ * The watches start where the store is when etcd creates them, not at
+ * `after + 1`: a watch from a revision the store has passed (a write landed
+ * between our read and the watch, often the very deletion we wait for) is
+ * one etcd serves from a catch-up loop, up to 100 ms late (watch.ts). What
+ * changed between the read and the watches, one read of the keys after they
+ * exist tells — only when the store moved in between.
  */
-async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevision: bigint, signal: AbortSignal): Promise<Watched | undefined> {
+async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigint, signal: AbortSignal): Promise<Watched | undefined> {
   const local = new AbortController();
   // Released when `local` aborts (below): one per wake must not stay on the campaign's signal.
   const both = linkSignals([signal, local.signal]).signal;
+  let uncreated = keys.length;
+  let moved = after;
+  let allCreated = (): void => {};
+  const created = new Promise<void>((resolve) => (allCreated = resolve));
+  const onCreated = (revision: bigint): void => {
+    if (revision > moved) moved = revision;
+    if (--uncreated === 0) allCreated();
+  };
   const one = async (watched: Watched): Promise<Watched | undefined> => {
     // Read by hand: leaving a `for await` would tear the watch down before
     // our caller moves on (see `finally`).
-    const batches = watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision, deletesOnly: watched.deletesOnly, signal: both })[Symbol.asyncIterator]();
+    const batches = watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision: 'now', deletesOnly: watched.deletesOnly, signal: both, onCreated })[Symbol.asyncIterator]();
     for (let next = await batches.next(); !next.done; next = await batches.next()) {
       if (!watched.deletesOnly || next.value.events.some((e) => e.type === 'delete')) return watched;
     }
     return undefined;
   };
-  const runs = keys.map(one);
+  const between = async (): Promise<Watched | undefined> => {
+    await created;
+    if (moved === after) return await never(both); // nothing was written since the read
+    const now = await ctx.kv.current(keys.map((watched) => watched.key));
+    const hit = keys.find((watched, i) => changedSince(watched, now[i], after));
+    return hit ?? (await never(both));
+  };
+  const runs = [...keys.map(one), between()];
   for (const run of runs) run.catch(() => {}); // the first to settle decides
   try {
     return await Promise.race(runs);
@@ -172,4 +196,18 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], fromRevisio
     // on the wire: their teardown is not on the way to leading.
     setImmediate(() => local.abort());
   }
+}
+
+/** Whether `watched`, present at revision `after`, changed as watched by the time it reads as `now`. */
+function changedSince(watched: Watched, now: Entry | undefined, after: bigint): boolean {
+  if (!now) return true;
+  return (watched.deletesOnly ? now.createRevision : now.modRevision) > after;
+}
+
+/** Settles only when `signal` aborts (then with nothing): a branch of a race that has nothing to say. */
+function never(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(undefined);
+    signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }

@@ -37,18 +37,24 @@ export interface WatchBatch {
 export interface WatchSpec {
   key: Buffer;
   rangeEnd?: Buffer;
-  /** First revision to deliver (a read's revision + 1). */
-  fromRevision: bigint;
+  /**
+   * First revision to deliver (a read's revision + 1), or `now`: what comes
+   * after the server created the watch (a caller that read before must
+   * check what changed in between: see `onCreated`).
+   */
+  fromRevision: bigint | 'now';
   /** Deliver only deletions (a waiting candidate needs nothing else). */
   deletesOnly?: boolean;
   signal: AbortSignal;
   /**
-   * Called once, when the server has confirmed the watch. A watch created
-   * from a revision the store has already passed is "unsynced" in etcd: its
-   * events come from a loop that runs every 100 ms. One confirmed before the
-   * writes it waits for is synced, and hears them at once.
+   * Called once, when the server has confirmed the watch, with the store's
+   * revision in that answer: every change after it is delivered. A watch
+   * created from a revision the store has already passed is "unsynced" in
+   * etcd: its events, later ones too, come from a loop that runs every
+   * 100 ms. One created before the writes it waits for, or from `now`, is
+   * synced, and hears them at once.
    */
-  onCreated?: () => void;
+  onCreated?: (revision: bigint) => void;
 }
 
 /** The revision the watch needed has been compacted away; re-read and watch again. */
@@ -73,21 +79,26 @@ export function watch(scope: WatchScope, spec: WatchSpec): Channel<WatchBatch> {
   const stop = new AbortController();
   const channel = new Channel<WatchBatch>({ signal: spec.signal, onEnd: () => stop.abort() });
   let created = spec.onCreated;
-  const onCreated = (): void => {
+  const onCreated = (revision: bigint): void => {
     const call = created;
     created = undefined;
-    call?.();
+    call?.(revision);
   };
   void run(scope, { ...spec, signal: stop.signal, onCreated }, channel);
   return channel;
 }
 
 async function run({ endpoints, logger, clock }: WatchScope, spec: WatchSpec, channel: Channel<WatchBatch>): Promise<void> {
-  let next = spec.fromRevision;
+  // Undefined: from `now`, until a stream is created (a restart resumes after what it reported).
+  let next = spec.fromRevision === 'now' ? undefined : spec.fromRevision;
   const backoff = new Backoff({ maxMs: 1000 });
+  const onCreated = (revision: bigint): void => {
+    next ??= revision + 1n;
+    spec.onCreated?.(revision);
+  };
   while (!channel.isEnded) {
     const pinned = endpoints.pinned();
-    const outcome = await session(pinned, spec, next, channel, (batch) => {
+    const outcome = await session(pinned, { ...spec, onCreated }, next, channel, (batch) => {
       next = batch.revision + 1n;
       backoff.reset();
     });
@@ -122,7 +133,7 @@ type Outcome =
 async function session(
   pinned: Pinned,
   spec: WatchSpec,
-  from: bigint,
+  from: bigint | undefined,
   channel: Channel<WatchBatch>,
   delivered: (batch: WatchBatch) => void,
 ): Promise<Outcome> {
@@ -152,7 +163,7 @@ async function session(
 
     stream.onMessage((res) => {
       if (done) return;
-      if (res.created) spec.onCreated?.();
+      if (res.created) spec.onCreated?.(BigInt(res.header.revision));
       if (res.canceled) {
         const compacted = BigInt(res.compact_revision || '0');
         if (compacted > 0n) return finish({ kind: 'fatal', error: new CompactedError(compacted) });
@@ -177,7 +188,7 @@ async function session(
       create_request: {
         key: spec.key,
         ...(spec.rangeEnd && { range_end: spec.rangeEnd }),
-        start_revision: from.toString(),
+        ...(from !== undefined && { start_revision: from.toString() }),
         ...(spec.deletesOnly && { filters: [WatchFilter.NoPut] }),
       },
     });

@@ -358,7 +358,7 @@ describe('etcd election on one member', () => {
     }
   });
 
-  it('sees its key deleted before its guard watch was opened: the guard replays from the reading it was elected on', async () => {
+  it('sees its key deleted before its guard watch was opened: a read once the watch exists tells', async () => {
     const name = uniqueName();
     const a = await connect();
     // Every watch this connection opens from now on waits until the test
@@ -382,6 +382,46 @@ describe('etcd election on one member', () => {
     } finally {
       release();
       member.watch = open;
+    }
+  });
+
+  it('a waiting candidate whose predecessor goes between its read and its watch is elected: a read once the watch exists tells', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const watches = holdWatches(b);
+    try {
+      const la = await a.election(name).campaign({ id: 'a' });
+      watches.hold();
+      const pb = b.election(name).campaign({ id: 'b' });
+      await watches.asked; // b has read the queue, a ahead of it, and asked for its watch
+      await la.resign();
+      watches.release(); // its watch starts after the resign: only the read after it shows the change
+      const lb = await withTimeout(pb, 2 * TTL_MS, 'b to be elected');
+      await lb.resign();
+    } finally {
+      watches.restore();
+    }
+  });
+
+  it('a priority leader whose record guard opens after a preemptor joined yields to it: a reading once the watch exists tells', async () => {
+    const name = uniqueName();
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const watches = holdWatches(a);
+    try {
+      watches.hold(); // a leads without waiting; its guards' watches wait
+      const la = await a.election(name).campaign({ id: 'a', priority: 1 });
+      await watches.asked;
+      const pb = b.election(name).campaign({ id: 'b', priority: 5, preempt: true });
+      await waitCandidates(a, name, 2);
+      expect(la.isLeader).toBe(true); // nothing has told it yet
+      watches.release();
+      await waitAborted(la.signal);
+      expect((la.signal.reason as { reason?: string }).reason).toBe('preempted');
+      await la.resign();
+      const lb = await withTimeout(pb, 2 * TTL_MS, 'b to lead after preempting a');
+      await lb.resign();
+    } finally {
+      watches.restore();
     }
   });
 
@@ -527,4 +567,34 @@ async function waitAborted(signal: AbortSignal): Promise<void> {
  */
 async function quietFor(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, scaled(ms)));
+}
+
+/**
+ * Holds back the watches `connection` opens (on its current member) from
+ * `hold()` until `release()`: what is written meanwhile happens between a
+ * read and the watch that follows it. `asked` resolves at the first one held.
+ */
+function holdWatches(connection: EtcdConnection): { hold(): void; asked: Promise<void>; release(): void; restore(): void } {
+  type WatchCalls = { watch: (...args: unknown[]) => Promise<unknown> };
+  const member = (connection as unknown as { endpoints: { pinned(): { client: WatchCalls } } }).endpoints.pinned().client;
+  const open = member.watch.bind(member);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let ask!: () => void;
+  const asked = new Promise<void>((resolve) => (ask = resolve));
+  return {
+    hold: () => {
+      member.watch = async (...args: unknown[]) => {
+        ask();
+        await held;
+        return await open(...args);
+      };
+    },
+    asked,
+    release,
+    restore: () => {
+      release();
+      member.watch = open;
+    },
+  };
 }
