@@ -59,6 +59,8 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
         const onCreated = (at: bigint): void => void (at > known && look());
         const changes = watch(ctx, { key: ctx.keys.wire(entry.key), fromRevision: 'now', deletesOnly: true, signal: stop.signal, onCreated });
         for await (const batch of changes) {
+          // A member behind our read (after a switch) replays older events: a deletion of a key of this name before ours was created.
+          if (batch.revision <= known) continue;
           if (batch.events.some((e) => e.type === 'delete')) return await decide();
         }
         return; // stopped

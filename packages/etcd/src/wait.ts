@@ -170,6 +170,7 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigi
     // our caller moves on (see `finally`).
     const batches = watch(ctx, { key: ctx.keys.wire(watched.key), fromRevision: 'now', deletesOnly: watched.deletesOnly, signal: both, onCreated })[Symbol.asyncIterator]();
     for (let next = await batches.next(); !next.done; next = await batches.next()) {
+      if (next.value.revision <= after) continue; // a member behind our read replays what the read showed
       if (!watched.deletesOnly || next.value.events.some((e) => e.type === 'delete')) return watched;
     }
     return undefined;
