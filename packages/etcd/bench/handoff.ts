@@ -33,6 +33,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 function summary(label: string, values: number[]): void {
+  if (values.length === 0) return void console.log(`${label.padEnd(34)} n=  0  (not run)`);
   const sorted = [...values].sort((a, b) => a - b);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const f = (n: number): string => n.toFixed(1).padStart(7);

@@ -55,8 +55,8 @@ export function guardKey(ctx: ElectionScope, entry: Entry, revision: bigint, ses
       try {
         // From `now`: a watch behind the store is served up to 100 ms late
         // (watch.ts). Whether our key went between `known` and the watch,
-        // a read once the watch exists tells.
-        const onCreated = (at: bigint): void => void (at > known && look());
+        // a read once the watch exists tells (always: see wait.ts `changed`).
+        const onCreated = (): void => void look();
         const changes = watch(ctx, { key: ctx.keys.wire(entry.key), fromRevision: 'now', deletesOnly: true, signal: stop.signal, onCreated });
         for await (const batch of changes) {
           // A member behind our read (after a switch) replays older events: a deletion of a key of this name before ours was created.
@@ -144,8 +144,7 @@ export function guardRecord(ctx: ElectionScope, own: Entry, token: bigint, readi
         // taken once the watch exists tells, and no event is applied before
         // it (those it already shows are skipped).
         let caughtUp: Promise<void> | undefined;
-        const onCreated = (revision: bigint): void => {
-          if (revision <= at) return;
+        const onCreated = (): void => {
           caughtUp = retried(ctx, stop.signal, () => ctx.kv.list()).then(
             (read) => {
               if (read.revision > at) {

@@ -150,19 +150,21 @@ interface Watched {
  * `after + 1`: a watch from a revision the store has passed (a write landed
  * between our read and the watch, often the very deletion we wait for) is
  * one etcd serves from a catch-up loop, up to 100 ms late (watch.ts). What
- * changed between the read and the watches, one read of the keys after they
- * exist tells — only when the store moved in between.
+ * changed between the read and the watches, one read of the keys once they
+ * exist tells. It is made even when etcd's answer shows no write since our
+ * read: etcd takes the revision a watch starts from before it registers
+ * the watch, and a write that lands in between (in a quick handoff, the
+ * deletion we wait for, 5 in 300 handoffs measured) leaves that watch to
+ * the catch-up loop too.
  */
 async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigint, signal: AbortSignal): Promise<Watched | undefined> {
   const local = new AbortController();
   // Released when `local` aborts (below): one per wake must not stay on the campaign's signal.
   const both = linkSignals([signal, local.signal]).signal;
   let uncreated = keys.length;
-  let moved = after;
   let allCreated = (): void => {};
   const created = new Promise<void>((resolve) => (allCreated = resolve));
-  const onCreated = (revision: bigint): void => {
-    if (revision > moved) moved = revision;
+  const onCreated = (): void => {
     if (--uncreated === 0) allCreated();
   };
   const one = async (watched: Watched): Promise<Watched | undefined> => {
@@ -177,7 +179,6 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigi
   };
   const between = async (): Promise<Watched | undefined> => {
     await created;
-    if (moved === after) return await never(both); // nothing was written since the read
     const now = await ctx.kv.current(keys.map((watched) => watched.key));
     const hit = keys.find((watched, i) => changedSince(watched, now[i], after));
     return hit ?? (await never(both));
