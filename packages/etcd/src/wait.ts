@@ -7,7 +7,7 @@
  * created by us, on our lease; Go's Campaign never re-checks and can declare
  * a candidate leader whose key is gone.
  */
-import { Backoff, sleep, type MixedLayoutError } from '@elect/core';
+import { Backoff, sleep, whenAborted, type MixedLayoutError } from '@elect/core';
 import { LogEvent, behind, encodeRecord, linkSignals, mixedLayout, priorityStep, takenOver } from '@elect/core/backend';
 import { isTransient } from './errors.js';
 import type { ElectionKV, ElectionScope, Entry } from './kv.js';
@@ -181,7 +181,9 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigi
     await created;
     const now = await ctx.kv.current(keys.map((watched) => watched.key));
     const hit = keys.find((watched, i) => changedSince(watched, now[i], after));
-    return hit ?? (await never(both));
+    if (hit) return hit;
+    await whenAborted(both).promise; // nothing in between: the watches decide
+    return undefined;
   };
   const runs = [...keys.map(one), between()];
   for (const run of runs) run.catch(() => {}); // the first to settle decides
@@ -204,12 +206,4 @@ async function changed(ctx: ElectionScope, keys: readonly Watched[], after: bigi
 function changedSince(watched: Watched, now: Entry | undefined, after: bigint): boolean {
   if (!now) return true;
   return (watched.deletesOnly ? now.createRevision : now.modRevision) > after;
-}
-
-/** Settles only when `signal` aborts (then with nothing): a branch of a race that has nothing to say. */
-function never(signal: AbortSignal): Promise<undefined> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(undefined);
-    signal.addEventListener('abort', () => resolve(undefined), { once: true });
-  });
 }
